@@ -1,0 +1,1 @@
+"""The ``bwp-lake`` command line."""

@@ -1,0 +1,36 @@
+"""``bwp-lake``: one entry point; each subcommand lives with the part of the product it drives."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> module with ``register(subparsers)``; imported lazily so that
+# ``bwp-lake emulator`` does not pay for moto or CDK.
+SUBCOMMANDS = {
+    "emulator": "emulator.cli",
+    "local-run": "local.cli",
+    "demo": "local.cli",
+    "start": "cli.start",
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bwp-lake", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    wanted = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    modules = {SUBCOMMANDS[wanted]} if wanted else set(SUBCOMMANDS.values())
+    for module in sorted(modules):
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    args = build_parser(args_list).parse_args(args_list)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared code of the bwp-report-lake Lambdas: API client, registry, windows, landing."""

@@ -1,0 +1,56 @@
+"""Process-wide clients, created on first use and reused by warm invocations.
+
+Handlers ask for what they need here, so the logic in the rest of the package can take its
+clients as plain arguments and be tested without Lambda.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import boto3
+import requests
+from botocore.config import Config
+
+from bwp.client import BwpClient
+from bwp.credentials import SecretsManagerCredentials
+from bwp.settings import Settings
+
+_AWS_CONFIG = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 5, "mode": "standard"})
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@lru_cache(maxsize=1)
+def http_session() -> requests.Session:
+    return requests.Session()
+
+
+@lru_cache(maxsize=1)
+def s3_client():
+    return boto3.client("s3", config=_AWS_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def api_client() -> BwpClient:
+    config = settings()
+    credentials = SecretsManagerCredentials(
+        boto3.client("secretsmanager", config=_AWS_CONFIG), config.credentials_secret_id
+    )
+    return BwpClient(
+        session=http_session(),
+        token_url=config.token_url,
+        graphql_url=config.graphql_url,
+        api_version=config.api_version,
+        credentials=credentials,
+        timeout=config.timeout,
+    )
+
+
+def reset() -> None:
+    """Forget every client and setting: the next invocation is a cold start."""
+    for cached in (settings, http_session, s3_client, api_client):
+        cached.cache_clear()

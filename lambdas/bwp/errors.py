@@ -1,0 +1,85 @@
+"""Errors named for what happened.
+
+A Lambda's ``errorType`` is the class name of the exception it raised, so these names are the
+state machine's ``ErrorEquals``. The first five mirror the API's ``errorType`` values.
+"""
+
+from __future__ import annotations
+
+
+class BwpError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+# --- the API's own error types -------------------------------------------------------------
+class ThrottlingException(BwpError):
+    """Too many requests, or a sixth report task while five are in progress: retry later."""
+
+
+class InternalServerException(BwpError):
+    """The API failed on its side: retry later."""
+
+
+class ResourceNotFoundException(BwpError):
+    """The task id is unknown or its report expired (seven days after creation)."""
+
+
+class ValidationException(BwpError):
+    """The request was refused as invalid; retrying the same request will not help."""
+
+
+class AccessDeniedException(BwpError):
+    """The credentials or token lack permission; fix the secret, then re-run."""
+
+
+# --- our own -------------------------------------------------------------------------------
+class ApiUnavailable(BwpError):
+    """The API could not be reached or answered 5xx/garbage: transient, retry later."""
+
+
+class InvalidExecutionInput(BwpError):
+    """The execution input is wrong; the message names the field."""
+
+
+class UnknownReportType(InvalidExecutionInput):
+    """A report type the schema registry does not know."""
+
+
+class UnknownReportStatus(BwpError):
+    """reportTask answered a status we do not know; never mistaken for success."""
+
+
+class ReportFailed(BwpError):
+    """The API reported the task FAILED (after the allowed restarts)."""
+
+
+class ReportTimedOut(BwpError):
+    """The report was still in progress when the poll budget ran out."""
+
+
+class DownloadLinkExpired(BwpError):
+    """The signed download URL was refused (expired or revoked) and refetching did not help."""
+
+
+class DownloadHostNotAllowed(BwpError):
+    """The download URL points at a host outside the allowlist: refused, never fetched."""
+
+
+class DownloadInterrupted(BwpError):
+    """The download broke more times than the resume budget allows: transient, retry later."""
+
+
+class EmptyReport(BwpError):
+    """The download had no header line at all."""
+
+
+class CredentialsMisconfigured(BwpError):
+    """The credentials secret is missing a field or is not JSON."""
+
+
+class InvalidSettings(BwpError):
+    """The function's environment variables are missing or malformed."""
+
+
+class UnexpectedApiResponse(BwpError):
+    """The API answered something we cannot interpret; the message carries what it said."""

@@ -1,0 +1,104 @@
+"""What each state of the workflow receives and returns (camelCase on the wire, as in the ASL)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from bwp.windows import Window
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class PlanWindowsEvent(WireModel):
+    request: Any = None
+    execution_start_time: str
+    execution_id: str
+
+
+class ReportProgress(WireModel):
+    """One report task as the workflow knows it between polls."""
+
+    task_id: str
+    report_type: str
+    status: str
+    request_time: str | None = None
+    last_updated_time: str | None = None
+    polls: int = 0
+    wait_seconds: int
+
+
+class StartReportEvent(WireModel):
+    window: Window
+    attempt: int = Field(ge=1)
+
+
+class CheckReportEvent(WireModel):
+    window: Window
+    report: ReportProgress
+    max_polls: int = Field(ge=1)
+
+
+class GetDownloadLinkEvent(WireModel):
+    window: Window
+    report: ReportProgress
+
+
+class DownloadLinkChecked(WireModel):
+    """The link itself is a credential and stays out of the execution history."""
+
+    host: str
+    task_id: str
+
+
+class LandReportEvent(WireModel):
+    window: Window
+    report: ReportProgress
+    attempt: int = 1
+    execution_id: str
+
+
+class WindowLanded(WireModel):
+    """Kept small: every window's result travels back in the Map's output (256 KB at most);
+    the manifest has the rest."""
+
+    status: Literal["LANDED"] = "LANDED"
+    report_type: str
+    day: date
+    rows: int
+    bytes_out: int
+    drift: dict[str, Any] | None = None
+    attempts: int
+
+
+class WindowFailed(WireModel):
+    status: Literal["FAILED"] = "FAILED"
+    window: Window
+    error: str
+    cause: str | None = None
+    attempts: int = 1
+
+
+class SummarizeEvent(WireModel):
+    results: list[Annotated[WindowLanded | WindowFailed, Field(discriminator="status")]]
+    execution_id: str
+
+
+class Summary(WireModel):
+    execution_id: str
+    windows: int
+    landed: int
+    failed: int
+    rows: int
+    bytes_out: int
+    drifted: list[str]
+    lines: list[str]
+    message: str

@@ -1,0 +1,124 @@
+"""The one registry of report columns.
+
+Athena tables, DuckDB views and the landing step's header check all read this module, so a
+report type is added (or a column renamed) here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from bwp.errors import UnknownReportType
+
+
+class ColumnType(str, Enum):
+    """Logical types; raw tables keep every column as text and the typed views cast."""
+
+    STRING = "string"
+    TIMESTAMP = "timestamp"
+    DECIMAL = "decimal(18,2)"
+    INTEGER = "integer"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    description: str
+
+
+@dataclass(frozen=True)
+class ReportSchema:
+    report_type: str
+    columns: tuple[Column, ...]
+    provisional: bool
+    source: str
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    @property
+    def table_name(self) -> str:
+        """Raw table name in Glue and DuckDB, e.g. ``order_fees_raw``."""
+        return f"{self.report_type.lower()}_raw"
+
+    @property
+    def view_name(self) -> str:
+        """Typed view name in Athena and DuckDB, e.g. ``order_fees``."""
+        return self.report_type.lower()
+
+
+_S, _T, _D = ColumnType.STRING, ColumnType.TIMESTAMP, ColumnType.DECIMAL
+
+ORDER_FEES = ReportSchema(
+    report_type="ORDER_FEES",
+    provisional=False,
+    source="Buy with Prime API documentation: View Buy with Prime Fees Charged For Each Order",
+    columns=(
+        Column("orderId", _S, "Buy with Prime order id"),
+        Column("paymentId", _S, "Payment transaction id, e.g. the Amazon Pay transaction id"),
+        Column("sellingPartnerFbaOrderId", _S, "Amazon order id (amazon-order-id elsewhere)"),
+        Column("sellingPartnerFbaShipmentId", _S, "Amazon shipment id; N/A unless fulfillment fee"),
+        Column("orderCreatedAt", _T, "When the order was placed (ISO-8601 UTC)"),
+        Column("feeChargedAt", _T, "When the fee was charged (ISO-8601 UTC)"),
+        Column("feeType", _S, "PrimeServiceFee, PrimeFulfillmentFee, ApayProcessingFee, ..."),
+        Column("currencyCode", _S, "Currency of the amounts"),
+        Column("primeOrderAmount", _D, "Prime items amount; PrimeServiceFee rows only"),
+        Column("feeAmount", _D, "Fee after tax, discounts and credits"),
+        Column("feeTaxAmount", _D, "Tax charged on the fee"),
+        Column("feeDiscountsAmount", _D, "Discounts applied to the fee"),
+        Column("feeCreditsAmount", _D, "Credits applied to the fee"),
+    ),
+)
+
+# The report's columns are not documented. This schema is built from the documented fields of
+# the events merchants send (sendUserEvents) and is replaced once a real report is seen; a
+# report whose header differs still lands and is flagged as drift.
+USER_EVENTS = ReportSchema(
+    report_type="USER_EVENTS",
+    provisional=True,
+    source="PROVISIONAL: derived from the documented sendUserEvents event fields",
+    columns=(
+        Column("eventId", _S, "UUIDv4 of the event"),
+        Column("eventType", _S, "page-load, click, widget-viewed, bwp-widget-promise-loaded"),
+        Column("eventTime", _T, "When the event happened (RFC 3339 UTC)"),
+        Column("clientType", _S, "WEBSITE_CLIENT or SERVER_CLIENT"),
+        Column("clientVersion", _S, "Version of the sending client"),
+        Column("schemaName", _S, "Event schema name"),
+        Column("schemaVersion", _S, "Event schema version"),
+        Column("ip", _S, "Shopper IP address"),
+        Column("ubid", _S, "Browser id"),
+        Column("userAgent", _S, "Shopper user agent"),
+        Column("currentUrl", _S, "Page URL"),
+        Column("referrer", _S, "Referring URL"),
+        Column("product_sku", _S, "Product SKU"),
+        Column("prime_promise_timestamp", _T, "Delivery promise shown (RFC 3339 UTC)"),
+        Column("page_type", _S, "Page type"),
+    ),
+)
+
+REGISTRY: dict[str, ReportSchema] = {schema.report_type: schema for schema in (ORDER_FEES, USER_EVENTS)}
+REPORT_TYPES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def schema_for(report_type: str) -> ReportSchema:
+    try:
+        return REGISTRY[report_type]
+    except KeyError:
+        known = ", ".join(REPORT_TYPES)
+        raise UnknownReportType(f"unknown report type {report_type!r}; known: {known}") from None
+
+
+def report_key(reports_prefix: str, report_type: str, day: str) -> str:
+    """Deterministic object key of one (report type, UTC day) partition."""
+    return f"{reports_prefix}report_type={report_type}/dt={day}/{report_type}_{day}.csv.gz"
+
+
+def manifest_key(manifests_prefix: str, report_type: str, day: str) -> str:
+    return f"{manifests_prefix}report_type={report_type}/dt={day}.json"
+
+
+def table_location_prefix(reports_prefix: str, report_type: str) -> str:
+    return f"{reports_prefix}report_type={report_type}/"

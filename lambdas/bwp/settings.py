@@ -1,0 +1,62 @@
+"""Settings from environment variables: one typed model, validated once at cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from bwp.errors import InvalidSettings
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    api_base_url: HttpUrl = Field(HttpUrl("https://api.buywithprime.amazon.com"), alias="BWP_API_URL")
+    api_version: str = Field("2024-11-01", alias="BWP_API_VERSION", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    credentials_secret_id: str = Field(alias="BWP_CREDENTIALS_SECRET", min_length=1)
+    lake_bucket: str = Field(alias="LAKE_BUCKET", min_length=3)
+    reports_prefix: str = Field("reports/", alias="REPORTS_PREFIX")
+    manifests_prefix: str = Field("manifests/", alias="MANIFESTS_PREFIX")
+    download_host_allowlist: tuple[str, ...] = Field(
+        ("*.amazonaws.com", "*.buywithprime.amazon.com"), alias="DOWNLOAD_HOST_ALLOWLIST"
+    )
+    connect_timeout_seconds: float = Field(5.0, alias="HTTP_CONNECT_TIMEOUT_SECONDS", gt=0)
+    read_timeout_seconds: float = Field(30.0, alias="HTTP_READ_TIMEOUT_SECONDS", gt=0)
+
+    @field_validator("download_host_allowlist", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(host.strip().lower() for host in value.split(",") if host.strip())
+        return value
+
+    @field_validator("reports_prefix", "manifests_prefix")
+    @classmethod
+    def _prefix_ends_with_slash(cls, value: str) -> str:
+        if not value.endswith("/") or value.startswith("/"):
+            raise ValueError("must end with '/' and not start with '/'")
+        return value
+
+    @property
+    def token_url(self) -> str:
+        return f"{str(self.api_base_url).rstrip('/')}/token"
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{str(self.api_base_url).rstrip('/')}/graphql"
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds for ``requests``."""
+        return (self.connect_timeout_seconds, self.read_timeout_seconds)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        names = {field.alias for field in cls.model_fields.values()}
+        try:
+            return cls.model_validate({name: env[name] for name in names if name in env})
+        except ValidationError as error:
+            problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
+            raise InvalidSettings(f"invalid Lambda environment: {problems}") from None

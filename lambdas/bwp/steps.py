@@ -1,0 +1,241 @@
+"""What each state does. Handlers parse, call one of these, and return the result.
+
+Each function takes its clients as arguments, so it runs the same in Lambda, on the local
+engine and in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import requests
+
+from bwp import errors, polling
+from bwp.client import BwpClient
+from bwp.landing import check_download_host, land_download
+from bwp.models import (
+    CheckReportEvent,
+    DownloadLinkChecked,
+    GetDownloadLinkEvent,
+    LandReportEvent,
+    PlanWindowsEvent,
+    ReportProgress,
+    StartReportEvent,
+    SummarizeEvent,
+    Summary,
+    WindowFailed,
+    WindowLanded,
+)
+from bwp.observability import logger, metrics
+from bwp.schemas import manifest_key, report_key, schema_for
+from bwp.settings import Settings
+from bwp.windows import Plan, parse_request, plan_windows
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def plan(event: PlanWindowsEvent) -> Plan:
+    started = datetime.fromisoformat(event.execution_start_time.replace("Z", "+00:00"))
+    result = plan_windows(parse_request(event.request if event.request is not None else {}), started)
+    if result.widened:
+        logger.warning(
+            "timestamps widened to whole UTC days",
+            extra={"first_day": str(result.first_day), "end_day": str(result.end_day)},
+        )
+    logger.info("planned windows", extra={"windows": len(result.windows), "max_polls": result.max_polls})
+    return result
+
+
+def start_report(client: BwpClient, event: StartReportEvent) -> ReportProgress:
+    window = event.window
+    task_id = client.start_report_task(window.report_type, window.start_date, window.end_date)
+    logger.info("report task started", extra={"task_id": task_id, "day": str(window.day), "attempt": event.attempt})
+    return ReportProgress(
+        task_id=task_id,
+        report_type=window.report_type,
+        status="STARTED",
+        polls=0,
+        wait_seconds=polling.MIN_WAIT_SECONDS,
+    )
+
+
+def check_report(client: BwpClient, event: CheckReportEvent, now: Clock = utc_now) -> ReportProgress:
+    previous = event.report
+    task = client.report_task(previous.task_id)
+    polls = previous.polls + 1
+    progress = previous.model_copy(
+        update={
+            "status": task.status,
+            "request_time": task.request_time,
+            "last_updated_time": task.last_updated_time,
+            "polls": polls,
+        }
+    )
+    if task.status == polling.COMPLETED:
+        metrics.add_dimension(name="ReportType", value=previous.report_type)
+        metrics.add_metric(name="ReportPolls", unit="Count", value=polls)
+        return progress
+    if task.status == polling.FAILED:
+        # The API gives no reason; everything it did say goes into the error.
+        raise errors.ReportFailed(f"report task {task.task_id} FAILED: {json.dumps(asdict(task))}")
+    if task.status not in polling.IN_PROGRESS:
+        raise errors.UnknownReportStatus(f"report task {task.task_id} has unknown status {task.status!r}")
+    if polls >= event.max_polls:
+        raise errors.ReportTimedOut(
+            f"report task {task.task_id} still {task.status} after {polls} polls "
+            f"(requested {task.request_time}); re-run the window later"
+        )
+    requested_at = _parse_time(task.request_time)
+    return progress.model_copy(
+        update={"wait_seconds": polling.next_wait_seconds(previous.wait_seconds, requested_at, now())}
+    )
+
+
+def get_download_link(client: BwpClient, settings: Settings, event: GetDownloadLinkEvent) -> DownloadLinkChecked:
+    url = client.report_download_link(event.report.task_id)
+    check_download_host(url, settings.download_host_allowlist)
+    return DownloadLinkChecked(host=urlsplit(url).hostname or "", task_id=event.report.task_id)
+
+
+def land_report(
+    client: BwpClient,
+    s3,
+    session: requests.Session,
+    settings: Settings,
+    event: LandReportEvent,
+    now: Clock = utc_now,
+) -> WindowLanded:
+    window, report = event.window, event.report
+    schema = schema_for(window.report_type)
+    day = window.day.isoformat()
+    key = report_key(settings.reports_prefix, window.report_type, day)
+    started, clock_started = now(), time.monotonic()
+    # A fresh link right before the download: links live minutes (some only seconds).
+    landed = land_download(
+        s3=s3,
+        bucket=settings.lake_bucket,
+        key=key,
+        url=client.report_download_link(report.task_id),
+        refresh_url=lambda: client.report_download_link(report.task_id),
+        session=session,
+        timeout=settings.timeout,
+        allowed_hosts=settings.download_host_allowlist,
+        expected_columns=schema.column_names,
+    )
+    landing_seconds = round(time.monotonic() - clock_started, 3)
+    generation_seconds = _seconds_between(report.request_time, report.last_updated_time)
+    manifest = {
+        "reportType": window.report_type,
+        "day": day,
+        "taskId": report.task_id,
+        "key": key,
+        "rows": landed.rows,
+        "bytesIn": landed.bytes_in,
+        "bytesOut": landed.bytes_out,
+        "sha256": landed.sha256,
+        "columns": list(landed.columns),
+        "expectedColumns": list(schema.column_names),
+        "provisionalSchema": schema.provisional,
+        "drift": landed.drift,
+        "landedAt": now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "timings": {
+            "requestedAt": report.request_time,
+            "completedAt": report.last_updated_time,
+            "generationSeconds": generation_seconds,
+            "polls": report.polls,
+            "landingStartedAt": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "landingSeconds": landing_seconds,
+        },
+        "download": {
+            "sourceGzip": landed.source_gzip,
+            "linkRefreshes": landed.link_refreshes,
+            "resumes": landed.resumes,
+            "parts": landed.parts,
+        },
+        "attempts": event.attempt,
+        "executionId": event.execution_id,
+    }
+    manifest_object = manifest_key(settings.manifests_prefix, window.report_type, day)
+    s3.put_object(
+        Bucket=settings.lake_bucket,
+        Key=manifest_object,
+        Body=(json.dumps(manifest, separators=(",", ":")) + "\n").encode(),
+        ContentType="application/json",
+    )
+    if landed.drift:
+        logger.error(
+            "report header differs from the registry; landed anyway",
+            extra={"report_type": window.report_type, "day": day, "drift": landed.drift},
+        )
+    _emit_landing_metrics(window.report_type, landed.rows, landed.bytes_out, generation_seconds)
+    return WindowLanded(
+        report_type=window.report_type,
+        day=window.day,
+        rows=landed.rows,
+        bytes_out=landed.bytes_out,
+        drift=landed.drift,
+        attempts=event.attempt,
+    )
+
+
+def summarize(event: SummarizeEvent) -> Summary:
+    landed = [result for result in event.results if isinstance(result, WindowLanded)]
+    failed = [result for result in event.results if isinstance(result, WindowFailed)]
+    lines = [
+        f"{r.report_type} {r.day}: landed {r.rows} rows, {r.bytes_out} bytes"
+        + (f" (header drift: {json.dumps(r.drift)})" if r.drift else "")
+        for r in landed
+    ] + [
+        f"{f.window.report_type} {f.window.day}: FAILED after {f.attempts} attempt(s): {f.error}: {f.cause or ''}"
+        for f in failed
+    ]
+    lines.sort()
+    if failed:
+        names = ", ".join(f"{f.window.report_type} {f.window.day} ({f.error})" for f in failed)
+        message = f"{len(failed)} of {len(event.results)} windows failed: {names}"
+    else:
+        message = f"all {len(landed)} windows landed"
+    return Summary(
+        execution_id=event.execution_id,
+        windows=len(event.results),
+        landed=len(landed),
+        failed=len(failed),
+        rows=sum(r.rows for r in landed),
+        bytes_out=sum(r.bytes_out for r in landed),
+        drifted=sorted(f"{r.report_type} {r.day}" for r in landed if r.drift),
+        lines=lines,
+        message=message,
+    )
+
+
+def _emit_landing_metrics(report_type: str, rows: int, bytes_out: int, generation_seconds: float | None) -> None:
+    metrics.add_dimension(name="ReportType", value=report_type)
+    metrics.add_metric(name="RowsLanded", unit="Count", value=rows)
+    metrics.add_metric(name="BytesLanded", unit="Bytes", value=bytes_out)
+    metrics.add_metric(name="PartitionsLanded", unit="Count", value=1)
+    if generation_seconds is not None:
+        metrics.add_metric(name="ReportGenerationSeconds", unit="Seconds", value=generation_seconds)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    first, last = _parse_time(start), _parse_time(end)
+    return round((last - first).total_seconds(), 3) if first and last else None

@@ -1,0 +1,14 @@
+"""Summarize: one line per window; the state machine fails the execution if any failed."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bwp import steps
+from bwp.models import SummarizeEvent
+from bwp.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return steps.summarize(SummarizeEvent.model_validate(event)).to_wire()

@@ -1,0 +1,242 @@
+"""The local engine: the real ASL on moto's Step Functions engine, the real handlers in-process.
+
+S3, Secrets Manager and Step Functions are moto's; the API is the emulator on loopback (or any
+base URL that speaks the seeds' API). Nothing here is a second version of the workflow: the
+definition is ``statemachine/ingest_reports.asl.json`` with local function ARNs filled in.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+
+import statemachine
+from bwp import dependencies
+from bwp.observability import logger as lambda_logger
+from local.lambda_runtime import InProcessLambdas, Invocation, load_handler
+from local.virtual_time import EmulatorClock, VirtualTime
+
+REGION = "us-east-1"
+BUCKET = "bwp-local-lake"
+SECRET_ID = "bwp-report-lake/api-credentials"
+STATE_MACHINE = "bwp-ingest-reports"
+LAKE_PREFIXES = ("reports/", "manifests/")
+DEFAULT_TIMEOUT_SECONDS = 900.0
+
+
+@dataclass(frozen=True)
+class ApiEndpoint:
+    base_url: str
+    client_id: str
+    client_secret: str
+    target_id: str
+
+
+@dataclass
+class ExecutionOutcome:
+    execution_arn: str
+    status: str
+    error: str | None
+    cause: str | None
+    summary: dict[str, Any] | None
+    invocations: list[Invocation]
+    history: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    api_seconds_waited: float = 0.0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+
+class LocalEngine:
+    """``with LocalEngine(api) as engine: engine.run({...})`` - one moto account per engine."""
+
+    def __init__(
+        self,
+        api: ApiEndpoint,
+        *,
+        virtual_time: bool = True,
+        on_invocation: Callable[[Invocation], None] | None = None,
+        lambda_log: Path | None = None,
+        allowed_download_hosts: str = "127.0.0.1,localhost",
+    ) -> None:
+        self.api = api
+        self._virtual_time = VirtualTime(EmulatorClock(api.base_url)) if virtual_time else None
+        self._lambdas = InProcessLambdas(on_invocation)
+        self._lambda_log = lambda_log
+        self._allowed_hosts = allowed_download_hosts
+        self._stack = ExitStack()
+        self._state_machine_arn = ""
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> LocalEngine:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def _start(self) -> None:
+        enter = self._stack.enter_context
+        enter(_quiet_engine_logs())
+        enter(mock.patch.dict(os.environ, self._lambda_environment()))
+        enter(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        enter(self._lambdas.routing())
+        if self._virtual_time:
+            enter(self._virtual_time.installed())
+        enter(_lambda_logs_to(self._lambda_log))
+        # Every engine is a cold start: no settings, token or client survives from another.
+        dependencies.reset()
+        self._stack.callback(dependencies.reset)
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.s3.create_bucket(Bucket=BUCKET)
+        credentials = {
+            "clientId": self.api.client_id,
+            "clientSecret": self.api.client_secret,
+            "targetId": self.api.target_id,
+        }
+        boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name=SECRET_ID, SecretString=json.dumps(credentials)
+        )
+        self._state_machine_arn = self._create_state_machine()
+
+    def _lambda_environment(self) -> dict[str, str]:
+        return {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "BWP_API_URL": self.api.base_url,
+            "BWP_CREDENTIALS_SECRET": SECRET_ID,
+            "LAKE_BUCKET": BUCKET,
+            "DOWNLOAD_HOST_ALLOWLIST": self._allowed_hosts,
+            "POWERTOOLS_SERVICE_NAME": "bwp-report-lake",
+            "POWERTOOLS_METRICS_NAMESPACE": "BwpReportLake",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+
+    def _create_state_machine(self) -> str:
+        role = boto3.client("iam", region_name=REGION).create_role(
+            RoleName="bwp-local-role", AssumeRolePolicyDocument="{}"
+        )["Role"]["Arn"]
+        functions = boto3.client("lambda", region_name=REGION)
+        arns = {}
+        for placeholder, step in statemachine.FUNCTION_PLACEHOLDERS.items():
+            name = f"bwp-{step.replace('_', '-')}"
+            self._lambdas.register(name, load_handler(step))
+            arns[placeholder] = functions.create_function(
+                FunctionName=name,
+                Runtime="python3.13",
+                Role=role,
+                Handler=f"{step}.handler.handler",
+                Code={"ZipFile": _placeholder_zip()},
+            )["FunctionArn"]
+        definition = statemachine.render(statemachine.ASL_PATH.read_text(), arns)
+        return boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name=STATE_MACHINE, definition=definition, roleArn=role
+        )["stateMachineArn"]
+
+    # --- running ------------------------------------------------------------------------------------
+    def run(self, execution_input: dict[str, Any], timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> ExecutionOutcome:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        first_invocation = len(self._lambdas.invocations)
+        waited_before = self._virtual_time.waited_seconds if self._virtual_time else 0.0
+        arn = sfn.start_execution(stateMachineArn=self._state_machine_arn, input=json.dumps(execution_input))[
+            "executionArn"
+        ]
+        description = _wait_for_end(sfn, arn, timeout_seconds)
+        invocations = self._lambdas.invocations[first_invocation:]
+        summaries = [i.result for i in invocations if i.function == "bwp-summarize" and i.result]
+        return ExecutionOutcome(
+            execution_arn=arn,
+            status=description["status"],
+            error=description.get("error"),
+            cause=description.get("cause"),
+            summary=summaries[-1] if summaries else None,
+            invocations=invocations,
+            history=[
+                event
+                for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+                for event in page["events"]
+            ],
+            api_seconds_waited=(self._virtual_time.waited_seconds - waited_before) if self._virtual_time else 0.0,
+        )
+
+    def export_lake(self, lake_dir: Path) -> list[Path]:
+        """Copy reports and manifests to ``lake_dir`` under the same keys as in the bucket."""
+        written = []
+        for prefix in LAKE_PREFIXES:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    target = lake_dir / item["Key"]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    self.s3.download_file(BUCKET, item["Key"], str(target))
+                    written.append(target)
+        return written
+
+
+def _wait_for_end(sfn, arn: str, timeout_seconds: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        description = sfn.describe_execution(executionArn=arn)
+        if description["status"] != "RUNNING":
+            return description
+        if time.monotonic() > deadline:
+            sfn.stop_execution(executionArn=arn, error="LocalTimeout", cause=f"over {timeout_seconds:.0f} s")
+            raise TimeoutError(f"execution {arn} still running after {timeout_seconds:.0f} s; stopped")
+        time.sleep(0.05)
+
+
+def _placeholder_zip() -> bytes:
+    """moto wants code for a function; the handler that really runs is imported in-process."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "runs in-process on the local engine")
+    return buffer.getvalue()
+
+
+@contextmanager
+def _quiet_engine_logs() -> Iterator[None]:
+    """moto's engine logs a long traceback for every failed state; failures are reported by us."""
+    engine_logger = logging.getLogger("moto")
+    previous = engine_logger.level
+    engine_logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        engine_logger.setLevel(previous)
+
+
+@contextmanager
+def _lambda_logs_to(path: Path | None) -> Iterator[None]:
+    """Send the functions' structured logs to a file (or nowhere) instead of the terminal."""
+    handler = lambda_logger.registered_handler
+    previous_stream = handler.stream
+    with ExitStack() as stack:
+        if path is None:
+            stream = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stream = stack.enter_context(path.open("a", encoding="utf-8"))
+        handler.setStream(stream)
+        try:
+            yield
+        finally:
+            handler.setStream(previous_stream)

@@ -1,0 +1,77 @@
+"""The ASL file: every placeholder is filled, every Task retries, every error name is real."""
+
+import json
+
+import pytest
+
+import statemachine
+from bwp import errors
+
+DEFINITION = statemachine.ASL_PATH.read_text()
+
+
+def all_states(states=None):
+    """Every state, nested Map processors included, as (name, state)."""
+    for name, state in (states or json.loads(DEFINITION)["States"]).items():
+        yield name, state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from all_states(processor["States"])
+
+
+def test_every_placeholder_has_a_substitution_and_every_substitution_is_used():
+    assert statemachine.placeholders(DEFINITION) == set(statemachine.FUNCTION_PLACEHOLDERS)
+
+
+def test_rendering_fills_every_placeholder_and_refuses_to_leave_one_unfilled():
+    arns = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in statemachine.FUNCTION_PLACEHOLDERS}
+    rendered = statemachine.render(DEFINITION, arns)
+    assert "${" not in rendered
+    json.loads(rendered)
+    arns.pop("LandReportFunctionArn")
+    with pytest.raises(KeyError, match="LandReportFunctionArn"):
+        statemachine.render(DEFINITION, arns)
+
+
+def test_every_task_has_a_bounded_retry_with_backoff_and_jitter():
+    tasks = [(name, state) for name, state in all_states() if state["Type"] == "Task"]
+    assert len(tasks) == len(statemachine.FUNCTION_PLACEHOLDERS)
+    for name, state in tasks:
+        assert state.get("Retry"), f"{name} has no Retry"
+        for retrier in state["Retry"]:
+            assert 1 <= retrier["MaxAttempts"] <= 10, name
+            assert retrier["BackoffRate"] >= 1, name
+            assert retrier.get("JitterStrategy") == "FULL", name
+            assert retrier.get("MaxDelaySeconds"), name
+
+
+def test_throttling_is_retried_wherever_the_api_is_called():
+    for name, state in all_states():
+        if state["Type"] == "Task" and name not in ("Plan windows", "Summarize the run"):
+            retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
+            assert "ThrottlingException" in retried, name
+
+
+def test_every_error_name_the_asl_matches_is_raised_by_our_code_or_by_aws():
+    ours = {cls.__name__ for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, Exception)}
+    for name, state in all_states():
+        for rule in state.get("Retry", []) + state.get("Catch", []):
+            for error in rule["ErrorEquals"]:
+                assert error in ours or error.startswith(("States.", "Lambda.")), f"{name}: unknown error {error}"
+
+
+def test_state_names_are_phrases_and_every_next_exists():
+    states = dict(all_states())
+    for name, state in states.items():
+        assert name[0].isupper() and (" " in name), f"state name {name!r} should read as a phrase"
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [choice["Next"] for choice in state.get("Choices", [])]
+        targets += [catcher["Next"] for catcher in state.get("Catch", [])]
+        for target in filter(None, targets):
+            assert target in states, f"{name} -> {target} does not exist"
+
+
+def test_at_most_five_windows_run_at_once():
+    states = dict(all_states())
+    # the plan refuses maxConcurrency above five (test_windows), and the Map takes it from the plan
+    assert states["Ingest each window"]["MaxConcurrencyPath"] == "$.maxConcurrency"
