@@ -1,0 +1,117 @@
+"""Typed views rendered from the registry: one ``CREATE OR REPLACE VIEW`` per report type."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bwp.schemas import REGISTRY, Column, ColumnType, schema_for
+
+PARTITION_COLUMN = "dt"
+REPORT_DATE_COLUMN = "report_date"
+RAW_COLUMN_TYPE = "string"
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+# Word starts in camelCase, keeping acronyms together: sellingPartnerFbaOrderId, eventID, HTTPCode.
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+class UnsupportedColumnName(ValueError):
+    """A registry column whose name cannot become the same plain identifier in Glue, Athena and DuckDB."""
+
+
+def _text(raw: str) -> str:
+    return f"NULLIF(NULLIF({raw}, ''), 'N/A')"
+
+
+def _timestamp(raw: str) -> str:
+    # AT TIME ZONE then CAST gives the UTC wall time on both engines; a plain CAST would keep the
+    # wall time of the offset written in the file on Trino.
+    return f"try(CAST(from_iso8601_timestamp(trim({raw})) AT TIME ZONE 'UTC' AS timestamp))"
+
+
+def _try_cast(sql_type: str) -> Callable[[str], str]:
+    return lambda raw: f"try_cast(trim({raw}) AS {sql_type})"
+
+
+_TYPED: dict[ColumnType, Callable[[str], str]] = {
+    ColumnType.STRING: _text,
+    ColumnType.TIMESTAMP: _timestamp,
+    ColumnType.DECIMAL: _try_cast(ColumnType.DECIMAL.value),
+    ColumnType.INTEGER: _try_cast(ColumnType.INTEGER.value),
+}
+
+
+def snake_case(name: str) -> str:
+    return _WORD_START.sub("_", name).lower()
+
+
+def raw_column_name(column: Column) -> str:
+    """The column's name in the raw table: Glue keeps names in lower case."""
+    return _identifier(column.name.lower(), column.name)
+
+
+def raw_table_columns(report_type: str) -> list[tuple[str, str]]:
+    """(column name, Glue type) of the raw table, in the report's column order; ``dt`` is the
+    partition key and not listed."""
+    schema = schema_for(report_type)
+    names = [raw_column_name(column) for column in schema.columns]
+    _require_unique(report_type, names, "raw")
+    return [(name, RAW_COLUMN_TYPE) for name in names]
+
+
+def view_sql(report_type: str, database: str | None = None) -> str:
+    """``CREATE OR REPLACE VIEW <type> AS SELECT ... FROM <type>_raw``, names qualified with
+    ``database`` when given."""
+    schema = schema_for(report_type)
+    raw_names = [name for name, _ in raw_table_columns(report_type)]
+    typed_names = [_identifier(snake_case(column.name), column.name) for column in schema.columns]
+    _require_unique(report_type, [*typed_names, PARTITION_COLUMN, REPORT_DATE_COLUMN], "view")
+    select = [
+        f'    {_TYPED[column.type](_quote(raw))} AS {_quote(typed)}'
+        for column, raw, typed in zip(schema.columns, raw_names, typed_names, strict=True)
+    ]
+    select.append(f"    {_quote(PARTITION_COLUMN)}")
+    select.append(f"    try_cast({_quote(PARTITION_COLUMN)} AS date) AS {_quote(REPORT_DATE_COLUMN)}")
+    return "\n".join(
+        [
+            f"CREATE OR REPLACE VIEW {_qualified(database, schema.view_name)} AS",
+            "SELECT",
+            ",\n".join(select),
+            f"FROM {_qualified(database, schema.table_name)}",
+        ]
+    )
+
+
+def view_statements(database: str | None = None) -> list[tuple[str, str]]:
+    """(view name, SQL) for every report type in the registry."""
+    return [(schema.view_name, view_sql(schema.report_type, database)) for schema in REGISTRY.values()]
+
+
+def _identifier(name: str, source: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        raise UnsupportedColumnName(
+            f"column {source!r} gives {name!r}: use letters, digits and underscores, "
+            "not starting with a digit"
+        )
+    return name
+
+
+def _require_unique(report_type: str, names: list[str], where: str) -> None:
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise UnsupportedColumnName(f"{report_type}: {where} column names collide: {', '.join(duplicates)}")
+
+
+def _quote(name: str) -> str:
+    # Quoted so that a future column called e.g. "date" or "user" is not read as a keyword.
+    return f'"{name}"'
+
+
+def _qualified(database: str | None, name: str) -> str:
+    # Athena advises plain, unquoted names for databases and views: they are checked, not quoted.
+    if database is None:
+        return name
+    if not _IDENTIFIER.fullmatch(database):
+        raise ValueError(f"database name {database!r} must be lower case letters, digits and underscores")
+    return f"{database}.{name}"

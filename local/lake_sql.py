@@ -1,0 +1,191 @@
+"""DuckDB over a local lake directory laid out like the bucket, with Athena's views and queries.
+
+The typed views and named queries are the very SQL text Athena runs (``athena``); this module only
+supplies what Glue supplies in AWS: the raw tables over the gzip CSV files, the manifests table,
+and the one Trino function DuckDB lacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+from bwp.schemas import REGISTRY, ReportSchema
+
+import athena
+from athena.views import PARTITION_COLUMN, raw_table_columns
+
+REPORTS_DIR = "reports"
+MANIFESTS_DIR = "manifests"
+
+Result = tuple[list[str], list[tuple[Any, ...]]]
+
+# Trino functions used by athena/ SQL that DuckDB does not have, with Trino's behaviour.
+TRINO_SHIMS = (
+    # DuckDB's cast also accepts 'YYYY-MM-DD HH:MM:SS'; Trino wants ISO-8601, so anything else is
+    # turned into a failing cast (TRY refuses error(), which is volatile) and becomes NULL as on Athena.
+    r"""CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CAST(
+        CASE WHEN regexp_full_match(s, '\d{4}-\d{2}-\d{2}(T.*)?') THEN s ELSE 'not ISO-8601: ' || s END
+        AS TIMESTAMPTZ)""",
+)
+
+# Mirrors the Glue tables: a header line, RFC 4180 quoting, every value text, `dt` from the path.
+# union_by_name matches columns by header name, so a drifted file (renamed, extra or reordered
+# columns) stays queryable: a renamed column reads as NULL in its registry column.
+_CSV_OPTIONS = (
+    "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+    "hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
+)
+_JSON_OPTIONS = (
+    "format = 'newline_delimited', hive_partitioning = true, hive_types_autocast = false, "
+    "union_by_name = true"
+)
+
+# What partitions() reads: present (NULL if need be) even before any manifest exists, or in older manifests.
+_MANIFEST_FIELDS = (
+    ("report_type", "VARCHAR"),
+    ("day", "VARCHAR"),
+    ("rows", "BIGINT"),
+    ("bytesOut", "BIGINT"),
+    ("drift", "JSON"),
+    ("landedAt", "VARCHAR"),
+)
+_PARTITIONS_SQL = """
+SELECT report_type, CAST("day" AS VARCHAR) AS "day", "rows", bytesOut AS bytes_out,
+       to_json(drift) AS drift, CAST(landedAt AS VARCHAR) AS landed_at
+FROM manifests
+ORDER BY report_type, "day"
+"""
+
+
+class LakeSql:
+    """An in-memory DuckDB with ``<type>_raw``, the typed views and ``manifests`` over ``lake_dir``.
+
+    The files are listed when it opens: open a new one to see partitions landed since.
+    """
+
+    def __init__(self, lake_dir: Path | str) -> None:
+        self.lake_dir = Path(lake_dir)
+        self._db = duckdb.connect(":memory:")
+        try:
+            self._install()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def __enter__(self) -> LakeSql:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def query(self, sql: str, parameters: list[Any] | None = None) -> Result:
+        cursor = self._db.execute(sql, parameters)
+        if cursor.description is None:
+            return [], []
+        return [column[0] for column in cursor.description], cursor.fetchall()
+
+    def run_named(self, name: str) -> Result:
+        return self.query(athena.named_query(name).sql)
+
+    def partitions(self) -> Result:
+        """One row per landed (report type, day), from the manifests."""
+        return self.query(_PARTITIONS_SQL)
+
+    def _install(self) -> None:
+        # Athena sessions run in UTC; from_iso8601_timestamp reads a value without offset as UTC too.
+        self._db.execute("SET TimeZone = 'UTC'")
+        for statement in TRINO_SHIMS:
+            self._db.execute(statement)
+        for schema in REGISTRY.values():
+            self._db.execute(self._raw_view_sql(schema))
+        for _, statement in athena.view_statements():
+            self._db.execute(statement)
+        self._db.execute(self._manifests_view_sql())
+
+    def _raw_view_sql(self, schema: ReportSchema) -> str:
+        folder = self.lake_dir / REPORTS_DIR / f"report_type={schema.report_type}"
+        files = sorted(folder.glob("dt=*/*.csv.gz"))
+        columns = [name for name, _ in raw_table_columns(schema.report_type)] + [PARTITION_COLUMN]
+        if files:
+            source = f"FROM read_csv({_list_literal(files)}, {_CSV_OPTIONS})"
+            present = self._column_names(source)
+        else:
+            # No partition landed yet: the same columns and no rows, as an empty Glue table.
+            source, present = "WHERE false", set()
+        select = ", ".join(
+            f'"{name}"' if name in present else f'CAST(NULL AS VARCHAR) AS "{name}"' for name in columns
+        )
+        return f"CREATE OR REPLACE VIEW {schema.table_name} AS SELECT {select} {source}"
+
+    def _manifests_view_sql(self) -> str:
+        files = sorted((self.lake_dir / MANIFESTS_DIR).glob("report_type=*/dt=*.json"))
+        if files:
+            source = f"FROM read_json({_list_literal(files)}, {_JSON_OPTIONS})"
+            present = self._column_names(source)
+            select = ["*"]
+        else:
+            source, present, select = "WHERE false", set(), []
+        select += [
+            f'CAST(NULL AS {sql_type}) AS "{name}"'
+            for name, sql_type in _MANIFEST_FIELDS
+            if name.lower() not in present
+        ]
+        return f"CREATE OR REPLACE VIEW manifests AS SELECT {', '.join(select)} {source}"
+
+    def _column_names(self, source: str) -> set[str]:
+        return {name.lower() for name, *_ in self._db.execute(f"DESCRIBE SELECT * {source}").fetchall()}
+
+
+def _list_literal(paths: list[Path]) -> str:
+    quoted = ("'" + str(path).replace("'", "''") + "'" for path in paths)
+    return "[" + ", ".join(quoted) + "]"
+
+
+_MAX_CELL = 48
+
+
+def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_rows: int = 20) -> str:
+    """Plain-text table, numbers right-aligned, NULL shown as NULL, long cells cut."""
+    shown = rows[:max_rows]
+    cells = [[_cell(value) for value in row] for row in shown]
+    numeric = [
+        bool(shown) and all(row[i] is None or isinstance(row[i], int | float | Decimal) for row in shown)
+        for i in range(len(columns))
+    ]
+    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    lines = [line(list(columns)), line(["-" * width for width in widths])]
+    lines += [line(row) for row in cells]
+    if not rows:
+        lines.append("(no rows)")
+    elif len(rows) > max_rows:
+        lines.append(f"... {len(rows) - max_rows} more of {len(rows)} rows")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        text = "NULL"
+    elif isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, dt.datetime):
+        text = value.isoformat(sep=" ")
+    else:
+        text = str(value)
+    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 3] + "..."

@@ -1,0 +1,161 @@
+"""The Athena SQL as text: rendered from the registry, portable to DuckDB, queries over views only."""
+
+import re
+
+import pytest
+from bwp.errors import UnknownReportType
+from bwp.schemas import REGISTRY, Column, ColumnType, ReportSchema
+
+import athena
+from athena.named import MalformedNamedQuery, _load
+from athena.views import UnsupportedColumnName, snake_case
+from local.lake_sql import TRINO_SHIMS
+
+VIEW_NAMES = {schema.view_name for schema in REGISTRY.values()}
+
+# Functions that exist with the same meaning in Trino (Athena engine v3) and in DuckDB, plus the
+# ones local.lake_sql defines as DuckDB macros. A new function must be checked in both engines first.
+PORTABLE_FUNCTIONS = {"nullif", "trim", "try", "try_cast", "cast", "count", "sum", "min", "max"}
+SHIMMED_FUNCTIONS = set(re.findall(r"MACRO (\w+)", " ".join(TRINO_SHIMS)))
+# Words followed by "(" that are not calls: keywords and parameterised types.
+NOT_CALLS = {"as", "in", "filter", "where", "and", "or", "not", "decimal"}
+
+# DuckDB syntax that Trino rejects or reads differently (unknown functions are caught below).
+DUCKDB_ONLY = [r"::", r"\bilike\b", r"//", r"\bexclude\b", r"\bqualify\b", r"\bread_csv\b", r"\bstrptime\b"]
+
+
+def all_athena_sql():
+    views = [sql for _, sql in athena.view_statements("bwp_report_lake")]
+    return views + [query.sql for query in athena.named_queries()]
+
+
+def strip_literals(sql):
+    return re.sub(r"'[^']*'", "''", re.sub(r"--[^\n]*", "", sql))
+
+
+@pytest.mark.parametrize("report_type", sorted(REGISTRY))
+def test_every_registry_column_is_read_from_raw_and_exposed_in_snake_case(report_type):
+    # given a report type of the registry
+    schema = REGISTRY[report_type]
+    # when its view is rendered
+    sql = athena.view_sql(report_type)
+    # then each column is read by its lower-case Glue name and exposed once under its snake_case name
+    for column in schema.columns:
+        assert f'"{column.name.lower()}"' in sql
+        assert sql.count(f' AS "{snake_case(column.name)}"') == 1
+    # and the partition is kept as text and as a date
+    assert '"dt",' in sql and 'try_cast("dt" AS date) AS "report_date"' in sql
+    assert sql.startswith(f"CREATE OR REPLACE VIEW {schema.view_name} AS\nSELECT")
+    assert sql.endswith(f"FROM {schema.table_name}")
+
+
+def test_each_type_is_cast_by_its_registry_type():
+    sql = athena.view_sql("ORDER_FEES")
+    assert ("NULLIF(NULLIF(\"sellingpartnerfbashipmentid\", ''), 'N/A') "
+            "AS \"selling_partner_fba_shipment_id\"") in sql
+    assert ("try(CAST(from_iso8601_timestamp(trim(\"feechargedat\")) AT TIME ZONE 'UTC' AS timestamp)) "
+            "AS \"fee_charged_at\"") in sql
+    assert 'try_cast(trim("feeamount") AS decimal(18,2)) AS "fee_amount"' in sql
+
+
+def test_database_qualifies_the_view_and_its_raw_table():
+    sql = athena.view_sql("USER_EVENTS", database="bwp_report_lake")
+    assert sql.startswith("CREATE OR REPLACE VIEW bwp_report_lake.user_events AS")
+    assert sql.endswith("FROM bwp_report_lake.user_events_raw")
+
+
+def test_a_database_name_that_needs_quoting_is_refused():
+    with pytest.raises(ValueError, match="database name"):
+        athena.view_sql("ORDER_FEES", database="bwp-lake; DROP")
+
+
+def test_view_statements_cover_every_registry_type_in_order():
+    assert [name for name, _ in athena.view_statements()] == [s.view_name for s in REGISTRY.values()]
+
+
+def test_unknown_report_type_is_refused():
+    with pytest.raises(UnknownReportType):
+        athena.view_sql("RETURNS")
+
+
+def test_raw_table_columns_are_the_registry_names_in_lower_case_all_strings():
+    for report_type, schema in REGISTRY.items():
+        assert athena.raw_table_columns(report_type) == [(c.name.lower(), "string") for c in schema.columns]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("orderId", "order_id"),
+        ("sellingPartnerFbaShipmentId", "selling_partner_fba_shipment_id"),
+        ("product_sku", "product_sku"),
+        ("ip", "ip"),
+        ("eventID", "event_id"),
+        ("HTTPStatusCode", "http_status_code"),
+    ],
+)
+def test_snake_case(name, expected):
+    assert snake_case(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (("orderId", "order_id"), "view column names collide: order_id"),
+        (("orderId", "OrderID"), "raw column names collide: orderid"),
+        (("orderId", "dt"), "view column names collide: dt"),
+        (("order-id",), "letters, digits and underscores"),
+    ],
+)
+def test_registry_names_that_would_collide_or_break_sql_are_refused(monkeypatch, names, message):
+    # given a report type whose column names cannot all become distinct identifiers
+    columns = tuple(Column(name, ColumnType.STRING, "") for name in names)
+    monkeypatch.setitem(REGISTRY, "BROKEN", ReportSchema("BROKEN", columns, provisional=True, source="test"))
+    # then rendering its view says which names are at fault
+    with pytest.raises(UnsupportedColumnName, match=message):
+        athena.view_sql("BROKEN")
+
+
+def test_named_queries_have_unique_names_and_athena_sized_descriptions():
+    queries = athena.named_queries()
+    names = {"daily_fees_by_fee_type", "order_fee_reconciliation", "daily_events_by_type"}
+    assert {q.name for q in queries} >= names
+    assert len({q.name for q in queries}) == len(queries)
+    for query in queries:
+        assert 0 < len(query.description) <= 1024 and len(query.name) <= 128
+        assert f"-- {query.description}" not in query.sql
+
+
+def test_named_queries_read_only_the_typed_views():
+    for query in athena.named_queries():
+        sql = strip_literals(query.sql)
+        ctes = set(re.findall(r"\b(\w+)\s+AS\s*\(", sql, flags=re.IGNORECASE))
+        sources = set(re.findall(r"\b(?:FROM|JOIN)\s+([\w.\"]+)", sql, flags=re.IGNORECASE))
+        assert sources, query.name
+        assert sources <= VIEW_NAMES | ctes, f"{query.name} reads {sources - VIEW_NAMES - ctes}"
+
+
+def test_athena_sql_uses_no_duckdb_only_syntax():
+    for sql in all_athena_sql():
+        code = strip_literals(sql).lower()
+        for pattern in DUCKDB_ONLY:
+            assert not re.search(pattern, code), f"{pattern!r} in:\n{sql}"
+
+
+def test_athena_sql_calls_only_functions_both_engines_know():
+    for sql in all_athena_sql():
+        called = {name.lower() for name in re.findall(r"\b([A-Za-z_]\w*)\s*\(", strip_literals(sql))}
+        unknown = called - PORTABLE_FUNCTIONS - SHIMMED_FUNCTIONS - NOT_CALLS
+        assert not unknown, f"check these in Trino and DuckDB, or shim them: {sorted(unknown)}"
+
+
+def test_a_query_file_without_its_description_line_is_refused(tmp_path):
+    path = tmp_path / "no_description.sql"
+    path.write_text("SELECT 1 FROM order_fees\n")
+    with pytest.raises(MalformedNamedQuery, match="no_description.sql"):
+        _load(path)
+
+
+def test_unknown_named_query_lists_the_known_ones():
+    with pytest.raises(athena.UnknownNamedQuery, match="daily_fees_by_fee_type"):
+        athena.named_query("fees_by_moon_phase")
