@@ -25,6 +25,34 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 
+# The Lambda bundle, for arm64 and the functions' Python, without Docker: wheels only. pip runs
+# again only when lambdas/requirements.txt changed; the code is copied fresh every time.
+build: install
+	@if ! cmp -s lambdas/requirements.txt build/lambda-requirements.txt; then \
+		rm -rf build/lambda build/lambda-requirements.txt && \
+		$(BIN)/pip install --quiet --disable-pip-version-check --platform manylinux2014_aarch64 \
+			--implementation cp --python-version 3.14 --only-binary=:all: --no-warn-conflicts \
+			--target build/lambda -r lambdas/requirements.txt && \
+		cp lambdas/requirements.txt build/lambda-requirements.txt; \
+	fi
+	rm -rf build/lambda/bwp $(patsubst lambdas/%/handler.py,build/lambda/%,$(wildcard lambdas/*/handler.py))
+	cp -R lambdas/bwp $(patsubst %/handler.py,%,$(wildcard lambdas/*/handler.py)) build/lambda/
+	find build/lambda -name __pycache__ -prune -exec rm -rf {} +
+
+# Offline: no AWS credentials, no Docker; cdk-nag runs as part of it.
+synth: build
+	$(BIN)/python app.py
+
+# The CDK CLI pinned in package-lock.json; pass e.g. CDK_ARGS="--require-approval never".
+deploy: build
+	test -x node_modules/.bin/cdk || npm ci --no-audit --no-fund
+	node_modules/.bin/cdk deploy $(CDK_ARGS)
+
+# The data and access-log buckets are retained: landed reports outlive the stack.
+destroy: build
+	test -x node_modules/.bin/cdk || npm ci --no-audit --no-fund
+	node_modules/.bin/cdk destroy $(CDK_ARGS)
+
 emulator: install
 	$(BIN)/bwp-lake emulator
 

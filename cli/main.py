@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "local-run": "local.cli",
     "demo": "local.cli",
     "start": "cli.start",
+    "create-views": "cli.athena_setup",
 }
 
 

@@ -1,0 +1,178 @@
+"""``bwp-lake start``: start an ingestion on the deployed stack and, with ``--wait``, follow it,
+printing each window's result as it finishes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from cli.deployed import (
+    StackNotDeployed,
+    StackOutputMissing,
+    add_stack_arguments,
+    client,
+    stack_output,
+    stack_outputs,
+)
+from cli.execution_input import add_window_arguments, execution_input
+from infra.outputs import STATE_MACHINE_ARN
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# States of statemachine/ingest_reports.asl.json whose exits are a window's result.
+PLAN_STATE = "Plan windows"
+LANDED_STATE = "Land report"
+FAILED_STATE = "Record window failure"
+
+
+class FollowTimedOut(Exception):
+    """The execution was still running when --timeout-minutes ran out; it goes on in AWS."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "start",
+        help="start an ingestion on the deployed stack (found by its outputs)",
+        description="Start an execution of the deployed state machine; with --wait, follow it to the end.",
+    )
+    add_window_arguments(parser)
+    add_stack_arguments(parser)
+    parser.add_argument(
+        "--wait", action="store_true", help="follow the execution, print each window's result"
+    )
+    parser.add_argument("--poll-seconds", type=float, default=15.0, help="between looks at the execution")
+    parser.add_argument(
+        "--timeout-minutes", type=float, default=24 * 60, help="stop following (not the execution) after this"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        outputs = stack_outputs(client(args, "cloudformation"), args.stack_name)
+        state_machine_arn = stack_output(outputs, STATE_MACHINE_ARN, args.stack_name)
+    except (StackNotDeployed, StackOutputMissing) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    stepfunctions = client(args, "stepfunctions")
+    request = execution_input(args)
+    execution_arn = start(stepfunctions, state_machine_arn, request)
+    print(f"started {execution_arn} with {json.dumps(request)}")
+    if not args.wait:
+        return 0
+    try:
+        status = follow(
+            stepfunctions,
+            execution_arn,
+            print,
+            poll_seconds=args.poll_seconds,
+            timeout_seconds=args.timeout_minutes * 60,
+        )
+    except FollowTimedOut as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0 if status == "SUCCEEDED" else 1
+
+
+def start(stepfunctions: Any, state_machine_arn: str, request: dict[str, Any]) -> str:
+    # A readable, unique name: who started it and when, as the console lists it.
+    name = f"cli-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    started = stepfunctions.start_execution(
+        stateMachineArn=state_machine_arn, name=name, input=json.dumps(request)
+    )
+    return started["executionArn"]
+
+
+def follow(
+    stepfunctions: Any,
+    execution_arn: str,
+    emit: Callable[[str], None],
+    *,
+    poll_seconds: float,
+    timeout_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """Print each window's result as its state exits; return the execution's final status."""
+    deadline = clock() + timeout_seconds
+    last_seen = 0
+    while True:
+        # Status first: once it is terminal, the history read after it is complete.
+        description = stepfunctions.describe_execution(executionArn=execution_arn)
+        for event in new_events(stepfunctions, execution_arn, after=last_seen):
+            last_seen = event["id"]
+            line = describe_event(event)
+            if line:
+                emit(line)
+        if description["status"] in TERMINAL:
+            emit(describe_outcome(description))
+            return description["status"]
+        if clock() >= deadline:
+            raise FollowTimedOut(
+                f"{execution_arn} is still {description['status']} after {timeout_seconds / 60:g} minutes; "
+                "it goes on in AWS: follow it in the Step Functions console"
+            )
+        sleep(poll_seconds)
+
+
+def new_events(stepfunctions: Any, execution_arn: str, *, after: int) -> list[dict[str, Any]]:
+    """History events with an id above ``after``, oldest first.
+
+    Read newest first, so that each look costs only the events since the last one, not the
+    whole history (up to 25,000 events); sorting by id also copes with a service that ignores
+    the order asked for.
+    """
+    events: list[dict[str, Any]] = []
+    for page in _history_pages(stepfunctions, execution_arn):
+        events.extend(event for event in page["events"] if event["id"] > after)
+        if any(event["id"] <= after for event in page["events"]):
+            break
+    return sorted(events, key=lambda event: event["id"])
+
+
+def _history_pages(stepfunctions: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
+    request: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": 1000}
+    while True:
+        page = stepfunctions.get_execution_history(**request)
+        yield page
+        if not page.get("nextToken"):
+            return
+        request["nextToken"] = page["nextToken"]
+
+
+def describe_event(event: dict[str, Any]) -> str | None:
+    """One line for the events that are a window's result (or the plan); None for the rest."""
+    details = event.get("stateExitedEventDetails") or {}
+    name = details.get("name")
+    if name not in (PLAN_STATE, LANDED_STATE, FAILED_STATE) or "output" not in details:
+        return None
+    output = json.loads(details["output"])
+    if name == PLAN_STATE:
+        return f"planned {len(output.get('windows', []))} windows"
+    if name == LANDED_STATE:
+        if "rows" not in output:  # a caught failure leaves with its input, not a landing
+            return None
+        drift = f", header drift {json.dumps(output['drift'])}" if output.get("drift") else ""
+        return (
+            f"{output['reportType']} {output['day']}: landed {output['rows']} rows, "
+            f"{output['bytesOut']} bytes{drift}"
+        )
+    window = output.get("window") or {}
+    return (
+        f"{window.get('reportType')} {window.get('day')}: FAILED after {output.get('attempts')} "
+        f"attempt(s): {output.get('error')}: {output.get('cause') or ''}"
+    )
+
+
+def describe_outcome(description: dict[str, Any]) -> str:
+    status = description["status"]
+    if status == "SUCCEEDED":
+        output = json.loads(description.get("output") or "{}")
+        return f"SUCCEEDED: {output.get('message', 'done')}"
+    reason = ": ".join(part for part in (description.get("error"), description.get("cause")) if part)
+    return f"{status}: {reason}" if reason else status

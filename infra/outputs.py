@@ -1,0 +1,16 @@
+"""Names of the stack's outputs: the stack writes them, ``bwp-lake`` reads them back."""
+
+DEFAULT_STACK_NAME = "BwpReportLake"
+
+STATE_MACHINE_ARN = "StateMachineArn"
+DATA_BUCKET = "DataBucketName"
+WORKGROUP = "AthenaWorkGroupName"
+DATABASE = "GlueDatabaseName"
+CREDENTIALS_SECRET = "CredentialsSecretName"
+STATE_MACHINE_CONSOLE = "StateMachineConsoleUrl"
+ATHENA_CONSOLE = "AthenaConsoleUrl"
+DASHBOARD_CONSOLE = "DashboardConsoleUrl"
+
+# Named queries holding the typed views' DDL are called "<prefix><view>"; `bwp-lake create-views`
+# runs them.
+VIEW_QUERY_PREFIX = "create view "

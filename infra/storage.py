@@ -1,0 +1,270 @@
+"""Storage and catalog: the lake bucket, its log bucket, Glue tables with partition projection,
+and the Athena workgroup with the views' DDL and the named queries from ``athena/``."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_athena as athena_cfn
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_s3 as s3
+from bwp.schemas import REPORT_TYPES, schema_for, table_location_prefix
+from constructs import Construct
+
+import athena
+from infra.config import LakeConfig
+from infra.naming import pascal
+from infra.outputs import VIEW_QUERY_PREFIX
+
+REPORTS_PREFIX = "reports/"
+MANIFESTS_PREFIX = "manifests/"
+ATHENA_RESULTS_PREFIX = "athena-results/"
+MANIFESTS_TABLE = "manifests"
+
+ATHENA_RESULTS_EXPIRY = Duration.days(30)
+NONCURRENT_VERSIONS_EXPIRY = Duration.days(30)
+ACCESS_LOGS_EXPIRY = Duration.days(365)
+
+# One line of JSON per (report type, day); field names as the landing step writes them.
+# Column names are lower case as Athena keeps them; the JSON SerDe matches keys case-insensitively.
+MANIFEST_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("reporttype", "string"),
+    ("day", "string"),
+    ("taskid", "string"),
+    ("key", "string"),
+    ("rows", "bigint"),
+    ("bytesin", "bigint"),
+    ("bytesout", "bigint"),
+    ("sha256", "string"),
+    ("columns", "array<string>"),
+    ("expectedcolumns", "array<string>"),
+    ("provisionalschema", "boolean"),
+    ("drift", "struct<missing:array<string>,unexpected:array<string>>"),
+    ("landedat", "string"),
+    (
+        "timings",
+        "struct<requestedat:string,completedat:string,generationseconds:double,polls:int,"
+        "landingstartedat:string,landingseconds:double>",
+    ),
+    ("download", "struct<sourcegzip:boolean,linkrefreshes:int,resumes:int,parts:int>"),
+    ("attempts", "int"),
+    ("executionid", "string"),
+)
+
+# Both buckets: private, TLS only, encrypted (SSE-S3, the only encryption server access logs
+# can be delivered to), versioned, and kept by `make destroy`: the lake outlives the stack.
+_PRIVATE_BUCKET = {
+    "encryption": s3.BucketEncryption.S3_MANAGED,
+    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+    "enforce_ssl": True,
+    "minimum_tls_version": 1.2,
+    "versioned": True,
+    "removal_policy": RemovalPolicy.RETAIN,
+}
+
+_TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
+_TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+
+
+class LakeStorage(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: LakeConfig) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self.log_bucket = self._add_log_bucket()
+        self.bucket = self._add_data_bucket()
+        self.database = self._add_database()
+        self.tables = {report_type: self._add_report_table(report_type) for report_type in REPORT_TYPES}
+        self.manifests_table = self._add_manifests_table()
+        self.workgroup = self._add_workgroup()
+        self.named_queries = self._add_named_queries()
+
+    @property
+    def database_name(self) -> str:
+        return self._config.database_name
+
+    @property
+    def workgroup_name(self) -> str:
+        return self.workgroup.ref
+
+    def _add_log_bucket(self) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            "AccessLogs",
+            **_PRIVATE_BUCKET,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=ACCESS_LOGS_EXPIRY,
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+
+    def _add_data_bucket(self) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            "Data",
+            **_PRIVATE_BUCKET,
+            server_access_logs_bucket=self.log_bucket,
+            server_access_logs_prefix="data/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="AbortUploadsExpireOldVersions",
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                    noncurrent_version_expiration=NONCURRENT_VERSIONS_EXPIRY,
+                    expired_object_delete_marker=True,
+                ),
+                s3.LifecycleRule(
+                    id="ExpireAthenaResults",
+                    prefix=ATHENA_RESULTS_PREFIX,
+                    expiration=ATHENA_RESULTS_EXPIRY,
+                ),
+            ],
+        )
+
+    def _add_database(self) -> glue.CfnDatabase:
+        return glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=self._account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=self._config.database_name,
+                description="Buy with Prime analytics reports, one partition per report type and UTC day",
+            ),
+        )
+
+    def _add_report_table(self, report_type: str) -> glue.CfnTable:
+        schema = schema_for(report_type)
+        location = self._s3_url(table_location_prefix(REPORTS_PREFIX, report_type))
+        table = glue.CfnTable(
+            self,
+            f"{pascal(report_type)}Table",
+            catalog_id=self._account,
+            database_name=self._config.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=schema.table_name,
+                description=f"{report_type} as landed: every column text, gzip CSV with a header line",
+                table_type="EXTERNAL_TABLE",
+                parameters={
+                    "classification": "csv",
+                    "compressionType": "gzip",
+                    "skip.header.line.count": "1",
+                    # Partition projection: a new day is queryable as soon as its object lands,
+                    # with no crawler, MSCK REPAIR or ALTER TABLE ADD PARTITION.
+                    "projection.enabled": "true",
+                    "projection.dt.type": "date",
+                    "projection.dt.format": "yyyy-MM-dd",
+                    "projection.dt.range": f"{self._config.projection_start_date},NOW",
+                    "projection.dt.interval": "1",
+                    "projection.dt.interval.unit": "DAYS",
+                    "storage.location.template": f"{location}dt=${{dt}}/",
+                },
+                partition_keys=[glue.CfnTable.ColumnProperty(name="dt", type="string")],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    location=location,
+                    input_format=_TEXT_INPUT,
+                    output_format=_TEXT_OUTPUT,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library="org.apache.hadoop.hive.serde2.OpenCSVSerde",
+                        parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
+                    ),
+                    columns=[
+                        glue.CfnTable.ColumnProperty(name=name, type=column_type)
+                        for name, column_type in athena.raw_table_columns(report_type)
+                    ],
+                ),
+            ),
+        )
+        table.node.add_dependency(self.database)
+        return table
+
+    def _add_manifests_table(self) -> glue.CfnTable:
+        location = self._s3_url(MANIFESTS_PREFIX)
+        # Manifests are named dt=<day>.json inside report_type=<TYPE>/, so only the report
+        # type is a folder and can be a partition; the day is a column.
+        table = glue.CfnTable(
+            self,
+            "ManifestsTable",
+            catalog_id=self._account,
+            database_name=self._config.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=MANIFESTS_TABLE,
+                description="One landing manifest per report type and day: rows, bytes, checksum, drift",
+                table_type="EXTERNAL_TABLE",
+                parameters={
+                    "classification": "json",
+                    "projection.enabled": "true",
+                    "projection.report_type.type": "enum",
+                    "projection.report_type.values": ",".join(REPORT_TYPES),
+                    "storage.location.template": f"{location}report_type=${{report_type}}/",
+                },
+                partition_keys=[glue.CfnTable.ColumnProperty(name="report_type", type="string")],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    location=location,
+                    input_format=_TEXT_INPUT,
+                    output_format=_TEXT_OUTPUT,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library="org.openx.data.jsonserde.JsonSerDe",
+                    ),
+                    columns=[
+                        glue.CfnTable.ColumnProperty(name=name, type=column_type)
+                        for name, column_type in MANIFEST_COLUMNS
+                    ],
+                ),
+            ),
+        )
+        table.node.add_dependency(self.database)
+        return table
+
+    def _add_workgroup(self) -> athena_cfn.CfnWorkGroup:
+        return athena_cfn.CfnWorkGroup(
+            self,
+            "WorkGroup",
+            name=self._config.stack_name,
+            description="Queries over the Buy with Prime report lake",
+            state="ENABLED",
+            # Lets `make destroy` remove the workgroup even after queries have run in it.
+            recursive_delete_option=True,
+            work_group_configuration=athena_cfn.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=self._config.athena_scan_limit_gb * 1024**3,
+                engine_version=athena_cfn.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"
+                ),
+                result_configuration=athena_cfn.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=self._s3_url(ATHENA_RESULTS_PREFIX),
+                    encryption_configuration=athena_cfn.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"
+                    ),
+                ),
+            ),
+        )
+
+    def _add_named_queries(self) -> list[athena_cfn.CfnNamedQuery]:
+        """The views' DDL (run by `bwp-lake create-views`) and the ready-made queries."""
+        views = [
+            (f"{VIEW_QUERY_PREFIX}{name}", f"Creates or replaces the typed view {name}", sql)
+            for name, sql in athena.view_statements(self._config.database_name)
+        ]
+        queries = [(query.name, query.description, query.sql) for query in athena.named_queries()]
+        named = []
+        for name, description, sql in views + queries:
+            query = athena_cfn.CfnNamedQuery(
+                self,
+                f"Query{pascal(name)}",
+                name=name,
+                description=description,
+                database=self._config.database_name,
+                work_group=self.workgroup.ref,
+                query_string=sql,
+            )
+            query.node.add_dependency(self.database)
+            named.append(query)
+        return named
+
+    def _s3_url(self, prefix: str) -> str:
+        return f"s3://{self.bucket.bucket_name}/{prefix}"
+
+    @property
+    def _account(self) -> str:
+        return Stack.of(self).account

@@ -1,0 +1,261 @@
+"""The workflow: the API credentials secret, one Lambda per state, and the state machine that
+runs ``statemachine/ingest_reports.asl.json`` with their ARNs substituted in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.config import LakeConfig
+from infra.nag import acknowledge
+from infra.naming import pascal
+from infra.storage import MANIFESTS_PREFIX, REPORTS_PREFIX, LakeStorage
+from statemachine import ASL_PATH, FUNCTION_PLACEHOLDERS, placeholders
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# `make build` installs the bundle's wheels for this Python; the two must change together.
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
+SERVICE = "bwp-report-lake"
+METRICS_NAMESPACE = "BwpReportLake"
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+CREDENTIAL_FIELDS = ("clientId", "clientSecret", "targetId")
+
+
+class LambdaBundleMissing(FileNotFoundError):
+    """The Lambda bundle directory has not been built."""
+
+
+class UnknownPlaceholder(ValueError):
+    """The definition names a placeholder that no function fills."""
+
+
+@dataclass(frozen=True)
+class StepProfile:
+    """What one step's function needs: how long it may run, its memory and its access."""
+
+    timeout: Duration
+    memory_mb: int = 256
+    reads_credentials: bool = False
+    writes_lake: bool = False
+    description: str = ""
+
+
+# An API call is bounded by the HTTP timeouts (5 s connect + 30 s read) and may be preceded by
+# a token request and followed by one refresh: two minutes covers the worst case.
+_API_CALL = Duration.minutes(2)
+
+STEPS: dict[str, StepProfile] = {
+    "plan_windows": StepProfile(Duration.seconds(30), description="Validate the input, plan the windows"),
+    "start_report": StepProfile(_API_CALL, reads_credentials=True, description="startReportTask"),
+    "check_report": StepProfile(_API_CALL, reads_credentials=True, description="reportTask status"),
+    "get_download_link": StepProfile(_API_CALL, reads_credentials=True, description="reportDownloadLink"),
+    # Streaming a large report through gzip is CPU-bound: more memory buys a faster core.
+    "land_report": StepProfile(
+        Duration.minutes(15),
+        memory_mb=1024,
+        reads_credentials=True,
+        writes_lake=True,
+        description="Stream a report into its partition",
+    ),
+    "summarize": StepProfile(Duration.seconds(30), description="One line per window"),
+}
+
+
+def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str) -> dict[str, str]:
+    """Every function's environment, named as bwp.settings.Settings' aliases."""
+    return {
+        "BWP_API_URL": config.api_base_url,
+        "BWP_API_VERSION": config.api_version,
+        "BWP_CREDENTIALS_SECRET": secret_id,
+        "LAKE_BUCKET": bucket_name,
+        "REPORTS_PREFIX": REPORTS_PREFIX,
+        "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
+        "DOWNLOAD_HOST_ALLOWLIST": ",".join(config.download_host_allowlist),
+        "POWERTOOLS_SERVICE_NAME": SERVICE,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "LOG_LEVEL": "INFO",
+    }
+
+
+class Workflow(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: LakeConfig, storage: LakeStorage) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self._storage = storage
+        self._check_definition()
+        self._code = self._lambda_code()
+        self.secret, self.secret_id = self._add_secret()
+        self._environment = lambda_environment(config, storage.bucket.bucket_name, self.secret_id)
+        self.functions = {step: self._add_function(step, STEPS[step]) for step in FUNCTION_PLACEHOLDERS.values()}
+        self.state_machine = self._add_state_machine()
+
+    def _check_definition(self) -> None:
+        missing = placeholders(ASL_PATH.read_text()) - FUNCTION_PLACEHOLDERS.keys()
+        if missing:
+            raise UnknownPlaceholder(f"{ASL_PATH.name} uses {', '.join(sorted(missing))}, which no function fills")
+
+    def _lambda_code(self) -> lambda_.Code:
+        bundle = REPO_ROOT / self._config.lambda_asset_dir
+        expected = ["bwp", *(f"{step}/handler.py" for step in FUNCTION_PLACEHOLDERS.values())]
+        missing = [name for name in expected if not (bundle / name).exists()]
+        if missing:
+            raise LambdaBundleMissing(
+                f"the Lambda bundle {bundle} is missing {', '.join(missing)}: run `make build` first "
+                "(it installs lambdas/requirements.txt for arm64 and copies the handlers)"
+            )
+        return lambda_.Code.from_asset(str(bundle))
+
+    def _add_secret(self) -> tuple[secretsmanager.ISecret, str]:
+        name = self._config.credentials_secret_name
+        if name:
+            secret = secretsmanager.Secret.from_secret_name_v2(self, "Credentials", name)
+            acknowledge(
+                self,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
+                f"<AWS::AccountId>:secret:{name}-??????]",
+                "An imported secret is known by name; the six wildcards match only its random ARN suffix.",
+            )
+            return secret, name
+        # Created with empty fields: the values are issued in the Buy with Prime merchant console
+        # and are filled in once after deploy, never through the template.
+        secret = secretsmanager.Secret(
+            self,
+            "Credentials",
+            description="Buy with Prime API credentials: clientId, clientSecret, targetId",
+            secret_object_value={field: SecretValue.unsafe_plain_text("") for field in CREDENTIAL_FIELDS},
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "The client secret is issued in the Buy with Prime merchant console; AWS cannot rotate it.",
+        )
+        return secret, secret.secret_arn
+
+    def _add_function(self, step: str, profile: StepProfile) -> lambda_.Function:
+        name = pascal(step)
+        log_group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
+        # An own role per function, so that each gets exactly its grants and no managed policy.
+        role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            name,
+            description=profile.description,
+            runtime=LAMBDA_RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            code=self._code,
+            handler=f"{step}.handler.handler",
+            timeout=profile.timeout,
+            memory_size=profile.memory_mb,
+            environment=self._environment,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
+        )
+        if profile.reads_credentials:
+            self.secret.grant_read(function)
+        if profile.writes_lake:
+            for prefix in (REPORTS_PREFIX, MANIFESTS_PREFIX):
+                self._storage.bucket.grant_put(function, f"{prefix}*")
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._storage.bucket)}.Arn>/{prefix}*]",
+                    f"Partition keys are per report type and day, all under {prefix}.",
+                )
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5[Action::s3:Abort*]",
+                "s3:Abort* is AbortMultipartUpload: a landing that fails cleans up its partial upload.",
+            )
+        return function
+
+    def _add_state_machine(self) -> sfn.StateMachine:
+        log_group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            # The vendedlogs prefix keeps Step Functions clear of the Logs resource-policy size limit.
+            log_group_name=f"/aws/vendedlogs/states/{self._config.stack_name}-IngestReports",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        state_machine = sfn.StateMachine(
+            self,
+            "IngestReports",
+            state_machine_name=self._state_machine_name,
+            definition_body=sfn.DefinitionBody.from_file(str(ASL_PATH)),
+            definition_substitutions={
+                placeholder: self.functions[step].function_arn for placeholder, step in FUNCTION_PLACEHOLDERS.items()
+            },
+            # The execution timeout is the definition's TimeoutSeconds: CDK cannot add it to a
+            # definition read from a file, and the local engine reads the same file.
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        self._allow_child_executions(state_machine)
+        for function in self.functions.values():
+            function.grant_invoke(state_machine)
+            acknowledge(
+                state_machine.role,
+                f"AwsSolutions-IAM5[Resource::<{self._logical_id(function)}.Arn>:*]",
+                "Invoking a function also covers its versions and aliases (the ARN plus :*).",
+            )
+        acknowledge(
+            state_machine.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Log delivery (logs:*LogDelivery*) and X-Ray writes have no resource-level permissions.",
+        )
+        return state_machine
+
+    @property
+    def _state_machine_name(self) -> str:
+        return f"{self._config.stack_name}-IngestReports"
+
+    def _allow_child_executions(self, state_machine: sfn.StateMachine) -> None:
+        """The Distributed Map runs each window as a child execution of this state machine.
+
+        ``state_machine.grant_start_execution(state_machine.role)`` would make the role's policy
+        refer to the state machine that depends on it (a cycle), so the ARNs are built from the
+        state machine's fixed name instead.
+        """
+        stack = Stack.of(self)
+        itself = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self._state_machine_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self._state_machine_name}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        state_machine.add_to_role_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=[itself]))
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions])
+        )
+        acknowledge(
+            state_machine.role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"{self._state_machine_name}/*]",
+            "The Distributed Map describes and stops its own child executions, whose names it generates.",
+        )
+
+    def _logical_id(self, construct: Construct) -> str:
+        """How cdk-nag names a resource in the findings of a policy that refers to it."""
+        return Stack.of(self).get_logical_id(construct.node.default_child)

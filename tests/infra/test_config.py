@@ -1,0 +1,62 @@
+"""cdk.json context: defaults, documentation, and refusal of wrong values before anything deploys."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from infra.config import DEFAULTS, InvalidConfiguration, LakeConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def context_of(overrides: dict) -> LakeConfig:
+    return LakeConfig.from_context(overrides.get)
+
+
+def test_cdk_json_carries_every_key_with_its_default():
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    settings = {key: value for key, value in context.items() if not key.startswith("@")}
+    assert settings == DEFAULTS
+
+
+def test_the_readme_documents_every_key_with_its_default():
+    # the deployment section is written in infra/README.md and merged into README.md
+    readme = "\n".join(path.read_text() for path in (REPO / "README.md", REPO / "infra" / "README.md") if path.exists())
+    for key, default in DEFAULTS.items():
+        rows = [line for line in readme.splitlines() if line.startswith(f"| `{key}`")]
+        assert rows, f"{key} is not documented"
+        shown = json.dumps(default) if default != "" else '""'
+        assert f"`{shown}`" in rows[0], f"{key}: default {shown} not shown"
+
+
+def test_unset_keys_take_their_defaults():
+    config = context_of({})
+    assert config.lookback_days == 3
+    assert config.max_concurrency == 5
+    assert config.report_types == ("ORDER_FEES", "USER_EVENTS")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("reportTypes", ["ORDER_FEES", "SALES"]),
+        ("reportTypes", []),
+        ("maxConcurrency", 6),
+        ("lookbackDays", 0),
+        ("lookbackDays", "3"),
+        ("apiVersion", "2024-1-1"),
+        ("apiBaseUrl", "http://api.example.com"),
+        ("scheduleExpression", "daily"),
+        ("projectionStartDate", "yesterday"),
+        ("alarmEmail", "not-an-address"),
+        ("databaseName", "Bwp-Lake"),
+        ("downloadHostAllowlist", "*.amazonaws.com"),
+    ],
+)
+def test_a_wrong_value_stops_synth_naming_the_key(key, value):
+    with pytest.raises(InvalidConfiguration, match=re.escape(key)):
+        context_of({key: value})

@@ -1,0 +1,199 @@
+"""The lake bucket, the Glue catalog and the Athena workgroup, as synthesized."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from bwp.schemas import REPORT_TYPES, report_key, schema_for
+
+import athena
+from infra.outputs import VIEW_QUERY_PREFIX
+
+pytestmark = pytest.mark.xdist_group("infra-synth")
+
+
+@pytest.fixture(scope="module")
+def template(synthesized) -> Template:
+    return Template.from_json(synthesized.template)
+
+
+def data_bucket_id(synthesized) -> str:
+    """The bucket that logs to another bucket is the lake; the other one holds its logs."""
+    (logical_id,) = [
+        logical_id
+        for logical_id, resource in synthesized.resources("AWS::S3::Bucket").items()
+        if "LoggingConfiguration" in resource["Properties"]
+    ]
+    return logical_id
+
+
+def data_bucket(synthesized) -> dict:
+    return synthesized.template["Resources"][data_bucket_id(synthesized)]
+
+
+def bucket_policy(synthesized, bucket_logical_id: str) -> dict:
+    (policy,) = [
+        resource["Properties"]["PolicyDocument"]
+        for resource in synthesized.resources("AWS::S3::BucketPolicy").values()
+        if resource["Properties"]["Bucket"] == {"Ref": bucket_logical_id}
+    ]
+    return policy
+
+
+def test_both_buckets_are_private_encrypted_versioned_and_kept_on_delete(synthesized):
+    buckets = synthesized.resources("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for logical_id, bucket in buckets.items():
+        properties = bucket["Properties"]
+        assert bucket["DeletionPolicy"] == "Retain", logical_id
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert encryption[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+        assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def test_both_buckets_refuse_requests_without_tls(synthesized):
+    for logical_id in synthesized.resources("AWS::S3::Bucket"):
+        statements = bucket_policy(synthesized, logical_id)["Statement"]
+        denials = [s for s in statements if s["Effect"] == "Deny" and s["Principal"] == {"AWS": "*"}]
+        conditions = [s["Condition"] for s in denials]
+        assert {"Bool": {"aws:SecureTransport": "false"}} in conditions, logical_id
+
+
+def test_data_bucket_logs_access_to_the_log_bucket(synthesized):
+    logging = data_bucket(synthesized)["Properties"]["LoggingConfiguration"]
+    (log_bucket_id,) = [
+        logical_id
+        for logical_id, bucket in synthesized.resources("AWS::S3::Bucket").items()
+        if "LoggingConfiguration" not in bucket["Properties"]
+    ]
+    assert logging["DestinationBucketName"] == {"Ref": log_bucket_id}
+
+
+def test_data_bucket_aborts_stale_uploads_and_expires_old_versions_and_athena_results(synthesized):
+    rules = data_bucket(synthesized)["Properties"]["LifecycleConfiguration"]["Rules"]
+    whole_bucket = [rule for rule in rules if "Prefix" not in rule]
+    assert any(rule.get("AbortIncompleteMultipartUpload") == {"DaysAfterInitiation": 1} for rule in whole_bucket)
+    assert any("NoncurrentVersionExpiration" in rule for rule in whole_bucket)
+    results = [rule for rule in rules if rule.get("Prefix") == "athena-results/"]
+    assert results and results[0]["ExpirationInDays"] > 0
+
+
+@pytest.mark.parametrize("report_type", REPORT_TYPES)
+def test_each_report_type_has_a_raw_table_over_its_prefix_with_registry_columns(template, report_type):
+    schema = schema_for(report_type)
+    template.has_resource_properties(
+        "AWS::Glue::Table",
+        {
+            "DatabaseName": "bwp_report_lake",
+            "TableInput": Match.object_like(
+                {
+                    "Name": schema.table_name,
+                    "PartitionKeys": [{"Name": "dt", "Type": "string"}],
+                    "StorageDescriptor": Match.object_like(
+                        {
+                            "Columns": [
+                                {"Name": name, "Type": column_type}
+                                for name, column_type in athena.raw_table_columns(report_type)
+                            ],
+                            "Location": _s3_url(f"reports/report_type={report_type}/"),
+                            "SerdeInfo": Match.object_like(
+                                {"SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde"}
+                            ),
+                        }
+                    ),
+                    "Parameters": Match.object_like({"skip.header.line.count": "1", "compressionType": "gzip"}),
+                }
+            ),
+        },
+    )
+
+
+@pytest.mark.parametrize("report_type", REPORT_TYPES)
+def test_partition_projection_finds_each_landed_day_without_a_crawler(synthesized, report_type):
+    table = _table(synthesized, schema_for(report_type).table_name)
+    parameters = table["Parameters"]
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["projection.dt.type"] == "date"
+    assert parameters["projection.dt.format"] == "yyyy-MM-dd"
+    assert parameters["projection.dt.range"] == f"{synthesized.context['projectionStartDate']},NOW"
+    assert parameters["projection.dt.interval.unit"] == "DAYS"
+    # The template, filled with a day, is the folder of the object the landing step writes.
+    template = _join(synthesized, parameters["storage.location.template"])
+    landed_key = report_key("reports/", report_type, "2024-08-22")
+    assert template.replace("${dt}", "2024-08-22") == f"s3://<bucket>/{landed_key.rsplit('/', 1)[0]}/"
+
+
+def test_manifests_have_their_own_table_outside_every_report_location(synthesized):
+    table = _table(synthesized, "manifests")
+    location = _join(synthesized, table["StorageDescriptor"]["Location"])
+    assert location == "s3://<bucket>/manifests/"
+    assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert table["Parameters"]["projection.report_type.values"] == ",".join(REPORT_TYPES)
+    report_locations = [
+        _join(synthesized, _table(synthesized, schema_for(report_type).table_name)["StorageDescriptor"]["Location"])
+        for report_type in REPORT_TYPES
+    ]
+    assert not any(location.startswith(report) or report.startswith(location) for report in report_locations)
+
+
+def test_workgroup_enforces_encrypted_results_location_and_a_scan_cutoff(template, synthesized):
+    gigabytes = synthesized.context["athenaScanLimitGb"]
+    template.has_resource_properties(
+        "AWS::Athena::WorkGroup",
+        {
+            "WorkGroupConfiguration": Match.object_like(
+                {
+                    "EnforceWorkGroupConfiguration": True,
+                    "BytesScannedCutoffPerQuery": gigabytes * 1024**3,
+                    "ResultConfiguration": {
+                        "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+                        "OutputLocation": Match.any_value(),
+                    },
+                }
+            )
+        },
+    )
+    (workgroup,) = synthesized.resources("AWS::Athena::WorkGroup").values()
+    output = workgroup["Properties"]["WorkGroupConfiguration"]["ResultConfiguration"]["OutputLocation"]
+    assert _join(synthesized, output) == "s3://<bucket>/athena-results/"
+
+
+def test_every_view_ddl_and_named_query_from_athena_is_a_named_query_in_the_workgroup(synthesized):
+    named = {
+        query["Properties"]["Name"]: query["Properties"]
+        for query in synthesized.resources("AWS::Athena::NamedQuery").values()
+    }
+    (workgroup_id,) = synthesized.resources("AWS::Athena::WorkGroup")
+    expected = {f"{VIEW_QUERY_PREFIX}{name}": sql for name, sql in athena.view_statements("bwp_report_lake")}
+    expected.update({query.name: query.sql for query in athena.named_queries()})
+    assert {name: properties["QueryString"] for name, properties in named.items()} == expected
+    for properties in named.values():
+        assert properties["WorkGroup"] == {"Ref": workgroup_id}
+        assert properties["Database"] == "bwp_report_lake"
+
+
+def _table(synthesized, name: str) -> dict:
+    (table,) = [
+        resource["Properties"]["TableInput"]
+        for resource in synthesized.resources("AWS::Glue::Table").values()
+        if resource["Properties"]["TableInput"]["Name"] == name
+    ]
+    return table
+
+
+def _join(synthesized, value: dict) -> str:
+    """A Fn::Join of literals and the data bucket's name, written as <bucket>."""
+    separator, parts = value["Fn::Join"]
+    bucket = {"Ref": data_bucket_id(synthesized)}
+    assert all(isinstance(part, str) or part == bucket for part in parts), parts
+    return separator.join(part if isinstance(part, str) else "<bucket>" for part in parts)
+
+
+def _s3_url(prefix: str) -> dict:
+    return {"Fn::Join": ["", ["s3://", Match.any_value(), f"/{prefix}"]]}

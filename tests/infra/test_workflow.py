@@ -1,0 +1,184 @@
+"""The functions, their grants and the state machine, as synthesized."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from bwp.settings import Settings
+
+from infra.workflow import LAMBDA_RUNTIME
+from statemachine import ASL_PATH, FUNCTION_PLACEHOLDERS
+
+pytestmark = pytest.mark.xdist_group("infra-synth")
+
+REPO = Path(__file__).resolve().parents[2]
+# From the contract: which steps talk to the API, and the one that writes the lake.
+READS_CREDENTIALS = {"start_report", "check_report", "get_download_link", "land_report"}
+WRITES_LAKE = {"land_report"}
+
+
+@pytest.fixture(scope="module")
+def functions(synthesized) -> dict[str, tuple[str, dict]]:
+    """step -> (logical id, properties), the step read from each function's handler."""
+    found = {}
+    for logical_id, resource in synthesized.resources("AWS::Lambda::Function").items():
+        properties = resource["Properties"]
+        found[properties["Handler"].split(".")[0]] = (logical_id, properties)
+    return found
+
+
+def role_statements(synthesized, role_arn: dict) -> list[dict]:
+    role_id = role_arn["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in synthesized.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_one_function_per_step_on_arm64_with_the_current_python(functions):
+    assert set(functions) == set(FUNCTION_PLACEHOLDERS.values())
+    for step, (_, properties) in functions.items():
+        assert properties["Handler"] == f"{step}.handler.handler"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["Runtime"] == LAMBDA_RUNTIME.name
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_make_build_installs_wheels_for_the_functions_python():
+    version = LAMBDA_RUNTIME.name.removeprefix("python")
+    assert f"--python-version {version}" in (REPO / "Makefile").read_text()
+
+
+def test_landing_may_run_fifteen_minutes_and_the_other_steps_are_short(functions):
+    timeouts = {step: properties["Timeout"] for step, (_, properties) in functions.items()}
+    assert timeouts.pop("land_report") == 900
+    assert all(seconds <= 120 for seconds in timeouts.values()), timeouts
+
+
+def test_every_function_logs_to_its_own_group_with_retention(synthesized, functions):
+    groups = synthesized.resources("AWS::Logs::LogGroup")
+    for step, (_, properties) in functions.items():
+        group_id = properties["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group_id]["Properties"]["RetentionInDays"] > 0, step
+
+
+def test_the_environment_is_a_valid_settings_model(functions, synthesized):
+    # Given each function's environment, with CloudFormation references resolved to plausible values
+    for step, (_, properties) in functions.items():
+        environment = {
+            name: value if isinstance(value, str) else f"resolved-{name.lower()}"
+            for name, value in properties["Environment"]["Variables"].items()
+        }
+        # When the Lambda code reads its settings, then it accepts them
+        settings = Settings.from_env(environment)
+        assert str(settings.api_base_url).rstrip("/") == synthesized.context["apiBaseUrl"]
+        assert settings.download_host_allowlist == tuple(synthesized.context["downloadHostAllowlist"])
+        aliases = {field.alias for field in Settings.model_fields.values()}
+        powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
+        assert set(environment) <= aliases | powertools, step
+
+
+def test_environment_points_at_the_stack_bucket_and_secret(functions, synthesized):
+    (secret_id,) = synthesized.resources("AWS::SecretsManager::Secret")
+    (_, properties) = functions["land_report"]
+    variables = properties["Environment"]["Variables"]
+    assert variables["BWP_CREDENTIALS_SECRET"] == {"Ref": secret_id}
+    assert variables["LAKE_BUCKET"]["Ref"].startswith("StorageData")
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "bwp-report-lake"
+
+
+def test_only_the_api_steps_can_read_the_credentials(synthesized, functions):
+    (secret_id,) = synthesized.resources("AWS::SecretsManager::Secret")
+    readers = {
+        step
+        for step, (_, properties) in functions.items()
+        for statement in role_statements(synthesized, properties["Role"])
+        if "secretsmanager:GetSecretValue" in actions(statement)
+    }
+    assert readers == READS_CREDENTIALS
+    for step in readers:
+        (statement,) = [
+            s
+            for s in role_statements(synthesized, functions[step][1]["Role"])
+            if "secretsmanager:GetSecretValue" in actions(s)
+        ]
+        assert statement["Resource"] == {"Ref": secret_id}
+
+
+def test_the_secret_is_created_with_the_three_credential_fields_empty(synthesized):
+    (secret,) = synthesized.resources("AWS::SecretsManager::Secret").values()
+    assert json.loads(secret["Properties"]["SecretString"]) == {"clientId": "", "clientSecret": "", "targetId": ""}
+
+
+def test_only_landing_writes_the_lake_and_only_under_reports_and_manifests(synthesized, functions):
+    writers = {}
+    for step, (_, properties) in functions.items():
+        puts = [s for s in role_statements(synthesized, properties["Role"]) if "s3:PutObject" in actions(s)]
+        if puts:
+            writers[step] = puts
+    assert set(writers) == WRITES_LAKE
+    (statement,) = writers["land_report"]
+    assert "s3:Abort*" in actions(statement)
+    suffixes = sorted(resource["Fn::Join"][1][-1] for resource in statement["Resource"])
+    assert suffixes == ["/manifests/*", "/reports/*"]
+
+
+def test_no_function_role_carries_a_managed_policy(synthesized, functions):
+    roles = synthesized.template["Resources"]
+    for step, (_, properties) in functions.items():
+        assert "ManagedPolicyArns" not in roles[properties["Role"]["Fn::GetAtt"][0]]["Properties"], step
+
+
+@pytest.fixture(scope="module")
+def state_machine(synthesized) -> tuple[str, dict]:
+    ((logical_id, resource),) = synthesized.resources("AWS::StepFunctions::StateMachine").items()
+    return logical_id, resource["Properties"]
+
+
+def test_the_definition_deployed_is_the_asl_file(synthesized, state_machine):
+    _, properties = state_machine
+    key = properties["DefinitionS3Location"]["Key"]
+    assert json.loads((synthesized.outdir / f"asset.{key}").read_text()) == json.loads(ASL_PATH.read_text())
+
+
+def test_the_definition_bounds_each_execution_in_time():
+    # CDK cannot add a timeout to a definition read from a file: it lives in the file.
+    timeout = json.loads(ASL_PATH.read_text()).get("TimeoutSeconds")
+    assert timeout is not None, f"{ASL_PATH.name} needs a top-level TimeoutSeconds"
+    assert 0 < timeout <= 24 * 3600
+
+
+def test_every_placeholder_is_substituted_with_its_steps_function(state_machine, functions):
+    _, properties = state_machine
+    substitutions = properties["DefinitionSubstitutions"]
+    assert set(substitutions) == set(FUNCTION_PLACEHOLDERS)
+    for placeholder, step in FUNCTION_PLACEHOLDERS.items():
+        assert substitutions[placeholder] == {"Fn::GetAtt": [functions[step][0], "Arn"]}
+
+
+def test_state_machine_logs_everything_with_retention_and_traces(synthesized, state_machine):
+    _, properties = state_machine
+    assert properties["LoggingConfiguration"]["Level"] == "ALL"
+    assert properties["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    (destination,) = properties["LoggingConfiguration"]["Destinations"]
+    group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert synthesized.template["Resources"][group_id]["Properties"]["RetentionInDays"] > 0
+
+
+def test_state_machine_may_invoke_every_function_and_nothing_else(synthesized, state_machine, functions):
+    _, properties = state_machine
+    invokes = [s for s in role_statements(synthesized, properties["RoleArn"]) if "lambda:InvokeFunction" in actions(s)]
+    resources = [resource for statement in invokes for resource in statement["Resource"]]
+    function_arns = {json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}) for logical_id, _ in functions.values()}
+    named = {json.dumps(r) for r in resources if "Fn::GetAtt" in r}
+    assert named == function_arns
+    assert all(actions(statement) == ["lambda:InvokeFunction"] for statement in invokes)
