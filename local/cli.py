@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from cli.execution_input import add_window_arguments, execution_input
 from emulator import Emulator, EmulatorConfig
 from local.engine import ApiEndpoint, ExecutionOutcome, LocalEngine
 from local.lambda_runtime import Invocation
@@ -24,7 +25,7 @@ DEMO_GENERATION_SECONDS = 90.0
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser("local-run", help="run one ingestion on the local twin (no AWS account needed)")
-    _add_window_arguments(run)
+    add_window_arguments(run)
     run.add_argument("--faults", type=Path, metavar="FILE.json", help="emulator fault switches to set first")
     run.add_argument("--lake-dir", type=Path, default=Path("lake"), help="where landed files are copied")
     run.add_argument("--api-url", help="an API already running (base URL); credentials from BWP_CLIENT_ID, "
@@ -39,35 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.set_defaults(run=run_demo)
 
 
-def _add_window_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--report-types", help="comma-separated, e.g. ORDER_FEES,USER_EVENTS (default: all)")
-    parser.add_argument("--start", help="first day, YYYY-MM-DD (or a UTC timestamp, widened to whole days)")
-    parser.add_argument("--end", help="day after the last, YYYY-MM-DD (exclusive)")
-    parser.add_argument("--lookback-days", type=int, help="the last N complete UTC days")
-    parser.add_argument("--max-concurrency", type=int, help="report tasks at once, 1-5 (default 5)")
-
-
 def _add_emulator_arguments(parser: argparse.ArgumentParser, *, rows_per_day: int, generation_seconds: float) -> None:
     parser.add_argument("--seed", type=int, default=7, help="emulator data seed")
     parser.add_argument("--rows-per-day", type=int, default=rows_per_day)
     parser.add_argument("--generation-seconds", type=float, default=generation_seconds,
                         help="emulated report generation time per day (API time: waits cost no wall time)")
-
-
-def execution_input(args: argparse.Namespace) -> dict[str, Any]:
-    """The execution input these flags stand for; validating it is the workflow's job."""
-    request: dict[str, Any] = {}
-    if args.report_types:
-        request["reportTypes"] = [name.strip() for name in args.report_types.split(",") if name.strip()]
-    if args.start is not None:
-        request["startDate"] = args.start
-    if args.end is not None:
-        request["endDate"] = args.end
-    if args.lookback_days is not None:
-        request["lookbackDays"] = args.lookback_days
-    if args.max_concurrency is not None:
-        request["maxConcurrency"] = args.max_concurrency
-    return request
 
 
 def run_local(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,11 +22,13 @@ from typing import Any
 from unittest import mock
 
 import boto3
-from moto import mock_aws
-
-import statemachine
 from bwp import dependencies
 from bwp.observability import logger as lambda_logger
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+import statemachine
 from local.lambda_runtime import InProcessLambdas, Invocation, load_handler
 from local.virtual_time import EmulatorClock, VirtualTime
 
@@ -79,7 +82,6 @@ class LocalEngine:
         self._lambda_log = lambda_log
         self._allowed_hosts = allowed_download_hosts
         self._stack = ExitStack()
-        self._state_machine_arn = ""
 
     # --- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> LocalEngine:
@@ -115,7 +117,7 @@ class LocalEngine:
         boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name=SECRET_ID, SecretString=json.dumps(credentials)
         )
-        self._state_machine_arn = self._create_state_machine()
+        self._role_arn, self._definition = self._create_functions()
 
     def _lambda_environment(self) -> dict[str, str]:
         return {
@@ -132,7 +134,8 @@ class LocalEngine:
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
 
-    def _create_state_machine(self) -> str:
+    def _create_functions(self) -> tuple[str, str]:
+        """The functions, and the definition with their ARNs filled in."""
         role = boto3.client("iam", region_name=REGION).create_role(
             RoleName="bwp-local-role", AssumeRolePolicyDocument="{}"
         )["Role"]["Arn"]
@@ -148,23 +151,27 @@ class LocalEngine:
                 Handler=f"{step}.handler.handler",
                 Code={"ZipFile": _placeholder_zip()},
             )["FunctionArn"]
-        definition = statemachine.render(statemachine.ASL_PATH.read_text(), arns)
-        return boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-            name=STATE_MACHINE, definition=definition, roleArn=role
-        )["stateMachineArn"]
+        return role, statemachine.render(statemachine.ASL_PATH.read_text(), arns)
 
     # --- running ------------------------------------------------------------------------------------
-    def run(self, execution_input: dict[str, Any], timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> ExecutionOutcome:
+    def run(
+        self, execution_input: dict[str, Any], timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> ExecutionOutcome:
         sfn = boto3.client("stepfunctions", region_name=REGION)
         first_invocation = len(self._lambdas.invocations)
         waited_before = self._virtual_time.waited_seconds if self._virtual_time else 0.0
-        arn = sfn.start_execution(stateMachineArn=self._state_machine_arn, input=json.dumps(execution_input))[
-            "executionArn"
-        ]
+        state_machine_arn = sfn.create_state_machine(
+            name=STATE_MACHINE, definition=self._definition, roleArn=self._role_arn
+        )["stateMachineArn"]
+        arn = sfn.start_execution(
+            stateMachineArn=state_machine_arn,
+            name=f"local-{uuid.uuid4().hex[:12]}",
+            input=json.dumps(execution_input),
+        )["executionArn"]
         description = _wait_for_end(sfn, arn, timeout_seconds)
         invocations = self._lambdas.invocations[first_invocation:]
         summaries = [i.result for i in invocations if i.function == "bwp-summarize" and i.result]
-        return ExecutionOutcome(
+        outcome = ExecutionOutcome(
             execution_arn=arn,
             status=description["status"],
             error=description.get("error"),
@@ -178,6 +185,11 @@ class LocalEngine:
             ],
             api_seconds_waited=(self._virtual_time.waited_seconds - waited_before) if self._virtual_time else 0.0,
         )
+        # moto deep-copies a state machine, and with it its whole backend, on every start; a
+        # finished execution's worker holds locks that cannot be copied. Everything about this
+        # run has been read, so the next run starts from an empty Step Functions backend.
+        stepfunctions_parser_backends[DEFAULT_ACCOUNT_ID][REGION].reset()
+        return outcome
 
     def export_lake(self, lake_dir: Path) -> list[Path]:
         """Copy reports and manifests to ``lake_dir`` under the same keys as in the bucket."""

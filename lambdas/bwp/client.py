@@ -116,11 +116,11 @@ class BwpClient:
             "end": graphql_string(end),
             "report_type": graphql_string(report_type),
         }
-        data = self._graphql("StartReportTask", document, "startReportTask")
+        data = self._graphql("StartReportTask", document, "startReportTask", f"{report_type} [{start}, {end})")
         return _required_str(data, "taskId", "startReportTask")
 
     def report_task(self, task_id: str) -> ReportTask:
-        data = self._graphql("ReportTask", REPORT_TASK % {"task_id": graphql_string(task_id)}, "reportTask")
+        data = self._graphql("ReportTask", REPORT_TASK % {"task_id": graphql_string(task_id)}, "reportTask", task_id)
         return ReportTask(
             task_id=data.get("taskId") or task_id,
             report_type=data.get("reportType") or "",
@@ -131,21 +131,22 @@ class BwpClient:
 
     def report_download_link(self, task_id: str) -> str:
         document = REPORT_DOWNLOAD_LINK % {"task_id": graphql_string(task_id)}
-        data = self._graphql("Query", document, "reportDownloadLink")
+        data = self._graphql("Query", document, "reportDownloadLink", task_id)
         return _required_str(data, "downloadUrl", "reportDownloadLink")
 
     # --- transport ----------------------------------------------------------------------------
-    def _graphql(self, operation: str, document: str, field: str) -> dict[str, Any]:
+    def _graphql(self, operation: str, document: str, field: str, subject: str) -> dict[str, Any]:
+        """``data.<field>`` of the answer; ``subject`` names what was asked about in errors."""
         body = {"query": document, "operationName": operation}
         try:
-            return self._post_graphql(body, field)
+            return self._post_graphql(body, field, subject)
         except errors.AccessDeniedException:
             # A token revoked or expired early is refused once; a fresh token settles that,
             # and a second refusal is the real answer.
             self._forget_token()
-            return self._post_graphql(body, field)
+            return self._post_graphql(body, field, subject)
 
-    def _post_graphql(self, body: dict[str, Any], field: str) -> dict[str, Any]:
+    def _post_graphql(self, body: dict[str, Any], field: str, subject: str) -> dict[str, Any]:
         headers = {
             "Authorization": f"Bearer {self._access_token()}",
             "Content-Type": "application/json",
@@ -157,7 +158,7 @@ class BwpClient:
             raise errors.AccessDeniedException(f"{field}: HTTP {response.status_code}: {response.text[:300]}")
         payload = _json_body(response, field)
         if payload.get("errors"):
-            raise _api_error(payload["errors"], field)
+            raise _api_error(payload["errors"], f"{field} {subject}")
         if response.status_code >= 400:
             raise errors.UnexpectedApiResponse(f"{field}: HTTP {response.status_code}: {response.text[:500]}")
         data = (payload.get("data") or {}).get(field)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from bwp.errors import InvalidSettings
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+
+from bwp.errors import InvalidSettings
 
 
 class Settings(BaseModel):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -195,12 +195,15 @@ def summarize(event: SummarizeEvent) -> Summary:
         + (f" (header drift: {json.dumps(r.drift)})" if r.drift else "")
         for r in landed
     ] + [
-        f"{f.window.report_type} {f.window.day}: FAILED after {f.attempts} attempt(s): {f.error}: {f.cause or ''}"
+        f"{f.window.report_type} {f.window.day}: FAILED after {f.attempts} attempt(s): {f.error}: "
+        f"{readable_cause(f.cause)}"
         for f in failed
     ]
     lines.sort()
     if failed:
-        names = ", ".join(f"{f.window.report_type} {f.window.day} ({f.error})" for f in failed)
+        names = "; ".join(
+            f"{f.window.report_type} {f.window.day} ({f.error}: {readable_cause(f.cause)[:200]})" for f in failed
+        )
         message = f"{len(failed)} of {len(event.results)} windows failed: {names}"
     else:
         message = f"all {len(landed)} windows landed"
@@ -215,6 +218,17 @@ def summarize(event: SummarizeEvent) -> Summary:
         lines=lines,
         message=message,
     )
+
+
+def readable_cause(cause: str | None) -> str:
+    """A Lambda error's cause is JSON with the message inside; the message is what a person reads."""
+    if not cause:
+        return "no cause given"
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else cause
 
 
 def _emit_landing_metrics(report_type: str, rows: int, bytes_out: int, generation_seconds: float | None) -> None:

@@ -1,7 +1,6 @@
 """Check report: reportTask, and how long to wait before the next check."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bwp import dependencies, steps
 from bwp.models import CheckReportEvent
 from bwp.observability import logger, metrics, tracer

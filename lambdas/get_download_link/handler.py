@@ -1,7 +1,6 @@
 """Get download link: reportDownloadLink, with the link's host checked against the allowlist."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bwp import dependencies, steps
 from bwp.models import GetDownloadLinkEvent
 from bwp.observability import logger, metrics, tracer

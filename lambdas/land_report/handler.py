@@ -1,7 +1,6 @@
 """Land report: stream the CSV into its partition, then write the manifest."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bwp import dependencies, steps
 from bwp.models import LandReportEvent
 from bwp.observability import logger, metrics, tracer

@@ -1,7 +1,6 @@
 """Plan windows: validate the execution input and expand it into (report type, day) windows."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bwp import steps
 from bwp.models import PlanWindowsEvent
 from bwp.observability import logger, metrics, tracer

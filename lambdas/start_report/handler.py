@@ -1,7 +1,6 @@
 """Start report: startReportTask for one window."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bwp import dependencies, steps
 from bwp.models import StartReportEvent
 from bwp.observability import logger, metrics, tracer

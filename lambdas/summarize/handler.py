@@ -1,7 +1,6 @@
 """Summarize: one line per window; the state machine fails the execution if any failed."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bwp import steps
 from bwp.models import SummarizeEvent
 from bwp.observability import logger, metrics, tracer

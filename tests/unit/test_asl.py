@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from bwp import errors
 
 import statemachine
-from bwp import errors
 
 DEFINITION = statemachine.ASL_PATH.read_text()
 
@@ -24,7 +24,8 @@ def test_every_placeholder_has_a_substitution_and_every_substitution_is_used():
 
 
 def test_rendering_fills_every_placeholder_and_refuses_to_leave_one_unfilled():
-    arns = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in statemachine.FUNCTION_PLACEHOLDERS}
+    arns = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+            for name in statemachine.FUNCTION_PLACEHOLDERS}
     rendered = statemachine.render(DEFINITION, arns)
     assert "${" not in rendered
     json.loads(rendered)

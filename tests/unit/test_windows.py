@@ -3,7 +3,6 @@
 from datetime import UTC, date, datetime
 
 import pytest
-
 from bwp.errors import InvalidExecutionInput, UnknownReportType
 from bwp.windows import parse_request, plan_windows
 

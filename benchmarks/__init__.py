@@ -1,0 +1,1 @@
+"""Reproducible measurements behind BENCHMARKS.md."""

@@ -1,0 +1,68 @@
+"""``bwp-lake emulator``: flags, what it prints, and a real server until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import requests
+
+from cli.main import build_parser
+from emulator import cli
+from tests.emulator.support import TIMEOUT
+
+
+def test_the_subcommand_has_the_documented_flags_and_defaults():
+    args = build_parser(["emulator"]).parse_args(["emulator"])
+    assert (args.host, args.port, args.seed, args.rows_per_day, args.generation_seconds) == (
+        "127.0.0.1", 8450, 7, 2000, 30.0)
+    args = build_parser(["emulator"]).parse_args(
+        ["emulator", "--port", "0", "--seed", "3", "--rows-per-day", "50", "--generation-seconds", "1.5"])
+    assert (args.port, args.seed, args.rows_per_day, args.generation_seconds) == (0, 3, 50, 1.5)
+
+
+def test_run_prints_the_url_credentials_and_exports_and_serves_until_interrupted(monkeypatch, capsys):
+    served: list[int] = []
+
+    class Interrupted:
+        def wait(self) -> None:
+            url = re.search(r"listening on (\S+)", capsys.readouterr().out).group(1)
+            served.append(requests.get(f"{url}/_emulator/clock", timeout=TIMEOUT).status_code)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "Event", Interrupted)
+    args = build_parser(["emulator"]).parse_args(["emulator", "--port", "0", "--quiet"])
+    assert args.run(args) == 0
+    assert served == [200]
+
+
+def test_the_printed_lines_name_the_credentials_and_the_environment(monkeypatch, capsys):
+    class Interrupted:
+        def wait(self) -> None:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "Event", Interrupted)
+    args = build_parser(["emulator"]).parse_args(["emulator", "--port", "0", "--quiet"])
+    args.run(args)
+    out = capsys.readouterr().out
+    url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", out).group(1)
+    for line in (f"export BWP_API_URL={url}", "export BWP_CLIENT_ID=local-client",
+                 "export BWP_CLIENT_SECRET=local-secret", "export BWP_TARGET_ID=local-target"):
+        assert line in out
+    assert "local-client" in out and "local-secret" in out and "local-target" in out
+
+
+def test_the_command_runs_a_server_in_its_own_process_until_ctrl_c():
+    environment = {**os.environ, "PYTHONPATH": os.getcwd()}
+    process = subprocess.Popen([sys.executable, "-m", "cli.main", "emulator", "--port", "0", "--quiet"],
+                               stdout=subprocess.PIPE, text=True, env=environment)
+    try:
+        url = re.search(r"listening on (\S+)", process.stdout.readline()).group(1)
+        assert requests.get(f"{url}/_emulator/state", timeout=TIMEOUT).json()["tasks"] == []
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        process.stdout.close()
