@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
 .PHONY: install demo test lint synth build deploy destroy emulator bench clean
 
@@ -20,7 +21,7 @@ demo: install
 	$(BIN)/bwp-lake demo --lake-dir lake
 
 test: install
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: install
 	$(BIN)/ruff check .
@@ -57,7 +58,7 @@ emulator: install
 	$(BIN)/bwp-lake emulator
 
 bench: install
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.landing
 
 clean:
 	rm -rf $(VENV) build cdk.out lake .pytest_cache

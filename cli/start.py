@@ -24,10 +24,12 @@ from cli.execution_input import add_window_arguments, execution_input
 from infra.outputs import STATE_MACHINE_ARN
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
-# States of statemachine/ingest_reports.asl.json whose exits are a window's result.
+# States of statemachine/ingest_reports.asl.json whose exits are reported. Each window runs in
+# a child execution of the Distributed Map: the parent shows the plan, the windows' progress
+# (the map run's counts) and, at the end, the summary's one line per window.
 PLAN_STATE = "Plan windows"
-LANDED_STATE = "Land report"
-FAILED_STATE = "Record window failure"
+MAP_STATE = "Ingest each window"
+SUMMARY_STATE = "Summarize the run"
 
 
 class FollowTimedOut(Exception):
@@ -98,17 +100,24 @@ def follow(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> str:
-    """Print each window's result as its state exits; return the execution's final status."""
+    """Print the plan, the windows' progress and each window's result; return the final status."""
     deadline = clock() + timeout_seconds
     last_seen = 0
+    last_progress = None
+    map_started = False
     while True:
         # Status first: once it is terminal, the history read after it is complete.
         description = stepfunctions.describe_execution(executionArn=execution_arn)
         for event in new_events(stepfunctions, execution_arn, after=last_seen):
             last_seen = event["id"]
-            line = describe_event(event)
-            if line:
+            map_started = map_started or event["type"] == "MapRunStarted"
+            for line in describe_event(event):
                 emit(line)
+        # There is no map run to ask about before the Map state has started one.
+        progress = window_progress(stepfunctions, execution_arn) if map_started else None
+        if progress and progress != last_progress and description["status"] not in TERMINAL:
+            emit(progress)
+            last_progress = progress
         if description["status"] in TERMINAL:
             emit(describe_outcome(description))
             return description["status"]
@@ -118,6 +127,16 @@ def follow(
                 "it goes on in AWS: follow it in the Step Functions console"
             )
         sleep(poll_seconds)
+
+
+def window_progress(stepfunctions: Any, execution_arn: str) -> str | None:
+    """How many windows are done, running and waiting, from the Distributed Map's map run."""
+    runs = stepfunctions.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
+    if not runs:
+        return None
+    counts = stepfunctions.describe_map_run(mapRunArn=runs[-1]["mapRunArn"])["itemCounts"]
+    done = counts.get("succeeded", 0) + counts.get("failed", 0)
+    return f"windows: {done} of {counts.get('total', 0)} done, {counts.get('running', 0)} running"
 
 
 def new_events(stepfunctions: Any, execution_arn: str, *, after: int) -> list[dict[str, Any]]:
@@ -145,28 +164,15 @@ def _history_pages(stepfunctions: Any, execution_arn: str) -> Iterator[dict[str,
         request["nextToken"] = page["nextToken"]
 
 
-def describe_event(event: dict[str, Any]) -> str | None:
-    """One line for the events that are a window's result (or the plan); None for the rest."""
+def describe_event(event: dict[str, Any]) -> list[str]:
+    """Lines for the plan and the summary; nothing for the other events."""
     details = event.get("stateExitedEventDetails") or {}
-    name = details.get("name")
-    if name not in (PLAN_STATE, LANDED_STATE, FAILED_STATE) or "output" not in details:
-        return None
+    if details.get("name") not in (PLAN_STATE, SUMMARY_STATE) or "output" not in details:
+        return []
     output = json.loads(details["output"])
-    if name == PLAN_STATE:
-        return f"planned {len(output.get('windows', []))} windows"
-    if name == LANDED_STATE:
-        if "rows" not in output:  # a caught failure leaves with its input, not a landing
-            return None
-        drift = f", header drift {json.dumps(output['drift'])}" if output.get("drift") else ""
-        return (
-            f"{output['reportType']} {output['day']}: landed {output['rows']} rows, "
-            f"{output['bytesOut']} bytes{drift}"
-        )
-    window = output.get("window") or {}
-    return (
-        f"{window.get('reportType')} {window.get('day')}: FAILED after {output.get('attempts')} "
-        f"attempt(s): {output.get('error')}: {output.get('cause') or ''}"
-    )
+    if details["name"] == PLAN_STATE:
+        return [f"planned {len(output.get('windows', []))} windows, {output.get('maxConcurrency')} at a time"]
+    return [f"  {line}" for line in output.get("lines", [])]
 
 
 def describe_outcome(description: dict[str, Any]) -> str:

@@ -38,7 +38,7 @@ MANIFEST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("columns", "array<string>"),
     ("expectedcolumns", "array<string>"),
     ("provisionalschema", "boolean"),
-    ("drift", "struct<missing:array<string>,unexpected:array<string>>"),
+    ("drift", "struct<missing:array<string>,unexpected:array<string>,orderdiffers:boolean>"),
     ("landedat", "string"),
     (
         "timings",

@@ -154,20 +154,26 @@ class LocalEngine:
         return role, statemachine.render(statemachine.ASL_PATH.read_text(), arns)
 
     # --- running ------------------------------------------------------------------------------------
-    def run(
-        self, execution_input: dict[str, Any], timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
-    ) -> ExecutionOutcome:
+    def start(self, execution_input: dict[str, Any]) -> str:
+        """Start one execution of the workflow; its ARN."""
         sfn = boto3.client("stepfunctions", region_name=REGION)
-        first_invocation = len(self._lambdas.invocations)
-        waited_before = self._virtual_time.waited_seconds if self._virtual_time else 0.0
         state_machine_arn = sfn.create_state_machine(
             name=STATE_MACHINE, definition=self._definition, roleArn=self._role_arn
         )["stateMachineArn"]
-        arn = sfn.start_execution(
+        return sfn.start_execution(
             stateMachineArn=state_machine_arn,
             name=f"local-{uuid.uuid4().hex[:12]}",
             input=json.dumps(execution_input),
         )["executionArn"]
+
+    def run(
+        self, execution_input: dict[str, Any], timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> ExecutionOutcome:
+        """Run one execution to its end and collect what happened."""
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        first_invocation = len(self._lambdas.invocations)
+        waited_before = self._virtual_time.waited_seconds if self._virtual_time else 0.0
+        arn = self.start(execution_input)
         description = _wait_for_end(sfn, arn, timeout_seconds)
         invocations = self._lambdas.invocations[first_invocation:]
         summaries = [i.result for i in invocations if i.function == "bwp-summarize" and i.result]

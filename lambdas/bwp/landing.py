@@ -6,9 +6,9 @@ On the way the CSV text is hashed, its rows counted and its header compared with
 The object appears only when the multipart upload completes; any failure aborts the upload, so a
 partition is written whole or not at all.
 
-A refused link (expired) is refetched through the caller's ``refresh_url`` and a broken
-connection is resumed with an HTTP ``Range`` request from the byte already received; both are
-bounded and every request has the caller's (connect, read) timeout.
+A refused (expired) link is refetched through the caller's ``refresh_url``, and a broken
+connection is resumed with an HTTP ``Range`` request from the last byte passed on; both are
+bounded, and every request has the caller's (connect, read) timeout.
 """
 
 from __future__ import annotations
@@ -35,12 +35,11 @@ from bwp.observability import logger
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_WBITS = 31  # zlib's way of saying "gzip container" (16 + the 32 KiB window)
 
-# Level 1, measured (benchmarks/BENCHMARKS.md): on report-like CSV zlib level 1 compresses about
-# 3.7 times as fast as level 6 (≈250 vs ≈67 MB/s on one core) and stores about 19 % more (ratio
-# 6.1 vs 7.2); the whole landing runs at ≈200 vs ≈60 MB/s. Compression is the landing's
-# bottleneck, and land_report has a fraction of a vCPU and 15 minutes: level 6 would shrink the
-# largest report one invocation can land about threefold, to save a few cents of storage and
-# Athena scans per report type and year.
+# Level 1, measured (benchmarks/BENCHMARKS.md): on report-like CSV zlib level 1 compresses 2.7-3.8
+# times as fast as level 6 and stores 16-19 % more; the whole landing runs at ≈160-180 MB/s at
+# level 1 against ≈60 at level 6. Compression is the landing's bottleneck, and land_report has a
+# fraction of a vCPU and 15 minutes: level 6 would shrink the largest report one invocation can
+# land about threefold, to save a sixth of the storage and of the bytes Athena scans.
 GZIP_LEVEL = 1
 
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024

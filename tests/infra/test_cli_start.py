@@ -1,5 +1,5 @@
 """`bwp-lake start` against moto: the stack found by its outputs, the execution started with the
-flags' input, and, with --wait, each window's result printed as the execution goes."""
+flags' input. Following an execution of the real workflow: tests/workflow/test_follow.py."""
 
 from __future__ import annotations
 
@@ -40,68 +40,9 @@ def deployed_stack(outputs: dict[str, str]) -> None:
     boto3.client("cloudformation", region_name=REGION).create_stack(StackName=STACK, TemplateBody=json.dumps(template))
 
 
-def look_alike_definition(*, fail_user_events: bool) -> dict[str, Any]:
-    """The real workflow's state names and output shapes, with Pass states instead of Lambdas."""
-    last = "Ingestion failed" if fail_user_events else "All windows landed"
-    message = "1 of 2 windows failed: USER_EVENTS 2024-08-21 (ReportFailed)" if fail_user_events else "all landed"
-    return {
-        "StartAt": "Plan windows",
-        "States": {
-            "Plan windows": {
-                "Type": "Pass",
-                "Parameters": {"windows.$": "$.reportTypes"},
-                "Next": "Ingest each window",
-            },
-            "Ingest each window": {
-                "Type": "Map",
-                "ItemsPath": "$.windows",
-                "ItemSelector": {"reportType.$": "$$.Map.Item.Value", "day": "2024-08-21"},
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "Route",
-                    "States": {
-                        "Route": {
-                            "Type": "Choice",
-                            "Choices": [
-                                {
-                                    "Variable": "$.reportType",
-                                    "StringEquals": "USER_EVENTS" if fail_user_events else "none",
-                                    "Next": "Record window failure",
-                                }
-                            ],
-                            "Default": "Land report",
-                        },
-                        "Land report": {
-                            "Type": "Pass",
-                            "Parameters": {
-                                "reportType.$": "$.reportType",
-                                "day.$": "$.day",
-                                "rows": 10,
-                                "bytesOut": 99,
-                            },
-                            "End": True,
-                        },
-                        "Record window failure": {
-                            "Type": "Pass",
-                            "Parameters": {
-                                "status": "FAILED",
-                                "window.$": "$",
-                                "attempts": 3,
-                                "error": "ReportFailed",
-                                "cause": "task FAILED",
-                            },
-                            "End": True,
-                        },
-                    },
-                },
-                "ResultPath": "$.results",
-                "Next": "Summarize",
-            },
-            "Summarize": {"Type": "Pass", "Result": {"message": message}, "Next": last},
-            "Ingestion failed": {"Type": "Fail", "Error": "WindowsFailed", "Cause": message},
-            "All windows landed": {"Type": "Succeed"},
-        },
-    }
+def any_definition() -> dict[str, Any]:
+    """Enough of a workflow for moto to hold; these tests never run it."""
+    return {"StartAt": "Plan windows", "States": {"Plan windows": {"Type": "Succeed"}}}
 
 
 def state_machine(definition: dict[str, Any]) -> str:
@@ -118,7 +59,7 @@ def run_cli(*args: str) -> int:
 @mock_aws
 def test_start_runs_the_stacks_state_machine_with_the_flags_as_input(capsys):
     # Given a deployed stack whose output names its state machine
-    arn = state_machine(look_alike_definition(fail_user_events=False))
+    arn = state_machine(any_definition())
     deployed_stack({STATE_MACHINE_ARN: arn})
     # When an ingestion is started for two report types and two days
     code = run_cli("--report-types", "ORDER_FEES,USER_EVENTS", "--start", "2024-08-21", "--end", "2024-08-23")
@@ -148,34 +89,10 @@ def test_a_stack_without_the_output_is_named_as_such(capsys):
     assert STATE_MACHINE_ARN in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("fails", [False, True])
-def test_wait_prints_every_window_then_the_outcome(capsys, fails):
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        # Given a stack whose workflow lands ORDER_FEES and, in one case, fails USER_EVENTS
-        deployed_stack({STATE_MACHINE_ARN: state_machine(look_alike_definition(fail_user_events=fails))})
-        # When an ingestion is started and followed
-        code = run_cli(
-            "--report-types", "ORDER_FEES,USER_EVENTS", "--lookback-days", "1", "--wait", "--poll-seconds", "0.05"
-        )
-    lines = capsys.readouterr().out.splitlines()
-    # Then the plan, each window's result and the outcome are printed, once each, in order
-    assert lines[1] == "planned 2 windows"
-    assert "ORDER_FEES 2024-08-21: landed 10 rows, 99 bytes" in lines
-    if fails:
-        assert "USER_EVENTS 2024-08-21: FAILED after 3 attempt(s): ReportFailed: task FAILED" in lines
-        assert lines[-1] == "FAILED: WindowsFailed: 1 of 2 windows failed: USER_EVENTS 2024-08-21 (ReportFailed)"
-        assert code == 1
-    else:
-        assert "USER_EVENTS 2024-08-21: landed 10 rows, 99 bytes" in lines
-        assert lines[-1].startswith("SUCCEEDED")
-        assert code == 0
-    assert len(lines) == len(set(lines))
-
-
 @mock_aws
 def test_following_stops_at_the_timeout_and_says_the_execution_goes_on(capsys):
     # Given an execution that stays RUNNING (moto without its engine never finishes one)
-    deployed_stack({STATE_MACHINE_ARN: state_machine(look_alike_definition(fail_user_events=False))})
+    deployed_stack({STATE_MACHINE_ARN: state_machine(any_definition())})
     # When it is followed for no time at all, then following stops with a clear message
     assert run_cli("--wait", "--timeout-minutes", "0") == 2
     assert "still RUNNING" in capsys.readouterr().err
@@ -192,7 +109,7 @@ def test_the_states_it_reports_on_are_in_the_workflow_definition():
                 collect(state["ItemProcessor"]["States"])
 
     collect(definition["States"])
-    assert {start.PLAN_STATE, start.LANDED_STATE, start.FAILED_STATE} <= names
+    assert {start.PLAN_STATE, start.MAP_STATE, start.SUMMARY_STATE} <= names
 
 
 class PagedHistory:
@@ -230,11 +147,6 @@ def test_the_first_look_reads_the_whole_history_in_order():
     assert history.requests == 3
 
 
-def test_a_landing_that_left_through_its_catch_is_not_reported_as_landed():
-    event = {
-        "stateExitedEventDetails": {
-            "name": start.LANDED_STATE,
-            "output": json.dumps({"window": {"reportType": "ORDER_FEES"}, "error": {"Error": "SchemaDrift"}}),
-        }
-    }
-    assert start.describe_event(event) is None
+def test_events_other_than_the_plan_and_the_summary_print_nothing():
+    event = {"stateExitedEventDetails": {"name": "Land report", "output": json.dumps({"rows": 1})}}
+    assert start.describe_event(event) == []

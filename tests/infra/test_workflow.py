@@ -182,3 +182,18 @@ def test_state_machine_may_invoke_every_function_and_nothing_else(synthesized, s
     named = {json.dumps(r) for r in resources if "Fn::GetAtt" in r}
     assert named == function_arns
     assert all(actions(statement) == ["lambda:InvokeFunction"] for statement in invokes)
+
+
+def test_state_machine_may_run_its_windows_as_child_executions_of_itself_only(synthesized, state_machine):
+    # given the Distributed Map of the ASL, whose windows run as child executions
+    _, properties = state_machine
+    statements = role_statements(synthesized, properties["RoleArn"])
+    by_action = {action: statement for statement in statements for action in actions(statement)}
+    name = properties["StateMachineName"]
+    # then the role may start this state machine, and describe or stop its executions, nothing more
+    start_resource = json.dumps(by_action["states:StartExecution"]["Resource"])
+    assert f":stateMachine:{name}" in start_resource and "*" not in start_resource
+    for action in ("states:DescribeExecution", "states:StopExecution"):
+        assert f":execution:{name}/*" in json.dumps(by_action[action]["Resource"])
+    processor = json.loads(ASL_PATH.read_text())["States"]["Ingest each window"]["ItemProcessor"]
+    assert processor["ProcessorConfig"]["Mode"] == "DISTRIBUTED"

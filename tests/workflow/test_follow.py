@@ -1,0 +1,41 @@
+"""``bwp-lake start --wait`` following an execution of the real workflow on moto's engine."""
+
+from __future__ import annotations
+
+import boto3
+
+from cli.start import follow
+from local.engine import REGION
+
+REQUEST = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-08-22", "endDate": "2024-08-23"}
+
+
+def follow_to_the_end(engine) -> tuple[str, list[str]]:
+    lines: list[str] = []
+    arn = engine.start(REQUEST)
+    status = follow(
+        boto3.client("stepfunctions", region_name=REGION), arn, lines.append, poll_seconds=0.05, timeout_seconds=60
+    )
+    return status, lines
+
+
+def test_following_prints_the_plan_each_window_and_the_outcome(engine_for):
+    # given an execution of the workflow
+    engine = engine_for()
+    # when it is followed to its end
+    status, lines = follow_to_the_end(engine)
+    # then the plan, one line per window and the outcome are printed, once each, in order
+    assert status == "SUCCEEDED"
+    assert lines[0] == "planned 2 windows, 5 at a time"
+    assert any(line.startswith("  ORDER_FEES 2024-08-22: landed 40 rows") for line in lines)
+    assert any(line.startswith("  USER_EVENTS 2024-08-22: landed 40 rows") for line in lines)
+    assert lines[-1] == "SUCCEEDED: all 2 windows landed"
+    assert len(lines) == len(set(lines))
+
+
+def test_following_a_failed_execution_names_the_failed_window(engine_for, emulator):
+    emulator.set_faults(fail_reports="always")
+    status, lines = follow_to_the_end(engine_for())
+    assert status == "FAILED"
+    assert any("ORDER_FEES 2024-08-22: FAILED after 3 attempt(s): ReportFailed" in line for line in lines)
+    assert lines[-1].startswith("FAILED: WindowsFailed: 2 of 2 windows failed: ORDER_FEES 2024-08-22 (ReportFailed")
