@@ -1,0 +1,67 @@
+"""``bwp-lake local-run`` and ``bwp-lake demo`` as a person runs them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from cli.main import main
+
+WINDOW = ["--report-types", "ORDER_FEES", "--start", "2024-08-22", "--end", "2024-08-23", "--rows-per-day", "30"]
+
+
+def test_local_run_lands_the_window_in_the_lake_dir_and_prints_a_json_summary(tmp_path, capsys):
+    # when one window is ingested with --json
+    code = main(["local-run", *WINDOW, "--lake-dir", str(tmp_path), "--json"])
+    # then it succeeds, the last line is the JSON summary, and the lake dir holds the partition
+    out = capsys.readouterr().out.strip().splitlines()
+    record = json.loads(out[-1])
+    assert code == 0
+    assert record["status"] == "SUCCEEDED"
+    assert record["summary"]["landed"] == 1
+    landed = tmp_path / "reports/report_type=ORDER_FEES/dt=2024-08-22/ORDER_FEES_2024-08-22.csv.gz"
+    rows = gzip.decompress(landed.read_bytes()).decode().splitlines()
+    assert rows[0].startswith("orderId,paymentId,")
+    manifest = json.loads((tmp_path / "manifests/report_type=ORDER_FEES/dt=2024-08-22.json").read_text())
+    assert manifest["rows"] == record["summary"]["rows"] == len(rows) - 1
+
+
+def test_local_run_exits_non_zero_and_says_why_when_the_execution_fails(tmp_path, capsys):
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps({"fail_reports": "always"}))
+    code = main(["local-run", *WINDOW, "--lake-dir", str(tmp_path / "lake"), "--faults", str(faults)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "Execution FAILED: WindowsFailed" in out
+    assert "ORDER_FEES 2024-08-22: FAILED after 3 attempt(s): ReportFailed" in out
+    assert not (tmp_path / "lake" / "reports").exists()
+
+
+def test_bad_input_is_refused_by_the_workflow_naming_the_field(tmp_path, capsys):
+    code = main(["local-run", "--report-types", "ORDER_FEES", "--start", "2024-08-22", "--end", "2024-08-22",
+                 "--lake-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "input refused: InvalidExecutionInput: startDate (2024-08-22) must be before endDate" in out
+
+
+@pytest.mark.parametrize(("content", "named"), [("{not json", "--faults"), ('{"no_such_switch": 1}', "no_such_switch")])
+def test_a_bad_faults_file_is_refused_before_anything_runs(tmp_path, content, named):
+    faults = tmp_path / "faults.json"
+    faults.write_text(content)
+    with pytest.raises(SystemExit) as refused:
+        main(["local-run", *WINDOW, "--lake-dir", str(tmp_path / "lake"), "--faults", str(faults)])
+    assert named in str(refused.value)
+    assert not (tmp_path / "lake").exists()
+
+
+def test_demo_lands_both_report_types_and_answers_the_named_queries(tmp_path, capsys):
+    code = main(["demo", "--lake-dir", str(tmp_path), "--rows-per-day", "20"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "14 of 14 windows landed" in out
+    for query in ("daily_fees_by_fee_type", "order_fee_reconciliation", "daily_events_by_type"):
+        assert f"\n{query}: " in out
+    assert len(list(tmp_path.glob("reports/report_type=*/dt=*/*.csv.gz"))) == 14
