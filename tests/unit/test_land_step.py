@@ -1,0 +1,112 @@
+"""The land step without Lambda: a completed report on the emulator -> partition, manifest, metrics."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+
+import boto3
+import pytest
+import requests
+from bwp import errors, steps
+from bwp.client import BwpClient
+from bwp.credentials import Credentials
+from bwp.models import GetDownloadLinkEvent, LandReportEvent, ReportProgress
+from bwp.observability import metrics
+from bwp.settings import Settings
+from bwp.windows import Window
+from moto import mock_aws
+
+from emulator import Emulator, EmulatorConfig
+from emulator.reports import report_bytes
+
+DAY = date(2024, 8, 22)
+WINDOW = Window(report_type="USER_EVENTS", day=DAY, start_date="2024-08-22T00:00:00Z",
+                end_date="2024-08-23T00:00:00Z")
+
+
+class LocalCredentials:
+    def get(self) -> Credentials:
+        return Credentials(clientId="local-client", clientSecret="local-secret", targetId="local-target")
+
+    def refresh(self) -> None:
+        pass
+
+
+@pytest.fixture
+def completed_report():
+    """An emulator, a client, and a USER_EVENTS report for DAY that has completed."""
+    with Emulator(EmulatorConfig(seed=5, rows_per_day=25, generation_seconds=10.0)) as emulator:
+        client = BwpClient(session=requests.Session(), token_url=f"{emulator.base_url}/token",
+                           graphql_url=f"{emulator.base_url}/graphql", api_version="2024-11-01",
+                           credentials=LocalCredentials(), timeout=(2.0, 5.0))
+        task_id = client.start_report_task("USER_EVENTS", WINDOW.start_date, WINDOW.end_date)
+        emulator.advance(120)
+        task = client.report_task(task_id)
+        progress = ReportProgress(task_id=task_id, report_type="USER_EVENTS", status=task.status, polls=3,
+                                  wait_seconds=40, request_time=task.request_time,
+                                  last_updated_time=task.last_updated_time)
+        yield emulator, client, progress
+
+
+def values(metric) -> list[float]:
+    """EMF writes a metric as one number or as a list of them."""
+    return metric if isinstance(metric, list) else [metric]
+
+
+def settings(allowlist: str) -> Settings:
+    environment = {"BWP_CREDENTIALS_SECRET": "s", "LAKE_BUCKET": "lake", "DOWNLOAD_HOST_ALLOWLIST": allowlist}
+    return Settings.from_env(environment)
+
+
+@mock_aws
+def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(completed_report, capsys, monkeypatch):
+    # given a completed report and an empty lake, with metrics published (as in Lambda)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    _, client, progress = completed_report
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="lake")
+    event = LandReportEvent(window=WINDOW, report=progress, attempt=2, execution_id="arn:exec")
+    # when the land step runs
+    landed = steps.land_report(client, s3, requests.Session(), settings("127.0.0.1"), event)
+    metrics.flush_metrics()
+    # then the partition holds exactly the served report
+    served = b"".join(report_bytes("USER_EVENTS", DAY, 5, 25))
+    key = "reports/report_type=USER_EVENTS/dt=2024-08-22/USER_EVENTS_2024-08-22.csv.gz"
+    assert gzip.decompress(s3.get_object(Bucket="lake", Key=key)["Body"].read()) == served
+    # and the manifest records the task, counts, checksum and timings
+    manifest = json.loads(s3.get_object(Bucket="lake", Key="manifests/report_type=USER_EVENTS/dt=2024-08-22.json")[
+        "Body"].read())
+    assert (manifest["taskId"], manifest["rows"], manifest["attempts"]) == (progress.task_id, 25, 2)
+    assert manifest["bytesIn"] == len(served) and manifest["drift"] is None and manifest["provisionalSchema"]
+    assert manifest["timings"]["polls"] == 3 and manifest["timings"]["generationSeconds"] >= 0
+    assert (landed.rows, landed.attempts) == (25, 2)
+    # and the metrics the freshness alarm and dashboard read were published for the report type
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line][-1]
+    assert emf["ReportType"] == "USER_EVENTS" and emf["service"] == "bwp-report-lake"
+    assert values(emf["PartitionsLanded"]) == [1] and values(emf["RowsLanded"]) == [25]
+    names = {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"PartitionsLanded", "RowsLanded", "BytesLanded", "ReportGenerationSeconds"} <= names
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "BwpReportLake"
+
+
+@mock_aws
+def test_a_download_host_off_the_allowlist_is_refused_and_nothing_lands(completed_report):
+    _, client, progress = completed_report
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="lake")
+    event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
+    with pytest.raises(errors.DownloadHostNotAllowed, match="127.0.0.1"):
+        steps.land_report(client, s3, requests.Session(), settings("*.amazonaws.com"), event)
+    assert "Contents" not in s3.list_objects_v2(Bucket="lake")
+
+
+def test_get_download_link_checks_the_host_and_keeps_the_signed_url_out_of_its_answer(completed_report):
+    _, client, progress = completed_report
+
+    event = GetDownloadLinkEvent(window=WINDOW, report=progress)
+    checked = steps.get_download_link(client, settings("127.0.0.1"), event)
+    assert checked.to_wire() == {"host": "127.0.0.1", "taskId": progress.task_id}
+    with pytest.raises(errors.DownloadHostNotAllowed):
+        steps.get_download_link(client, settings("*.amazonaws.com"), event)
