@@ -18,7 +18,10 @@ SUBCOMMANDS = {
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bwp-lake", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="bwp-lake",
+        description="Buy with Prime analytics reports into an S3 data lake, in AWS or on the local twin.",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     wanted = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     modules = {SUBCOMMANDS[wanted]} if wanted else set(SUBCOMMANDS.values())

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from cli.main import main
+from emulator import Emulator, EmulatorConfig
 
 WINDOW = ["--report-types", "ORDER_FEES", "--start", "2024-08-22", "--end", "2024-08-23", "--rows-per-day", "30"]
 
@@ -65,3 +66,25 @@ def test_demo_lands_both_report_types_and_answers_the_named_queries(tmp_path, ca
     for query in ("daily_fees_by_fee_type", "order_fee_reconciliation", "daily_events_by_type"):
         assert f"\n{query}: " in out
     assert len(list(tmp_path.glob("reports/report_type=*/dt=*/*.csv.gz"))) == 14
+
+
+def test_local_run_works_against_an_api_that_is_already_running(tmp_path, capsys, monkeypatch):
+    # given an API on loopback that this command did not start (waits then take real time:
+    # one 10 s wait, as the report is ready at once)
+    with Emulator(EmulatorConfig(seed=9, rows_per_day=15, generation_seconds=0.0)) as api:
+        for name, value in zip(("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID"), api.credentials.values(),
+                               strict=True):
+            monkeypatch.setenv(name, value)
+        # when one window is ingested from it
+        code = main(["local-run", *WINDOW[:6], "--api-url", api.base_url, "--lake-dir", str(tmp_path), "--json"])
+    # then it landed, and the report tasks were the API's own
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0, record
+    assert record["summary"]["rows"] == 15
+    assert api.state()["calls"]["startReportTask"] == 1
+
+
+def test_an_api_url_without_credentials_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv("BWP_CLIENT_SECRET", raising=False)
+    with pytest.raises(SystemExit, match="BWP_CLIENT_SECRET"):
+        main(["local-run", *WINDOW, "--api-url", "http://127.0.0.1:9", "--lake-dir", str(tmp_path)])
