@@ -14,30 +14,26 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 import zlib
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from bwp.schemas import REGISTRY
 
-ROOT = Path(__file__).resolve().parents[1]  # the child processes run `-m benchmarks.landing` from here
+from benchmarks.common import MIB, ROOT, free_port, machine, process, rss_kib, wait_for_port
+
 BUCKET = "bench-lake"
 KEY = "reports/report_type=BENCH/dt=2024-08-22/BENCH_2024-08-22.csv.gz"
 REGION = "us-east-1"
-MIB = 1024 * 1024
 # Rows are generated once into a block that the server repeats: blocks far apart cannot help
 # gzip (its window is 32 KiB), so the compression ratio is that of the block's rows.
 BLOCK_ROWS = {"order_fees": 8_000, "user_events": 12_000}
-STARTUP_SECONDS = 30
 LANDING_TIMEOUT_SECONDS = 300
 
 # The registry's columns, so the landing checks the header as it would in production.
@@ -144,14 +140,6 @@ def _repeats(size_mb: int, block: bytes) -> int:
 
 
 # --- one landing, in its own process -------------------------------------------------------
-def _rss_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int, report: str) -> None:
     """Land ``url`` once; prints one JSON line with what it measured."""
     import boto3
@@ -160,7 +148,7 @@ def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int
 
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
     session = requests.Session()
-    rss_before = _rss_kib("VmRSS")
+    rss_before = rss_kib("VmRSS")
     cpu_before = time.process_time()
     started = time.perf_counter()
     if variant == "naive":
@@ -197,7 +185,7 @@ def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int
                 "seconds": seconds,
                 "cpu_seconds": time.process_time() - cpu_before,
                 "rss_before_kib": rss_before,
-                "peak_rss_kib": _rss_kib("VmHWM"),
+                "peak_rss_kib": rss_kib("VmHWM"),
                 "stored_bytes": stored_size,
             }
         )
@@ -205,48 +193,6 @@ def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int
 
 
 # --- orchestration -------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listening on port {port} after {STARTUP_SECONDS} s")
-
-
-@contextmanager
-def _process(*args: str, stdout=subprocess.DEVNULL):
-    process = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=stdout, stderr=subprocess.DEVNULL, text=True)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def machine() -> dict[str, str]:
-    model = "unknown"
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpus": str(len(os.sched_getaffinity(0))),
-        "cpu": model,
-        "python": platform.python_version(),
-        "zlib": zlib.ZLIB_RUNTIME_VERSION,
-        "memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
-    }
-
-
 def compression_table(report: str, levels: list[int]) -> list[str]:
     """zlib alone on the report's rows, one core: what each level costs and saves."""
     _, block, _ = report_block(report)
@@ -299,12 +245,12 @@ def compare(args: argparse.Namespace) -> None:
     _, block, block_rows = report_block(args.report)
     expected_rows = _repeats(args.size_mb, block) * block_rows
     with ExitStack() as stack:
-        moto_port = _free_port()
-        stack.enter_context(_process("-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)))
+        moto_port = free_port()
+        stack.enter_context(process("-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)))
         serve = ["-m", "benchmarks.landing", "serve", "--size-mb", str(args.size_mb), "--report", args.report]
-        server = stack.enter_context(_process(*serve, stdout=subprocess.PIPE))
+        server = stack.enter_context(process(*serve, stdout=subprocess.PIPE))
         url = f"http://127.0.0.1:{int(server.stdout.readline())}/report.csv"
-        _wait_for_port(moto_port)
+        wait_for_port(moto_port)
         endpoint = f"http://127.0.0.1:{moto_port}"
         boto3.client("s3", endpoint_url=endpoint, region_name=REGION).create_bucket(Bucket=BUCKET)
         results = []

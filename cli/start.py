@@ -28,7 +28,6 @@ TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # a child execution of the Distributed Map: the parent shows the plan, the windows' progress
 # (the map run's counts) and, at the end, the summary's one line per window.
 PLAN_STATE = "Plan windows"
-MAP_STATE = "Ingest each window"
 SUMMARY_STATE = "Summarize the run"
 
 
@@ -47,11 +46,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--wait", action="store_true", help="follow the execution, print each window's result"
     )
-    parser.add_argument("--poll-seconds", type=float, default=15.0, help="between looks at the execution")
+    parser.add_argument(
+        "--poll-seconds", type=positive_seconds, default=15.0, help="between looks at the execution (default 15)"
+    )
     parser.add_argument(
         "--timeout-minutes", type=float, default=24 * 60, help="stop following (not the execution) after this"
     )
     parser.set_defaults(run=run)
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if seconds < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 second: each look is an API call")
+    return seconds
 
 
 def run(args: argparse.Namespace) -> int:

@@ -373,7 +373,7 @@ class ReportingApi:
                 self._dropped.clear()
         return self.faults.as_dict()
 
-    # --- helpers ---------------------------------------------------------------------------------
+    # --- internals ---------------------------------------------------------------------------------
     def _count(self, name: str) -> None:
         with self._lock:
             self._calls[name] += 1

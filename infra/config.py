@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
 
 # The API allows five report tasks in progress per target; more would only be throttled.
 API_CONCURRENT_TASKS = 5
+# The workflow refuses a longer range (bwp.windows.MAX_RANGE_DAYS); infra may not read that module,
+# and tests/infra/test_config.py keeps the two equal.
+MAX_LOOKBACK_DAYS = 400
 
 
 class InvalidConfiguration(ValueError):
@@ -71,7 +74,7 @@ class LakeConfig:
             stack_name=_text(value, "stackName", r"[A-Za-z][A-Za-z0-9-]{0,127}"),
             report_types=_report_types(value("reportTypes")),
             schedule_expression=_text(value, "scheduleExpression", r"(cron|rate)\(.+\)"),
-            lookback_days=_integer(value, "lookbackDays", 1, None),
+            lookback_days=_integer(value, "lookbackDays", 1, MAX_LOOKBACK_DAYS),
             max_concurrency=_integer(value, "maxConcurrency", 1, API_CONCURRENT_TASKS),
             api_base_url=_text(value, "apiBaseUrl", r"https://[^\s/]+(/\S*)?"),
             api_version=_text(value, "apiVersion", r"\d{4}-\d{2}-\d{2}"),

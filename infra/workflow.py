@@ -49,9 +49,10 @@ class StepProfile:
     description: str = ""
 
 
-# An API call is bounded by the HTTP timeouts (5 s connect + 30 s read) and may be preceded by
-# a token request and followed by one refresh: two minutes covers the worst case.
-_API_CALL = Duration.minutes(2)
+# An API call is bounded by the HTTP timeouts (5 s connect + 30 s read); with a token request
+# and one refresh it is at most four of them (140 s), after a Secrets Manager read that the SDK
+# bounds too. Five minutes covers that worst case with room to spare.
+_API_CALL = Duration.minutes(5)
 
 STEPS: dict[str, StepProfile] = {
     "plan_windows": StepProfile(Duration.seconds(30), description="Validate the input, plan the windows"),

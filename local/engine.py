@@ -1,7 +1,7 @@
 """The local engine: the real ASL on moto's Step Functions engine, the real handlers in-process.
 
 S3, Secrets Manager and Step Functions are moto's; the API is the emulator on loopback (or any
-base URL that speaks the seeds' API). Nothing here is a second version of the workflow: the
+base URL that speaks the documented API). Nothing here is a second version of the workflow: the
 definition is ``statemachine/ingest_reports.asl.json`` with local function ARNs filled in.
 """
 
@@ -16,13 +16,14 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import boto3
 from bwp import dependencies
+from bwp.observability import NAMESPACE, SERVICE
 from bwp.observability import logger as lambda_logger
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -56,8 +57,7 @@ class ExecutionOutcome:
     cause: str | None
     summary: dict[str, Any] | None
     invocations: list[Invocation]
-    history: list[dict[str, Any]] = field(repr=False, default_factory=list)
-    api_seconds_waited: float = 0.0
+    api_seconds_elapsed: float | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -128,8 +128,8 @@ class LocalEngine:
             "BWP_CREDENTIALS_SECRET": SECRET_ID,
             "LAKE_BUCKET": BUCKET,
             "DOWNLOAD_HOST_ALLOWLIST": self._allowed_hosts,
-            "POWERTOOLS_SERVICE_NAME": "bwp-report-lake",
-            "POWERTOOLS_METRICS_NAMESPACE": "BwpReportLake",
+            "POWERTOOLS_SERVICE_NAME": SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
@@ -167,12 +167,12 @@ class LocalEngine:
         )["executionArn"]
 
     def run(
-        self, execution_input: dict[str, Any], timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+        self, execution_input: dict[str, Any], timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
     ) -> ExecutionOutcome:
-        """Run one execution to its end and collect what happened."""
+        """Run one execution to its end (``timeout_seconds`` of wall time at most, if given)."""
         sfn = boto3.client("stepfunctions", region_name=REGION)
         first_invocation = len(self._lambdas.invocations)
-        waited_before = self._virtual_time.waited_seconds if self._virtual_time else 0.0
+        api_started = self._virtual_time.clock.now() if self._virtual_time else None
         arn = self.start(execution_input)
         description = _wait_for_end(sfn, arn, timeout_seconds)
         invocations = self._lambdas.invocations[first_invocation:]
@@ -184,12 +184,9 @@ class LocalEngine:
             cause=description.get("cause"),
             summary=summaries[-1] if summaries else None,
             invocations=invocations,
-            history=[
-                event
-                for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
-                for event in page["events"]
-            ],
-            api_seconds_waited=(self._virtual_time.waited_seconds - waited_before) if self._virtual_time else 0.0,
+            api_seconds_elapsed=(
+                (self._virtual_time.clock.now() - api_started).total_seconds() if self._virtual_time else None
+            ),
         )
         # moto deep-copies a state machine, and with it its whole backend, on every start; a
         # finished execution's worker holds locks that cannot be copied. Everything about this
@@ -210,13 +207,13 @@ class LocalEngine:
         return written
 
 
-def _wait_for_end(sfn, arn: str, timeout_seconds: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_seconds
+def _wait_for_end(sfn, arn: str, timeout_seconds: float | None) -> dict[str, Any]:
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     while True:
         description = sfn.describe_execution(executionArn=arn)
         if description["status"] != "RUNNING":
             return description
-        if time.monotonic() > deadline:
+        if deadline is not None and time.monotonic() > deadline:
             sfn.stop_execution(executionArn=arn, error="LocalTimeout", cause=f"over {timeout_seconds:.0f} s")
             raise TimeoutError(f"execution {arn} still running after {timeout_seconds:.0f} s; stopped")
         time.sleep(0.05)

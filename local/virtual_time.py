@@ -8,7 +8,6 @@ parallel windows do not add their waits up.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import requests
+from bwp import steps
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
@@ -42,23 +42,20 @@ class EmulatorClock:
 
 class VirtualTime:
     def __init__(self, clock: EmulatorClock, real_seconds_per_wait: float = 0.02) -> None:
-        self._clock = clock
+        self.clock = clock
         self._real_seconds = real_seconds_per_wait
-        self._lock = threading.Lock()
-        self.waited_seconds = 0.0
 
     def sleep(self, seconds: float) -> None:
         if seconds <= 0:
             return
-        started = self._clock.now()
+        started = self.clock.now()
         time.sleep(min(seconds, self._real_seconds))
-        self._clock.advance_to(started + timedelta(seconds=seconds))
-        with self._lock:
-            self.waited_seconds += seconds
+        self.clock.advance_to(started + timedelta(seconds=seconds))
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        """Route the engine's Wait states and Retry intervals through ``sleep``."""
+        """Route the engine's Wait states and Retry intervals through ``sleep``, and let the
+        functions read the API's clock, as they would read the wall clock next to the real API."""
 
         def wait_interval(function: WaitFunction, env, wait_seconds: int) -> None:
             self.sleep(wait_seconds)
@@ -66,5 +63,6 @@ class VirtualTime:
         with (
             mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
             mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=self.sleep)),
+            mock.patch.object(steps, "utc_now", self.clock.now),
         ):
             yield

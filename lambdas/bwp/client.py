@@ -17,11 +17,13 @@ import requests
 
 from bwp import errors
 from bwp.credentials import Credentials
+from bwp.redaction import redact_query_strings
 
 # Refresh the token this long before the API says it expires, so a call never races expiry.
 TOKEN_REFRESH_MARGIN_SECONDS = 60
+DEFAULT_TOKEN_LIFETIME_SECONDS = 900.0  # documented: tokens live 15 minutes
 
-# The seeds' documents, verbatim but for the literal values we fill in.
+# The API documentation's request documents, verbatim but for the literal values we fill in.
 START_REPORT_TASK = """mutation StartReportTask {
   startReportTask(
     input: {
@@ -138,40 +140,45 @@ class BwpClient:
     def _graphql(self, operation: str, document: str, field: str, subject: str) -> dict[str, Any]:
         """``data.<field>`` of the answer; ``subject`` names what was asked about in errors."""
         body = {"query": document, "operationName": operation}
+        token, fresh = self._access_token()
         try:
-            return self._post_graphql(body, field, subject)
+            return self._post_graphql(body, field, subject, token)
         except errors.AccessDeniedException:
-            # A token revoked or expired early is refused once; a fresh token settles that,
-            # and a second refusal is the real answer.
+            if fresh:
+                raise
+            # A cached token revoked or expired early is refused once; a fresh token settles
+            # that, and a refusal of the fresh one is the real answer.
             self._forget_token()
-            return self._post_graphql(body, field, subject)
+            return self._post_graphql(body, field, subject, self._access_token()[0])
 
-    def _post_graphql(self, body: dict[str, Any], field: str, subject: str) -> dict[str, Any]:
+    def _post_graphql(self, body: dict[str, Any], field: str, subject: str, token: str) -> dict[str, Any]:
         headers = {
-            "Authorization": f"Bearer {self._access_token()}",
+            "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
             "x-api-target-id": self._credentials.get().target_id,
             "x-api-version": self._api_version,
         }
         response = self._send(self._graphql_url, json=body, headers=headers)
         if response.status_code in (401, 403):
-            raise errors.AccessDeniedException(f"{field}: HTTP {response.status_code}: {response.text[:300]}")
+            raise errors.AccessDeniedException(f"{field}: HTTP {response.status_code}: {_excerpt(response.text)}")
         payload = _json_body(response, field)
         if payload.get("errors"):
             raise _api_error(payload["errors"], f"{field} {subject}")
         if response.status_code >= 400:
-            raise errors.UnexpectedApiResponse(f"{field}: HTTP {response.status_code}: {response.text[:500]}")
+            raise errors.UnexpectedApiResponse(f"{field}: HTTP {response.status_code}: {_excerpt(response.text)}")
         data = (payload.get("data") or {}).get(field)
         if not isinstance(data, dict):
-            raise errors.UnexpectedApiResponse(f"{field}: no data and no errors in {response.text[:500]}")
+            raise errors.UnexpectedApiResponse(f"{field}: no data and no errors in {_excerpt(response.text)}")
         return data
 
-    def _access_token(self) -> str:
+    def _access_token(self) -> tuple[str, bool]:
+        """The token, and whether it was fetched just now."""
         with self._token_lock:
-            if self._token is None or self._clock() >= self._token_expires_at:
-                self._token, lifetime = self._request_token()
-                self._token_expires_at = self._clock() + max(0.0, lifetime - TOKEN_REFRESH_MARGIN_SECONDS)
-            return self._token
+            if self._token is not None and self._clock() < self._token_expires_at:
+                return self._token, False
+            self._token, lifetime = self._request_token()
+            self._token_expires_at = self._clock() + max(0.0, lifetime - TOKEN_REFRESH_MARGIN_SECONDS)
+            return self._token, True
 
     def _forget_token(self) -> None:
         with self._token_lock:
@@ -196,7 +203,11 @@ class BwpClient:
         token = payload.get("access_token")
         if not isinstance(token, str) or not token:
             raise errors.UnexpectedApiResponse("token response has no access_token")
-        return token, float(payload.get("expires_in") or 900)
+        try:
+            lifetime = float(payload.get("expires_in") or DEFAULT_TOKEN_LIFETIME_SECONDS)
+        except (TypeError, ValueError):
+            lifetime = DEFAULT_TOKEN_LIFETIME_SECONDS
+        return token, lifetime
 
     def _send(self, url: str, **kwargs: Any) -> requests.Response:
         try:
@@ -217,11 +228,17 @@ def _json_body(response: requests.Response, what: str) -> dict[str, Any]:
         payload = response.json()
     except ValueError:
         raise errors.ApiUnavailable(
-            f"{what}: HTTP {response.status_code} with a body that is not JSON: {response.text[:200]!r}"
+            f"{what}: HTTP {response.status_code} with a body that is not JSON: {_excerpt(response.text)!r}"
         ) from None
     if not isinstance(payload, dict):
         raise errors.UnexpectedApiResponse(f"{what}: expected a JSON object, got {type(payload).__name__}")
     return payload
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    """The start of an answer, for an error message, with any URL's query string (a signature,
+    for a download link) left out: error messages reach logs and the execution history."""
+    return redact_query_strings(text[:limit])
 
 
 def _oauth_error(response: requests.Response) -> str:
@@ -231,17 +248,27 @@ def _oauth_error(response: requests.Response) -> str:
         return "no error code"
 
 
-def _api_error(graphql_errors: list[Any], field: str) -> errors.BwpError:
-    """The first error, as the exception its ``errorType`` names; everything it said is kept."""
-    first = graphql_errors[0] if isinstance(graphql_errors[0], dict) else {"message": str(graphql_errors[0])}
-    extensions = first.get("extensions") or {}
-    classification = extensions.get("classification") or extensions
-    error_type = classification.get("errorType") or _exception_name(classification.get("type"))
+def _api_error(graphql_errors: Any, field: str) -> errors.BwpError:
+    """The first error, as the exception its ``errorType`` names; everything it said is kept.
+
+    The documented shapes differ (classification inside extensions, or its keys directly in
+    extensions), so every level is checked before it is read.
+    """
+    first = graphql_errors[0] if isinstance(graphql_errors, list) and graphql_errors else graphql_errors
+    if not isinstance(first, dict):
+        first = {"message": str(first)}
+    extensions = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
+    classification = extensions.get("classification")
+    if not isinstance(classification, dict):
+        classification = extensions
+    error_type = str(classification.get("errorType") or _exception_name(classification.get("type")) or "")
     detail = {
         key: classification[key] for key in ("type", "code", "errorCode", "details") if key in classification
     }
-    message = f"{field}: {first.get('message', 'no message')}" + (f" {json.dumps(detail)}" if detail else "")
-    return _API_ERRORS.get(error_type or "", errors.UnexpectedApiResponse)(message)
+    message = f"{field}: {_excerpt(str(first.get('message', 'no message')))}" + (
+        f" {_excerpt(json.dumps(detail))}" if detail else ""
+    )
+    return _API_ERRORS.get(error_type, errors.UnexpectedApiResponse)(message)
 
 
 def _exception_name(error_kind: Any) -> str | None:
@@ -254,5 +281,5 @@ def _exception_name(error_kind: Any) -> str | None:
 def _required_str(data: dict[str, Any], key: str, field: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
-        raise errors.UnexpectedApiResponse(f"{field}: answer has no {key}: {json.dumps(data)[:300]}")
+        raise errors.UnexpectedApiResponse(f"{field}: answer has no {key}: {_excerpt(json.dumps(data))}")
     return value

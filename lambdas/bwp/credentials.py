@@ -7,6 +7,7 @@ import threading
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from bwp.aws import transient_aws_errors
 from bwp.errors import CredentialsMisconfigured
 
 
@@ -38,7 +39,8 @@ class SecretsManagerCredentials:
             self._cached = None
 
     def _read(self) -> Credentials:
-        secret = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
+        with transient_aws_errors(f"reading secret {self._secret_id}"):
+            secret = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
         try:
             return Credentials.model_validate(json.loads(secret))
         except (json.JSONDecodeError, ValidationError) as error:

@@ -37,6 +37,10 @@ class ApiUnavailable(BwpError):
     """The API could not be reached or answered 5xx/garbage: transient, retry later."""
 
 
+class AwsUnavailable(BwpError):
+    """S3 or Secrets Manager throttled, failed on its side or could not be reached: retry later."""
+
+
 class InvalidExecutionInput(BwpError):
     """The execution input is wrong; the message names the field."""
 

@@ -31,6 +31,7 @@ import urllib3
 
 from bwp import errors
 from bwp.observability import logger
+from bwp.redaction import redact_query_strings
 
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_WBITS = 31  # zlib's way of saying "gzip container" (16 + the 32 KiB window)
@@ -74,7 +75,6 @@ _BROKEN_CONNECTION = (
     TimeoutError,
 )
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
-_QUERY = re.compile(r"\?[^\s'\"()<>]*")  # a presigned URL's query carries its signature
 
 
 @dataclass(frozen=True)
@@ -337,7 +337,7 @@ class _Download:
         if self.resumes >= MAX_RESUMES:
             raise errors.DownloadInterrupted(
                 f"download from {self._host} broke {self.resumes + 1} times (at byte {self.offset}); "
-                f"last: {type(error).__name__}: {_redact(str(error))}"
+                f"last: {type(error).__name__}: {redact_query_strings(str(error))}"
             ) from error
         self.resumes += 1
         logger.warning(
@@ -486,15 +486,10 @@ class _MultipartUpload:
             logger.exception("could not abort the multipart upload", extra={"key": self._key})
 
 
-def _redact(text: str) -> str:
-    """Error texts of requests quote the URL; its signature must not reach logs or the execution history."""
-    return _QUERY.sub("?<redacted>", text)
-
-
 def _error_summary(body: bytes) -> str:
     """S3's error code if the body is an S3 error (S3 may echo the signed request), else its start."""
     code = re.search(rb"<Code>([^<]{1,100})</Code>", body)
-    return code[1].decode("utf-8", "replace") if code else _redact(body[:200].decode("utf-8", "replace"))
+    return code[1].decode("utf-8", "replace") if code else redact_query_strings(body[:200].decode("utf-8", "replace"))
 
 
 def _compare_columns(columns: Sequence[str], expected: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:

@@ -21,7 +21,6 @@ class WireModel(BaseModel):
 class PlanWindowsEvent(WireModel):
     request: Any = None
     execution_start_time: str
-    execution_id: str
 
 
 class ReportProgress(WireModel):

@@ -6,5 +6,7 @@ SERVICE = "bwp-report-lake"
 NAMESPACE = "BwpReportLake"
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+# requests is left unpatched: X-Ray would record a failed download's exception, and with it the
+# signed URL of the report.
+tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from bwp import errors, polling
+from bwp.aws import transient_aws_errors
 from bwp.client import BwpClient
 from bwp.landing import check_download_host, land_download
 from bwp.models import (
@@ -37,6 +38,8 @@ from bwp.settings import Settings
 from bwp.windows import Plan, parse_request, plan_windows
 
 Clock = Callable[[], datetime]
+
+MAX_FAILURES_NAMED = 50
 
 
 def utc_now() -> datetime:
@@ -68,7 +71,8 @@ def start_report(client: BwpClient, event: StartReportEvent) -> ReportProgress:
     )
 
 
-def check_report(client: BwpClient, event: CheckReportEvent, now: Clock = utc_now) -> ReportProgress:
+def check_report(client: BwpClient, event: CheckReportEvent, now: Clock | None = None) -> ReportProgress:
+    logger.append_keys(report_type=event.window.report_type, day=str(event.window.day))
     previous = event.report
     task = client.report_task(previous.task_id)
     polls = previous.polls + 1
@@ -96,11 +100,12 @@ def check_report(client: BwpClient, event: CheckReportEvent, now: Clock = utc_no
         )
     requested_at = _parse_time(task.request_time)
     return progress.model_copy(
-        update={"wait_seconds": polling.next_wait_seconds(previous.wait_seconds, requested_at, now())}
+        update={"wait_seconds": polling.next_wait_seconds(previous.wait_seconds, requested_at, (now or utc_now)())}
     )
 
 
 def get_download_link(client: BwpClient, settings: Settings, event: GetDownloadLinkEvent) -> DownloadLinkChecked:
+    logger.append_keys(report_type=event.window.report_type, day=str(event.window.day))
     url = client.report_download_link(event.report.task_id)
     check_download_host(url, settings.download_host_allowlist)
     return DownloadLinkChecked(host=urlsplit(url).hostname or "", task_id=event.report.task_id)
@@ -112,25 +117,27 @@ def land_report(
     session: requests.Session,
     settings: Settings,
     event: LandReportEvent,
-    now: Clock = utc_now,
+    now: Clock | None = None,
 ) -> WindowLanded:
     window, report = event.window, event.report
     schema = schema_for(window.report_type)
     day = window.day.isoformat()
     key = report_key(settings.reports_prefix, window.report_type, day)
+    now = now or utc_now
     started, clock_started = now(), time.monotonic()
     # A fresh link right before the download: links live minutes (some only seconds).
-    landed = land_download(
-        s3=s3,
-        bucket=settings.lake_bucket,
-        key=key,
-        url=client.report_download_link(report.task_id),
-        refresh_url=lambda: client.report_download_link(report.task_id),
-        session=session,
-        timeout=settings.timeout,
-        allowed_hosts=settings.download_host_allowlist,
-        expected_columns=schema.column_names,
-    )
+    with transient_aws_errors(f"landing {key}"):
+        landed = land_download(
+            s3=s3,
+            bucket=settings.lake_bucket,
+            key=key,
+            url=client.report_download_link(report.task_id),
+            refresh_url=lambda: client.report_download_link(report.task_id),
+            session=session,
+            timeout=settings.timeout,
+            allowed_hosts=settings.download_host_allowlist,
+            expected_columns=schema.column_names,
+        )
     landing_seconds = round(time.monotonic() - clock_started, 3)
     generation_seconds = _seconds_between(report.request_time, report.last_updated_time)
     manifest = {
@@ -165,12 +172,13 @@ def land_report(
         "executionId": event.execution_id,
     }
     manifest_object = manifest_key(settings.manifests_prefix, window.report_type, day)
-    s3.put_object(
-        Bucket=settings.lake_bucket,
-        Key=manifest_object,
-        Body=(json.dumps(manifest, separators=(",", ":")) + "\n").encode(),
-        ContentType="application/json",
-    )
+    with transient_aws_errors(f"writing {manifest_object}"):
+        s3.put_object(
+            Bucket=settings.lake_bucket,
+            Key=manifest_object,
+            Body=(json.dumps(manifest, separators=(",", ":")) + "\n").encode(),
+            ContentType="application/json",
+        )
     if landed.drift:
         logger.error(
             "report header differs from the registry; landed anyway",
@@ -201,10 +209,13 @@ def summarize(event: SummarizeEvent) -> Summary:
     ]
     lines.sort()
     if failed:
+        # The message becomes the execution's cause, which Step Functions caps at 32,768 characters.
+        named = failed[:MAX_FAILURES_NAMED]
         names = "; ".join(
-            f"{f.window.report_type} {f.window.day} ({f.error}: {readable_cause(f.cause)[:200]})" for f in failed
+            f"{f.window.report_type} {f.window.day} ({f.error}: {readable_cause(f.cause)[:200]})" for f in named
         )
-        message = f"{len(failed)} of {len(event.results)} windows failed: {names}"
+        more = f"; and {len(failed) - len(named)} more" if len(failed) > len(named) else ""
+        message = f"{len(failed)} of {len(event.results)} windows failed: {names}{more}"
     else:
         message = f"all {len(landed)} windows landed"
     return Summary(

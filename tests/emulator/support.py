@@ -13,8 +13,8 @@ TIMEOUT = (2.0, 10.0)
 # A fixed start makes the default window and the task expiry easy to reason about.
 START = datetime(2024, 9, 1, 12, 0, tzinfo=UTC)
 
-# The documentation's request documents, verbatim (seeds/get-an-analytics-report.txt,
-# seeds/order-fees-report.txt).
+# The documentation's request documents, verbatim (the pages "Get an Analytics Report" and
+# "View Buy with Prime Fees Charged For Each Order").
 SEED_START_USER_EVENTS = """mutation StartReportTask {
   startReportTask(
     input: {
@@ -49,7 +49,7 @@ SEED_DOWNLOAD_LINK = """query Query {
 UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 MILLIS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 
-# seeds/get-an-analytics-report.txt, "Response for an expired `taskId`", to the letter
+# "Get an Analytics Report", "Response for an expired `taskId`", to the letter
 SEED_EXPIRED_RESPONSE = {
     "errors": [
         {

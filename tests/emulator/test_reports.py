@@ -1,4 +1,4 @@
-"""Report content: the seeds' columns and rows, RFC 4180 CSV, and bytes fixed by (seed, type, day)."""
+"""Report content: the documented columns and rows, RFC 4180 CSV, and bytes fixed by (seed, type, day)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from emulator.reports import ReportSpec, report_bytes, report_length, stream
 DAY = date(2024, 8, 22)
 MIDNIGHT = datetime(2024, 8, 22, tzinfo=UTC)
 
-# seeds/order-fees-report.txt: the field table and the example report, as documented
+# The ORDER_FEES page: the field table and the example report, as documented
 DOCUMENTED_ORDER_FEES_COLUMNS = [
     "orderId", "paymentId", "sellingPartnerFbaOrderId", "sellingPartnerFbaShipmentId", "orderCreatedAt",
     "feeChargedAt", "feeType", "currencyCode", "primeOrderAmount", "feeAmount", "feeTaxAmount",
@@ -35,7 +35,7 @@ SEED_EXAMPLE = """\
 322-ABCD-4TTBJ7,P01-1234567-8600527-C066669,S01-1234567-4706047,N/A,2024-08-22T02:17:20Z,2024-08-22T06:38:11Z,PrimeServiceFee,USD,60,1.23,0,0.15,1.8
 322-ABCD-4TTBJ7,P01-1234567-8600527-C066669,S01-1234567-4706047,302199078370301,2024-08-22T02:17:20Z,2024-08-22T06:38:11Z,PrimeFulfillmentFee,USD,0,0,0,0,9.66
 """  # noqa: E501 (the documentation's rows, unwrapped)
-# api-notes.md: the documented sendUserEvents fields, in the contract's order
+# The documented sendUserEvents fields, in the registry's (provisional) order
 PROVISIONAL_USER_EVENTS_COLUMNS = [
     "eventId", "eventType", "eventTime", "clientType", "clientVersion", "schemaName", "schemaVersion", "ip",
     "ubid", "userAgent", "currentUrl", "referrer", "product_sku", "prime_promise_timestamp", "page_type",

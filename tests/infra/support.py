@@ -1,4 +1,4 @@
-"""Helpers shared by the infra tests: the stand-in Lambda bundle and the synthesized stack."""
+"""Shared by the infra tests: the stand-in Lambda bundle and the synthesized stack."""
 
 from __future__ import annotations
 

@@ -109,7 +109,7 @@ def test_the_states_it_reports_on_are_in_the_workflow_definition():
                 collect(state["ItemProcessor"]["States"])
 
     collect(definition["States"])
-    assert {start.PLAN_STATE, start.MAP_STATE, start.SUMMARY_STATE} <= names
+    assert {start.PLAN_STATE, start.SUMMARY_STATE} <= names
 
 
 class PagedHistory:
@@ -150,3 +150,11 @@ def test_the_first_look_reads_the_whole_history_in_order():
 def test_events_other_than_the_plan_and_the_summary_print_nothing():
     event = {"stateExitedEventDetails": {"name": "Land report", "output": json.dumps({"rows": 1})}}
     assert start.describe_event(event) == []
+
+
+@mock_aws
+@pytest.mark.parametrize("seconds", ["0", "-1", "soon"])
+def test_a_poll_interval_that_would_hammer_the_api_is_refused(capsys, seconds):
+    with pytest.raises(SystemExit):
+        run_cli("--wait", "--poll-seconds", seconds)
+    assert "--poll-seconds" in capsys.readouterr().err

@@ -59,3 +59,14 @@ def test_unset_keys_take_their_defaults():
 def test_a_wrong_value_stops_synth_naming_the_key(key, value):
     with pytest.raises(InvalidConfiguration, match=re.escape(key)):
         context_of({key: value})
+
+
+def test_lookback_is_bounded_as_the_workflow_bounds_a_range():
+    from bwp.windows import MAX_RANGE_DAYS
+
+    from infra.config import MAX_LOOKBACK_DAYS
+
+    assert MAX_LOOKBACK_DAYS == MAX_RANGE_DAYS
+    assert context_of({"lookbackDays": MAX_RANGE_DAYS}).lookback_days == MAX_RANGE_DAYS
+    with pytest.raises(InvalidConfiguration, match="lookbackDays"):
+        context_of({"lookbackDays": MAX_RANGE_DAYS + 1})

@@ -70,9 +70,3 @@ def test_state_names_are_phrases_and_every_next_exists():
         targets += [catcher["Next"] for catcher in state.get("Catch", [])]
         for target in filter(None, targets):
             assert target in states, f"{name} -> {target} does not exist"
-
-
-def test_at_most_five_windows_run_at_once():
-    states = dict(all_states())
-    # the plan refuses maxConcurrency above five (test_windows), and the Map takes it from the plan
-    assert states["Ingest each window"]["MaxConcurrencyPath"] == "$.maxConcurrency"

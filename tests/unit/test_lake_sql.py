@@ -26,7 +26,7 @@ SEED_DAY = "2024-08-22"
 NEXT_DAY = "2024-08-23"
 SEED_ORDER = "322-ABCD-4TTBJ7"
 
-# The example report in seeds/order-fees-report.txt, verbatim.
+# The example report of the ORDER_FEES documentation page, verbatim.
 SEED_ROWS = [
     [SEED_ORDER, "P01-1234567-8600527-C066669", "S01-1234567-4706047", "N/A", "2024-08-22T02:17:20Z",
      "2024-08-22T02:17:25Z", "ApayProcessingFee", "USD", "0", "1.44", "0", "0", "0"],

@@ -38,13 +38,13 @@ def check(api, polls=0, wait=10, max_polls=50):
 
 def test_plan_reads_the_execution_start_time_and_input():
     event = PlanWindowsEvent(request={"lookbackDays": 1, "reportTypes": ["USER_EVENTS"]},
-                             execution_start_time="2024-08-25T06:00:00.123Z", execution_id="arn:exec")
+                             execution_start_time="2024-08-25T06:00:00.123Z")
     result = steps.plan(event)
     assert [(w.report_type, w.day) for w in result.windows] == [("USER_EVENTS", date(2024, 8, 24))]
 
 
 def test_plan_with_no_input_at_all_uses_the_default_range():
-    event = PlanWindowsEvent(request=None, execution_start_time="2024-08-25T06:00:00Z", execution_id="arn:exec")
+    event = PlanWindowsEvent(request=None, execution_start_time="2024-08-25T06:00:00Z")
     assert len(steps.plan(event).windows) == 14
 
 

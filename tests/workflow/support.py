@@ -1,4 +1,4 @@
-"""Helpers of the workflow tests."""
+"""What the workflow tests share: the data seed and reading the lake back."""
 
 from __future__ import annotations
 

@@ -175,6 +175,11 @@ def test_a_rerun_replaces_partitions_and_never_duplicates(engine_for):
     first = engine.run(request)
     before = keys(engine, "")
     second = engine.run(request)
+    # then the same keys hold the second run's landing: replaced, not added
     assert first.succeeded and second.succeeded
     assert keys(engine, "") == before
     assert len(keys(engine, "reports/")) == 2
+    manifest = json.loads(
+        engine.s3.get_object(Bucket=BUCKET, Key="manifests/report_type=ORDER_FEES/dt=2024-08-21.json")["Body"].read()
+    )
+    assert manifest["executionId"] == second.execution_arn != first.execution_arn
