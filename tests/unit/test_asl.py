@@ -1,6 +1,8 @@
 """The ASL file: every placeholder is filled, every Task retries, every error name is real."""
 
+import ast
 import json
+from pathlib import Path
 
 import pytest
 from bwp import errors
@@ -70,3 +72,25 @@ def test_state_names_are_phrases_and_every_next_exists():
         targets += [catcher["Next"] for catcher in state.get("Catch", [])]
         for target in filter(None, targets):
             assert target in states, f"{name} -> {target} does not exist"
+
+
+def test_every_transient_error_our_code_raises_is_retried_where_it_can_be_raised():
+    # given the error classes the Lambda code raises, and those among them whose own
+    # documentation says to retry later
+    raised = set()
+    for path in Path(errors.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                function = node.exc.func
+                raised.add(function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", ""))
+    transient = {
+        name for name in raised
+        if isinstance(getattr(errors, name, None), type) and "retry later" in (getattr(errors, name).__doc__ or "")
+    }
+    assert {"ApiUnavailable", "AwsUnavailable", "DownloadInterrupted"} <= transient
+    # then landing retries every one of them, and every other API step all but the download's own
+    states = dict(all_states())
+    for name in ("Start report", "Check report", "Get download link", "Land report"):
+        expected = transient if name == "Land report" else transient - {"DownloadInterrupted"}
+        retried = {error for retrier in states[name]["Retry"] for error in retrier["ErrorEquals"]}
+        assert expected <= retried, f"{name} does not retry {expected - retried}"
