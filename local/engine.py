@@ -13,6 +13,7 @@ import logging
 import os
 import time
 import uuid
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -98,6 +99,9 @@ class LocalEngine:
     def _start(self) -> None:
         enter = self._stack.enter_context
         enter(_quiet_engine_logs())
+        enter(warnings.catch_warnings())
+        # Steps without metrics of their own flush none; in Lambda that is one line per cold start.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         enter(mock.patch.dict(os.environ, self._lambda_environment()))
         enter(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         enter(self._lambdas.routing())

@@ -69,6 +69,11 @@ class InProcessLambdas:
         self._handlers: dict[str, Callable[[dict, Any], Any]] = {}
         self._on_invocation = on_invocation or (lambda invocation: None)
         self._lock = threading.Lock()
+        # Lambda runs one event at a time per execution environment; here every function shares
+        # one process, and with it Powertools' logger context and metric set. One invocation
+        # at a time keeps each invocation's log keys and metrics its own. Waits happen between
+        # invocations, so windows still overlap as they do in AWS.
+        self._one_at_a_time = threading.Lock()
         self.invocations: list[Invocation] = []
 
     def register(self, function_name: str, handler: Callable[[dict, Any], Any]) -> None:
@@ -91,7 +96,8 @@ class InProcessLambdas:
         event = json.loads(body) if body else {}
         context = LambdaContext(function.function_name, invoked_function_arn=function.function_arn)
         try:
-            result = self._handlers[function.function_name](event, context)
+            with self._one_at_a_time:
+                result = self._handlers[function.function_name](event, context)
         except Exception as error:  # noqa: BLE001 - every error becomes the Lambda error payload
             invocation = Invocation(function.function_name, event, None, type(error).__name__, str(error))
             self._record(invocation)
