@@ -59,6 +59,7 @@ emulator: install
 
 bench: install
 	$(BIN)/python -m benchmarks.landing
+	$(BIN)/python -m benchmarks.emulator_stream
 
 clean:
 	rm -rf $(VENV) build cdk.out lake .pytest_cache
