@@ -34,20 +34,21 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise SystemExit(f"bwp-lake emulator: {error}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    with Emulator(config) as emulator:
-        credentials = emulator.credentials
-        print(f"Buy with Prime API emulator listening on {emulator.base_url}", flush=True)
-        print(f"  client id      {credentials['clientId']}")
-        print(f"  client secret  {credentials['clientSecret']}")
-        print(f"  target id      {credentials['targetId']}")
-        print("Point the pipeline at it with:")
-        print(f"  export BWP_API_URL={emulator.base_url}")
-        print(f"  export BWP_CLIENT_ID={credentials['clientId']}")
-        print(f"  export BWP_CLIENT_SECRET={credentials['clientSecret']}")
-        print(f"  export BWP_TARGET_ID={credentials['targetId']}")
-        print("Ctrl-C to stop.", flush=True)
-        try:
+    # Ctrl-C may come at any moment after the URL is out, even before the prompt is printed.
+    try:
+        with Emulator(config) as emulator:
+            credentials = emulator.credentials
+            print(f"Buy with Prime API emulator listening on {emulator.base_url}", flush=True)
+            print(f"  client id      {credentials['clientId']}")
+            print(f"  client secret  {credentials['clientSecret']}")
+            print(f"  target id      {credentials['targetId']}")
+            print("Point the pipeline at it with:")
+            print(f"  export BWP_API_URL={emulator.base_url}")
+            print(f"  export BWP_CLIENT_ID={credentials['clientId']}")
+            print(f"  export BWP_CLIENT_SECRET={credentials['clientSecret']}")
+            print(f"  export BWP_TARGET_ID={credentials['targetId']}")
+            print("Ctrl-C to stop.", flush=True)
             Event().wait()
-        except KeyboardInterrupt:
-            print("\nstopped")
+    except KeyboardInterrupt:
+        print("\nstopped")
     return 0
