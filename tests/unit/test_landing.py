@@ -459,9 +459,9 @@ def test_broken_download_is_resumed_with_range(server, s3, fault, resumed_from):
 def test_stalled_download_times_out_and_resumes_after_the_last_whole_chunk(server, s3, big_report):
     # given a download that stalls, longer than the read timeout, one and a half chunks in
     chunk = landing.DOWNLOAD_CHUNK_BYTES
-    server.bodies, server.cuts, server.stall_seconds = [big_report], [chunk + chunk // 2], 0.5
+    server.bodies, server.cuts, server.stall_seconds = [big_report], [chunk + chunk // 2], 2.0
     # when it lands
-    result = land(server, s3, timeout=(2.0, 0.2))
+    result = land(server, s3, timeout=(2.0, 0.5))
     # then the half chunk that was still being read is fetched again, and nothing is lost
     assert server.requests[-1][2] == f"bytes={chunk}-"
     assert result.resumes == 1
