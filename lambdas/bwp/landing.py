@@ -19,6 +19,7 @@ import http.client
 import io
 import itertools
 import re
+import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -57,6 +58,11 @@ MAX_ERROR_BODY_BYTES = 64 * 1024
 MAX_LINK_REFRESHES = 3
 MAX_RESUMES = 5
 MAX_REDIRECTS = 3
+# S3's SlowDown (503) and a 429 ask the client to slow down: resuming at once would spend the
+# resume budget in milliseconds, and failing to the state machine's backoff would lose the bytes
+# already landed. A few seconds, at most, in all: 0.5 + 1 + 2 + 4 + 4.
+BUSY_BACKOFF_SECONDS = 0.5
+MAX_BUSY_BACKOFF_SECONDS = 4.0
 
 
 class _ServerBusy(Exception):
@@ -344,6 +350,8 @@ class _Download:
             "download broke; resuming",
             extra={"host": self._host, "offset": self.offset, "error": type(error).__name__},
         )
+        if isinstance(error, _ServerBusy):
+            time.sleep(min(BUSY_BACKOFF_SECONDS * 2 ** (self.resumes - 1), MAX_BUSY_BACKOFF_SECONDS))
 
 
 class _Gunzip:

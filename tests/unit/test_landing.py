@@ -441,16 +441,21 @@ def test_link_refused_after_every_refresh_raises_link_expired_and_lands_nothing(
     ],
     ids=["short-body", "chunked-cut", "503"],
 )
-def test_broken_download_is_resumed_with_range(server, s3, fault, resumed_from):
+def test_broken_download_is_resumed_with_range(server, s3, fault, resumed_from, monkeypatch):
     # given a download that breaks once
     body = report_csv(nasty_rows(8, 500))
     server.bodies = [body]
     for name, value in fault.items():
         setattr(server, name, value)
+    pauses: list[float] = []
+    real_sleep = landing.time.sleep
+    # the time module is shared: other threads' yields (sleep(0)) pass through untouched
+    monkeypatch.setattr(landing.time, "sleep", lambda seconds: pauses.append(seconds) if seconds else real_sleep(0))
     # when it lands
     result = land(server, s3)
-    # then it went on from the byte it had, and the object is byte exact
+    # then it went on from the byte it had (after a pause only if the server asked to slow down)
     assert server.requests[-1][2] == resumed_from
+    assert pauses == ([landing.BUSY_BACKOFF_SECONDS] if "busy" in fault else [])
     assert (result.resumes, result.link_refreshes) == (1, 0)
     assert gzip.decompress(stored(s3)) == body
     assert (result.bytes_in, result.rows) == (len(body), rows_in(body))
