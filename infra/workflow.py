@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -46,6 +47,7 @@ class StepProfile:
     memory_mb: int = 256
     reads_credentials: bool = False
     writes_lake: bool = False
+    keeps_state: bool = False  # reads and writes the task ledger and slots (bwp.coordination)
     description: str = ""
 
 
@@ -56,8 +58,10 @@ _API_CALL = Duration.minutes(5)
 
 STEPS: dict[str, StepProfile] = {
     "plan_windows": StepProfile(Duration.seconds(30), description="Validate the input, plan the windows"),
-    "start_report": StepProfile(_API_CALL, reads_credentials=True, description="startReportTask"),
-    "check_report": StepProfile(_API_CALL, reads_credentials=True, description="reportTask status"),
+    "start_report": StepProfile(
+        _API_CALL, reads_credentials=True, keeps_state=True, description="Adopt a live task or start one"
+    ),
+    "check_report": StepProfile(_API_CALL, reads_credentials=True, keeps_state=True, description="reportTask status"),
     "get_download_link": StepProfile(_API_CALL, reads_credentials=True, description="reportDownloadLink"),
     # Streaming a large report through gzip is CPU-bound: more memory buys a faster core.
     "land_report": StepProfile(
@@ -65,19 +69,21 @@ STEPS: dict[str, StepProfile] = {
         memory_mb=1024,
         reads_credentials=True,
         writes_lake=True,
+        keeps_state=True,
         description="Stream a report into its partition",
     ),
-    "summarize": StepProfile(Duration.seconds(30), description="One line per window"),
+    "summarize": StepProfile(Duration.seconds(30), keeps_state=True, description="One line per window"),
 }
 
 
-def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str) -> dict[str, str]:
+def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str, state_table: str) -> dict[str, str]:
     """Every function's environment, named as bwp.settings.Settings' aliases."""
     return {
         "BWP_API_URL": config.api_base_url,
         "BWP_API_VERSION": config.api_version,
         "BWP_CREDENTIALS_SECRET": secret_id,
         "LAKE_BUCKET": bucket_name,
+        "STATE_TABLE": state_table,
         "REPORTS_PREFIX": REPORTS_PREFIX,
         "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
         "DOWNLOAD_HOST_ALLOWLIST": ",".join(config.download_host_allowlist),
@@ -95,7 +101,10 @@ class Workflow(Construct):
         self._check_definition()
         self._code = self._lambda_code()
         self.secret, self.secret_id = self._add_secret()
-        self._environment = lambda_environment(config, storage.bucket.bucket_name, self.secret_id)
+        self.state_table = self._add_state_table()
+        self._environment = lambda_environment(
+            config, storage.bucket.bucket_name, self.secret_id, self.state_table.table_name
+        )
         self.functions = {step: self._add_function(step, STEPS[step]) for step in FUNCTION_PLACEHOLDERS.values()}
         self.state_machine = self._add_state_machine()
 
@@ -141,6 +150,26 @@ class Workflow(Construct):
         )
         return secret, secret.secret_arn
 
+    def _add_state_table(self) -> dynamodb.Table:
+        """What outlives an execution: the task ledger and the API's task slots.
+
+        Conditional writes make a slot one window's at a time, across executions; destroying
+        the stack loses only coordination, never data (the manifests say what has landed).
+        """
+        return dynamodb.Table(
+            self,
+            "State",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiresAt",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
     def _add_function(self, step: str, profile: StepProfile) -> lambda_.Function:
         name = pascal(step)
         log_group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
@@ -169,6 +198,8 @@ class Workflow(Construct):
         )
         if profile.reads_credentials:
             self.secret.grant_read(function)
+        if profile.keeps_state:
+            self.state_table.grant_read_write_data(function)
         if profile.writes_lake:
             for prefix in (REPORTS_PREFIX, MANIFESTS_PREFIX):
                 self._storage.bucket.grant_put(function, f"{prefix}*")

@@ -38,6 +38,7 @@ REGION = "us-east-1"
 BUCKET = "bwp-local-lake"
 SECRET_ID = "bwp-report-lake/api-credentials"
 STATE_MACHINE = "bwp-ingest-reports"
+STATE_TABLE = "bwp-local-state"
 LAKE_PREFIXES = ("reports/", "manifests/")
 DEFAULT_TIMEOUT_SECONDS = 900.0
 
@@ -121,6 +122,7 @@ class LocalEngine:
         boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name=SECRET_ID, SecretString=json.dumps(credentials)
         )
+        self.state_table = create_state_table()
         self._role_arn, self._definition = self._create_functions()
 
     def _lambda_environment(self) -> dict[str, str]:
@@ -131,6 +133,7 @@ class LocalEngine:
             "BWP_API_URL": self.api.base_url,
             "BWP_CREDENTIALS_SECRET": SECRET_ID,
             "LAKE_BUCKET": BUCKET,
+            "STATE_TABLE": STATE_TABLE,
             "DOWNLOAD_HOST_ALLOWLIST": self._allowed_hosts,
             "POWERTOOLS_SERVICE_NAME": SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
@@ -209,6 +212,20 @@ class LocalEngine:
                     self.s3.download_file(BUCKET, item["Key"], str(target))
                     written.append(target)
         return written
+
+
+def create_state_table():
+    """The ledger and slots table, keyed as the stack's (infra/workflow.py)."""
+    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    return dynamodb.create_table(
+        TableName=STATE_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 def _wait_for_end(sfn, arn: str, timeout_seconds: float | None) -> dict[str, Any]:

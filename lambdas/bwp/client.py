@@ -111,6 +111,15 @@ class BwpClient:
         self._token_expires_at = 0.0
         self._token_lock = threading.Lock()
 
+    @property
+    def target_id(self) -> str:
+        """The merchant the credentials act for; the API's task limit is per target id."""
+        return self._credentials.get().target_id
+
+    def check_credentials(self) -> None:
+        """Fetch a token now: a refused secret fails here, once, instead of in every window."""
+        self._access_token()
+
     # --- the API's operations ---------------------------------------------------------------
     def start_report_task(self, report_type: str, start: str, end: str) -> str:
         document = START_REPORT_TASK % {

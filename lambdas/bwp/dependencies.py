@@ -35,6 +35,12 @@ def s3_client():
 
 
 @lru_cache(maxsize=1)
+def state_table():
+    """The DynamoDB table of the task ledger and the task slots (bwp.coordination)."""
+    return boto3.resource("dynamodb", config=_AWS_CONFIG).Table(settings().state_table)
+
+
+@lru_cache(maxsize=1)
 def api_client() -> BwpClient:
     config = settings()
     credentials = SecretsManagerCredentials(
@@ -52,5 +58,5 @@ def api_client() -> BwpClient:
 
 def reset() -> None:
     """Forget every client and setting: the next invocation is a cold start."""
-    for cached in (settings, http_session, s3_client, api_client):
+    for cached in (settings, http_session, s3_client, state_table, api_client):
         cached.cache_clear()

@@ -41,6 +41,10 @@ class AwsUnavailable(BwpError):
     """S3 or Secrets Manager throttled, failed on its side or could not be reached: retry later."""
 
 
+class TaskSlotsBusy(BwpError):
+    """Every one of the merchant's report task slots is taken by some execution: retry later."""
+
+
 class InvalidExecutionInput(BwpError):
     """The execution input is wrong; the message names the field."""
 

@@ -33,11 +33,15 @@ class ReportProgress(WireModel):
     last_updated_time: str | None = None
     polls: int = 0
     wait_seconds: int
+    slot: int | None = None  # the task slot held while the task is in progress (bwp.coordination)
+    adopted: bool = False  # an earlier run's task, taken over instead of started again
+    started_by: str | None = None  # the execution that started the task
 
 
 class StartReportEvent(WireModel):
     window: Window
     attempt: int = Field(ge=1)
+    execution_id: str
 
 
 class CheckReportEvent(WireModel):

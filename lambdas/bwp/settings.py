@@ -17,6 +17,9 @@ class Settings(BaseModel):
     api_version: str = Field("2024-11-01", alias="BWP_API_VERSION", pattern=r"^\d{4}-\d{2}-\d{2}$")
     credentials_secret_id: str = Field(alias="BWP_CREDENTIALS_SECRET", min_length=1)
     lake_bucket: str = Field(alias="LAKE_BUCKET", min_length=3)
+    state_table: str = Field(alias="STATE_TABLE", min_length=3)
+    # The API allows five report tasks in progress per target id, whoever started them.
+    task_slots: int = Field(5, alias="TASK_SLOTS", ge=1, le=5)
     reports_prefix: str = Field("reports/", alias="REPORTS_PREFIX")
     manifests_prefix: str = Field("manifests/", alias="MANIFESTS_PREFIX")
     download_host_allowlist: tuple[str, ...] = Field(

@@ -17,7 +17,8 @@ import requests
 
 from bwp import errors, polling
 from bwp.aws import transient_aws_errors
-from bwp.client import BwpClient
+from bwp.client import BwpClient, ReportTask
+from bwp.coordination import LANDED, LedgerEntry, TaskLedger, TaskSlots
 from bwp.landing import check_download_host, land_download
 from bwp.models import (
     CheckReportEvent,
@@ -35,7 +36,7 @@ from bwp.models import (
 from bwp.observability import logger, metrics
 from bwp.schemas import manifest_key, report_key, schema_for
 from bwp.settings import Settings
-from bwp.windows import Plan, parse_request, plan_windows
+from bwp.windows import Plan, Window, parse_request, plan_windows
 
 Clock = Callable[[], datetime]
 
@@ -58,9 +59,42 @@ def plan(event: PlanWindowsEvent) -> Plan:
     return result
 
 
-def start_report(client: BwpClient, event: StartReportEvent) -> ReportProgress:
+def start_report(client: BwpClient, table, settings: Settings, event: StartReportEvent) -> ReportProgress:
+    """Adopt the window's task if an earlier run left one alive; else take a slot and start one."""
     window = event.window
-    task_id = client.start_report_task(window.report_type, window.start_date, window.end_date)
+    now = utc_now()
+    ledger = TaskLedger(table, utc_now)
+    slots = _slots(client, table, settings)
+    holder = _slot_holder(event.execution_id, window)
+    adopted = _adoptable_task(client, ledger.find(window.report_type, window.day), now)
+    if adopted is not None:
+        entry, task = adopted
+        slot = slots.take_over(task.task_id, holder) if task.status in polling.IN_PROGRESS else None
+        logger.info(
+            "report task adopted",
+            extra={"task_id": task.task_id, "day": str(window.day), "status": task.status,
+                   "started_by": entry.started_by},
+        )
+        return ReportProgress(
+            task_id=task.task_id,
+            report_type=window.report_type,
+            status=task.status,
+            request_time=task.request_time,
+            last_updated_time=task.last_updated_time,
+            wait_seconds=0 if task.status == polling.COMPLETED else polling.MIN_WAIT_SECONDS,
+            slot=slot,
+            adopted=True,
+            started_by=entry.started_by,
+        )
+    slot = slots.acquire(holder)
+    try:
+        task_id = client.start_report_task(window.report_type, window.start_date, window.end_date)
+    except BaseException:
+        # Throttled by a task we do not know of, or refused: the slot goes to the next window.
+        slots.release(slot, holder=holder)
+        raise
+    ledger.record_started(window.report_type, window.day, task_id, event.execution_id, event.attempt)
+    slots.attach(slot, holder, task_id)
     logger.info("report task started", extra={"task_id": task_id, "day": str(window.day), "attempt": event.attempt})
     return ReportProgress(
         task_id=task_id,
@@ -68,11 +102,55 @@ def start_report(client: BwpClient, event: StartReportEvent) -> ReportProgress:
         status="STARTED",
         polls=0,
         wait_seconds=polling.MIN_WAIT_SECONDS,
+        slot=slot,
+        started_by=event.execution_id,
     )
 
 
-def check_report(client: BwpClient, event: CheckReportEvent, now: Clock | None = None) -> ReportProgress:
-    logger.append_keys(report_type=event.window.report_type, day=str(event.window.day))
+def _adoptable_task(
+    client: BwpClient, entry: LedgerEntry | None, now: datetime
+) -> tuple[LedgerEntry, ReportTask] | None:
+    """The ledger's task for the window if the API says it can still serve it."""
+    if entry is None or not entry.may_be_adopted(now) or entry.task_id is None:
+        return None
+    try:
+        task = client.report_task(entry.task_id)
+    except errors.ResourceNotFoundException:
+        logger.info("ledger task expired at the API; starting a new one", extra={"task_id": entry.task_id})
+        return None
+    if task.status in polling.IN_PROGRESS or task.status == polling.COMPLETED:
+        return entry, task
+    logger.info("ledger task cannot be adopted", extra={"task_id": entry.task_id, "status": task.status})
+    return None
+
+
+def _slots(client: BwpClient, table, settings: Settings) -> TaskSlots:
+    return TaskSlots(
+        table,
+        client.target_id,
+        settings.task_slots,
+        utc_now,
+        task_in_progress=lambda task_id: _task_in_progress(client, task_id),
+    )
+
+
+def _task_in_progress(client: BwpClient, task_id: str) -> bool:
+    try:
+        return client.report_task(task_id).status in polling.IN_PROGRESS
+    except errors.ResourceNotFoundException:
+        return False
+
+
+def _slot_holder(execution_id: str, window: Window) -> str:
+    """One holder per window of an execution: a restarted window keeps its slot."""
+    return f"{execution_id}#{window.report_type}#{window.day}"
+
+
+def check_report(
+    client: BwpClient, table, settings: Settings, event: CheckReportEvent, now: Clock | None = None
+) -> ReportProgress:
+    window = event.window
+    logger.append_keys(report_type=window.report_type, day=str(window.day))
     previous = event.report
     task = client.report_task(previous.task_id)
     polls = previous.polls + 1
@@ -84,6 +162,17 @@ def check_report(client: BwpClient, event: CheckReportEvent, now: Clock | None =
             "polls": polls,
         }
     )
+    in_progress = task.status in polling.IN_PROGRESS
+    if task.status != previous.status:
+        TaskLedger(table, utc_now).record_status(window.report_type, window.day, task.task_id, task.status)
+    if previous.slot is not None:
+        slots = _slots(client, table, settings)
+        if in_progress:
+            slots.renew(previous.slot, task.task_id)
+        else:
+            # The task no longer counts against the API's limit, whatever comes next.
+            slots.release(previous.slot, task_id=task.task_id)
+            progress = progress.model_copy(update={"slot": None})
     if task.status == polling.COMPLETED:
         metrics.add_dimension(name="ReportType", value=previous.report_type)
         metrics.add_metric(name="ReportPolls", unit="Count", value=polls)
@@ -91,12 +180,12 @@ def check_report(client: BwpClient, event: CheckReportEvent, now: Clock | None =
     if task.status == polling.FAILED:
         # The API gives no reason; everything it did say goes into the error.
         raise errors.ReportFailed(f"report task {task.task_id} FAILED: {json.dumps(asdict(task))}")
-    if task.status not in polling.IN_PROGRESS:
+    if not in_progress:
         raise errors.UnknownReportStatus(f"report task {task.task_id} has unknown status {task.status!r}")
     if polls >= event.max_polls:
         raise errors.ReportTimedOut(
             f"report task {task.task_id} still {task.status} after {polls} polls "
-            f"(requested {task.request_time}); re-run the window later"
+            f"(requested {task.request_time}); re-run the window later: the next run adopts the task"
         )
     requested_at = _parse_time(task.request_time)
     return progress.model_copy(
@@ -114,6 +203,7 @@ def get_download_link(client: BwpClient, settings: Settings, event: GetDownloadL
 def land_report(
     client: BwpClient,
     s3,
+    table,
     session: requests.Session,
     settings: Settings,
     event: LandReportEvent,
@@ -170,6 +260,7 @@ def land_report(
         },
         "attempts": event.attempt,
         "executionId": event.execution_id,
+        "task": {"adopted": report.adopted, "startedBy": report.started_by},
     }
     manifest_object = manifest_key(settings.manifests_prefix, window.report_type, day)
     with transient_aws_errors(f"writing {manifest_object}"):
@@ -179,6 +270,7 @@ def land_report(
             Body=(json.dumps(manifest, separators=(",", ":")) + "\n").encode(),
             ContentType="application/json",
         )
+    TaskLedger(table, now).record_status(window.report_type, window.day, report.task_id, LANDED)
     if landed.drift:
         logger.error(
             "report header differs from the registry; landed anyway",
@@ -195,9 +287,19 @@ def land_report(
     )
 
 
-def summarize(event: SummarizeEvent) -> Summary:
+def summarize(table, event: SummarizeEvent) -> Summary:
     landed = [result for result in event.results if isinstance(result, WindowLanded)]
     failed = [result for result in event.results if isinstance(result, WindowFailed)]
+    ledger = TaskLedger(table, utc_now)
+    # Remembered beyond this execution, so that `bwp-lake gaps` can say why a day is missing.
+    for failure in failed:
+        ledger.record_failure(
+            failure.window.report_type,
+            failure.window.day,
+            failure.error,
+            readable_cause(failure.cause),
+            event.execution_id,
+        )
     lines = [
         f"{r.report_type} {r.day}: landed {r.rows} rows, {r.bytes_out} bytes"
         + (f" (header drift: {json.dumps(r.drift)})" if r.drift else "")

@@ -13,6 +13,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     landed = steps.land_report(
         dependencies.api_client(),
         dependencies.s3_client(),
+        dependencies.state_table(),
         dependencies.http_session(),
         dependencies.settings(),
         LandReportEvent.model_validate(event),

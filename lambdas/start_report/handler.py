@@ -10,4 +10,9 @@ from bwp.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return steps.start_report(dependencies.api_client(), StartReportEvent.model_validate(event)).to_wire()
+    return steps.start_report(
+        dependencies.api_client(),
+        dependencies.state_table(),
+        dependencies.settings(),
+        StartReportEvent.model_validate(event),
+    ).to_wire()

@@ -1,7 +1,7 @@
 """Summarize: one line per window; the state machine fails the execution if any failed."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from bwp import steps
+from bwp import dependencies, steps
 from bwp.models import SummarizeEvent
 from bwp.observability import logger, metrics, tracer
 
@@ -10,4 +10,4 @@ from bwp.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return steps.summarize(SummarizeEvent.model_validate(event)).to_wire()
+    return steps.summarize(dependencies.state_table(), SummarizeEvent.model_validate(event)).to_wire()

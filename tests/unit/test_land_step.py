@@ -11,15 +11,16 @@ import pytest
 import requests
 from bwp import errors, steps
 from bwp.client import BwpClient
+from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
 from bwp.models import GetDownloadLinkEvent, LandReportEvent, ReportProgress
 from bwp.observability import metrics
 from bwp.settings import Settings
 from bwp.windows import Window
-from moto import mock_aws
 
 from emulator import Emulator, EmulatorConfig
 from emulator.reports import report_bytes
+from tests.unit.conftest import settings_with
 
 DAY = date(2024, 8, 22)
 WINDOW = Window(report_type="USER_EVENTS", day=DAY, start_date="2024-08-22T00:00:00Z",
@@ -56,20 +57,22 @@ def values(metric) -> list[float]:
 
 
 def settings(allowlist: str) -> Settings:
-    environment = {"BWP_CREDENTIALS_SECRET": "s", "LAKE_BUCKET": "lake", "DOWNLOAD_HOST_ALLOWLIST": allowlist}
-    return Settings.from_env(environment)
+    return settings_with(DOWNLOAD_HOST_ALLOWLIST=allowlist)
 
 
-@mock_aws
-def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(completed_report, capsys, monkeypatch):
-    # given a completed report and an empty lake, with metrics published (as in Lambda)
+def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
+    completed_report, state_table, capsys, monkeypatch
+):
+    # given a completed report that the ledger knows, and an empty lake, with metrics published (as in Lambda)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     _, client, progress = completed_report
+    ledger = TaskLedger(state_table, steps.utc_now)
+    ledger.record_started(WINDOW.report_type, DAY, progress.task_id, "arn:exec", 2)
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, attempt=2, execution_id="arn:exec")
     # when the land step runs
-    landed = steps.land_report(client, s3, requests.Session(), settings("127.0.0.1"), event)
+    landed = steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), event)
     metrics.flush_metrics()
     # then the partition holds exactly the served report
     served = b"".join(report_bytes("USER_EVENTS", DAY, 5, 25))
@@ -82,6 +85,8 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(comp
     assert manifest["bytesIn"] == len(served) and manifest["drift"] is None and manifest["provisionalSchema"]
     assert manifest["timings"]["polls"] == 3 and manifest["timings"]["generationSeconds"] >= 0
     assert (landed.rows, landed.attempts) == (25, 2)
+    # and the ledger knows the window landed, so that no later run adopts its task
+    assert ledger.find(WINDOW.report_type, DAY).status == "LANDED"
     # and the metrics the freshness alarm and dashboard read were published for the report type
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line][-1]
     assert emf["ReportType"] == "USER_EVENTS" and emf["service"] == "bwp-report-lake"
@@ -91,14 +96,13 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(comp
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "BwpReportLake"
 
 
-@mock_aws
-def test_a_download_host_off_the_allowlist_is_refused_and_nothing_lands(completed_report):
+def test_a_download_host_off_the_allowlist_is_refused_and_nothing_lands(completed_report, state_table):
     _, client, progress = completed_report
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     with pytest.raises(errors.DownloadHostNotAllowed, match="127.0.0.1"):
-        steps.land_report(client, s3, requests.Session(), settings("*.amazonaws.com"), event)
+        steps.land_report(client, s3, state_table, requests.Session(), settings("*.amazonaws.com"), event)
     assert "Contents" not in s3.list_objects_v2(Bucket="lake")
 
 

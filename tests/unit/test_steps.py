@@ -13,6 +13,8 @@ from bwp.models import (
 )
 from bwp.windows import Window
 
+from tests.unit.conftest import settings_with
+
 NOW = datetime(2024, 8, 25, 6, 0, tzinfo=UTC)
 WINDOW = Window(report_type="ORDER_FEES", day=date(2024, 8, 22), start_date="2024-08-22T00:00:00Z",
                 end_date="2024-08-23T00:00:00Z")
@@ -29,11 +31,15 @@ class ScriptedApi:
         return ReportTask(task_id, "ORDER_FEES", self.statuses.pop(0), self.requested.isoformat(), NOW.isoformat())
 
 
-def check(api, polls=0, wait=10, max_polls=50):
-    progress = ReportProgress(task_id="ORDER_FEES:abc", report_type="ORDER_FEES", status="STARTED",
-                              polls=polls, wait_seconds=wait)
-    event = CheckReportEvent(window=WINDOW, report=progress, max_polls=max_polls)
-    return steps.check_report(api, event, now=lambda: NOW)
+@pytest.fixture
+def check(state_table):
+    def check(api, polls=0, wait=10, max_polls=50):
+        progress = ReportProgress(task_id="ORDER_FEES:abc", report_type="ORDER_FEES", status="STARTED",
+                                  polls=polls, wait_seconds=wait)
+        event = CheckReportEvent(window=WINDOW, report=progress, max_polls=max_polls)
+        return steps.check_report(api, state_table, settings_with(), event, now=lambda: NOW)
+
+    return check
 
 
 def test_plan_reads_the_execution_start_time_and_input():
@@ -49,29 +55,29 @@ def test_plan_with_no_input_at_all_uses_the_default_range():
 
 
 @pytest.mark.parametrize("status", ["STARTED", "RUNNING"])
-def test_in_progress_report_is_polled_again_after_a_growing_wait(status):
+def test_in_progress_report_is_polled_again_after_a_growing_wait(check, status):
     result = check(ScriptedApi(status), polls=2, wait=20)
     assert (result.status, result.polls) == (status, 3)
     assert result.wait_seconds == 40
 
 
-def test_completed_report_is_ready_and_keeps_its_times():
+def test_completed_report_is_ready_and_keeps_its_times(check):
     result = check(ScriptedApi("COMPLETED"))
     assert result.status == "COMPLETED"
     assert result.last_updated_time == NOW.isoformat()
 
 
-def test_failed_report_raises_report_failed_with_everything_the_api_said():
+def test_failed_report_raises_report_failed_with_everything_the_api_said(check):
     with pytest.raises(errors.ReportFailed, match='"status": "FAILED"'):
         check(ScriptedApi("FAILED"))
 
 
-def test_unknown_status_is_never_taken_for_success():
+def test_unknown_status_is_never_taken_for_success(check):
     with pytest.raises(errors.UnknownReportStatus, match="'CANCELLED'"):
         check(ScriptedApi("CANCELLED"))
 
 
-def test_poll_cap_ends_the_wait_with_report_timed_out():
+def test_poll_cap_ends_the_wait_with_report_timed_out(check):
     with pytest.raises(errors.ReportTimedOut, match="after 5 polls"):
         check(ScriptedApi("RUNNING"), polls=4, max_polls=5)
 
@@ -83,7 +89,7 @@ def test_wait_never_exceeds_five_minutes_and_tracks_an_old_reports_age():
     assert polling.next_wait_seconds(1, NOW, NOW) == polling.MIN_WAIT_SECONDS
 
 
-def test_summary_names_each_failed_window_and_its_cause():
+def test_summary_names_each_failed_window_and_its_cause(state_table):
     event = SummarizeEvent.model_validate({
         "executionId": "arn:exec",
         "results": [
@@ -95,7 +101,7 @@ def test_summary_names_each_failed_window_and_its_cause():
              "error": "ReportFailed", "cause": '{"errorMessage": "report task X FAILED"}'},
         ],
     })
-    summary = steps.summarize(event)
+    summary = steps.summarize(state_table, event)
     assert (summary.windows, summary.landed, summary.failed, summary.rows, summary.bytes_out) == (3, 2, 1, 15, 150)
     assert summary.message == "1 of 3 windows failed: ORDER_FEES 2024-08-22 (ReportFailed: report task X FAILED)"
     assert summary.drifted == ["USER_EVENTS 2024-08-22"]

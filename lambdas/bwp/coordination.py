@@ -1,0 +1,408 @@
+"""What outlives one execution: the report tasks started (the ledger) and the API's task slots.
+
+Executions overlap, die half-way and are re-run days later. Two facts must survive them:
+- which report task serves which (report type, day), so that a task an earlier run left alive
+  is adopted instead of started again (each task holds one of the merchant's five slots);
+- which of the merchant's five slots are taken, so that every execution shares them, in the
+  order windows asked for them, instead of racing each other into ThrottlingException.
+
+Both live in one DynamoDB table (the local engine has moto's). DynamoDB, not S3, because a slot
+is taken with a conditional write: two executions can never both take the last one.
+
+Items (``pk``, ``sk``):
+- ``WINDOW#<type>``, ``<day>``: the ledger entry of one window: its task, status, who started it,
+  and the last failure of a window that has not landed since.
+- ``SLOTS#<target id>``, ``slot#<n>``: a slot taken by a window (``holder``), with the task it
+  started and a lease that the window renews on every poll.
+- ``WAITERS#<target id>``, ``<holder>``: a window waiting for a slot, with when it first asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bwp import errors
+from bwp.aws import transient_aws_errors
+from bwp.observability import logger
+
+Clock = Callable[[], datetime]
+
+# A task is adopted only well inside the API's seven days: one about to expire would vanish
+# while it is being polled or landed.
+TASK_LIFETIME = timedelta(days=7)
+ADOPTION_MARGIN = timedelta(hours=6)
+# Ledger entries outlive their tasks by weeks so that `bwp-lake gaps` can still name a failure.
+LEDGER_RETENTION = timedelta(days=90)
+
+# A window renews its slot's lease on every poll; polls are at most five minutes apart plus the
+# throttling retries' backoff (about half an hour), so an hour without renewal means the window
+# is gone. Its task may still be running at the API: the slot is then kept until it is not.
+SLOT_LEASE = timedelta(hours=1)
+# A waiter asks again at least every minute (the ASL's retry of TaskSlotsBusy); one that has not
+# asked for five has given up or died and no longer holds its place in the queue.
+WAITER_LEASE = timedelta(minutes=5)
+
+LANDED = "LANDED"
+ADOPTABLE_STATUSES = frozenset({"STARTED", "RUNNING", "COMPLETED"})
+MAX_CAUSE_CHARS = 500
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _epoch(instant: datetime) -> int:
+    return int(instant.timestamp())
+
+
+def _conditional_write(write: Callable[[], Any], what: str) -> bool:
+    """Run a conditional write; False when its condition did not hold."""
+    try:
+        with transient_aws_errors(what):
+            write()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _query_all(table: Any, pk: str, what: str) -> list[dict[str, Any]]:
+    """Every item of one partition, read consistently (a slot just taken must be seen)."""
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": pk},
+        "ConsistentRead": True,
+    }
+    with transient_aws_errors(what):
+        while True:
+            page = table.query(**request)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    report_type: str
+    day: date
+    task_id: str | None
+    status: str | None
+    request_time: str | None
+    started_at: str | None
+    started_by: str | None
+    last_error: str | None
+    last_cause: str | None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> LedgerEntry:
+        return cls(
+            report_type=item["pk"].removeprefix("WINDOW#"),
+            day=date.fromisoformat(item["sk"]),
+            task_id=item.get("taskId"),
+            status=item.get("status"),
+            request_time=item.get("requestTime"),
+            started_at=item.get("startedAt"),
+            started_by=item.get("startedBy"),
+            last_error=item.get("lastError"),
+            last_cause=item.get("lastCause"),
+        )
+
+    def may_be_adopted(self, now: datetime) -> bool:
+        """Whether the task could still serve its window (the API has the final word)."""
+        if not self.task_id or self.status not in ADOPTABLE_STATUSES or not self.started_at:
+            return False
+        started = datetime.fromisoformat(self.started_at)
+        return now - started < TASK_LIFETIME - ADOPTION_MARGIN
+
+
+class TaskLedger:
+    """Every report task a window started, recorded before the workflow moves on."""
+
+    def __init__(self, table: Any, now: Clock) -> None:
+        self._table = table
+        self._now = now
+
+    @staticmethod
+    def _key(report_type: str, day: date) -> dict[str, str]:
+        return {"pk": f"WINDOW#{report_type}", "sk": day.isoformat()}
+
+    def find(self, report_type: str, day: date) -> LedgerEntry | None:
+        with transient_aws_errors(f"reading the ledger entry of {report_type} {day}"):
+            item = self._table.get_item(Key=self._key(report_type, day), ConsistentRead=True).get("Item")
+        return LedgerEntry.from_item(item) if item else None
+
+    def entries(self, report_type: str) -> list[LedgerEntry]:
+        items = _query_all(self._table, f"WINDOW#{report_type}", f"reading the ledger of {report_type}")
+        return [LedgerEntry.from_item(item) for item in items]
+
+    def record_started(self, report_type: str, day: date, task_id: str, execution_id: str, attempt: int) -> None:
+        now = self._now()
+        item = {
+            **self._key(report_type, day),
+            "taskId": task_id,
+            "status": "STARTED",
+            "startedAt": _iso(now),
+            "startedBy": execution_id,
+            "attempt": attempt,
+            "updatedAt": _iso(now),
+            "expiresAt": _epoch(now + LEDGER_RETENTION),
+        }
+        with transient_aws_errors(f"recording task {task_id} in the ledger"):
+            self._table.put_item(Item=item)
+
+    def record_status(self, report_type: str, day: date, task_id: str, status: str, **extra: str | None) -> None:
+        """The task's new status; a write for another task (the window was restarted since) is dropped."""
+        values: dict[str, Any] = {":status": status, ":task": task_id, ":now": _iso(self._now())}
+        sets = ["#status = :status", "updatedAt = :now"]
+        for name, value in extra.items():
+            if value is not None:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        removes = " REMOVE lastError, lastCause, failedAt, failedBy" if status == LANDED else ""
+        _conditional_write(
+            lambda: self._table.update_item(
+                Key=self._key(report_type, day),
+                UpdateExpression="SET " + ", ".join(sets) + removes,
+                ConditionExpression="taskId = :task",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            ),
+            f"recording {status} for task {task_id}",
+        )
+
+    def record_failure(self, report_type: str, day: date, error: str, cause: str, execution_id: str) -> None:
+        now = self._now()
+        with transient_aws_errors(f"recording the failure of {report_type} {day}"):
+            self._table.update_item(
+                Key=self._key(report_type, day),
+                UpdateExpression="SET lastError = :error, lastCause = :cause, failedAt = :now, failedBy = :by, "
+                "updatedAt = :now, expiresAt = :expires",
+                ExpressionAttributeValues={
+                    ":error": error,
+                    ":cause": cause[:MAX_CAUSE_CHARS],
+                    ":now": _iso(now),
+                    ":by": execution_id,
+                    ":expires": _epoch(now + LEDGER_RETENTION),
+                },
+            )
+
+
+@dataclass(frozen=True)
+class _Slot:
+    index: int
+    holder: str
+    task_id: str | None
+    lease_expires_at: int
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> _Slot:
+        return cls(
+            index=int(item["sk"].removeprefix("slot#")),
+            holder=item["holder"],
+            task_id=item.get("taskId"),
+            lease_expires_at=int(item["leaseExpiresAt"]),
+        )
+
+
+class TaskSlots:
+    """A counting semaphore over the merchant's report-task slots, shared by every execution.
+
+    A window takes a slot before it starts a task and gives it back when the task leaves
+    STARTED/RUNNING. Windows that find every slot taken queue up: a slot that frees goes to the
+    window that has waited longest, not to whichever asks first (a long backfill would otherwise
+    take every slot again the moment it frees one). A slot whose lease ran out is taken back
+    only once its task is no longer in progress at the API, which ``task_in_progress`` tells.
+    """
+
+    def __init__(
+        self,
+        table: Any,
+        target_id: str,
+        limit: int,
+        now: Clock,
+        task_in_progress: Callable[[str], bool],
+    ) -> None:
+        self._table = table
+        self._slots_pk = f"SLOTS#{target_id}"
+        self._waiters_pk = f"WAITERS#{target_id}"
+        self._limit = limit
+        self._now = now
+        self._task_in_progress = task_in_progress
+
+    # --- taking and giving back ---------------------------------------------------------------
+    def acquire(self, holder: str) -> int:
+        """The index of the slot now held by ``holder``; TaskSlotsBusy if it must wait."""
+        now = self._now()
+        slots = self._slots()
+        for slot in slots.values():
+            if slot.holder == holder:  # a retried invocation already holds one
+                return slot.index
+        busy = {index for index, slot in slots.items() if not self._reclaimed(slot, now)}
+        free = [index for index in range(self._limit) if index not in busy]
+        ahead = self._waiters_ahead(holder, now, enqueue=not free)
+        if len(free) > ahead:
+            # The first ``ahead`` free slots are the waiters' before us.
+            for index in free[ahead:]:
+                if self._take(index, holder, None, now):
+                    self._leave_queue(holder)
+                    return index
+        if free:  # lost every race, or others wait first: queue up like them
+            ahead = self._waiters_ahead(holder, now, enqueue=True)
+        raise errors.TaskSlotsBusy(
+            f"all {self._limit} report task slots are taken ({len(busy)} busy, {ahead} window(s) waiting first)"
+        )
+
+    def attach(self, index: int, holder: str, task_id: str) -> None:
+        """Record the task a slot's holder started with it."""
+        now = self._now()
+        _conditional_write(
+            lambda: self._table.update_item(
+                Key=self._slot_key(index),
+                UpdateExpression="SET taskId = :task, leaseExpiresAt = :lease",
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={
+                    ":task": task_id,
+                    ":lease": _epoch(now + SLOT_LEASE),
+                    ":holder": holder,
+                },
+            ),
+            f"recording task {task_id} on slot {index}",
+        )
+
+    def renew(self, index: int, task_id: str) -> None:
+        now = self._now()
+        renewed = _conditional_write(
+            lambda: self._table.update_item(
+                Key=self._slot_key(index),
+                UpdateExpression="SET leaseExpiresAt = :lease",
+                ConditionExpression="taskId = :task",
+                ExpressionAttributeValues={":lease": _epoch(now + SLOT_LEASE), ":task": task_id},
+            ),
+            f"renewing slot {index}",
+        )
+        if not renewed:
+            logger.warning("slot no longer held by its task", extra={"slot": index, "task_id": task_id})
+
+    def release(self, index: int, *, holder: str | None = None, task_id: str | None = None) -> None:
+        """Give a slot back, if it is still ours (by holder before a task started, else by task)."""
+        condition, values = ("holder = :who", {":who": holder}) if task_id is None else (
+            "taskId = :who",
+            {":who": task_id},
+        )
+        _conditional_write(
+            lambda: self._table.delete_item(
+                Key=self._slot_key(index), ConditionExpression=condition, ExpressionAttributeValues=values
+            ),
+            f"releasing slot {index}",
+        )
+
+    def take_over(self, task_id: str, holder: str) -> int | None:
+        """Hold the slot of an adopted task that is still in progress.
+
+        The task holds an API slot whatever we record; if no slot names it (its lease was taken
+        back, or it was started before slots were kept), a free slot records it, and if none is
+        free it runs unrecorded rather than wait: waiting would not free the API's slot.
+        """
+        now = self._now()
+        slots = self._slots()
+        for slot in slots.values():
+            if slot.task_id == task_id:
+                taken = _conditional_write(
+                    lambda slot=slot: self._table.update_item(
+                        Key=self._slot_key(slot.index),
+                        UpdateExpression="SET holder = :holder, leaseExpiresAt = :lease",
+                        ConditionExpression="taskId = :task",
+                        ExpressionAttributeValues={
+                            ":holder": holder,
+                            ":lease": _epoch(now + SLOT_LEASE),
+                            ":task": task_id,
+                        },
+                    ),
+                    f"taking over slot {slot.index}",
+                )
+                return slot.index if taken else None
+        for index in range(self._limit):
+            if index not in slots and self._take(index, holder, task_id, now):
+                return index
+        return None
+
+    # --- what is in the table -------------------------------------------------------------------
+    def _slots(self) -> dict[int, _Slot]:
+        items = _query_all(self._table, self._slots_pk, "reading the task slots")
+        return {slot.index: slot for slot in map(_Slot.from_item, items)}
+
+    def _reclaimed(self, slot: _Slot, now: datetime) -> bool:
+        """Whether an expired slot was taken back; a live lease is never touched."""
+        if slot.lease_expires_at > _epoch(now):
+            return False
+        if slot.task_id and self._task_in_progress(slot.task_id):
+            # Its window is gone but its task still counts against the API's limit.
+            self._conditional_update_lease(slot, now)
+            return False
+        return _conditional_write(
+            lambda: self._table.delete_item(
+                Key=self._slot_key(slot.index),
+                ConditionExpression="holder = :holder AND leaseExpiresAt = :lease",
+                ExpressionAttributeValues={":holder": slot.holder, ":lease": slot.lease_expires_at},
+            ),
+            f"taking back slot {slot.index}",
+        )
+
+    def _conditional_update_lease(self, slot: _Slot, now: datetime) -> None:
+        _conditional_write(
+            lambda: self._table.update_item(
+                Key=self._slot_key(slot.index),
+                UpdateExpression="SET leaseExpiresAt = :lease",
+                ConditionExpression="leaseExpiresAt = :seen",
+                ExpressionAttributeValues={":lease": _epoch(now + SLOT_LEASE), ":seen": slot.lease_expires_at},
+            ),
+            f"extending slot {slot.index} of a task still in progress",
+        )
+
+    def _take(self, index: int, holder: str, task_id: str | None, now: datetime) -> bool:
+        item: dict[str, Any] = {
+            **self._slot_key(index),
+            "holder": holder,
+            "acquiredAt": _iso(now),
+            "leaseExpiresAt": _epoch(now + SLOT_LEASE),
+        }
+        if task_id:
+            item["taskId"] = task_id
+        return _conditional_write(
+            lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)"),
+            f"taking slot {index}",
+        )
+
+    def _waiters_ahead(self, holder: str, now: datetime, *, enqueue: bool) -> int:
+        """How many live waiters asked before ``holder``; with ``enqueue``, ``holder`` joins the queue."""
+        if enqueue:
+            with transient_aws_errors("joining the slot queue"):
+                self._table.update_item(
+                    Key={"pk": self._waiters_pk, "sk": holder},
+                    UpdateExpression="SET enqueuedAt = if_not_exists(enqueuedAt, :now), leaseExpiresAt = :lease",
+                    ExpressionAttributeValues={
+                        ":now": f"{now.timestamp():.3f}",
+                        ":lease": _epoch(now + WAITER_LEASE),
+                    },
+                )
+        waiters = _query_all(self._table, self._waiters_pk, "reading the slot queue")
+        live = [w for w in waiters if int(w["leaseExpiresAt"]) > _epoch(now)]
+        mine = next((w for w in live if w["sk"] == holder), None)
+        if mine is None:
+            return len(live)
+        return sum(1 for w in live if (float(w["enqueuedAt"]), w["sk"]) < (float(mine["enqueuedAt"]), holder))
+
+    def _leave_queue(self, holder: str) -> None:
+        with transient_aws_errors("leaving the slot queue"):
+            self._table.delete_item(Key={"pk": self._waiters_pk, "sk": holder})
+
+    def _slot_key(self, index: int) -> dict[str, str]:
+        return {"pk": self._slots_pk, "sk": f"slot#{index}"}
