@@ -28,6 +28,7 @@ from bwp.observability import NAMESPACE, SERVICE
 from bwp.observability import logger as lambda_logger
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.stepfunctions.parser.backend.execution import Execution as MotoExecution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 import statemachine
@@ -105,6 +106,10 @@ class LocalEngine:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         enter(mock.patch.dict(os.environ, self._lambda_environment()))
         enter(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        # moto deep-copies a state machine on every start, and with it (through its backend)
+        # every execution, whose running worker holds locks that cannot be copied: executions are
+        # shared instead, so that executions can overlap, as a schedule and a backfill do.
+        enter(mock.patch.object(MotoExecution, "__deepcopy__", lambda execution, memo: execution, create=True))
         enter(self._lambdas.routing())
         if self._virtual_time:
             enter(self._virtual_time.installed())
@@ -177,29 +182,38 @@ class LocalEngine:
         self, execution_input: dict[str, Any], timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
     ) -> ExecutionOutcome:
         """Run one execution to its end (``timeout_seconds`` of wall time at most, if given)."""
+        (outcome,) = self.run_together([execution_input], timeout_seconds)
+        return outcome
+
+    def run_together(
+        self, execution_inputs: list[dict[str, Any]], timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
+    ) -> list[ExecutionOutcome]:
+        """Start several executions at once, as a schedule and a backfill would overlap, and run
+        them all to their end; each outcome lists every invocation made while they ran."""
         sfn = boto3.client("stepfunctions", region_name=REGION)
         first_invocation = len(self._lambdas.invocations)
         api_started = self._virtual_time.clock.now() if self._virtual_time else None
-        arn = self.start(execution_input)
-        description = _wait_for_end(sfn, arn, timeout_seconds)
+        arns = [self.start(execution_input) for execution_input in execution_inputs]
+        descriptions = [_wait_for_end(sfn, arn, timeout_seconds) for arn in arns]
         invocations = self._lambdas.invocations[first_invocation:]
-        summaries = [i.result for i in invocations if i.function == "bwp-summarize" and i.result]
-        outcome = ExecutionOutcome(
-            execution_arn=arn,
-            status=description["status"],
-            error=description.get("error"),
-            cause=description.get("cause"),
-            summary=summaries[-1] if summaries else None,
-            invocations=invocations,
-            api_seconds_elapsed=(
-                (self._virtual_time.clock.now() - api_started).total_seconds() if self._virtual_time else None
-            ),
-        )
+        api_seconds = (self._virtual_time.clock.now() - api_started).total_seconds() if self._virtual_time else None
+        outcomes = [
+            ExecutionOutcome(
+                execution_arn=arn,
+                status=description["status"],
+                error=description.get("error"),
+                cause=description.get("cause"),
+                summary=_summary_of(arn, invocations),
+                invocations=invocations,
+                api_seconds_elapsed=api_seconds,
+            )
+            for arn, description in zip(arns, descriptions, strict=True)
+        ]
         # moto deep-copies a state machine, and with it its whole backend, on every start; a
-        # finished execution's worker holds locks that cannot be copied. Everything about this
-        # run has been read, so the next run starts from an empty Step Functions backend.
+        # finished execution's worker holds locks that cannot be copied. Everything about these
+        # runs has been read, so the next run starts from an empty Step Functions backend.
         stepfunctions_parser_backends[DEFAULT_ACCOUNT_ID][REGION].reset()
-        return outcome
+        return outcomes
 
     def export_lake(self, lake_dir: Path) -> list[Path]:
         """Copy reports and manifests to ``lake_dir`` under the same keys as in the bucket."""
@@ -226,6 +240,15 @@ def create_state_table():
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def _summary_of(execution_arn: str, invocations: list[Invocation]) -> dict[str, Any] | None:
+    summaries = [
+        i.result
+        for i in invocations
+        if i.function == "bwp-summarize" and i.result and i.event.get("executionId") == execution_arn
+    ]
+    return summaries[-1] if summaries else None
 
 
 def _wait_for_end(sfn, arn: str, timeout_seconds: float | None) -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""Across runs, on the local engine: live tasks adopted, the five slots shared, concurrency kept."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, timedelta
+
+from emulator import Emulator, EmulatorConfig
+from local.engine import BUCKET
+from tests.workflow.support import ROWS_PER_DAY, SEED, calls, landed_csv, served_csv
+
+DAYS = [date(2024, 8, 20) + timedelta(days=n) for n in range(5)]
+
+
+def report_key(report_type: str, day: date) -> str:
+    return f"reports/report_type={report_type}/dt={day}/{report_type}_{day}.csv.gz"
+
+
+def manifest(engine, report_type: str, day: date) -> dict:
+    key = f"manifests/report_type={report_type}/dt={day}.json"
+    return json.loads(engine.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def test_tasks_an_earlier_run_left_alive_are_adopted_not_started_again(engine_for):
+    # given reports that take an hour, and a run whose windows all die mid-poll after starting
+    # their tasks (the API answers every reportTask with a server error from then on)
+    with Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=3600.0)) as api:
+        started = []
+
+        def break_polling_after_five_starts(invocation):
+            if invocation.function == "bwp-start-report" and invocation.result:
+                started.append(invocation.result["taskId"])
+                if len(started) == 5:
+                    api.set_faults(internal_error_rate=1.0)
+
+        engine = engine_for(break_polling_after_five_starts, api=api)
+        request = {"reportTypes": ["ORDER_FEES"], "startDate": "2024-08-20", "endDate": "2024-08-25"}
+        first = engine.run(request)
+        assert first.summary["failed"] == 5
+        assert {task["status"] for task in api.state()["tasks"]} <= {"STARTED", "RUNNING"}
+        # when the same days run again, with the API healthy
+        api.set_faults(internal_error_rate=0.0)
+        second = engine.run(request)
+        # then no task was started again: the five live ones were adopted and landed
+        assert second.succeeded, second.cause
+        assert [call for call in calls(second, "bwp-start-report") if call.result and not call.result["adopted"]] == []
+        assert len(api.state()["tasks"]) == 5
+        for day in DAYS:
+            assert landed_csv(engine, report_key("ORDER_FEES", day)) == served_csv("ORDER_FEES", day)
+            recorded = manifest(engine, "ORDER_FEES", day)
+            assert recorded["task"] == {"adopted": True, "startedBy": first.execution_arn}
+            assert recorded["taskId"] in started
+
+
+def test_a_landed_day_is_run_again_with_a_new_task_so_restated_data_is_fetched(engine_for, emulator):
+    engine = engine_for()
+    request = {"reportTypes": ["USER_EVENTS"], "startDate": "2024-08-20", "endDate": "2024-08-21"}
+    first_task = manifest_after(engine, request)["taskId"]
+    second = manifest_after(engine, request)
+    assert second["taskId"] != first_task and second["task"]["adopted"] is False
+
+
+def manifest_after(engine, request) -> dict:
+    outcome = engine.run(request)
+    assert outcome.succeeded, outcome.cause
+    return manifest(engine, "USER_EVENTS", date(2024, 8, 20))
+
+
+def test_two_executions_at_once_share_the_five_slots_and_neither_is_throttled(engine_for):
+    # given two backfills of 30 windows each, started together, of reports that take minutes
+    first = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-07-01", "endDate": "2024-07-16"}
+    second = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-07-16", "endDate": "2024-07-31"}
+    with Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=5000.0)) as api:
+        engine = engine_for(api=api)
+        # when they run
+        outcomes = engine.run_together([first, second])
+    # then both land every window, and no start was throttled (the API refuses a sixth task in
+    # progress): windows waited for a slot instead
+    for outcome in outcomes:
+        assert outcome.succeeded, outcome.cause
+        assert outcome.summary["landed"] == 30
+    starts = calls(outcomes[0], "bwp-start-report")
+    assert not [call for call in starts if call.error_type == "ThrottlingException"]
+    assert [call for call in starts if call.error_type == "TaskSlotsBusy"], "the executions never had to share"
+
+
+def test_max_concurrency_two_runs_at_most_two_windows_at_once(engine_for, emulator):
+    # given a probe of how many tasks are in progress at the API whenever a window acts
+    in_progress_seen = []
+    lock = threading.Lock()
+
+    def count_in_progress(invocation):
+        if invocation.function in ("bwp-start-report", "bwp-check-report"):
+            tasks = emulator.state()["tasks"]
+            with lock:
+                in_progress_seen.append(sum(task["status"] in ("STARTED", "RUNNING") for task in tasks))
+
+    engine = engine_for(count_in_progress)
+    # when six windows run with maxConcurrency 2
+    outcome = engine.run({"reportTypes": ["ORDER_FEES"], "startDate": "2024-08-01", "endDate": "2024-08-07",
+                          "maxConcurrency": 2})
+    # then all land, and never more than two tasks were in progress, though two often were
+    assert outcome.succeeded, outcome.cause
+    assert max(in_progress_seen) == 2
+    assert emulator.state()["maxConcurrentInProgress"] == 2
