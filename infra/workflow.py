@@ -81,6 +81,7 @@ def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str) -> 
         "REPORTS_PREFIX": REPORTS_PREFIX,
         "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
         "DOWNLOAD_HOST_ALLOWLIST": ",".join(config.download_host_allowlist),
+        "PROJECTION_START_DATE": config.projection_start_date,
         "POWERTOOLS_SERVICE_NAME": SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "LOG_LEVEL": "INFO",

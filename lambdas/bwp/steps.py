@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 import requests
@@ -18,6 +18,7 @@ import requests
 from bwp import errors, polling
 from bwp.aws import transient_aws_errors
 from bwp.client import BwpClient
+from bwp.errors import readable_cause
 from bwp.landing import check_download_host, land_download
 from bwp.models import (
     CheckReportEvent,
@@ -46,9 +47,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def plan(event: PlanWindowsEvent) -> Plan:
+def plan(event: PlanWindowsEvent, projection_start: date) -> Plan:
     started = datetime.fromisoformat(event.execution_start_time.replace("Z", "+00:00"))
-    result = plan_windows(parse_request(event.request if event.request is not None else {}), started)
+    result = plan_windows(parse_request(event.request), started, projection_start)
     if result.widened:
         logger.warning(
             "timestamps widened to whole UTC days",
@@ -229,17 +230,6 @@ def summarize(event: SummarizeEvent) -> Summary:
         lines=lines,
         message=message,
     )
-
-
-def readable_cause(cause: str | None) -> str:
-    """A Lambda error's cause is JSON with the message inside; the message is what a person reads."""
-    if not cause:
-        return "no cause given"
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause
-    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else cause
 
 
 def _emit_landing_metrics(report_type: str, rows: int, bytes_out: int, generation_seconds: float | None) -> None:

@@ -14,6 +14,7 @@ from bwp.models import (
 from bwp.windows import Window
 
 NOW = datetime(2024, 8, 25, 6, 0, tzinfo=UTC)
+PROJECTION_START = date(2024, 1, 1)
 WINDOW = Window(report_type="ORDER_FEES", day=date(2024, 8, 22), start_date="2024-08-22T00:00:00Z",
                 end_date="2024-08-23T00:00:00Z")
 
@@ -39,13 +40,20 @@ def check(api, polls=0, wait=10, max_polls=50):
 def test_plan_reads_the_execution_start_time_and_input():
     event = PlanWindowsEvent(request={"lookbackDays": 1, "reportTypes": ["USER_EVENTS"]},
                              execution_start_time="2024-08-25T06:00:00.123Z")
-    result = steps.plan(event)
+    result = steps.plan(event, PROJECTION_START)
     assert [(w.report_type, w.day) for w in result.windows] == [("USER_EVENTS", date(2024, 8, 24))]
 
 
-def test_plan_with_no_input_at_all_uses_the_default_range():
+def test_plan_refuses_a_null_input_rather_than_taking_the_default_range():
     event = PlanWindowsEvent(request=None, execution_start_time="2024-08-25T06:00:00Z")
-    assert len(steps.plan(event).windows) == 14
+    with pytest.raises(errors.InvalidExecutionInput, match="execution input: must be a JSON object, got null"):
+        steps.plan(event, PROJECTION_START)
+
+
+def test_plan_refuses_days_before_the_projection_start_it_is_given():
+    event = PlanWindowsEvent(request={"lookbackDays": 3}, execution_start_time="2024-08-25T06:00:00Z")
+    with pytest.raises(errors.InvalidExecutionInput, match="lookbackDays: the first day, 2024-08-22, is before"):
+        steps.plan(event, date(2024, 8, 23))
 
 
 @pytest.mark.parametrize("status", ["STARTED", "RUNNING"])
