@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "databaseName": "bwp_report_lake",
     "athenaScanLimitGb": 10,
     "lambdaAssetDir": "build/lambda",
+    "backfillFrom": "",
+    "maxBackfillWindows": 30,
 }
 
 # The API allows five report tasks in progress per target; more would only be throttled.
@@ -39,6 +41,8 @@ API_CONCURRENT_TASKS = 5
 # The workflow refuses a longer range (bwp.windows.MAX_RANGE_DAYS); infra may not read that module,
 # and tests/infra/test_config.py keeps the two equal.
 MAX_LOOKBACK_DAYS = 400
+# bwp.windows.MAX_BACKFILL_WINDOWS, kept equal by tests/infra/test_config.py.
+MAX_BACKFILL_WINDOWS = 400
 
 
 class InvalidConfiguration(ValueError):
@@ -61,6 +65,8 @@ class LakeConfig:
     database_name: str
     athena_scan_limit_gb: int
     lambda_asset_dir: str
+    backfill_from: str
+    max_backfill_windows: int
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> LakeConfig:
@@ -85,6 +91,8 @@ class LakeConfig:
             database_name=_text(value, "databaseName", r"[a-z0-9_]{1,255}"),
             athena_scan_limit_gb=_integer(value, "athenaScanLimitGb", 1, None),
             lambda_asset_dir=_text(value, "lambdaAssetDir", r".+"),
+            backfill_from=_backfill_from(value),
+            max_backfill_windows=_integer(value, "maxBackfillWindows", 0, MAX_BACKFILL_WINDOWS),
         )
 
 
@@ -109,6 +117,18 @@ def _day(value: Callable[[str], Any], key: str) -> str:
         date.fromisoformat(found)
     except (TypeError, ValueError):
         raise InvalidConfiguration(f"context {key}: {found!r} is not a YYYY-MM-DD date") from None
+    return found
+
+
+def _backfill_from(value: Callable[[str], Any]) -> str:
+    """Empty (no self-healing), or a day no earlier than the tables' first."""
+    if value("backfillFrom") == "":
+        return ""
+    found = _day(value, "backfillFrom")
+    if found < value("projectionStartDate"):
+        raise InvalidConfiguration(
+            f"context backfillFrom: {found} is before projectionStartDate ({value('projectionStartDate')})"
+        )
     return found
 
 

@@ -23,6 +23,7 @@ from infra.workflow import METRICS_NAMESPACE, SERVICE
 # a few an hour is the workflow doing its job, more means trouble even while runs succeed.
 LAMBDA_ERRORS_PER_HOUR = 5
 FRESHNESS_HOURS = 26
+GAP_DAYS = 2
 
 
 class Monitoring(Construct):
@@ -43,6 +44,7 @@ class Monitoring(Construct):
         self.function_alarms = self._add_function_alarms(functions)
         self.dead_letter_alarm = self._add_dead_letter_alarm(dead_letter_queue)
         self.freshness_alarms = self._add_freshness_alarms()
+        self.gap_alarms = self._add_gap_alarms()
         self.dashboard = self._add_dashboard(state_machine, functions, dead_letter_queue)
 
     @property
@@ -52,6 +54,7 @@ class Monitoring(Construct):
             *self.function_alarms,
             self.dead_letter_alarm,
             *self.freshness_alarms,
+            *self.gap_alarms,
         ]
 
     def _add_topic(self) -> sns.Topic:
@@ -152,6 +155,25 @@ class Monitoring(Construct):
             for report_type in self._config.report_types
         ]
 
+    def _add_gap_alarms(self) -> list[cw.Alarm]:
+        # Every run counts the partitions still missing in the days it answers for (backfillFrom
+        # to today, or its own range). One bad night is healed by the next run's look-back or
+        # backfill; missing days on two daily runs in a row need a person.
+        return [
+            self._alarm(
+                f"{pascal(report_type)}Gaps",
+                f"{report_type} partitions are still missing after two daily runs: `bwp-lake gaps` lists them",
+                metric=landing_metric("PartitionsMissing", report_type, Duration.days(1), "Minimum"),
+                threshold=1,
+                evaluation_periods=GAP_DAYS,
+                datapoints_to_alarm=GAP_DAYS,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                notify_ok=True,
+            )
+            for report_type in self._config.report_types
+        ]
+
     def _add_dashboard(
         self, state_machine: sfn.StateMachine, functions: dict[str, lambda_.Function], queue: sqs.Queue
     ) -> cw.Dashboard:
@@ -210,7 +232,12 @@ class Monitoring(Construct):
                 title="Schedule dead letters",
                 left=[queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5))],
                 width=12,
-            )
+            ),
+            cw.GraphWidget(
+                title="Partitions missing after each day's runs",
+                left=self._per_report_type("PartitionsMissing", daily, "Minimum"),
+                width=12,
+            ),
         )
         return dashboard
 

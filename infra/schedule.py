@@ -21,11 +21,15 @@ START_MAX_EVENT_AGE = Duration.hours(2)
 
 def schedule_input(config: LakeConfig) -> dict:
     """What each scheduled execution starts with (the execution input of bwp.windows)."""
-    return {
+    scheduled = {
         "lookbackDays": config.lookback_days,
         "reportTypes": list(config.report_types),
         "maxConcurrency": config.max_concurrency,
     }
+    if config.backfill_from:
+        # Each run also lands the oldest days since backfillFrom that have no partition yet.
+        scheduled |= {"backfillFrom": config.backfill_from, "maxBackfillWindows": config.max_backfill_windows}
+    return scheduled
 
 
 class IngestSchedule(Construct):

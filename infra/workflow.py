@@ -48,6 +48,7 @@ class StepProfile:
     reads_credentials: bool = False
     writes_lake: bool = False
     keeps_state: bool = False  # reads and writes the task ledger and slots (bwp.coordination)
+    lists_manifests: bool = False  # reads which partitions have landed (bwp.gaps)
     description: str = ""
 
 
@@ -57,7 +58,9 @@ class StepProfile:
 _API_CALL = Duration.minutes(5)
 
 STEPS: dict[str, StepProfile] = {
-    "plan_windows": StepProfile(Duration.seconds(30), description="Validate the input, plan the windows"),
+    "plan_windows": StepProfile(
+        _API_CALL, reads_credentials=True, lists_manifests=True, description="Validate the input, plan the windows"
+    ),
     "start_report": StepProfile(
         _API_CALL, reads_credentials=True, keeps_state=True, description="Adopt a live task or start one"
     ),
@@ -72,7 +75,9 @@ STEPS: dict[str, StepProfile] = {
         keeps_state=True,
         description="Stream a report into its partition",
     ),
-    "summarize": StepProfile(Duration.seconds(30), keeps_state=True, description="One line per window"),
+    "summarize": StepProfile(
+        Duration.minutes(1), keeps_state=True, lists_manifests=True, description="One line per window, gaps"
+    ),
 }
 
 
@@ -87,6 +92,7 @@ def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str, sta
         "REPORTS_PREFIX": REPORTS_PREFIX,
         "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
         "DOWNLOAD_HOST_ALLOWLIST": ",".join(config.download_host_allowlist),
+        "PROJECTION_START_DATE": config.projection_start_date,
         "POWERTOOLS_SERVICE_NAME": SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "LOG_LEVEL": "INFO",
@@ -200,6 +206,19 @@ class Workflow(Construct):
             self.secret.grant_read(function)
         if profile.keeps_state:
             self.state_table.grant_read_write_data(function)
+        if profile.lists_manifests:
+            self._storage.bucket.grant_read(function, f"{MANIFESTS_PREFIX}*")
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._storage.bucket)}.Arn>/{MANIFESTS_PREFIX}*]",
+                f"Manifests are per report type and day, all under {MANIFESTS_PREFIX}.",
+            )
+            for action, reason in (
+                ("s3:GetBucket*", "Bucket-level reads that come with listing the bucket's manifests."),
+                ("s3:GetObject*", f"Object reads, limited to {MANIFESTS_PREFIX} by the resource."),
+                ("s3:List*", "Listing the manifests: which partitions have landed."),
+            ):
+                acknowledge(role, f"AwsSolutions-IAM5[Action::{action}]", reason)
         if profile.writes_lake:
             for prefix in (REPORTS_PREFIX, MANIFESTS_PREFIX):
                 self._storage.bucket.grant_put(function, f"{prefix}*")

@@ -1,10 +1,13 @@
 """Errors named for what happened.
 
 A Lambda's ``errorType`` is the class name of the exception it raised, so these names are the
-state machine's ``ErrorEquals``. The first five mirror the API's ``errorType`` values.
+state machine's ``ErrorEquals``. The first five mirror the API's ``errorType`` values. Step
+Functions carries such an error's message as a JSON cause; ``readable_cause`` gets it back.
 """
 
 from __future__ import annotations
+
+import json
 
 
 class BwpError(Exception):
@@ -91,3 +94,14 @@ class InvalidSettings(BwpError):
 
 class UnexpectedApiResponse(BwpError):
     """The API answered something we cannot interpret; the message carries what it said."""
+
+
+def readable_cause(cause: str | None) -> str:
+    """A Lambda error's cause is JSON with the message inside; the message is what a person reads."""
+    if not cause:
+        return "no cause given"
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else cause

@@ -93,6 +93,9 @@ class WindowFailed(WireModel):
 class SummarizeEvent(WireModel):
     results: list[Annotated[WindowLanded | WindowFailed, Field(discriminator="status")]]
     execution_id: str
+    report_types: list[str]
+    coverage_from: date  # the days this run answers for: [coverageFrom, endDay)
+    end_day: date
 
 
 class Summary(WireModel):
@@ -105,3 +108,5 @@ class Summary(WireModel):
     drifted: list[str]
     lines: list[str]
     message: str
+    missing: int  # partitions still missing in the days the run answers for, after it
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
@@ -27,6 +28,8 @@ class Settings(BaseModel):
     )
     connect_timeout_seconds: float = Field(5.0, alias="HTTP_CONNECT_TIMEOUT_SECONDS", gt=0)
     read_timeout_seconds: float = Field(30.0, alias="HTTP_READ_TIMEOUT_SECONDS", gt=0)
+    # The first day the lake's tables project: a day before it would land where no query sees it.
+    projection_start_date: date = Field(date(2024, 1, 1), alias="PROJECTION_START_DATE")
 
     @field_validator("download_host_allowlist", mode="before")
     @classmethod

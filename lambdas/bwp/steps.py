@@ -14,11 +14,14 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
+from aws_lambda_powertools.metrics import single_metric
 
 from bwp import errors, polling
 from bwp.aws import transient_aws_errors
 from bwp.client import BwpClient, ReportTask
 from bwp.coordination import LANDED, LedgerEntry, TaskLedger, TaskSlots
+from bwp.errors import readable_cause
+from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_days
 from bwp.landing import check_download_host, land_download
 from bwp.models import (
     CheckReportEvent,
@@ -33,10 +36,10 @@ from bwp.models import (
     WindowFailed,
     WindowLanded,
 )
-from bwp.observability import logger, metrics
+from bwp.observability import NAMESPACE, SERVICE, logger, metrics
 from bwp.schemas import manifest_key, report_key, schema_for
 from bwp.settings import Settings
-from bwp.windows import Plan, Window, parse_request, plan_windows
+from bwp.windows import DEFAULT_BACKFILL_WINDOWS, Plan, Window, parse_request, plan_windows, with_backfill
 
 Clock = Callable[[], datetime]
 
@@ -47,9 +50,25 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def plan(event: PlanWindowsEvent) -> Plan:
-    started = datetime.fromisoformat(event.execution_start_time.replace("Z", "+00:00"))
-    result = plan_windows(parse_request(event.request if event.request is not None else {}), started)
+def plan(client: BwpClient, s3, settings: Settings, event: PlanWindowsEvent) -> Plan:
+    """Validate the input, check the credentials once, and plan the windows, backfill included."""
+    started = datetime.fromisoformat(event.execution_start_time)
+    request = parse_request(event.request)
+    result = plan_windows(request, started, settings.projection_start_date)
+    # Bad credentials fail the execution here, once, instead of in every window.
+    client.check_credentials()
+    if request.backfill_from is not None:
+        landed = landed_days(manifest_keys_in_s3(s3, settings.lake_bucket, settings.manifests_prefix))
+        missing = {
+            report_type: missing_days(landed.get(report_type, set()), request.backfill_from, result.first_day)
+            for report_type in result.report_types
+        }
+        limit = DEFAULT_BACKFILL_WINDOWS if request.max_backfill_windows is None else request.max_backfill_windows
+        result = with_backfill(result, missing, limit)
+        logger.info(
+            "backfill planned",
+            extra={"missing": sum(map(len, missing.values())), "planned": result.backfilled, "limit": limit},
+        )
     if result.widened:
         logger.warning(
             "timestamps widened to whole UTC days",
@@ -287,7 +306,7 @@ def land_report(
     )
 
 
-def summarize(table, event: SummarizeEvent) -> Summary:
+def summarize(s3, table, settings: Settings, event: SummarizeEvent) -> Summary:
     landed = [result for result in event.results if isinstance(result, WindowLanded)]
     failed = [result for result in event.results if isinstance(result, WindowFailed)]
     ledger = TaskLedger(table, utc_now)
@@ -320,6 +339,15 @@ def summarize(table, event: SummarizeEvent) -> Summary:
         message = f"{len(failed)} of {len(event.results)} windows failed: {names}{more}"
     else:
         message = f"all {len(landed)} windows landed"
+    gaps = find_gaps(
+        landed_days(manifest_keys_in_s3(s3, settings.lake_bucket, settings.manifests_prefix)),
+        event.report_types,
+        event.coverage_from,
+        event.end_day,
+    )
+    _emit_gap_metrics(event.report_types, gaps)
+    if gaps:
+        message += f"; {len(gaps)} partition(s) since {event.coverage_from} still missing (bwp-lake gaps lists them)"
     return Summary(
         execution_id=event.execution_id,
         windows=len(event.results),
@@ -330,18 +358,20 @@ def summarize(table, event: SummarizeEvent) -> Summary:
         drifted=sorted(f"{r.report_type} {r.day}" for r in landed if r.drift),
         lines=lines,
         message=message,
+        missing=len(gaps),
     )
 
 
-def readable_cause(cause: str | None) -> str:
-    """A Lambda error's cause is JSON with the message inside; the message is what a person reads."""
-    if not cause:
-        return "no cause given"
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause
-    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else cause
+def _emit_gap_metrics(report_types: list[str], gaps: list[Gap]) -> None:
+    """One PartitionsMissing datapoint per report type, zero included, so the gap alarm can clear."""
+    for report_type in report_types:
+        missing = sum(1 for gap in gaps if gap.report_type == report_type)
+        # A metric set has one set of dimensions: each report type's count is a metric of its own.
+        with single_metric(
+            name="PartitionsMissing", unit="Count", value=missing, namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE},
+        ) as metric:
+            metric.add_dimension(name="ReportType", value=report_type)
 
 
 def _emit_landing_metrics(report_type: str, rows: int, bytes_out: int, generation_seconds: float | None) -> None:

@@ -6,7 +6,10 @@ starts, and the error names the field.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -16,23 +19,38 @@ from bwp.schemas import REPORT_TYPES, schema_for
 MAX_RANGE_DAYS = 400
 MAX_CONCURRENCY = 5  # the API allows five report tasks in progress per target
 DEFAULT_DAYS = 7  # the API's own default range: the last seven days
+MAX_BACKFILL_WINDOWS = 400
+# What a run heals of the history when the input names backfillFrom but not maxBackfillWindows:
+# a month of one report type a night keeps a scheduled run short.
+DEFAULT_BACKFILL_WINDOWS = 30
+# Athena's date projection counts days from the epoch: nothing before it can be a partition.
+EPOCH_DAY = date(1970, 1, 1)
 
 # Each window runs as a child execution of a Distributed Map, with its own 25,000-event history;
 # a poll costs 9 events (Wait 2, Task 5, Choice 2), so even three attempts of the whole cap stay
 # far below the limit. With waits growing to five minutes the cap is about twelve hours.
 MAX_POLLS = 150
 
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
 
 class ExecutionRequest(BaseModel):
-    """The execution input, as a person or the schedule writes it."""
+    """The execution input, as a person or the schedule writes it.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict: JSON's own types only, so ``"3"``, ``true`` or ``2.0`` for a number of days is refused
+    rather than guessed at.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     report_types: list[str] | None = Field(None, alias="reportTypes", min_length=1)
     start_date: str | None = Field(None, alias="startDate")
     end_date: str | None = Field(None, alias="endDate")
     lookback_days: int | None = Field(None, alias="lookbackDays", ge=1, le=MAX_RANGE_DAYS)
     max_concurrency: int = Field(MAX_CONCURRENCY, alias="maxConcurrency", ge=1, le=MAX_CONCURRENCY)
+    backfill_from: date | None = Field(None, alias="backfillFrom")
+    max_backfill_windows: int | None = Field(None, alias="maxBackfillWindows", ge=0, le=MAX_BACKFILL_WINDOWS)
 
     @field_validator("report_types")
     @classmethod
@@ -45,6 +63,20 @@ class ExecutionRequest(BaseModel):
                     raise UnknownReportType(f"reportTypes: {error}") from None
             value = list(dict.fromkeys(value))
         return value
+
+    @field_validator("backfill_from", mode="before")
+    @classmethod
+    def _iso_day(cls, value: object) -> object:
+        if not isinstance(value, str) or not _ISO_DAY.match(value):
+            raise ValueError("must be a date string, YYYY-MM-DD")
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("is not a calendar date (YYYY-MM-DD)") from None
+
+
+def known_fields() -> list[str]:
+    return [field.alias or name for name, field in ExecutionRequest.model_fields.items()]
 
 
 class Window(BaseModel):
@@ -67,20 +99,48 @@ class Plan(BaseModel):
     first_day: date = Field(alias="firstDay")
     end_day: date = Field(alias="endDay")
     widened: bool
+    report_types: list[str] = Field(alias="reportTypes")
+    # The days whose partitions this run answers for: backfillFrom, or else the first planned day.
+    coverage_from: date = Field(alias="coverageFrom")
+    backfilled: int = 0
+
+
+def window_for(report_type: str, day: date) -> Window:
+    return Window(report_type=report_type, day=day, start_date=_iso(day), end_date=_iso(day + timedelta(days=1)))
+
+
+def with_backfill(plan: Plan, missing: dict[str, list[date]], limit: int) -> Plan:
+    """The plan plus, after its own windows, the oldest ``limit`` missing days before it."""
+    planned = {(window.report_type, window.day) for window in plan.windows}
+    candidates = sorted(
+        (day, report_type)
+        for report_type, days in missing.items()
+        for day in days
+        if day < plan.first_day and (report_type, day) not in planned
+    )
+    backfill = [window_for(report_type, day) for day, report_type in candidates[:limit]]
+    return plan.model_copy(update={"windows": plan.windows + backfill, "backfilled": len(backfill)})
 
 
 def parse_request(payload: object) -> ExecutionRequest:
     if not isinstance(payload, dict):
-        raise InvalidExecutionInput(f"execution input must be a JSON object, got {type(payload).__name__}")
+        raise InvalidExecutionInput(f"execution input: must be a JSON object, got {_json_type(payload)}")
+    nulls = [name for name in known_fields() if name in payload and payload[name] is None]
+    if nulls:
+        raise InvalidExecutionInput(
+            "; ".join(f"{name}: must not be null; leave the field out for its default" for name in nulls)
+        )
     try:
         return ExecutionRequest.model_validate(payload)
     except ValidationError as error:
         raise InvalidExecutionInput(_describe(error)) from None
 
 
-def plan_windows(request: ExecutionRequest, now: datetime) -> Plan:
-    """Expand a request into windows; ``now`` is when the execution started (UTC)."""
+def plan_windows(request: ExecutionRequest, now: datetime, projection_start: date) -> Plan:
+    """Expand a request into windows; ``now`` is when the execution started (UTC), and
+    ``projection_start`` the first day the lake's tables project."""
     today = now.astimezone(UTC).date()
+    first_allowed = max(projection_start, EPOCH_DAY)
     first_day, end_day, widened = _day_range(request, today)
     if first_day >= end_day:
         raise InvalidExecutionInput(f"startDate ({first_day}) must be before endDate ({end_day})")
@@ -89,15 +149,20 @@ def plan_windows(request: ExecutionRequest, now: datetime) -> Plan:
     days = (end_day - first_day).days
     if days > MAX_RANGE_DAYS:
         raise InvalidExecutionInput(f"startDate..endDate spans {days} days; at most {MAX_RANGE_DAYS} per execution")
+    if first_day < first_allowed:
+        field = "startDate" if request.start_date is not None else "lookbackDays"
+        raise InvalidExecutionInput(f"{field}: the first day, {first_day}, {_before(first_allowed)}")
+    if request.backfill_from is not None:
+        if request.backfill_from < first_allowed:
+            raise InvalidExecutionInput(f"backfillFrom: {request.backfill_from} {_before(first_allowed)}")
+        if request.backfill_from > today:
+            raise InvalidExecutionInput(
+                f"backfillFrom: {request.backfill_from} is in the future: today is {today} (UTC)"
+            )
 
     report_types = request.report_types or list(REPORT_TYPES)
     windows = [
-        Window(
-            report_type=report_type,
-            day=day,
-            start_date=_iso(day),
-            end_date=_iso(day + timedelta(days=1)),
-        )
+        window_for(report_type, day)
         for day in (first_day + timedelta(days=offset) for offset in range(days))
         for report_type in report_types
     ]
@@ -108,7 +173,15 @@ def plan_windows(request: ExecutionRequest, now: datetime) -> Plan:
         first_day=first_day,
         end_day=end_day,
         widened=widened,
+        report_types=report_types,
+        coverage_from=min(request.backfill_from or first_day, first_day),
     )
+
+
+def _before(first_allowed: date) -> str:
+    if first_allowed == EPOCH_DAY:
+        return f"is before {EPOCH_DAY}, the first day a partition can have"
+    return f"is before the lake's first day, {first_allowed} (projectionStartDate): the tables would not see it"
 
 
 def _day_range(request: ExecutionRequest, today: date) -> tuple[date, date, bool]:
@@ -129,8 +202,10 @@ def _day_range(request: ExecutionRequest, today: date) -> tuple[date, date, bool
 def _parse_day(value: str, field: str, *, round_up: bool) -> tuple[date, bool]:
     """A date, or a timestamp widened to the whole UTC day that contains it."""
     try:
-        if len(value) == 10:
+        if _ISO_DAY.match(value):
             return date.fromisoformat(value), False
+        if not _ISO_TIMESTAMP.match(value):
+            raise ValueError(value)
         instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidExecutionInput(
@@ -138,11 +213,14 @@ def _parse_day(value: str, field: str, *, round_up: bool) -> tuple[date, bool]:
         ) from None
     if instant.tzinfo is None:
         raise InvalidExecutionInput(f"{field}: {value!r} has no time zone; write it in UTC, e.g. {value}Z")
-    instant = instant.astimezone(UTC)
-    day = instant.date()
-    on_boundary = instant.timetz().replace(tzinfo=None) == time(0)
-    if round_up and not on_boundary:
-        day += timedelta(days=1)
+    try:
+        instant = instant.astimezone(UTC)
+        day = instant.date()
+        on_boundary = instant.timetz().replace(tzinfo=None) == time(0)
+        if round_up and not on_boundary:
+            day += timedelta(days=1)
+    except OverflowError:
+        raise InvalidExecutionInput(f"{field}: {value!r} is outside the calendar") from None
     return day, not on_boundary
 
 
@@ -150,12 +228,49 @@ def _iso(day: date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
 
+_MESSAGES = {
+    "int_type": "must be an integer",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "too_short": "must not be empty",
+}
+
+
 def _describe(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "input"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown field (known: reportTypes, startDate, endDate, lookbackDays, maxConcurrency)"
-        problems.append(f"{field}: {message}")
+        kind, context = item["type"], item.get("ctx") or {}
+        if kind == "extra_forbidden":
+            problems.append(f"{field}: unknown field (known: {', '.join(known_fields())})")
+            continue
+        if kind == "greater_than_equal":
+            message = f"must be at least {context['ge']}"
+        elif kind == "less_than_equal":
+            message = f"must be at most {context['le']}"
+        elif kind == "value_error":
+            message = str(context["error"])
+        else:
+            message = _MESSAGES.get(kind, item["msg"])
+        problems.append(f"{field}: {message}, got {_shown(item['input'])}")
     return "; ".join(problems)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a value's type, as the person who wrote the input knows it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__

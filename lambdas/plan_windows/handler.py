@@ -1,7 +1,7 @@
 """Plan windows: validate the execution input and expand it into (report type, day) windows."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from bwp import steps
+from bwp import dependencies, steps
 from bwp.models import PlanWindowsEvent
 from bwp.observability import logger, metrics, tracer
 
@@ -10,4 +10,10 @@ from bwp.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return steps.plan(PlanWindowsEvent.model_validate(event)).model_dump(mode="json", by_alias=True)
+    planned = steps.plan(
+        dependencies.api_client(),
+        dependencies.s3_client(),
+        dependencies.settings(),
+        PlanWindowsEvent.model_validate(event),
+    )
+    return planned.model_dump(mode="json", by_alias=True)

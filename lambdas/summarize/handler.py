@@ -10,4 +10,9 @@ from bwp.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return steps.summarize(dependencies.state_table(), SummarizeEvent.model_validate(event)).to_wire()
+    return steps.summarize(
+        dependencies.s3_client(),
+        dependencies.state_table(),
+        dependencies.settings(),
+        SummarizeEvent.model_validate(event),
+    ).to_wire()

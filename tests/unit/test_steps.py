@@ -1,10 +1,13 @@
 """The states' logic without Lambda: plan, check (statuses, poll cap, adaptive wait), summarize."""
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
+import boto3
 import pytest
 from bwp import errors, polling, steps
 from bwp.client import ReportTask
+from bwp.coordination import TaskLedger
 from bwp.models import (
     CheckReportEvent,
     PlanWindowsEvent,
@@ -31,6 +34,37 @@ class ScriptedApi:
         return ReportTask(task_id, "ORDER_FEES", self.statuses.pop(0), self.requested.isoformat(), NOW.isoformat())
 
 
+class CredentialsCheck:
+    """The API as Plan windows sees it: a token request that succeeds or is refused."""
+
+    def __init__(self, refusal: Exception | None = None) -> None:
+        self.refusal = refusal
+        self.checks = 0
+
+    def check_credentials(self) -> None:
+        self.checks += 1
+        if self.refusal:
+            raise self.refusal
+
+
+@pytest.fixture
+def lake(state_table):
+    """An empty lake bucket (moto), beside the state table."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="lake")
+    return s3
+
+
+def plan(request, lake, *, api=None, projection_start="2024-01-01", started="2024-08-25T06:00:00Z"):
+    event = PlanWindowsEvent(request=request, execution_start_time=started)
+    return steps.plan(api or CredentialsCheck(), lake, settings_with(PROJECTION_START_DATE=projection_start), event)
+
+
+def land_manifest(lake, report_type, day):
+    key = f"manifests/report_type={report_type}/dt={day}.json"
+    lake.put_object(Bucket="lake", Key=key, Body=b"{}")
+
+
 @pytest.fixture
 def check(state_table):
     def check(api, polls=0, wait=10, max_polls=50):
@@ -42,16 +76,49 @@ def check(state_table):
     return check
 
 
-def test_plan_reads_the_execution_start_time_and_input():
-    event = PlanWindowsEvent(request={"lookbackDays": 1, "reportTypes": ["USER_EVENTS"]},
-                             execution_start_time="2024-08-25T06:00:00.123Z")
-    result = steps.plan(event)
+def test_plan_reads_the_execution_start_time_and_input(lake):
+    result = plan({"lookbackDays": 1, "reportTypes": ["USER_EVENTS"]}, lake, started="2024-08-25T06:00:00.123Z")
     assert [(w.report_type, w.day) for w in result.windows] == [("USER_EVENTS", date(2024, 8, 24))]
 
 
-def test_plan_with_no_input_at_all_uses_the_default_range():
-    event = PlanWindowsEvent(request=None, execution_start_time="2024-08-25T06:00:00Z")
-    assert len(steps.plan(event).windows) == 14
+def test_plan_refuses_a_null_input_rather_than_taking_the_default_range(lake):
+    with pytest.raises(errors.InvalidExecutionInput, match="execution input: must be a JSON object, got null"):
+        plan(None, lake)
+
+
+def test_plan_refuses_days_before_the_projection_start_it_is_given(lake):
+    with pytest.raises(errors.InvalidExecutionInput, match="lookbackDays: the first day, 2024-08-22, is before"):
+        plan({"lookbackDays": 3}, lake, projection_start="2024-08-23")
+
+
+def test_plan_checks_the_credentials_once_and_a_refusal_fails_the_whole_run(lake):
+    api = CredentialsCheck()
+    plan({"lookbackDays": 7}, lake, api=api)
+    assert api.checks == 1
+    refused = CredentialsCheck(errors.AccessDeniedException("token request refused (HTTP 401, invalid_client)"))
+    with pytest.raises(errors.AccessDeniedException, match="invalid_client"):
+        plan({"lookbackDays": 7}, lake, api=refused)
+
+
+def test_plan_heals_the_oldest_missing_days_since_backfill_from_within_the_limit(lake):
+    # given a lake that holds 2024-08-10 and 2024-08-12 of ORDER_FEES only
+    land_manifest(lake, "ORDER_FEES", "2024-08-10")
+    land_manifest(lake, "ORDER_FEES", "2024-08-12")
+    # when the schedule plans a 2-day look-back, healing from 2024-08-10, at most 4 windows
+    request = {"lookbackDays": 2, "backfillFrom": "2024-08-10", "maxBackfillWindows": 4}
+    result = plan(request, lake)
+    # then the look-back comes first, then the oldest missing days of each type
+    planned = [(w.report_type, str(w.day)) for w in result.windows]
+    assert planned[:4] == [("ORDER_FEES", "2024-08-23"), ("USER_EVENTS", "2024-08-23"),
+                           ("ORDER_FEES", "2024-08-24"), ("USER_EVENTS", "2024-08-24")]
+    assert planned[4:] == [("USER_EVENTS", "2024-08-10"), ("ORDER_FEES", "2024-08-11"),
+                           ("USER_EVENTS", "2024-08-11"), ("USER_EVENTS", "2024-08-12")]
+    assert (result.backfilled, str(result.coverage_from)) == (4, "2024-08-10")
+
+
+def test_plan_without_backfill_from_plans_only_what_was_asked(lake):
+    result = plan({"lookbackDays": 2}, lake)
+    assert (len(result.windows), result.backfilled) == (4, 0)
 
 
 @pytest.mark.parametrize("status", ["STARTED", "RUNNING"])
@@ -89,9 +156,15 @@ def test_wait_never_exceeds_five_minutes_and_tracks_an_old_reports_age():
     assert polling.next_wait_seconds(1, NOW, NOW) == polling.MIN_WAIT_SECONDS
 
 
-def test_summary_names_each_failed_window_and_its_cause(state_table):
+def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(lake, state_table, capsys):
+    # given a lake that holds USER_EVENTS 2024-08-22 and ORDER_FEES 2024-08-21 only
+    land_manifest(lake, "USER_EVENTS", "2024-08-22")
+    land_manifest(lake, "ORDER_FEES", "2024-08-21")
     event = SummarizeEvent.model_validate({
         "executionId": "arn:exec",
+        "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
+        "coverageFrom": "2024-08-21",
+        "endDay": "2024-08-23",
         "results": [
             {"status": "LANDED", "reportType": "ORDER_FEES", "day": "2024-08-22", "rows": 10, "bytesOut": 100,
              "attempts": 1},
@@ -101,8 +174,19 @@ def test_summary_names_each_failed_window_and_its_cause(state_table):
              "error": "ReportFailed", "cause": '{"errorMessage": "report task X FAILED"}'},
         ],
     })
-    summary = steps.summarize(state_table, event)
+    summary = steps.summarize(lake, state_table, settings_with(), event)
     assert (summary.windows, summary.landed, summary.failed, summary.rows, summary.bytes_out) == (3, 2, 1, 15, 150)
-    assert summary.message == "1 of 3 windows failed: ORDER_FEES 2024-08-22 (ReportFailed: report task X FAILED)"
+    assert summary.message == (
+        "1 of 3 windows failed: ORDER_FEES 2024-08-22 (ReportFailed: report task X FAILED); "
+        "2 partition(s) since 2024-08-21 still missing (bwp-lake gaps lists them)"
+    )
+    assert summary.missing == 2
+    # and the failure is remembered beyond the execution, for bwp-lake gaps
+    entry = TaskLedger(state_table, steps.utc_now).find("ORDER_FEES", date(2024, 8, 22))
+    assert (entry.last_error, entry.last_cause) == ("ReportFailed", "report task X FAILED")
+    # and each report type's count of missing partitions is a metric, zero or not
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "PartitionsMissing" in line]
+    counts = {m["ReportType"]: m["PartitionsMissing"] for m in emitted}
+    assert counts in ({"ORDER_FEES": 1, "USER_EVENTS": 1}, {"ORDER_FEES": [1], "USER_EVENTS": [1]})
     assert summary.drifted == ["USER_EVENTS 2024-08-22"]
     assert any("FAILED after 3 attempt(s): ReportFailed" in line for line in summary.lines)

@@ -7,10 +7,12 @@ from bwp.errors import InvalidExecutionInput, UnknownReportType
 from bwp.windows import parse_request, plan_windows
 
 NOW = datetime(2024, 8, 25, 6, 30, tzinfo=UTC)
+# Early enough for the longest range allowed to end today.
+PROJECTION_START = date(2023, 1, 1)
 
 
 def plan(payload):
-    return plan_windows(parse_request(payload), NOW)
+    return plan_windows(parse_request(payload), NOW, PROJECTION_START)
 
 
 def test_explicit_range_expands_to_one_window_per_type_and_day_with_exclusive_end():

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from emulator import Emulator, EmulatorConfig
 from local.engine import BUCKET
-from tests.workflow.support import ROWS_PER_DAY, SEED, calls, landed_csv, served_csv
+from tests.workflow.support import ROWS_PER_DAY, SEED, calls, keys, landed_csv, served_csv
 
 DAYS = [date(2024, 8, 20) + timedelta(days=n) for n in range(5)]
 
@@ -71,7 +71,7 @@ def test_two_executions_at_once_share_the_five_slots_and_neither_is_throttled(en
     # given two backfills of 30 windows each, started together, of reports that take minutes
     first = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-07-01", "endDate": "2024-07-16"}
     second = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-07-16", "endDate": "2024-07-31"}
-    with Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=5000.0)) as api:
+    with Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=2000.0)) as api:
         engine = engine_for(api=api)
         # when they run
         outcomes = engine.run_together([first, second])
@@ -104,3 +104,24 @@ def test_max_concurrency_two_runs_at_most_two_windows_at_once(engine_for, emulat
     assert outcome.succeeded, outcome.cause
     assert max(in_progress_seen) == 2
     assert emulator.state()["maxConcurrentInProgress"] == 2
+
+
+def test_the_schedule_heals_missed_days_over_a_few_runs_by_itself(engine_for, emulator):
+    # given a lake that must hold ORDER_FEES since five days before the look-back, and holds none
+    engine = engine_for()
+    today = emulator.now().date()
+    backfill_from = today - timedelta(days=6)
+    nightly = {"reportTypes": ["ORDER_FEES"], "lookbackDays": 1, "backfillFrom": str(backfill_from),
+               "maxBackfillWindows": 3}
+    # when the schedule runs twice
+    first = engine.run(nightly)
+    second = engine.run(nightly)
+    # then the first run lands the look-back and the three oldest missing days, and says what is left
+    assert first.succeeded, first.cause
+    assert first.summary["landed"] == 4 and first.summary["missing"] == 2
+    assert "2 partition(s) since" in first.summary["message"]
+    # and the second lands the rest: every day since backfillFrom is in the lake, none twice
+    assert second.summary["landed"] == 3 and second.summary["missing"] == 0
+    days = [backfill_from + timedelta(days=n) for n in range(6)]
+    landed = sorted(key for key in keys(engine, "reports/report_type=ORDER_FEES/"))
+    assert landed == [report_key("ORDER_FEES", day) for day in days]

@@ -12,7 +12,7 @@ from bwp.polling import MAX_WAIT_SECONDS
 from bwp.windows import MAX_POLLS
 
 from emulator import Emulator, EmulatorConfig
-from local.engine import BUCKET
+from local.engine import BUCKET, ApiEndpoint, LocalEngine
 from tests.workflow.support import ROWS_PER_DAY, SEED, calls, keys, landed_csv, served_csv
 
 TWO_DAYS = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-08-21", "endDate": "2024-08-23"}
@@ -52,7 +52,8 @@ def test_both_report_types_land_byte_exact_with_manifests(engine_for):
 
 
 def test_six_windows_never_exceed_five_tasks_in_progress_even_with_another_client_busy(engine_for, emulator):
-    # given another client of the same merchant holding three report tasks in progress
+    # given another client of the same merchant holding three report tasks in progress, each over
+    # thirty days, so that they outlast the first of our one-day reports however the clock moves
     token = requests.post(
         f"{emulator.base_url}/token",
         data={"grant_type": "client_credentials", "client_id": "local-client", "client_secret": "local-secret"},
@@ -60,7 +61,10 @@ def test_six_windows_never_exceed_five_tasks_in_progress_even_with_another_clien
     ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "x-api-target-id": "local-target", "x-api-version": "2024-11-01"}
     for _ in range(3):
-        document = 'mutation StartReportTask { startReportTask(input: {reportType: "ORDER_FEES"}) { taskId } }'
+        document = (
+            'mutation StartReportTask { startReportTask(input: {reportType: "ORDER_FEES", timeRange: '
+            '{startDate: "2024-07-01T00:00:00Z", endDate: "2024-07-31T00:00:00Z"}}) { taskId } }'
+        )
         answer = requests.post(f"{emulator.base_url}/graphql", json={"query": document}, headers=headers, timeout=5)
         assert answer.json()["data"]["startReportTask"]["taskId"]
     engine = engine_for()
@@ -146,6 +150,20 @@ def test_bad_input_fails_before_any_report_task_starts(engine_for, emulator):
     assert outcome.error == "UnknownReportType"
     assert "INVENTORY" in outcome.cause
     assert emulator.state()["calls"].get("startReportTask", 0) == 0
+
+
+def test_bad_credentials_fail_the_run_once_before_any_window_starts(emulator):
+    # given the right client id with a wrong secret
+    credentials = emulator.credentials
+    endpoint = ApiEndpoint(emulator.base_url, credentials["clientId"], "not-the-secret", credentials["targetId"])
+    with LocalEngine(endpoint) as engine:
+        # when a week of both report types is asked for
+        outcome = engine.run({"lookbackDays": 7})
+    # then Plan windows refuses, naming the credentials, after one token request and no task
+    assert outcome.status == "FAILED" and outcome.error == "AccessDeniedException"
+    assert "check clientId and clientSecret" in outcome.cause
+    assert calls(outcome, "bwp-start-report") == []
+    assert emulator.state()["calls"]["token"] == 1 and emulator.state()["tasks"] == []
 
 
 def test_header_drift_still_lands_and_is_flagged(engine_for, emulator):

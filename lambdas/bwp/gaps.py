@@ -1,0 +1,74 @@
+"""Which (report type, day) partitions are missing: a day is landed when its manifest exists.
+
+The manifests are the lake's own record of what landed (the landing writes a manifest last), so
+every run, the schedule's self-healing backfill and ``bwp-lake gaps`` read the same truth; the
+ledger adds why a missing day is missing, when a run tried it and failed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bwp.aws import transient_aws_errors
+from bwp.coordination import TaskLedger
+
+_MANIFEST_KEY = re.compile(r"report_type=(?P<type>[A-Z0-9_]+)/dt=(?P<day>\d{4}-\d{2}-\d{2})\.json$")
+
+
+@dataclass(frozen=True)
+class Gap:
+    report_type: str
+    day: date
+    failure: str | None = None  # the last failed run's error and cause, if one tried
+
+    def describe(self) -> str:
+        return f"{self.report_type} {self.day}: " + (f"failed: {self.failure}" if self.failure else "missing")
+
+
+def landed_days(manifest_keys: Iterable[str]) -> dict[str, set[date]]:
+    """Report type -> days with a manifest, from manifest keys (in S3 or in a local lake)."""
+    landed: dict[str, set[date]] = {}
+    for key in manifest_keys:
+        match = _MANIFEST_KEY.search(key)
+        if match:
+            landed.setdefault(match["type"], set()).add(date.fromisoformat(match["day"]))
+    return landed
+
+
+def manifest_keys_in_s3(s3, bucket: str, manifests_prefix: str) -> list[str]:
+    keys: list[str] = []
+    with transient_aws_errors(f"listing s3://{bucket}/{manifests_prefix}"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=manifests_prefix):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def missing_days(landed: set[date], first: date, end: date) -> list[date]:
+    """Days in [first, end) without a manifest, oldest first."""
+    return [day for day in (first + timedelta(days=n) for n in range((end - first).days)) if day not in landed]
+
+
+def find_gaps(
+    landed: dict[str, set[date]],
+    report_types: Iterable[str],
+    first: date,
+    end: date,
+    ledger: TaskLedger | None = None,
+) -> list[Gap]:
+    gaps = []
+    for report_type in report_types:
+        failures = {}
+        if ledger is not None:
+            failures = {
+                entry.day: f"{entry.last_error}: {entry.last_cause}"
+                for entry in ledger.entries(report_type)
+                if entry.last_error
+            }
+        gaps.extend(
+            Gap(report_type, day, failures.get(day))
+            for day in missing_days(landed.get(report_type, set()), first, end)
+        )
+    return gaps
