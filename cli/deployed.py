@@ -32,6 +32,11 @@ def client(args: argparse.Namespace, service: str) -> Any:
     return boto3.client(service, region_name=args.region, config=AWS_CONFIG)
 
 
+def table(args: argparse.Namespace, name: str) -> Any:
+    """A DynamoDB table of the stack, with the CLI's bounded timeouts and retries."""
+    return boto3.resource("dynamodb", region_name=args.region, config=AWS_CONFIG).Table(name)
+
+
 def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]

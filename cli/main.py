@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "demo": "local.cli",
     "start": "cli.start",
     "create-views": "cli.athena_setup",
+    "gaps": "cli.gaps",
 }
 
 

@@ -4,6 +4,7 @@ DEFAULT_STACK_NAME = "BwpReportLake"
 
 STATE_MACHINE_ARN = "StateMachineArn"
 DATA_BUCKET = "DataBucketName"
+STATE_TABLE = "StateTableName"
 WORKGROUP = "AthenaWorkGroupName"
 DATABASE = "GlueDatabaseName"
 CREDENTIALS_SECRET = "CredentialsSecretName"

@@ -42,6 +42,10 @@ class ReportLakeStack(Stack):
         values = {
             outputs.STATE_MACHINE_ARN: (state_machine_arn, "Ingestion state machine"),
             outputs.DATA_BUCKET: (self.storage.bucket.bucket_name, "The lake's bucket"),
+            outputs.STATE_TABLE: (
+                self.workflow.state_table.table_name,
+                "Task ledger and report task slots, shared by every execution",
+            ),
             outputs.WORKGROUP: (self.storage.workgroup_name, "Athena workgroup to query the lake with"),
             outputs.DATABASE: (self.storage.database_name, "Glue database of the raw tables and views"),
             outputs.CREDENTIALS_SECRET: (

@@ -7,7 +7,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena_cfn
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
-from bwp.schemas import REPORT_TYPES, schema_for, table_location_prefix
+from bwp.schemas import MANIFESTS_PREFIX, REPORT_TYPES, schema_for, table_location_prefix
 from constructs import Construct
 
 import athena
@@ -16,7 +16,6 @@ from infra.naming import pascal
 from infra.outputs import VIEW_QUERY_PREFIX
 
 REPORTS_PREFIX = "reports/"
-MANIFESTS_PREFIX = "manifests/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 MANIFESTS_TABLE = "manifests"
 

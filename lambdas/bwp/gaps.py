@@ -8,12 +8,12 @@ ledger adds why a missing day is missing, when a run tried it and failed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bwp.aws import transient_aws_errors
-from bwp.coordination import TaskLedger
+from bwp.coordination import LedgerEntry
 
 _MANIFEST_KEY = re.compile(r"report_type=(?P<type>[A-Z0-9_]+)/dt=(?P<day>\d{4}-\d{2}-\d{2})\.json$")
 
@@ -51,24 +51,26 @@ def missing_days(landed: set[date], first: date, end: date) -> list[date]:
     return [day for day in (first + timedelta(days=n) for n in range((end - first).days)) if day not in landed]
 
 
+def failures_of(entries: Iterable[LedgerEntry]) -> dict[tuple[str, date], str]:
+    """(report type, day) -> the last failure the ledger remembers for it."""
+    return {
+        (entry.report_type, entry.day): f"{entry.last_error}: {entry.last_cause}"
+        for entry in entries
+        if entry.last_error
+    }
+
+
 def find_gaps(
     landed: dict[str, set[date]],
     report_types: Iterable[str],
     first: date,
     end: date,
-    ledger: TaskLedger | None = None,
+    failures: Mapping[tuple[str, date], str] | None = None,
 ) -> list[Gap]:
-    gaps = []
-    for report_type in report_types:
-        failures = {}
-        if ledger is not None:
-            failures = {
-                entry.day: f"{entry.last_error}: {entry.last_cause}"
-                for entry in ledger.entries(report_type)
-                if entry.last_error
-            }
-        gaps.extend(
-            Gap(report_type, day, failures.get(day))
-            for day in missing_days(landed.get(report_type, set()), first, end)
-        )
-    return gaps
+    """Every (report type, day) in [first, end) without a manifest, with its failure if known."""
+    failures = failures or {}
+    return [
+        Gap(report_type, day, failures.get((report_type, day)))
+        for report_type in report_types
+        for day in missing_days(landed.get(report_type, set()), first, end)
+    ]

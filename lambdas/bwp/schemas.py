@@ -111,6 +111,10 @@ def schema_for(report_type: str) -> ReportSchema:
         raise UnknownReportType(f"unknown report type {report_type!r}; known: {known}") from None
 
 
+# Where the manifests live in the bucket: never under a table's location.
+MANIFESTS_PREFIX = "manifests/"
+
+
 def report_key(reports_prefix: str, report_type: str, day: str) -> str:
     """Deterministic object key of one (report type, UTC day) partition."""
     return f"{reports_prefix}report_type={report_type}/dt={day}/{report_type}_{day}.csv.gz"

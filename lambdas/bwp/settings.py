@@ -9,6 +9,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
 from bwp.errors import InvalidSettings
+from bwp.schemas import MANIFESTS_PREFIX
 
 
 class Settings(BaseModel):
@@ -22,7 +23,7 @@ class Settings(BaseModel):
     # The API allows five report tasks in progress per target id, whoever started them.
     task_slots: int = Field(5, alias="TASK_SLOTS", ge=1, le=5)
     reports_prefix: str = Field("reports/", alias="REPORTS_PREFIX")
-    manifests_prefix: str = Field("manifests/", alias="MANIFESTS_PREFIX")
+    manifests_prefix: str = Field(MANIFESTS_PREFIX, alias="MANIFESTS_PREFIX")
     download_host_allowlist: tuple[str, ...] = Field(
         ("*.amazonaws.com", "*.buywithprime.amazon.com"), alias="DOWNLOAD_HOST_ALLOWLIST"
     )

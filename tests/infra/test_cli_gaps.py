@@ -1,0 +1,93 @@
+"""`bwp-lake gaps`: missing and failed partitions, from a local lake directory or the deployed stack."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import boto3
+import pytest
+from bwp.coordination import TaskLedger
+from moto import mock_aws
+
+from cli.main import main
+from infra.outputs import DATA_BUCKET, STATE_TABLE
+from local.engine import create_state_table
+
+REGION = "us-east-1"
+STACK = "BwpReportLakeTest"
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+def manifest_key(report_type: str, day: str) -> str:
+    return f"manifests/report_type={report_type}/dt={day}.json"
+
+
+def test_a_local_lake_lists_each_missing_day_and_the_failure_the_ledger_remembers(tmp_path, capsys):
+    # given a lake with ORDER_FEES on the 1st and 3rd, and a ledger that saw the 2nd fail
+    for day in ("2024-08-01", "2024-08-03"):
+        (tmp_path / manifest_key("ORDER_FEES", day)).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / manifest_key("ORDER_FEES", day)).write_text("{}")
+    (tmp_path / "_state").mkdir()
+    failed = {"pk": "WINDOW#ORDER_FEES", "sk": "2024-08-02", "lastError": "ReportTimedOut", "lastCause": "RUNNING"}
+    (tmp_path / "_state" / "ledger.json").write_text(json.dumps([failed]))
+    # when the gaps of the first three days are asked for
+    code = main(["gaps", "--lake-dir", str(tmp_path), "--from", "2024-08-01", "--to", "2024-08-04",
+                 "--report-types", "ORDER_FEES"])
+    # then the 2nd is named with its failure, and the exit status says there are gaps
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert out == ["ORDER_FEES 2024-08-02: failed: ReportTimedOut: RUNNING",
+                   "1 partition(s) missing in [2024-08-01, 2024-08-04) of ORDER_FEES"]
+
+
+def test_a_complete_lake_exits_zero_and_json_is_one_line(tmp_path, capsys):
+    (tmp_path / manifest_key("USER_EVENTS", "2024-08-01")).parent.mkdir(parents=True)
+    (tmp_path / manifest_key("USER_EVENTS", "2024-08-01")).write_text("{}")
+    code = main(["gaps", "--lake-dir", str(tmp_path), "--from", "2024-08-01", "--to", "2024-08-02",
+                 "--report-types", "USER_EVENTS", "--json"])
+    (line,) = capsys.readouterr().out.splitlines()
+    assert code == 0 and json.loads(line) == {"from": "2024-08-01", "to": "2024-08-02", "missing": []}
+
+
+@pytest.mark.parametrize(("arguments", "said"), [
+    (["--lake-dir", ".", "--report-types", "REFUNDS"], "unknown report type(s) REFUNDS"),
+    (["--lake-dir", ".", "--from", "2024-08-05", "--to", "2024-08-01"], "--from 2024-08-05 is not before 2024-08-01"),
+    (["--lake-dir", "/nonexistent/lake"], "is not a directory"),
+])
+def test_bad_arguments_are_named_in_one_line(arguments, said, capsys):
+    code = main(["gaps", *arguments])
+    err = capsys.readouterr().err
+    assert code == 2 and said in err and "Traceback" not in err
+
+
+@mock_aws
+def test_the_deployed_stack_is_read_through_its_bucket_and_state_table(capsys):
+    # given a deployed lake with one of two days landed, and a failure in its ledger
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="lake")
+    s3.put_object(Bucket="lake", Key=manifest_key("ORDER_FEES", "2024-08-01"), Body=b"{}")
+    table = create_state_table()
+    TaskLedger(table, lambda: datetime(2024, 8, 3, tzinfo=UTC)).record_failure(
+        "ORDER_FEES", date(2024, 8, 2), "ReportFailed", "task FAILED", "arn:execution"
+    )
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {DATA_BUCKET: {"Value": "lake"}, STATE_TABLE: {"Value": table.name}},
+    }
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=STACK, TemplateBody=json.dumps(template))
+    # when its gaps are asked for
+    code = main(["gaps", "--stack-name", STACK, "--region", REGION, "--from", "2024-08-01", "--to", "2024-08-03",
+                 "--report-types", "ORDER_FEES"])
+    # then only the failed day is listed, with its cause
+    assert code == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "ORDER_FEES 2024-08-02: failed: ReportFailed: task FAILED",
+        "1 partition(s) missing in [2024-08-01, 2024-08-03) of ORDER_FEES",
+    ]
