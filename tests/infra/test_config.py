@@ -54,6 +54,10 @@ def test_unset_keys_take_their_defaults():
         ("alarmEmail", "not-an-address"),
         ("databaseName", "Bwp-Lake"),
         ("downloadHostAllowlist", "*.amazonaws.com"),
+        ("backfillFrom", "2023-12-31"),
+        ("backfillFrom", "last year"),
+        ("maxBackfillWindows", 401),
+        ("maxBackfillWindows", True),
     ],
 )
 def test_a_wrong_value_stops_synth_naming_the_key(key, value):
@@ -70,3 +74,17 @@ def test_lookback_is_bounded_as_the_workflow_bounds_a_range():
     assert context_of({"lookbackDays": MAX_RANGE_DAYS}).lookback_days == MAX_RANGE_DAYS
     with pytest.raises(InvalidConfiguration, match="lookbackDays"):
         context_of({"lookbackDays": MAX_RANGE_DAYS + 1})
+
+
+def test_backfill_is_bounded_as_the_workflow_bounds_it_and_only_scheduled_when_configured():
+    from bwp.windows import MAX_BACKFILL_WINDOWS, parse_request
+
+    from infra.config import MAX_BACKFILL_WINDOWS as CONFIGURED_MAX
+    from infra.schedule import schedule_input
+
+    assert CONFIGURED_MAX == MAX_BACKFILL_WINDOWS
+    assert "backfillFrom" not in schedule_input(context_of({}))
+    healing = schedule_input(context_of({"backfillFrom": "2024-03-01", "maxBackfillWindows": 12}))
+    assert (healing["backfillFrom"], healing["maxBackfillWindows"]) == ("2024-03-01", 12)
+    request = parse_request(healing)
+    assert (str(request.backfill_from), request.max_backfill_windows) == ("2024-03-01", 12)

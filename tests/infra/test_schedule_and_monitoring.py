@@ -130,6 +130,22 @@ def test_freshness_alarm_per_report_type_fires_after_26_silent_hours(synthesized
         assert alarm["OKActions"] == alarm["AlarmActions"]
 
 
+def test_gap_alarm_per_report_type_fires_when_two_daily_runs_leave_partitions_missing(synthesized):
+    gaps = {
+        next(d["Value"] for d in a["Dimensions"] if d["Name"] == "ReportType"): a
+        for a in alarms(synthesized)
+        if a.get("MetricName") == "PartitionsMissing"
+    }
+    assert set(gaps) == set(synthesized.context["reportTypes"])
+    for alarm in gaps.values():
+        assert alarm["Namespace"] == NAMESPACE and {"Name": "service", "Value": SERVICE} in alarm["Dimensions"]
+        # the best count of each day, two days running, at least one partition missing
+        assert (alarm["Statistic"], alarm["Period"]) == ("Minimum", 86400)
+        assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 2
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert alarm["OKActions"] == alarm["AlarmActions"]
+
+
 def test_every_alarm_notifies_the_topic(synthesized):
     (topic_id,) = synthesized.resources("AWS::SNS::Topic")
     for alarm in alarms(synthesized):

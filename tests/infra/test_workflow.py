@@ -198,3 +198,25 @@ def test_state_machine_may_run_its_windows_as_child_executions_of_itself_only(sy
         assert f":execution:{name}/*" in json.dumps(by_action[action]["Resource"])
     processor = json.loads(ASL_PATH.read_text())["States"]["Ingest each window"]["ItemProcessor"]
     assert processor["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+
+
+def test_the_state_table_keeps_its_items_recoverable_and_expires_old_ledger_entries(synthesized):
+    (table,) = synthesized.resources("AWS::DynamoDB::Table").values()
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert [k["AttributeName"] for k in properties["KeySchema"]] == ["pk", "sk"]
+
+
+def test_only_the_steps_that_coordinate_write_the_state_table(synthesized, functions):
+    (table_id,) = synthesized.resources("AWS::DynamoDB::Table")
+    writers = {
+        step
+        for step, (_, properties) in functions.items()
+        for statement in role_statements(synthesized, properties["Role"])
+        if "dynamodb:PutItem" in actions(statement) and table_id in json.dumps(statement["Resource"])
+    }
+    assert writers == {"start_report", "check_report", "land_report", "summarize"}
+    variables = functions["start_report"][1]["Environment"]["Variables"]
+    assert variables["STATE_TABLE"] == {"Ref": table_id}
