@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from bwp.errors import readable_cause
+
 from cli.deployed import (
     StackNotDeployed,
     StackOutputMissing,
@@ -191,5 +193,6 @@ def describe_outcome(description: dict[str, Any]) -> str:
     if status == "SUCCEEDED":
         output = json.loads(description.get("output") or "{}")
         return f"SUCCEEDED: {output.get('message', 'done')}"
-    reason = ": ".join(part for part in (description.get("error"), description.get("cause")) if part)
+    cause = description.get("cause")
+    reason = ": ".join(part for part in (description.get("error"), cause and readable_cause(cause)) if part)
     return f"{status}: {reason}" if reason else status

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from bwp.errors import readable_cause
+
 from cli.execution_input import add_window_arguments, execution_input
 from emulator import Emulator, EmulatorConfig
 from local.engine import DEFAULT_TIMEOUT_SECONDS, ApiEndpoint, ExecutionOutcome, LocalEngine
@@ -80,13 +82,15 @@ def ingest(
         on_invocation=progress.show,
         lambda_log=lake_dir / "_logs" / "lambdas.jsonl",
         allowed_download_hosts=_allowed_hosts(api.base_url),
+        lake_dir=lake_dir,
     ) as engine:
         # On API time a run ends in seconds; against a real API it takes as long as the reports do.
         try:
             outcome = engine.run(request, timeout_seconds=DEFAULT_TIMEOUT_SECONDS if virtual_time else None)
         except TimeoutError as error:
-            raise SystemExit(f"error: {error}") from None
-        engine.export_lake(lake_dir)
+            engine.export_lake()
+            raise SystemExit(f"error: {error}; the windows that landed are in {lake_dir}/") from None
+        engine.export_lake()
     print_outcome(outcome, out)
     return outcome
 
@@ -104,7 +108,9 @@ def print_outcome(outcome: ExecutionOutcome, out: TextIO) -> None:
         )
         if summary["drifted"]:
             print(f"HEADER DRIFT (landed, check the manifests): {', '.join(summary['drifted'])}", file=out)
-    verdict = "SUCCEEDED" if outcome.succeeded else f"{outcome.status}: {outcome.error}: {outcome.cause}"
+    verdict = (
+        "SUCCEEDED" if outcome.succeeded else f"{outcome.status}: {outcome.error}: {readable_cause(outcome.cause)}"
+    )
     print(f"Execution {verdict}", file=out)
 
 
@@ -112,7 +118,7 @@ def outcome_record(outcome: ExecutionOutcome, lake_dir: Path) -> dict[str, Any]:
     return {
         "status": outcome.status,
         "error": outcome.error,
-        "cause": outcome.cause,
+        "cause": readable_cause(outcome.cause) if outcome.cause else None,
         "executionArn": outcome.execution_arn,
         "lakeDir": str(lake_dir),
         "summary": outcome.summary,

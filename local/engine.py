@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from unittest import mock
 
 import boto3
@@ -32,6 +32,8 @@ from moto.stepfunctions.parser.backend.execution import Execution as MotoExecuti
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 import statemachine
+from infra.config import DEFAULTS
+from local.lake_dir import LakeDirectory
 from local.lambda_runtime import InProcessLambdas, Invocation, load_handler
 from local.virtual_time import EmulatorClock, VirtualTime
 
@@ -40,7 +42,8 @@ BUCKET = "bwp-local-lake"
 SECRET_ID = "bwp-report-lake/api-credentials"
 STATE_MACHINE = "bwp-ingest-reports"
 STATE_TABLE = "bwp-local-state"
-LAKE_PREFIXES = ("reports/", "manifests/")
+REPORTS_PREFIX = "reports/"
+MANIFESTS_PREFIX = "manifests/"
 DEFAULT_TIMEOUT_SECONDS = 900.0
 
 
@@ -78,10 +81,14 @@ class LocalEngine:
         on_invocation: Callable[[Invocation], None] | None = None,
         lambda_log: Path | None = None,
         allowed_download_hosts: str = "127.0.0.1,localhost",
+        lake_dir: Path | None = None,
     ) -> None:
         self.api = api
         self._virtual_time = VirtualTime(EmulatorClock(api.base_url)) if virtual_time else None
-        self._lambdas = InProcessLambdas(on_invocation)
+        self._on_invocation = on_invocation
+        self._lambdas = InProcessLambdas(self._invoked)
+        self._lake_dir = lake_dir
+        self.lake: LakeDirectory | None = None
         self._lambda_log = lambda_log
         self._allowed_hosts = allowed_download_hosts
         self._stack = ExitStack()
@@ -113,7 +120,9 @@ class LocalEngine:
         enter(self._lambdas.routing())
         if self._virtual_time:
             enter(self._virtual_time.installed())
-        enter(_lambda_logs_to(self._lambda_log))
+        # What a function prints (Powertools' metrics, as EMF lines) goes where Lambda sends it:
+        # to the function's log, never to this process's stdout.
+        self._lambdas.stdout = enter(_lambda_logs_to(self._lambda_log))
         # Every engine is a cold start: no settings, token or client survives from another.
         dependencies.reset()
         self._stack.callback(dependencies.reset)
@@ -129,6 +138,11 @@ class LocalEngine:
         )
         self.state_table = create_state_table()
         self._role_arn, self._definition = self._create_functions()
+        if self._lake_dir is not None:
+            self.lake = LakeDirectory(
+                self._lake_dir, self.s3, BUCKET, reports_prefix=REPORTS_PREFIX, manifests_prefix=MANIFESTS_PREFIX
+            )
+            self.lake.remove_stale_temp_files()
 
     def _lambda_environment(self) -> dict[str, str]:
         return {
@@ -139,11 +153,13 @@ class LocalEngine:
             "BWP_CREDENTIALS_SECRET": SECRET_ID,
             "LAKE_BUCKET": BUCKET,
             "STATE_TABLE": STATE_TABLE,
+            "REPORTS_PREFIX": REPORTS_PREFIX,
+            "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
             "DOWNLOAD_HOST_ALLOWLIST": self._allowed_hosts,
+            "PROJECTION_START_DATE": DEFAULTS["projectionStartDate"],
             "POWERTOOLS_SERVICE_NAME": SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
         }
 
     def _create_functions(self) -> tuple[str, str]:
@@ -154,7 +170,7 @@ class LocalEngine:
         functions = boto3.client("lambda", region_name=REGION)
         arns = {}
         for placeholder, step in statemachine.FUNCTION_PLACEHOLDERS.items():
-            name = f"bwp-{step.replace('_', '-')}"
+            name = function_name(step)
             self._lambdas.register(name, load_handler(step))
             arns[placeholder] = functions.create_function(
                 FunctionName=name,
@@ -166,7 +182,7 @@ class LocalEngine:
         return role, statemachine.render(statemachine.ASL_PATH.read_text(), arns)
 
     # --- running ------------------------------------------------------------------------------------
-    def start(self, execution_input: dict[str, Any]) -> str:
+    def start(self, execution_input: Any) -> str:
         """Start one execution of the workflow; its ARN."""
         sfn = boto3.client("stepfunctions", region_name=REGION)
         state_machine_arn = sfn.create_state_machine(
@@ -179,14 +195,14 @@ class LocalEngine:
         )["executionArn"]
 
     def run(
-        self, execution_input: dict[str, Any], timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
+        self, execution_input: Any, timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
     ) -> ExecutionOutcome:
         """Run one execution to its end (``timeout_seconds`` of wall time at most, if given)."""
         (outcome,) = self.run_together([execution_input], timeout_seconds)
         return outcome
 
     def run_together(
-        self, execution_inputs: list[dict[str, Any]], timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
+        self, execution_inputs: list[Any], timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
     ) -> list[ExecutionOutcome]:
         """Start several executions at once, as a schedule and a backfill would overlap, and run
         them all to their end; each outcome lists every invocation made while they ran."""
@@ -215,17 +231,31 @@ class LocalEngine:
         stepfunctions_parser_backends[DEFAULT_ACCOUNT_ID][REGION].reset()
         return outcomes
 
-    def export_lake(self, lake_dir: Path) -> list[Path]:
-        """Copy reports and manifests to ``lake_dir`` under the same keys as in the bucket."""
-        written = []
-        for prefix in LAKE_PREFIXES:
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    target = lake_dir / item["Key"]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    self.s3.download_file(BUCKET, item["Key"], str(target))
-                    written.append(target)
-        return written
+    def export_lake(self) -> list[Path]:
+        """Copy to the lake directory what is in the bucket and not there yet (windows are
+        copied as they land; this catches the rest)."""
+        if self.lake is None:
+            raise ValueError("this engine was started without a lake_dir")
+        return self.lake.sweep()
+
+    def _invoked(self, invocation: Invocation) -> None:
+        if self.lake is not None and invocation.function == LAND_FUNCTION and invocation.result:
+            report_type, day = invocation.result["reportType"], invocation.result["day"]
+            try:
+                self.lake.export_window(report_type, day)
+            except OSError as error:
+                # The window is in the bucket; export_lake tries again and fails loudly then.
+                logging.getLogger(__name__).warning("%s %s not copied to the lake directory yet: %s",
+                                                    report_type, day, error)
+        if self._on_invocation is not None:
+            self._on_invocation(invocation)
+
+
+def function_name(step: str) -> str:
+    return f"bwp-{step.replace('_', '-')}"
+
+
+LAND_FUNCTION = function_name("land_report")
 
 
 def create_state_table():
@@ -284,7 +314,7 @@ def _quiet_engine_logs() -> Iterator[None]:
 
 
 @contextmanager
-def _lambda_logs_to(path: Path | None) -> Iterator[None]:
+def _lambda_logs_to(path: Path | None) -> Iterator[TextIO]:
     """Send the functions' structured logs to a file (or nowhere) instead of the terminal."""
     handler = lambda_logger.registered_handler
     previous_stream = handler.stream
@@ -296,6 +326,6 @@ def _lambda_logs_to(path: Path | None) -> Iterator[None]:
             stream = stack.enter_context(path.open("a", encoding="utf-8"))
         handler.setStream(stream)
         try:
-            yield
+            yield stream
         finally:
             handler.setStream(previous_stream)

@@ -14,11 +14,11 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
 from unittest import mock
 
 from moto.awslambda.models import LambdaFunction
@@ -75,6 +75,8 @@ class InProcessLambdas:
         # invocations, so windows still overlap as they do in AWS.
         self._one_at_a_time = threading.Lock()
         self.invocations: list[Invocation] = []
+        # Where the handlers' prints go (None: this process's stdout).
+        self.stdout: TextIO | None = None
 
     def register(self, function_name: str, handler: Callable[[dict, Any], Any]) -> None:
         self._handlers[function_name] = handler
@@ -96,7 +98,7 @@ class InProcessLambdas:
         event = json.loads(body) if body else {}
         context = LambdaContext(function.function_name, invoked_function_arn=function.function_arn)
         try:
-            with self._one_at_a_time:
+            with self._one_at_a_time, redirect_stdout(self.stdout) if self.stdout else nullcontext():
                 result = self._handlers[function.function_name](event, context)
         except Exception as error:  # noqa: BLE001 - every error becomes the Lambda error payload
             invocation = Invocation(function.function_name, event, None, type(error).__name__, str(error))

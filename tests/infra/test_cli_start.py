@@ -158,3 +158,22 @@ def test_a_poll_interval_that_would_hammer_the_api_is_refused(capsys, seconds):
     with pytest.raises(SystemExit):
         run_cli("--wait", "--poll-seconds", seconds)
     assert "--poll-seconds" in capsys.readouterr().err
+
+
+def test_a_failed_execution_reads_as_its_error_and_message_without_the_stack_trace():
+    # given an execution failed by a Lambda error: Step Functions carries it as JSON with a stack trace
+    cause = {
+        "errorType": "InvalidExecutionInput",
+        "errorMessage": 'lookbackDays: must be an integer, got "3"',
+        "stackTrace": ['  File "/var/task/plan_windows/handler.py", line 13, in handler\n'],
+    }
+    description = {"status": "FAILED", "error": "InvalidExecutionInput", "cause": json.dumps(cause)}
+    # then the outcome line is the error and its message
+    expected = 'FAILED: InvalidExecutionInput: lookbackDays: must be an integer, got "3"'
+    assert start.describe_outcome(description) == expected
+
+
+def test_a_failed_execution_with_a_plain_cause_reads_as_it_is():
+    cause = "1 of 2 windows failed: ORDER_FEES 2024-08-22"
+    description = {"status": "FAILED", "error": "WindowsFailed", "cause": cause}
+    assert start.describe_outcome(description) == f"FAILED: WindowsFailed: {cause}"

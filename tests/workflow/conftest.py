@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
@@ -24,11 +25,15 @@ def engine_for(emulator) -> Iterator[Callable[..., LocalEngine]]:
     """Builds an engine on the emulator; ``on_invocation`` lets a test act between states."""
     with ExitStack() as stack:
 
-        def build(on_invocation: Callable[[Invocation], None] | None = None, api: Emulator = emulator) -> LocalEngine:
+        def build(
+            on_invocation: Callable[[Invocation], None] | None = None,
+            api: Emulator = emulator,
+            lake_dir: Path | None = None,
+        ) -> LocalEngine:
             credentials = api.credentials
             endpoint = ApiEndpoint(
                 api.base_url, credentials["clientId"], credentials["clientSecret"], credentials["targetId"]
             )
-            return stack.enter_context(LocalEngine(endpoint, on_invocation=on_invocation))
+            return stack.enter_context(LocalEngine(endpoint, on_invocation=on_invocation, lake_dir=lake_dir))
 
         yield build

@@ -39,3 +39,16 @@ def test_following_a_failed_execution_names_the_failed_window(engine_for, emulat
     assert status == "FAILED"
     assert any("ORDER_FEES 2024-08-22: FAILED after 3 attempt(s): ReportFailed" in line for line in lines)
     assert lines[-1].startswith("FAILED: WindowsFailed: 2 of 2 windows failed: ORDER_FEES 2024-08-22 (ReportFailed")
+
+
+def test_following_an_execution_whose_input_is_refused_ends_with_the_message(engine_for):
+    # given an execution started with a number of days written as a string
+    arn = engine_for().start({"lookbackDays": "3"})
+    lines: list[str] = []
+    # when it is followed to its end
+    status = follow(
+        boto3.client("stepfunctions", region_name=REGION), arn, lines.append, poll_seconds=0.05, timeout_seconds=60
+    )
+    # then the last line is the refusal in words, not the Lambda's error JSON
+    assert status == "FAILED"
+    assert lines[-1] == 'FAILED: InvalidExecutionInput: lookbackDays: must be an integer, got "3"'

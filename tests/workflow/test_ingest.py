@@ -7,7 +7,9 @@ import io
 import json
 from datetime import date
 
+import pytest
 import requests
+from bwp.errors import readable_cause
 from bwp.polling import MAX_WAIT_SECONDS
 from bwp.windows import MAX_POLLS
 
@@ -143,12 +145,24 @@ def test_polling_stops_at_the_cap_with_report_timed_out(engine_for):
     assert waits == sorted(waits) and waits[-1] == MAX_WAIT_SECONDS
 
 
-def test_bad_input_fails_before_any_report_task_starts(engine_for, emulator):
-    engine = engine_for()
-    outcome = engine.run({"reportTypes": ["ORDER_FEES", "INVENTORY"]})
+@pytest.mark.parametrize(
+    ("execution_input", "error", "message"),
+    [
+        ({"reportTypes": ["ORDER_FEES", "INVENTORY"]}, "UnknownReportType", "reportTypes: unknown report type"),
+        ({"lookbackDays": "3"}, "InvalidExecutionInput", 'lookbackDays: must be an integer, got "3"'),
+        (None, "InvalidExecutionInput", "execution input: must be a JSON object, got null"),
+        ({"startDate": "2023-12-31", "endDate": "2024-01-02"}, "InvalidExecutionInput", "startDate: the first day"),
+    ],
+)
+def test_bad_input_fails_in_plan_windows_before_any_report_task_starts(engine_for, emulator, execution_input,
+                                                                        error, message):
+    # when the workflow is started with a malformed input
+    outcome = engine_for().run(execution_input)
+    # then Plan windows fails the execution naming the field, and no report task was started
     assert outcome.status == "FAILED"
-    assert outcome.error == "UnknownReportType"
-    assert "INVENTORY" in outcome.cause
+    assert outcome.error == error
+    assert readable_cause(outcome.cause).startswith(message)
+    assert [invocation.function for invocation in outcome.invocations] == ["bwp-plan-windows"]
     assert emulator.state()["calls"].get("startReportTask", 0) == 0
 
 

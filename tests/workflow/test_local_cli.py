@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import warnings
 
 import pytest
 
@@ -40,12 +41,47 @@ def test_local_run_exits_non_zero_and_says_why_when_the_execution_fails(tmp_path
     assert not (tmp_path / "lake" / "reports").exists()
 
 
+EMPTY_RANGE = ["--report-types", "ORDER_FEES", "--start", "2024-08-22", "--end", "2024-08-22"]
+REFUSED = "InvalidExecutionInput: startDate (2024-08-22) must be before endDate (2024-08-22)"
+
+
 def test_bad_input_is_refused_by_the_workflow_naming_the_field(tmp_path, capsys):
-    code = main(["local-run", "--report-types", "ORDER_FEES", "--start", "2024-08-22", "--end", "2024-08-22",
-                 "--lake-dir", str(tmp_path)])
+    # when the workflow refuses the input
+    code = main(["local-run", *EMPTY_RANGE, "--lake-dir", str(tmp_path)])
     out = capsys.readouterr().out
+    # then the last line says why in words, and no Lambda error JSON or stack trace is shown
     assert code == 1
-    assert "input refused: InvalidExecutionInput: startDate (2024-08-22) must be before endDate" in out
+    assert f"input refused: {REFUSED}" in out
+    assert out.strip().splitlines()[-1] == f"Execution FAILED: {REFUSED}"
+    assert "stackTrace" not in out and "errorType" not in out
+
+
+def test_a_refused_input_as_json_has_the_message_as_its_cause(tmp_path, capsys):
+    code = main(["local-run", *EMPTY_RANGE, "--lake-dir", str(tmp_path), "--json"])
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    record = json.loads(line)
+    assert code == 1
+    assert (record["status"], record["error"]) == ("FAILED", "InvalidExecutionInput")
+    assert record["cause"] == "startDate (2024-08-22) must be before endDate (2024-08-22)"
+
+
+def test_json_output_of_a_multi_window_run_is_one_json_line(tmp_path, capsys):
+    # given three days of both report types
+    window = ["--start", "2024-08-20", "--end", "2024-08-23", "--rows-per-day", "10"]
+    # when they are ingested with --json
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        code = main(["local-run", *window, "--lake-dir", str(tmp_path), "--json"])
+    # then stdout is exactly one line, the JSON record, and Powertools warned of nothing
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.endswith("\n") and out.count("\n") == 1
+    assert json.loads(out)["summary"]["landed"] == 6
+    assert [str(w.message) for w in warned if w.category.__name__.startswith("Powertools")] == []
+    # and each landing's metrics went where Lambda sends them, to the functions' log, on their own
+    logged = [json.loads(line) for line in (tmp_path / "_logs" / "lambdas.jsonl").read_text().splitlines()]
+    landed = sorted((r["ReportType"], r["RowsLanded"]) for r in logged if "RowsLanded" in r)
+    assert landed == [("ORDER_FEES", [10.0])] * 3 + [("USER_EVENTS", [10.0])] * 3
 
 
 @pytest.mark.parametrize(("content", "named"), [("{not json", "--faults"), ('{"no_such_switch": 1}', "no_such_switch")])

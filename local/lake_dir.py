@@ -1,0 +1,80 @@
+"""The lake directory: the bucket's reports and manifests, copied as each window lands.
+
+A file appears in its partition whole or not at all: it is downloaded under ``_incoming/``,
+outside every partition, then renamed into place. A window's manifest is copied after its
+report, so a manifest in the directory always has its report beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import uuid
+from pathlib import Path
+
+from bwp.schemas import manifest_key, report_key
+
+INCOMING = "_incoming"
+# boto3's download_file writes "<name>.<8 hex digits>" beside its target until the download is
+# done; a copy killed midway left such a file inside its partition.
+_TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|json)\.[0-9a-fA-F]{8}$")
+
+
+class LakeDirectory:
+    def __init__(self, root: Path, s3, bucket: str, *, reports_prefix: str, manifests_prefix: str) -> None:
+        self.root = root
+        self._s3 = s3
+        self._bucket = bucket
+        self._reports_prefix = reports_prefix
+        self._manifests_prefix = manifests_prefix
+        self._incoming = root / INCOMING
+        self._copied: dict[str, str] = {}  # key -> ETag of the version copied by this process
+        self._lock = threading.Lock()
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Half-copied files that an earlier, interrupted copy left behind."""
+        stale = [path for path in self._incoming.glob("*") if path.is_file()]
+        for prefix in (self._reports_prefix, self._manifests_prefix):
+            stale += [path for path in (self.root / prefix).rglob("*") if _TRANSFER_LEFTOVER.search(path.name)]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
+
+    def export_window(self, report_type: str, day: str) -> list[Path]:
+        """One landed window: its report, then its manifest."""
+        return [
+            self._copy(report_key(self._reports_prefix, report_type, day)),
+            self._copy(manifest_key(self._manifests_prefix, report_type, day)),
+        ]
+
+    def sweep(self) -> list[Path]:
+        """Whatever is in the bucket and not yet here as it is there: every report, then every manifest."""
+        written = []
+        for prefix in (self._reports_prefix, self._manifests_prefix):
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    with self._lock:
+                        copied = self._copied.get(item["Key"]) == item["ETag"]
+                    if not copied:
+                        written.append(self._copy(item["Key"]))
+        if self._incoming.is_dir() and not any(self._incoming.iterdir()):
+            self._incoming.rmdir()
+        return written
+
+    def _copy(self, key: str) -> Path:
+        target = self.root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._incoming.mkdir(parents=True, exist_ok=True)
+        temporary = self._incoming / f"{uuid.uuid4().hex}-{target.name}"
+        response = self._s3.get_object(Bucket=self._bucket, Key=key)
+        try:
+            with temporary.open("wb") as out:
+                shutil.copyfileobj(response["Body"], out)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        with self._lock:
+            self._copied[key] = response["ETag"]
+        return target
