@@ -27,8 +27,8 @@ from cli.deployed import (
     table,
 )
 from infra.outputs import DATA_BUCKET, STATE_TABLE
+from local.lake_dir import LEDGER_FILE, LEDGER_PK_PREFIX
 
-LEDGER_FILE = Path("_state") / "ledger.json"
 DEFAULT_DAYS = 30
 
 
@@ -91,7 +91,7 @@ def local_gaps(lake_dir: Path, report_types: list[str], first: date, end: date) 
     keys = [path.relative_to(lake_dir).as_posix() for path in (lake_dir / MANIFESTS_PREFIX).rglob("*.json")]
     ledger_file = lake_dir / LEDGER_FILE
     items = json.loads(ledger_file.read_text()) if ledger_file.exists() else []
-    entries = [LedgerEntry.from_item(item) for item in items if item["pk"].startswith("WINDOW#")]
+    entries = [LedgerEntry.from_item(item) for item in items if item["pk"].startswith(LEDGER_PK_PREFIX)]
     return find_gaps(landed_days(keys), report_types, first, end, failures_of(entries))
 
 

@@ -143,6 +143,7 @@ class LocalEngine:
                 self._lake_dir, self.s3, BUCKET, reports_prefix=REPORTS_PREFIX, manifests_prefix=MANIFESTS_PREFIX
             )
             self.lake.remove_stale_temp_files()
+            self.lake.load_ledger(self.state_table)
 
     def _lambda_environment(self) -> dict[str, str]:
         return {
@@ -236,7 +237,9 @@ class LocalEngine:
         copied as they land; this catches the rest)."""
         if self.lake is None:
             raise ValueError("this engine was started without a lake_dir")
-        return self.lake.sweep()
+        written = self.lake.sweep()
+        self.lake.save_ledger(self.state_table)
+        return written
 
     def _invoked(self, invocation: Invocation) -> None:
         if self.lake is not None and invocation.function == LAND_FUNCTION and invocation.result:

@@ -7,16 +7,22 @@ report, so a manifest in the directory always has its report beside it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import threading
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 from bwp.schemas import manifest_key, report_key
 
 INCOMING = "_incoming"
+# The task ledger's windows, kept between runs as the stack's table keeps them: a later run, and
+# `bwp-lake gaps`, still know which days failed and why.
+LEDGER_FILE = Path("_state") / "ledger.json"
+LEDGER_PK_PREFIX = "WINDOW#"
 # boto3's download_file writes "<name>.<8 hex digits>" beside its target until the download is
 # done; a copy killed midway left such a file inside its partition.
 _TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|json)\.[0-9a-fA-F]{8}$")
@@ -63,6 +69,35 @@ class LakeDirectory:
             self._incoming.rmdir()
         return written
 
+    def load_ledger(self, table) -> int:
+        """Put the ledger entries an earlier run saved into ``table``; how many."""
+        path = self.root / LEDGER_FILE
+        if not path.exists():
+            return 0
+        items = json.loads(path.read_text(), parse_float=Decimal)
+        with table.batch_writer() as batch:
+            for item in items:
+                batch.put_item(Item=item)
+        return len(items)
+
+    def save_ledger(self, table) -> Path:
+        """Write the table's ledger entries (not its slots: those belong to one API's tasks)."""
+        items = []
+        request: dict = {}
+        while True:
+            page = table.scan(**request)
+            items += [item for item in page.get("Items", []) if item["pk"].startswith(LEDGER_PK_PREFIX)]
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        target = self.root / LEDGER_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._incoming.mkdir(parents=True, exist_ok=True)
+        temporary = self._incoming / f"{uuid.uuid4().hex}-{target.name}"
+        temporary.write_text(json.dumps(sorted(items, key=lambda i: (i["pk"], i["sk"])), default=_number, indent=1))
+        os.replace(temporary, target)
+        return target
+
     def _copy(self, key: str) -> Path:
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -78,3 +113,10 @@ class LakeDirectory:
         with self._lock:
             self._copied[key] = response["ETag"]
         return target
+
+
+def _number(value: object) -> int | float:
+    """DynamoDB numbers come back as Decimal."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")

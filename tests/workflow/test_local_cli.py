@@ -41,6 +41,24 @@ def test_local_run_exits_non_zero_and_says_why_when_the_execution_fails(tmp_path
     assert not (tmp_path / "lake" / "reports").exists()
 
 
+def test_a_failed_day_stays_known_across_runs_and_gaps_names_it_until_it_lands(tmp_path, capsys):
+    # given a run whose report failed every time
+    lake = tmp_path / "lake"
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps({"fail_reports": "always"}))
+    main(["local-run", *WINDOW, "--lake-dir", str(lake), "--faults", str(faults)])
+    capsys.readouterr()
+    # when the lake's gaps are listed later, by another process reading the lake directory
+    gaps = ["gaps", "--lake-dir", str(lake), "--from", "2024-08-22", "--to", "2024-08-23", "--report-types",
+            "ORDER_FEES"]
+    assert main(gaps) == 1
+    # then the day is named with the failure the run saw
+    assert capsys.readouterr().out.startswith("ORDER_FEES 2024-08-22: failed: ReportFailed: report task")
+    # and once a later run lands it, it is no longer a gap
+    assert main(["local-run", *WINDOW, "--lake-dir", str(lake)]) == 0
+    assert main(gaps) == 0
+
+
 EMPTY_RANGE = ["--report-types", "ORDER_FEES", "--start", "2024-08-22", "--end", "2024-08-22"]
 REFUSED = "InvalidExecutionInput: startDate (2024-08-22) must be before endDate (2024-08-22)"
 
