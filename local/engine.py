@@ -237,9 +237,9 @@ class LocalEngine:
         copied as they land; this catches the rest)."""
         if self.lake is None:
             raise ValueError("this engine was started without a lake_dir")
-        written = self.lake.sweep()
+        # The ledger first: the sweep ends by tidying the directory it is written through.
         self.lake.save_ledger(self.state_table)
-        return written
+        return self.lake.sweep()
 
     def _invoked(self, invocation: Invocation) -> None:
         if self.lake is not None and invocation.function == LAND_FUNCTION and invocation.result:
