@@ -262,31 +262,17 @@ class TaskSlots:
 
     def attach(self, index: int, holder: str, task_id: str) -> None:
         """Record the task a slot's holder started with it."""
-        now = self._now()
-        _conditional_write(
-            lambda: self._table.update_item(
-                Key=self._slot_key(index),
-                UpdateExpression="SET taskId = :task, leaseExpiresAt = :lease",
-                ConditionExpression="holder = :holder",
-                ExpressionAttributeValues={
-                    ":task": task_id,
-                    ":lease": _epoch(now + SLOT_LEASE),
-                    ":holder": holder,
-                },
-            ),
+        self._update_slot(
+            index,
+            {"taskId": task_id, "leaseExpiresAt": self._lease_end()},
+            "holder = :expected",
+            holder,
             f"recording task {task_id} on slot {index}",
         )
 
     def renew(self, index: int, task_id: str) -> None:
-        now = self._now()
-        renewed = _conditional_write(
-            lambda: self._table.update_item(
-                Key=self._slot_key(index),
-                UpdateExpression="SET leaseExpiresAt = :lease",
-                ConditionExpression="taskId = :task",
-                ExpressionAttributeValues={":lease": _epoch(now + SLOT_LEASE), ":task": task_id},
-            ),
-            f"renewing slot {index}",
+        renewed = self._update_slot(
+            index, {"leaseExpiresAt": self._lease_end()}, "taskId = :expected", task_id, f"renewing slot {index}"
         )
         if not renewed:
             logger.warning("slot no longer held by its task", extra={"slot": index, "task_id": task_id})
@@ -315,17 +301,11 @@ class TaskSlots:
         slots = self._slots()
         for slot in slots.values():
             if slot.task_id == task_id:
-                taken = _conditional_write(
-                    lambda slot=slot: self._table.update_item(
-                        Key=self._slot_key(slot.index),
-                        UpdateExpression="SET holder = :holder, leaseExpiresAt = :lease",
-                        ConditionExpression="taskId = :task",
-                        ExpressionAttributeValues={
-                            ":holder": holder,
-                            ":lease": _epoch(now + SLOT_LEASE),
-                            ":task": task_id,
-                        },
-                    ),
+                taken = self._update_slot(
+                    slot.index,
+                    {"holder": holder, "leaseExpiresAt": self._lease_end()},
+                    "taskId = :expected",
+                    task_id,
                     f"taking over slot {slot.index}",
                 )
                 return slot.index if taken else None
@@ -345,7 +325,13 @@ class TaskSlots:
             return False
         if slot.task_id and self._task_in_progress(slot.task_id):
             # Its window is gone but its task still counts against the API's limit.
-            self._conditional_update_lease(slot, now)
+            self._update_slot(
+                slot.index,
+                {"leaseExpiresAt": self._lease_end()},
+                "leaseExpiresAt = :expected",
+                slot.lease_expires_at,
+                f"extending slot {slot.index} of a task still in progress",
+            )
             return False
         return _conditional_write(
             lambda: self._table.delete_item(
@@ -356,16 +342,21 @@ class TaskSlots:
             f"taking back slot {slot.index}",
         )
 
-    def _conditional_update_lease(self, slot: _Slot, now: datetime) -> None:
-        _conditional_write(
+    def _update_slot(self, index: int, changes: dict[str, Any], condition: str, expected: Any, what: str) -> bool:
+        """Set ``changes`` on a slot if ``condition`` (on ``:expected``) holds; whether it did."""
+        return _conditional_write(
             lambda: self._table.update_item(
-                Key=self._slot_key(slot.index),
-                UpdateExpression="SET leaseExpiresAt = :lease",
-                ConditionExpression="leaseExpiresAt = :seen",
-                ExpressionAttributeValues={":lease": _epoch(now + SLOT_LEASE), ":seen": slot.lease_expires_at},
+                Key=self._slot_key(index),
+                UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in changes),
+                ConditionExpression=condition,
+                ExpressionAttributeValues={**{f":{name}": value for name, value in changes.items()},
+                                           ":expected": expected},
             ),
-            f"extending slot {slot.index} of a task still in progress",
+            what,
         )
+
+    def _lease_end(self) -> int:
+        return _epoch(self._now() + SLOT_LEASE)
 
     def _take(self, index: int, holder: str, task_id: str | None, now: datetime) -> bool:
         item: dict[str, Any] = {
