@@ -38,7 +38,7 @@ REGION = "us-east-1"
 BUCKET = "bwp-local-lake"
 SECRET_ID = "bwp-report-lake/api-credentials"
 STATE_MACHINE = "bwp-ingest-reports"
-LAKE_PREFIXES = ("reports/", "manifests/")
+LAKE_PREFIXES = ("reports/", "curated/", "manifests/")
 DEFAULT_TIMEOUT_SECONDS = 900.0
 
 
@@ -199,7 +199,7 @@ class LocalEngine:
         return outcome
 
     def export_lake(self, lake_dir: Path) -> list[Path]:
-        """Copy reports and manifests to ``lake_dir`` under the same keys as in the bucket."""
+        """Copy reports, curated files and manifests to ``lake_dir`` under the same keys as in the bucket."""
         written = []
         for prefix in LAKE_PREFIXES:
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
