@@ -183,9 +183,9 @@ def test_manifests_have_their_own_table_outside_every_report_location(synthesize
     assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     assert table["Parameters"]["projection.report_type.values"] == ",".join(REPORT_TYPES)
     report_locations = [
-        _join(synthesized, _table(synthesized, getattr(schema_for(report_type), layer))["StorageDescriptor"]["Location"])
+        _join(synthesized, _table(synthesized, name)["StorageDescriptor"]["Location"])
         for report_type in REPORT_TYPES
-        for layer in ("table_name", "curated_table_name")
+        for name in (schema_for(report_type).table_name, schema_for(report_type).curated_table_name)
     ]
     assert not any(location.startswith(report) or report.startswith(location) for report in report_locations)
 
