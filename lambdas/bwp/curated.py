@@ -256,10 +256,17 @@ def _string(text: pa.Array) -> pa.Array:
 
 def _timestamp(text: pa.Array) -> pa.Array:
     valid = _valid(text, _TIMESTAMP)
-    with_time = _append_unless(valid, _HAS_TIME, "T00:00:00")
-    zoned = _append_unless(with_time, _HAS_ZONE, "Z")
     arrow_type = ARROW_TYPES[ColumnType.TIMESTAMP]
-    return _vectorised_or_each(zoned, lambda values: pc.cast(values, arrow_type), _parse_timestamp, arrow_type)
+
+    def vectorised(values):
+        try:
+            return pc.cast(values, arrow_type)
+        except pa.ArrowInvalid:
+            # Arrow wants a time and an offset; reports usually give both, so this is the slow path.
+            with_time = _append_unless(values, _HAS_TIME, "T00:00:00")
+            return pc.cast(_append_unless(with_time, _HAS_ZONE, "Z"), arrow_type)
+
+    return _vectorised_or_each(valid, vectorised, _parse_timestamp, arrow_type)
 
 
 def _append_unless(text: pa.Array, pattern: str, suffix: str) -> pa.Array:
@@ -273,7 +280,7 @@ def _parse_timestamp(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed.astimezone(UTC)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _decimal(text: pa.Array) -> pa.Array:
