@@ -18,7 +18,6 @@ import requests
 from bwp import errors, polling
 from bwp.aws import transient_aws_errors
 from bwp.client import BwpClient
-from bwp.curated import write_curated
 from bwp.landing import check_download_host, land_download
 from bwp.models import (
     CheckReportEvent,
@@ -143,6 +142,10 @@ def land_report(
     # Raw object, then its typed Parquet file, then the manifest: the manifest is what says the
     # partition landed, so a curated write that fails leaves none (and no Parquet object either).
     curated_object = curated_key(settings.curated_prefix, window.report_type, day)
+    # Imported here: every function imports this module, and only this step needs pyarrow
+    # (about 0.1 s of cold start, benchmarks/BENCHMARKS.md).
+    from bwp.curated import write_curated
+
     with transient_aws_errors(f"writing {curated_object}"):
         curated = write_curated(
             s3=s3,
