@@ -62,6 +62,8 @@ emulator: install
 
 bench: install
 	$(BIN)/python -m benchmarks.landing
+	$(BIN)/python -m benchmarks.queries
+	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.emulator_stream
 
 clean:

@@ -178,7 +178,11 @@ def convert(source, sink, schema: ReportSchema, header: Sequence[str]) -> _Conve
         )
         rows = row_groups = 0
         with pq.ParquetWriter(
-            sink, target, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
+            sink,
+            target,
+            compression=PARQUET_COMPRESSION,
+            compression_level=PARQUET_COMPRESSION_LEVEL,
+            **_encodings(target),
         ) as writer:
             pending: list[pa.RecordBatch] = []
             pending_rows = 0
@@ -195,6 +199,18 @@ def convert(source, sink, schema: ReportSchema, header: Sequence[str]) -> _Conve
     except pa.ArrowInvalid as error:
         raise errors.CuratedWriteFailed(f"the raw CSV could not be read as {schema.report_type}: {error}") from None
     return _Converted(rows=rows, rows_skipped=skipped, row_groups=row_groups, extra_columns=tuple(n for n, _ in extras))
+
+
+def _encodings(target: pa.Schema) -> dict:
+    """Per type, the encoding that stored report-like rows smallest (benchmarks/BENCHMARKS.md):
+    text as DELTA_BYTE_ARRAY (ids share prefixes, and a dictionary of distinct ids only adds
+    indexes), timestamps PLAIN (nearly all distinct), numbers in a dictionary (amounts repeat)."""
+    text = [field.name for field in target if pa.types.is_string(field.type)]
+    times = [field.name for field in target if pa.types.is_timestamp(field.type)]
+    return {
+        "use_dictionary": [field.name for field in target if field.name not in text and field.name not in times],
+        "column_encoding": {**dict.fromkeys(text, "DELTA_BYTE_ARRAY"), **dict.fromkeys(times, "PLAIN")},
+    }
 
 
 def _batches(reader):
