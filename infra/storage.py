@@ -144,65 +144,63 @@ class LakeStorage(Construct):
         )
 
     def _add_report_table(self, report_type: str) -> glue.CfnTable:
-        schema = schema_for(report_type)
-        location = self._s3_url(table_location_prefix(REPORTS_PREFIX, report_type))
-        table = glue.CfnTable(
-            self,
+        return self._add_day_table(
             f"{pascal(report_type)}Table",
-            catalog_id=self._account,
-            database_name=self._config.database_name,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=schema.table_name,
-                description=f"{report_type} as landed: every column text, gzip CSV with a header line",
-                table_type="EXTERNAL_TABLE",
-                parameters={
-                    "classification": "csv",
-                    "compressionType": "gzip",
-                    "skip.header.line.count": "1",
-                    **self._day_projection(location),
-                },
-                partition_keys=[glue.CfnTable.ColumnProperty(name="dt", type="string")],
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    location=location,
-                    input_format=_TEXT_INPUT,
-                    output_format=_TEXT_OUTPUT,
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library="org.apache.hadoop.hive.serde2.OpenCSVSerde",
-                        parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
-                    ),
-                    columns=[
-                        glue.CfnTable.ColumnProperty(name=name, type=column_type)
-                        for name, column_type in athena.raw_table_columns(report_type)
-                    ],
-                ),
+            name=schema_for(report_type).table_name,
+            description=f"{report_type} as landed: every column text, gzip CSV with a header line",
+            location_prefix=table_location_prefix(REPORTS_PREFIX, report_type),
+            parameters={"classification": "csv", "compressionType": "gzip", "skip.header.line.count": "1"},
+            formats=(_TEXT_INPUT, _TEXT_OUTPUT),
+            serde_info=glue.CfnTable.SerdeInfoProperty(
+                serialization_library="org.apache.hadoop.hive.serde2.OpenCSVSerde",
+                parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
             ),
+            columns=athena.raw_table_columns(report_type),
         )
-        table.node.add_dependency(self.database)
-        return table
 
     def _add_curated_table(self, report_type: str) -> glue.CfnTable:
-        schema = schema_for(report_type)
-        location = self._s3_url(table_location_prefix(CURATED_PREFIX, report_type))
+        return self._add_day_table(
+            f"{pascal(report_type)}CuratedTable",
+            name=schema_for(report_type).curated_table_name,
+            description=f"{report_type} typed by the registry: one Parquet file per day, written at landing",
+            location_prefix=table_location_prefix(CURATED_PREFIX, report_type),
+            parameters={"classification": "parquet"},
+            formats=(_PARQUET_INPUT, _PARQUET_OUTPUT),
+            serde_info=glue.CfnTable.SerdeInfoProperty(serialization_library=_PARQUET_SERDE),
+            columns=athena.curated_table_columns(report_type),
+        )
+
+    def _add_day_table(
+        self,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        location_prefix: str,
+        parameters: dict[str, str],
+        formats: tuple[str, str],
+        serde_info: glue.CfnTable.SerdeInfoProperty,
+        columns: list[tuple[str, str]],
+    ) -> glue.CfnTable:
+        """A table of one file per day under ``location_prefix``, partitioned and projected on ``dt``."""
+        location = self._s3_url(location_prefix)
         table = glue.CfnTable(
             self,
-            f"{pascal(report_type)}CuratedTable",
+            construct_id,
             catalog_id=self._account,
             database_name=self._config.database_name,
             table_input=glue.CfnTable.TableInputProperty(
-                name=schema.curated_table_name,
-                description=f"{report_type} typed by the registry: one Parquet file per day, written at landing",
+                name=name,
+                description=description,
                 table_type="EXTERNAL_TABLE",
-                parameters={"classification": "parquet", **self._day_projection(location)},
+                parameters={**parameters, **self._day_projection(location)},
                 partition_keys=[glue.CfnTable.ColumnProperty(name="dt", type="string")],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     location=location,
-                    input_format=_PARQUET_INPUT,
-                    output_format=_PARQUET_OUTPUT,
-                    serde_info=glue.CfnTable.SerdeInfoProperty(serialization_library=_PARQUET_SERDE),
-                    columns=[
-                        glue.CfnTable.ColumnProperty(name=name, type=column_type)
-                        for name, column_type in athena.curated_table_columns(report_type)
-                    ],
+                    input_format=formats[0],
+                    output_format=formats[1],
+                    serde_info=serde_info,
+                    columns=[glue.CfnTable.ColumnProperty(name=column, type=kind) for column, kind in columns],
                 ),
             ),
         )

@@ -9,13 +9,11 @@ import re
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from bwp import curated, errors
 from bwp.schemas import ORDER_FEES, USER_EVENTS, Column, ColumnType, ReportSchema, snake_case
-from moto import mock_aws
 
 BUCKET = "lake"
 RAW_KEY = "reports/report_type=T/dt=2024-08-22/T_2024-08-22.csv.gz"
@@ -201,14 +199,6 @@ def test_text_that_is_not_utf8_is_a_named_failure():
 
 
 # --- in S3 ------------------------------------------------------------------------------------
-@pytest.fixture
-def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
-
 def put_raw(s3, body: bytes) -> None:
     # Two gzip members, as a source that was already gzip may be stored.
     half = len(body) // 2
