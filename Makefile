@@ -28,10 +28,13 @@ lint: install
 
 # The Lambda bundle, for arm64 and the functions' Python, without Docker: wheels only. pip runs
 # again only when lambdas/requirements.txt changed; the code is copied fresh every time.
+# manylinux_2_28 as well as 2014: pyarrow ships only 2_28 wheels, and Lambda's Python 3.14 runs on
+# Amazon Linux 2023 (glibc 2.34).
 build: install
 	@if ! cmp -s lambdas/requirements.txt build/lambda-requirements.txt; then \
 		rm -rf build/lambda build/lambda-requirements.txt && \
 		$(BIN)/pip install --quiet --disable-pip-version-check --platform manylinux2014_aarch64 \
+			--platform manylinux_2_28_aarch64 \
 			--implementation cp --python-version 3.14 --only-binary=:all: --no-warn-conflicts \
 			--target build/lambda -r lambdas/requirements.txt && \
 		cp lambdas/requirements.txt build/lambda-requirements.txt; \
@@ -59,6 +62,8 @@ emulator: install
 
 bench: install
 	$(BIN)/python -m benchmarks.landing
+	$(BIN)/python -m benchmarks.queries
+	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.emulator_stream
 
 clean:

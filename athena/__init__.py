@@ -5,31 +5,26 @@ no SQL edit; named queries are hand-written files in ``queries/`` that read only
 
 Dialect decisions (both engines):
 - Raw tables ``<type>_raw`` keep every column as text, named in lower case as Glue stores them, plus
-  the partition column ``dt`` ('YYYY-MM-DD' text). Athena's OpenCSVSerde only reads timestamps
-  written as UNIX numbers, so parsing happens in the views, never in the table.
-- Typed views ``<type>`` name columns in snake_case and cast by the registry's type:
-  STRING: '' and 'N/A' (the reports' "not applicable") become NULL;
-  TIMESTAMP: ISO-8601 (with or without fractional seconds, any offset) parsed by
-  ``from_iso8601_timestamp`` and exposed as a UTC ``timestamp``;
-  DECIMAL / INTEGER: ``try_cast`` to decimal(18,2) / integer.
-- A value that does not parse becomes NULL instead of failing the query (``try``/``try_cast``): one
-  bad cell must not make a whole report unqueryable; the raw table keeps the original text, so
-  ``WHERE typed IS NULL AND raw <> ''`` finds them.
-- The views keep ``dt`` (text) and add ``report_date`` (date). Filter on ``dt`` to let Athena
-  prune partitions: partition projection cannot prune through the cast behind ``report_date``.
-- DuckDB lacks only ``from_iso8601_timestamp``; the local loader (``local.lake_sql``) defines it as
-  a macro. ``try``, ``try_cast``, ``trim``, ``NULLIF``, ``AT TIME ZONE`` and aggregate ``FILTER``
-  exist in both engines.
+  the partition column ``dt`` ('YYYY-MM-DD' text): the copy of record, kept for audit.
+- Curated tables ``<type>_curated`` are the typed Parquet files the landing writes beside the raw
+  object (``bwp.curated``): snake_case names, UTC timestamps, decimal(18,2) amounts, parsed once
+  at landing by the registry's rules, so a value that did not parse is already NULL there (the raw
+  table keeps its text: ``WHERE typed IS NULL AND raw <> ''`` finds them).
+- Typed views ``<type>`` select the curated columns; named queries read only the views. The views
+  keep ``dt`` (text) and add ``report_date`` (date). Filter on ``dt`` to let Athena prune
+  partitions: partition projection cannot prune through the cast behind ``report_date``.
+- ``try_cast``, ``CAST``, ``NULLIF`` and aggregate ``FILTER`` exist in both engines.
 """
 
 from athena.named import NamedQuery, UnknownNamedQuery, named_queries, named_query
-from athena.views import raw_table_columns, view_sql, view_statements
+from athena.views import curated_table_columns, raw_table_columns, view_sql, view_statements
 
 __all__ = [
     "NamedQuery",
     "UnknownNamedQuery",
     "named_queries",
     "named_query",
+    "curated_table_columns",
     "raw_table_columns",
     "view_sql",
     "view_statements",

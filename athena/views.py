@@ -3,47 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from bwp.schemas import REGISTRY, Column, ColumnType, schema_for
+from bwp.schemas import REGISTRY, Column, ColumnType, schema_for, snake_case
 
 PARTITION_COLUMN = "dt"
 REPORT_DATE_COLUMN = "report_date"
 RAW_COLUMN_TYPE = "string"
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
-# Word starts in camelCase, keeping acronyms together: sellingPartnerFbaOrderId, eventID, HTTPCode.
-_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 class UnsupportedColumnName(ValueError):
     """A registry column whose name cannot become the same plain identifier in Glue, Athena and DuckDB."""
 
 
-def _text(raw: str) -> str:
-    return f"NULLIF(NULLIF({raw}, ''), 'N/A')"
-
-
-def _timestamp(raw: str) -> str:
-    # AT TIME ZONE then CAST gives the UTC wall time on both engines; a plain CAST would keep the
-    # wall time of the offset written in the file on Trino.
-    return f"try(CAST(from_iso8601_timestamp(trim({raw})) AT TIME ZONE 'UTC' AS timestamp))"
-
-
-def _try_cast(sql_type: str) -> Callable[[str], str]:
-    return lambda raw: f"try_cast(trim({raw}) AS {sql_type})"
-
-
-_TYPED: dict[ColumnType, Callable[[str], str]] = {
-    ColumnType.STRING: _text,
-    ColumnType.TIMESTAMP: _timestamp,
-    ColumnType.DECIMAL: _try_cast(ColumnType.DECIMAL.value),
-    ColumnType.INTEGER: _try_cast(ColumnType.INTEGER.value),
-}
-
-
-def snake_case(name: str) -> str:
-    return _WORD_START.sub("_", name).lower()
+def _exposed(column: Column, name: str) -> str:
+    # DuckDB reads the Parquet files' UTC timestamps as TIMESTAMP WITH TIME ZONE; the cast gives
+    # the plain UTC timestamp Athena reads from the Glue column (a no-op there; sessions run in UTC).
+    return f"CAST({_quote(name)} AS timestamp)" if column.type is ColumnType.TIMESTAMP else _quote(name)
 
 
 def raw_column_name(column: Column) -> str:
@@ -60,16 +37,22 @@ def raw_table_columns(report_type: str) -> list[tuple[str, str]]:
     return [(name, RAW_COLUMN_TYPE) for name in names]
 
 
+def curated_table_columns(report_type: str) -> list[tuple[str, str]]:
+    """(column name, Glue type) of the curated table: the registry's columns in snake_case, typed;
+    ``dt`` is the partition key and not listed. ``bwp.curated`` writes the Parquet files so."""
+    schema = schema_for(report_type)
+    columns = [(_identifier(snake_case(column.name), column.name), column.type.glue_type) for column in schema.columns]
+    _require_unique(report_type, [name for name, _ in columns] + [PARTITION_COLUMN, REPORT_DATE_COLUMN], "view")
+    return columns
+
+
 def view_sql(report_type: str, database: str | None = None) -> str:
-    """``CREATE OR REPLACE VIEW <type> AS SELECT ... FROM <type>_raw``, names qualified with
+    """``CREATE OR REPLACE VIEW <type> AS SELECT ... FROM <type>_curated``, names qualified with
     ``database`` when given."""
     schema = schema_for(report_type)
-    raw_names = [name for name, _ in raw_table_columns(report_type)]
-    typed_names = [_identifier(snake_case(column.name), column.name) for column in schema.columns]
-    _require_unique(report_type, [*typed_names, PARTITION_COLUMN, REPORT_DATE_COLUMN], "view")
     select = [
-        f'    {_TYPED[column.type](_quote(raw))} AS {_quote(typed)}'
-        for column, raw, typed in zip(schema.columns, raw_names, typed_names, strict=True)
+        f"    {_exposed(column, name)} AS {_quote(name)}"
+        for column, (name, _) in zip(schema.columns, curated_table_columns(report_type), strict=True)
     ]
     select.append(f"    {_quote(PARTITION_COLUMN)}")
     select.append(f"    try_cast({_quote(PARTITION_COLUMN)} AS date) AS {_quote(REPORT_DATE_COLUMN)}")
@@ -78,7 +61,7 @@ def view_sql(report_type: str, database: str | None = None) -> str:
             f"CREATE OR REPLACE VIEW {_qualified(database, schema.view_name)} AS",
             "SELECT",
             ",\n".join(select),
-            f"FROM {_qualified(database, schema.table_name)}",
+            f"FROM {_qualified(database, schema.curated_table_name)}",
         ]
     )
 

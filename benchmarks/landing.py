@@ -1,4 +1,5 @@
-"""Landing benchmark: the streaming landing against the naive read-everything approach.
+"""Landing benchmark: the streaming landing against the naive read-everything approach, and the
+landing with its curated Parquet write against the landing alone.
 
 Three processes, so each one's memory is its own: a loopback server generating a large
 report-like CSV, S3 played by moto in server mode, and one fresh process per landing variant,
@@ -6,6 +7,7 @@ which reports its own peak RSS (VmHWM) and CPU time.
 
     python -m benchmarks.landing                  # ~300 MB ORDER_FEES-like report, gzip levels 1 and 6
     python -m benchmarks.landing --size-mb 500 --levels 1,3,6 --report user_events
+    python -m benchmarks.landing --quick          # 50 MB, level 1, one run each: a smoke run
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from benchmarks.common import MIB, ROOT, free_port, machine, process, rss_kib, w
 
 BUCKET = "bench-lake"
 KEY = "reports/report_type=BENCH/dt=2024-08-22/BENCH_2024-08-22.csv.gz"
+CURATED_KEY = "curated/report_type=BENCH/dt=2024-08-22/BENCH_2024-08-22.parquet"
 REGION = "us-east-1"
 # Rows are generated once into a block that the server repeats: blocks far apart cannot help
 # gzip (its window is 32 KiB), so the compression ratio is that of the block's rows.
@@ -151,6 +154,7 @@ def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int
     rss_before = rss_kib("VmRSS")
     cpu_before = time.process_time()
     started = time.perf_counter()
+    curated_seconds = curated_bytes = None
     if variant == "naive":
         body = session.get(url, timeout=(5, 60)).content
         stored = gzip.compress(body, compresslevel=level)
@@ -176,6 +180,24 @@ def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int
             "rows": landed.rows,
             "parts": landed.parts,
         }
+        if variant == "curated":
+            from bwp.curated import write_curated
+            from bwp.schemas import REGISTRY
+
+            curated_started = time.perf_counter()
+            written = write_curated(
+                s3=s3,
+                bucket=BUCKET,
+                source_key=KEY,
+                key=CURATED_KEY,
+                schema=REGISTRY[report.upper()],
+                header=landed.columns,
+                raw_rows=landed.rows,
+                part_size=part_mib * MIB,
+            )
+            curated_seconds, curated_bytes = time.perf_counter() - curated_started, written.bytes
+            if written.rows != landed.rows:
+                raise RuntimeError(f"curated {written.rows} rows of {landed.rows}")
     seconds = time.perf_counter() - started
     stored_size = s3.head_object(Bucket=BUCKET, Key=KEY)["ContentLength"]
     print(
@@ -187,6 +209,8 @@ def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int
                 "rss_before_kib": rss_before,
                 "peak_rss_kib": rss_kib("VmHWM"),
                 "stored_bytes": stored_size,
+                "curated_seconds": curated_seconds,
+                "curated_bytes": curated_bytes,
             }
         )
     )
@@ -216,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-level", type=int, default=1, help="gzip level of the naive variant (default 1)")
     parser.add_argument("--part-mib", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3, help="runs per variant (default 3): median and range")
+    parser.add_argument("--curated-level", type=int, default=1,
+                        help="gzip level of the landing followed by its curated write (default 1; -1: none)")
+    parser.add_argument("--quick", action="store_true", help="50 MiB, level 1, one run each")
     roles = parser.add_subparsers(dest="role", help="internal: the server and the landing processes")
     serve = roles.add_parser("serve")
     serve.add_argument("--size-mb", type=int, required=True)
@@ -226,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     land.add_argument("--level", type=int, required=True)
     land.add_argument("--part-mib", type=int, required=True)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.size_mb, args.levels, args.repeat = 50, "1", 1
     if args.role == "serve":
         serve_report(args.size_mb, args.report)
     elif args.role == "land":
@@ -254,7 +283,10 @@ def compare(args: argparse.Namespace) -> None:
         endpoint = f"http://127.0.0.1:{moto_port}"
         boto3.client("s3", endpoint_url=endpoint, region_name=REGION).create_bucket(Bucket=BUCKET)
         results = []
-        for variant, level in [("naive", args.naive_level)] + [("stream", level) for level in levels]:
+        variants = [("naive", args.naive_level)] + [("stream", level) for level in levels]
+        if args.curated_level >= 0:
+            variants.append(("curated", args.curated_level))
+        for variant, level in variants:
             land = ["-m", "benchmarks.landing", "land", "--variant", variant, "--level", str(level), "--url", url]
             land += ["--endpoint", endpoint, "--part-mib", str(args.part_mib), "--report", args.report]
             runs = [_run_json(land) for _ in range(args.repeat)]
@@ -295,25 +327,40 @@ def _table(results, args, info) -> list[str]:
         speeds = sorted(_speed(run) for run in runs)
         median = statistics.median(speeds)
         peak = max(run["peak_rss_kib"] for run in runs) / 1024
-        summary.append((variant, level, runs[0], median, speeds, peak))
+        summary.append((variant, level, runs, median, speeds, peak))
     naive_speed, naive_peak = summary[0][3], summary[0][5]
     lines = [
-        f"{args.report} report, {summary[0][2]['bytes_in'] / MIB:.0f} MiB of CSV; loopback HTTP -> landing -> moto S3 "
-        f"server; {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, zlib {info['zlib']}; "
+        f"{args.report} report, {summary[0][2][0]['bytes_in'] / MIB:.0f} MiB of CSV; "
+        "loopback HTTP -> landing -> moto S3 server; "
+        f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, zlib {info['zlib']}; "
         f"{args.repeat} runs each: median MB/s (range), highest peak RSS",
         "",
         "| variant | gzip level | MB/s | vs naive | CPU s | RSS before MiB | peak RSS MiB | vs naive "
-        "| stored MiB | ratio | parts |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| stored MiB | ratio | parts | curated s | curated MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for variant, level, run, median, speeds, peak in summary:
-        name = "naive: `.content`, `gzip.compress`, `put_object`" if variant == "naive" else "`land_download`"
+    for variant, level, runs, median, speeds, peak in summary:
+        run = runs[0]
+        name = _VARIANT_NAMES[variant]
+        curated = (
+            f"{statistics.median(r['curated_seconds'] for r in runs):.1f} | {run['curated_bytes'] / MIB:.1f}"
+            if variant == "curated"
+            else "- | -"
+        )
         lines.append(
             f"| {name} | {level} | {median:.0f} ({speeds[0]:.0f}-{speeds[-1]:.0f}) | {median / naive_speed:.2f}x "
             f"| {run['cpu_seconds']:.1f} | {run['rss_before_kib'] / 1024:.0f} | {peak:.0f} | {peak / naive_peak:.2f}x "
-            f"| {run['stored_bytes'] / MIB:.1f} | {run['bytes_in'] / run['stored_bytes']:.2f} | {run['parts']} |"
+            f"| {run['stored_bytes'] / MIB:.1f} | {run['bytes_in'] / run['stored_bytes']:.2f} | {run['parts']} "
+            f"| {curated} |"
         )
     return lines
+
+
+_VARIANT_NAMES = {
+    "naive": "naive: `.content`, `gzip.compress`, `put_object`",
+    "stream": "`land_download`",
+    "curated": "`land_download` + `write_curated`",
+}
 
 
 if __name__ == "__main__":

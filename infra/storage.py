@@ -1,4 +1,5 @@
-"""Storage and catalog: the lake bucket, its log bucket, Glue tables with partition projection,
+"""Storage and catalog: the lake bucket, its log bucket, Glue tables (raw gzip CSV and curated
+Parquet per report type, the manifests) with partition projection,
 and the Athena workgroup with the views' DDL and the named queries from ``athena/``."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from infra.naming import pascal
 from infra.outputs import VIEW_QUERY_PREFIX
 
 REPORTS_PREFIX = "reports/"
+CURATED_PREFIX = "curated/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 MANIFESTS_TABLE = "manifests"
 
@@ -38,11 +40,16 @@ MANIFEST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("expectedcolumns", "array<string>"),
     ("provisionalschema", "boolean"),
     ("drift", "struct<missing:array<string>,unexpected:array<string>,orderdiffers:boolean>"),
+    (
+        "curated",
+        "struct<key:string,rows:bigint,rowsskipped:bigint,bytes:bigint,sha256:string,rowgroups:int,"
+        "extracolumns:array<string>>",
+    ),
     ("landedat", "string"),
     (
         "timings",
         "struct<requestedat:string,completedat:string,generationseconds:double,polls:int,"
-        "landingstartedat:string,landingseconds:double>",
+        "landingstartedat:string,landingseconds:double,curatedseconds:double>",
     ),
     ("download", "struct<sourcegzip:boolean,linkrefreshes:int,resumes:int,parts:int>"),
     ("attempts", "int"),
@@ -62,6 +69,9 @@ _PRIVATE_BUCKET = {
 
 _TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 _TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+_PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+_PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+_PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 
 
 class LakeStorage(Construct):
@@ -72,6 +82,7 @@ class LakeStorage(Construct):
         self.bucket = self._add_data_bucket()
         self.database = self._add_database()
         self.tables = {report_type: self._add_report_table(report_type) for report_type in REPORT_TYPES}
+        self.curated_tables = {report_type: self._add_curated_table(report_type) for report_type in REPORT_TYPES}
         self.manifests_table = self._add_manifests_table()
         self.workgroup = self._add_workgroup()
         self.named_queries = self._add_named_queries()
@@ -132,49 +143,81 @@ class LakeStorage(Construct):
         )
 
     def _add_report_table(self, report_type: str) -> glue.CfnTable:
-        schema = schema_for(report_type)
-        location = self._s3_url(table_location_prefix(REPORTS_PREFIX, report_type))
+        return self._add_day_table(
+            f"{pascal(report_type)}Table",
+            name=schema_for(report_type).table_name,
+            description=f"{report_type} as landed: every column text, gzip CSV with a header line",
+            location_prefix=table_location_prefix(REPORTS_PREFIX, report_type),
+            parameters={"classification": "csv", "compressionType": "gzip", "skip.header.line.count": "1"},
+            formats=(_TEXT_INPUT, _TEXT_OUTPUT),
+            serde_info=glue.CfnTable.SerdeInfoProperty(
+                serialization_library="org.apache.hadoop.hive.serde2.OpenCSVSerde",
+                parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
+            ),
+            columns=athena.raw_table_columns(report_type),
+        )
+
+    def _add_curated_table(self, report_type: str) -> glue.CfnTable:
+        return self._add_day_table(
+            f"{pascal(report_type)}CuratedTable",
+            name=schema_for(report_type).curated_table_name,
+            description=f"{report_type} typed by the registry: one Parquet file per day, written at landing",
+            location_prefix=table_location_prefix(CURATED_PREFIX, report_type),
+            parameters={"classification": "parquet"},
+            formats=(_PARQUET_INPUT, _PARQUET_OUTPUT),
+            serde_info=glue.CfnTable.SerdeInfoProperty(serialization_library=_PARQUET_SERDE),
+            columns=athena.curated_table_columns(report_type),
+        )
+
+    def _add_day_table(
+        self,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        location_prefix: str,
+        parameters: dict[str, str],
+        formats: tuple[str, str],
+        serde_info: glue.CfnTable.SerdeInfoProperty,
+        columns: list[tuple[str, str]],
+    ) -> glue.CfnTable:
+        """A table of one file per day under ``location_prefix``, partitioned and projected on ``dt``."""
+        location = self._s3_url(location_prefix)
         table = glue.CfnTable(
             self,
-            f"{pascal(report_type)}Table",
+            construct_id,
             catalog_id=self._account,
             database_name=self._config.database_name,
             table_input=glue.CfnTable.TableInputProperty(
-                name=schema.table_name,
-                description=f"{report_type} as landed: every column text, gzip CSV with a header line",
+                name=name,
+                description=description,
                 table_type="EXTERNAL_TABLE",
-                parameters={
-                    "classification": "csv",
-                    "compressionType": "gzip",
-                    "skip.header.line.count": "1",
-                    # Partition projection: a new day is queryable as soon as its object lands,
-                    # with no crawler, MSCK REPAIR or ALTER TABLE ADD PARTITION.
-                    "projection.enabled": "true",
-                    "projection.dt.type": "date",
-                    "projection.dt.format": "yyyy-MM-dd",
-                    "projection.dt.range": f"{self._config.projection_start_date},NOW",
-                    "projection.dt.interval": "1",
-                    "projection.dt.interval.unit": "DAYS",
-                    "storage.location.template": f"{location}dt=${{dt}}/",
-                },
+                parameters={**parameters, **self._day_projection(location)},
                 partition_keys=[glue.CfnTable.ColumnProperty(name="dt", type="string")],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     location=location,
-                    input_format=_TEXT_INPUT,
-                    output_format=_TEXT_OUTPUT,
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library="org.apache.hadoop.hive.serde2.OpenCSVSerde",
-                        parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
-                    ),
-                    columns=[
-                        glue.CfnTable.ColumnProperty(name=name, type=column_type)
-                        for name, column_type in athena.raw_table_columns(report_type)
-                    ],
+                    input_format=formats[0],
+                    output_format=formats[1],
+                    serde_info=serde_info,
+                    columns=[glue.CfnTable.ColumnProperty(name=column, type=kind) for column, kind in columns],
                 ),
             ),
         )
         table.node.add_dependency(self.database)
         return table
+
+    def _day_projection(self, location: str) -> dict[str, str]:
+        """Partition projection on ``dt``: a new day is queryable as soon as its object lands, with
+        no crawler, MSCK REPAIR or ALTER TABLE ADD PARTITION."""
+        return {
+            "projection.enabled": "true",
+            "projection.dt.type": "date",
+            "projection.dt.format": "yyyy-MM-dd",
+            "projection.dt.range": f"{self._config.projection_start_date},NOW",
+            "projection.dt.interval": "1",
+            "projection.dt.interval.unit": "DAYS",
+            "storage.location.template": f"{location}dt=${{dt}}/",
+        }
 
     def _add_manifests_table(self) -> glue.CfnTable:
         location = self._s3_url(MANIFESTS_PREFIX)

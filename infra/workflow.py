@@ -18,7 +18,7 @@ from constructs import Construct
 from infra.config import LakeConfig
 from infra.nag import acknowledge
 from infra.naming import pascal
-from infra.storage import MANIFESTS_PREFIX, REPORTS_PREFIX, LakeStorage
+from infra.storage import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX, LakeStorage
 from statemachine import ASL_PATH, FUNCTION_PLACEHOLDERS, placeholders
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +91,7 @@ def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str, sta
         "STATE_TABLE": state_table,
         "REPORTS_PREFIX": REPORTS_PREFIX,
         "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
+        "CURATED_PREFIX": CURATED_PREFIX,
         "DOWNLOAD_HOST_ALLOWLIST": ",".join(config.download_host_allowlist),
         "PROJECTION_START_DATE": config.projection_start_date,
         "POWERTOOLS_SERVICE_NAME": SERVICE,
@@ -220,13 +221,20 @@ class Workflow(Construct):
             ):
                 acknowledge(role, f"AwsSolutions-IAM5[Action::{action}]", reason)
         if profile.writes_lake:
-            for prefix in (REPORTS_PREFIX, MANIFESTS_PREFIX):
+            for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
                 self._storage.bucket.grant_put(function, f"{prefix}*")
                 acknowledge(
                     role,
                     f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._storage.bucket)}.Arn>/{prefix}*]",
                     f"Partition keys are per report type and day, all under {prefix}.",
                 )
+            # The curated file is made from the raw object just landed, read back: GetObject
+            # alone (grant_read would add listing the whole bucket).
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"], resources=[self._storage.bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]
+                )
+            )
             acknowledge(
                 role,
                 "AwsSolutions-IAM5[Action::s3:Abort*]",

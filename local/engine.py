@@ -44,6 +44,7 @@ STATE_MACHINE = "bwp-ingest-reports"
 STATE_TABLE = "bwp-local-state"
 REPORTS_PREFIX = "reports/"
 MANIFESTS_PREFIX = "manifests/"
+CURATED_PREFIX = "curated/"
 DEFAULT_TIMEOUT_SECONDS = 900.0
 
 
@@ -140,7 +141,12 @@ class LocalEngine:
         self._role_arn, self._definition = self._create_functions()
         if self._lake_dir is not None:
             self.lake = LakeDirectory(
-                self._lake_dir, self.s3, BUCKET, reports_prefix=REPORTS_PREFIX, manifests_prefix=MANIFESTS_PREFIX
+                self._lake_dir,
+                self.s3,
+                BUCKET,
+                reports_prefix=REPORTS_PREFIX,
+                curated_prefix=CURATED_PREFIX,
+                manifests_prefix=MANIFESTS_PREFIX,
             )
             self.lake.remove_stale_temp_files()
             self.lake.load_ledger(self.state_table)
@@ -155,6 +161,7 @@ class LocalEngine:
             "LAKE_BUCKET": BUCKET,
             "STATE_TABLE": STATE_TABLE,
             "REPORTS_PREFIX": REPORTS_PREFIX,
+            "CURATED_PREFIX": CURATED_PREFIX,
             "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
             "DOWNLOAD_HOST_ALLOWLIST": self._allowed_hosts,
             "PROJECTION_START_DATE": DEFAULTS["projectionStartDate"],

@@ -16,7 +16,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from bwp.schemas import manifest_key, report_key
+from bwp.schemas import curated_key, manifest_key, report_key
 
 INCOMING = "_incoming"
 # The task ledger's windows, kept between runs as the stack's table keeps them: a later run, and
@@ -25,15 +25,18 @@ LEDGER_FILE = Path("_state") / "ledger.json"
 LEDGER_PK_PREFIX = "WINDOW#"
 # boto3's download_file writes "<name>.<8 hex digits>" beside its target until the download is
 # done; a copy killed midway left such a file inside its partition.
-_TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|json)\.[0-9a-fA-F]{8}$")
+_TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|parquet|json)\.[0-9a-fA-F]{8}$")
 
 
 class LakeDirectory:
-    def __init__(self, root: Path, s3, bucket: str, *, reports_prefix: str, manifests_prefix: str) -> None:
+    def __init__(
+        self, root: Path, s3, bucket: str, *, reports_prefix: str, curated_prefix: str, manifests_prefix: str
+    ) -> None:
         self.root = root
         self._s3 = s3
         self._bucket = bucket
         self._reports_prefix = reports_prefix
+        self._curated_prefix = curated_prefix
         self._manifests_prefix = manifests_prefix
         self._incoming = root / INCOMING
         self._copied: dict[str, str] = {}  # key -> ETag of the version copied by this process
@@ -42,23 +45,25 @@ class LakeDirectory:
     def remove_stale_temp_files(self) -> list[Path]:
         """Half-copied files that an earlier, interrupted copy left behind."""
         stale = [path for path in self._incoming.glob("*") if path.is_file()]
-        for prefix in (self._reports_prefix, self._manifests_prefix):
+        for prefix in (self._reports_prefix, self._curated_prefix, self._manifests_prefix):
             stale += [path for path in (self.root / prefix).rglob("*") if _TRANSFER_LEFTOVER.search(path.name)]
         for path in stale:
             path.unlink(missing_ok=True)
         return stale
 
     def export_window(self, report_type: str, day: str) -> list[Path]:
-        """One landed window: its report, then its manifest."""
+        """One landed window: its report, its curated file, then its manifest."""
         return [
             self._copy(report_key(self._reports_prefix, report_type, day)),
+            self._copy(curated_key(self._curated_prefix, report_type, day)),
             self._copy(manifest_key(self._manifests_prefix, report_type, day)),
         ]
 
     def sweep(self) -> list[Path]:
-        """Whatever is in the bucket and not yet here as it is there: every report, then every manifest."""
+        """Whatever is in the bucket and not yet here as it is there: every report and curated file,
+        then every manifest."""
         written = []
-        for prefix in (self._reports_prefix, self._manifests_prefix):
+        for prefix in (self._reports_prefix, self._curated_prefix, self._manifests_prefix):
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     with self._lock:

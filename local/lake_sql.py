@@ -1,8 +1,8 @@
 """DuckDB over a local lake directory laid out like the bucket, with Athena's views and queries.
 
 The typed views and named queries are the very SQL text Athena runs (``athena``); this module only
-supplies what Glue supplies in AWS: the raw tables over the gzip CSV files, the manifests table,
-and the one Trino function DuckDB lacks.
+supplies what Glue supplies in AWS: the raw tables over the gzip CSV files, the curated tables over
+the Parquet files and the manifests table.
 """
 
 from __future__ import annotations
@@ -17,21 +17,13 @@ import duckdb
 from bwp.schemas import REGISTRY, ReportSchema
 
 import athena
-from athena.views import PARTITION_COLUMN, raw_table_columns
+from athena.views import PARTITION_COLUMN, curated_table_columns, raw_table_columns
 
 REPORTS_DIR = "reports"
+CURATED_DIR = "curated"
 MANIFESTS_DIR = "manifests"
 
 Result = tuple[list[str], list[tuple[Any, ...]]]
-
-# Trino functions used by athena/ SQL that DuckDB does not have, with Trino's behaviour.
-TRINO_SHIMS = (
-    # DuckDB's cast also accepts 'YYYY-MM-DD HH:MM:SS'; Trino wants ISO-8601, so anything else is
-    # turned into a failing cast (TRY refuses error(), which is volatile) and becomes NULL as on Athena.
-    r"""CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CAST(
-        CASE WHEN regexp_full_match(s, '\d{4}-\d{2}-\d{2}(T.*)?') THEN s ELSE 'not ISO-8601: ' || s END
-        AS TIMESTAMPTZ)""",
-)
 
 # Mirrors the Glue tables: a header line, RFC 4180 quoting, every value text, `dt` from the path.
 # union_by_name matches columns by header name, so a drifted file (renamed, extra or reordered
@@ -40,6 +32,8 @@ _CSV_OPTIONS = (
     "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
     "hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
 )
+# As the Glue Parquet tables: columns by name (a file of a drifted day may carry extra_ columns), `dt` from the path.
+_PARQUET_OPTIONS = "hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
 _JSON_OPTIONS = (
     "format = 'newline_delimited', hive_partitioning = true, hive_types_autocast = false, "
     "union_by_name = true"
@@ -63,7 +57,8 @@ ORDER BY report_type, "day"
 
 
 class LakeSql:
-    """An in-memory DuckDB with ``<type>_raw``, the typed views and ``manifests`` over ``lake_dir``.
+    """An in-memory DuckDB with ``<type>_raw``, ``<type>_curated``, the typed views and ``manifests``
+    over ``lake_dir``.
 
     The files are listed when it opens: open a new one to see partitions landed since.
     """
@@ -104,10 +99,9 @@ class LakeSql:
     def _install(self) -> None:
         # Athena sessions run in UTC; from_iso8601_timestamp reads a value without offset as UTC too.
         self._db.execute("SET TimeZone = 'UTC'")
-        for statement in TRINO_SHIMS:
-            self._db.execute(statement)
         for schema in REGISTRY.values():
             self._db.execute(self._raw_view_sql(schema))
+            self._db.execute(self._curated_view_sql(schema))
         for _, statement in athena.view_statements():
             self._db.execute(statement)
         self._db.execute(self._manifests_view_sql())
@@ -126,6 +120,22 @@ class LakeSql:
             f'"{name}"' if name in present else f'CAST(NULL AS VARCHAR) AS "{name}"' for name in columns
         )
         return f"CREATE OR REPLACE VIEW {schema.table_name} AS SELECT {select} {source}"
+
+    def _curated_view_sql(self, schema: ReportSchema) -> str:
+        folder = self.lake_dir / CURATED_DIR / f"report_type={schema.report_type}"
+        files = sorted(folder.glob("dt=*/*.parquet"))
+        columns = curated_table_columns(schema.report_type)
+        if files:
+            source = f"FROM read_parquet({_list_literal(files)}, {_PARQUET_OPTIONS})"
+            present = self._column_names(source)
+        else:
+            source, present = "WHERE false", set()
+        select = [
+            f'"{name}"' if name in present else f'CAST(NULL AS {_DUCKDB_TYPES.get(glue_type, glue_type)}) AS "{name}"'
+            for name, glue_type in columns
+        ]
+        select.append(f'"{PARTITION_COLUMN}"' if files else f'CAST(NULL AS VARCHAR) AS "{PARTITION_COLUMN}"')
+        return f"CREATE OR REPLACE VIEW {schema.curated_table_name} AS SELECT {', '.join(select)} {source}"
 
     def _manifests_view_sql(self) -> str:
         files = sorted((self.lake_dir / MANIFESTS_DIR).glob("report_type=*/dt=*.json"))
@@ -150,6 +160,9 @@ def _list_literal(paths: list[Path]) -> str:
     quoted = ("'" + str(path).replace("'", "''") + "'" for path in paths)
     return "[" + ", ".join(quoted) + "]"
 
+
+# Glue type names DuckDB spells otherwise; the Parquet files' timestamps carry their UTC zone.
+_DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMPTZ"}
 
 _MAX_CELL = 48
 

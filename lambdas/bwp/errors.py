@@ -84,6 +84,11 @@ class EmptyReport(BwpError):
     """The download had no header line at all."""
 
 
+class CuratedWriteFailed(BwpError):
+    """The landed raw CSV could not be turned into its typed Parquet file (it is not the CSV its
+    header says, or not UTF-8); the raw object stays, no manifest is written."""
+
+
 class CredentialsMisconfigured(BwpError):
     """The credentials secret is missing a field or is not JSON."""
 

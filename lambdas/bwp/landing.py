@@ -159,7 +159,7 @@ def land_download(
         raise ValueError(f"part_size {part_size} is below S3's minimum of {MIN_PART_SIZE}")
     check_download_host(url, allowed_hosts)
     download = _Download(session, url, refresh_url, timeout, allowed_hosts)
-    upload = _MultipartUpload(s3, bucket, key, part_size)
+    upload = MultipartUpload(s3, bucket, key, part_size)
     try:
         inspector = _CsvInspector()
         source_gzip = _pump(download.chunks(), inspector, upload, gzip_level)
@@ -185,7 +185,7 @@ def land_download(
     )
 
 
-def _pump(chunks: Iterator[bytes], inspector: _CsvInspector, upload: _MultipartUpload, level: int) -> bool:
+def _pump(chunks: Iterator[bytes], inspector: _CsvInspector, upload: MultipartUpload, level: int) -> bool:
     """Feed the CSV text to the inspector and the gzip bytes to the upload; True if the source was gzip."""
     head = b""
     for chunk in chunks:
@@ -426,17 +426,17 @@ class _CsvInspector:
         return tuple(header), records - 1
 
 
-class _MultipartUpload:
+class MultipartUpload:
     """Parts of at least ``part_size`` bytes, uploaded by one background thread while the next fills."""
 
-    def __init__(self, s3, bucket: str, key: str, part_size: int) -> None:
+    def __init__(self, s3, bucket: str, key: str, part_size: int, content_type: str = "application/gzip") -> None:
         self._s3, self._bucket, self._key, self._part_size = s3, bucket, key, part_size
         # application/gzip and no Content-Encoding: with Content-Encoding: gzip, HTTP clients
         # (browsers, some SDKs) would silently inflate the object on download, and the bytes would
         # no longer match bytesOut. Athena recognises gzip by the .csv.gz suffix, not by headers.
         # CRC32 per part lets S3 check each part's bytes end to end, as boto3's transfer manager does.
         self._upload_id = s3.create_multipart_upload(
-            Bucket=bucket, Key=key, ContentType="application/gzip", ChecksumAlgorithm="CRC32"
+            Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="CRC32"
         )["UploadId"]
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-upload")
         self._in_flight: deque[Future] = deque()

@@ -6,6 +6,7 @@ report type is added (or a column renamed) here and nowhere else.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -13,12 +14,26 @@ from bwp.errors import UnknownReportType
 
 
 class ColumnType(str, Enum):
-    """Logical types; raw tables keep every column as text and the typed views cast."""
+    """Logical types (the values are SQL's); raw tables keep every column as text, the curated
+    layer stores each column in its type (``bwp.curated`` has the parsing rules)."""
 
     STRING = "string"
     TIMESTAMP = "timestamp"
     DECIMAL = "decimal(18,2)"
     INTEGER = "integer"
+
+    @property
+    def glue_type(self) -> str:
+        """The type's name in a Glue table (Hive DDL spells integer ``int``)."""
+        return "int" if self is ColumnType.INTEGER else self.value
+
+
+# Word starts in camelCase, keeping acronyms together: sellingPartnerFbaOrderId, eventID, HTTPCode.
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def snake_case(name: str) -> str:
+    return _WORD_START.sub("_", name).lower()
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,11 @@ class ReportSchema:
     def table_name(self) -> str:
         """Raw table name in Glue and DuckDB, e.g. ``order_fees_raw``."""
         return f"{self.report_type.lower()}_raw"
+
+    @property
+    def curated_table_name(self) -> str:
+        """Typed Parquet table name in Glue and DuckDB, e.g. ``order_fees_curated``."""
+        return f"{self.report_type.lower()}_curated"
 
     @property
     def view_name(self) -> str:
@@ -120,9 +140,15 @@ def report_key(reports_prefix: str, report_type: str, day: str) -> str:
     return f"{reports_prefix}report_type={report_type}/dt={day}/{report_type}_{day}.csv.gz"
 
 
+def curated_key(curated_prefix: str, report_type: str, day: str) -> str:
+    """Deterministic object key of one partition's typed Parquet file."""
+    return f"{curated_prefix}report_type={report_type}/dt={day}/{report_type}_{day}.parquet"
+
+
 def manifest_key(manifests_prefix: str, report_type: str, day: str) -> str:
     return f"{manifests_prefix}report_type={report_type}/dt={day}.json"
 
 
-def table_location_prefix(reports_prefix: str, report_type: str) -> str:
-    return f"{reports_prefix}report_type={report_type}/"
+def table_location_prefix(layer_prefix: str, report_type: str) -> str:
+    """A report type's table location under a layer's prefix (``reports/`` or ``curated/``)."""
+    return f"{layer_prefix}report_type={report_type}/"

@@ -24,6 +24,7 @@ class Settings(BaseModel):
     task_slots: int = Field(5, alias="TASK_SLOTS", ge=1, le=5)
     reports_prefix: str = Field("reports/", alias="REPORTS_PREFIX")
     manifests_prefix: str = Field(MANIFESTS_PREFIX, alias="MANIFESTS_PREFIX")
+    curated_prefix: str = Field("curated/", alias="CURATED_PREFIX")
     download_host_allowlist: tuple[str, ...] = Field(
         ("*.amazonaws.com", "*.buywithprime.amazon.com"), alias="DOWNLOAD_HOST_ALLOWLIST"
     )
@@ -39,7 +40,7 @@ class Settings(BaseModel):
             return tuple(host.strip().lower() for host in value.split(",") if host.strip())
         return value
 
-    @field_validator("reports_prefix", "manifests_prefix")
+    @field_validator("reports_prefix", "manifests_prefix", "curated_prefix")
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:
         if not value.endswith("/") or value.startswith("/"):

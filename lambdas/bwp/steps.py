@@ -37,7 +37,7 @@ from bwp.models import (
     WindowLanded,
 )
 from bwp.observability import NAMESPACE, SERVICE, logger, metrics
-from bwp.schemas import manifest_key, report_key, schema_for
+from bwp.schemas import curated_key, manifest_key, report_key, schema_for
 from bwp.settings import Settings
 from bwp.windows import DEFAULT_BACKFILL_WINDOWS, Plan, Window, parse_request, plan_windows, with_backfill
 
@@ -248,6 +248,24 @@ def land_report(
             expected_columns=schema.column_names,
         )
     landing_seconds = round(time.monotonic() - clock_started, 3)
+    # Raw object, then its typed Parquet file, then the manifest: the manifest is what says the
+    # partition landed, so a curated write that fails leaves none (and no Parquet object either).
+    curated_object = curated_key(settings.curated_prefix, window.report_type, day)
+    # Imported here: every function imports this module, and only this step needs pyarrow
+    # (about 0.1 s of cold start, benchmarks/BENCHMARKS.md).
+    from bwp.curated import write_curated
+
+    with transient_aws_errors(f"writing {curated_object}"):
+        curated = write_curated(
+            s3=s3,
+            bucket=settings.lake_bucket,
+            source_key=key,
+            key=curated_object,
+            schema=schema,
+            header=landed.columns,
+            raw_rows=landed.rows,
+        )
+    curated_seconds = round(time.monotonic() - clock_started - landing_seconds, 3)
     generation_seconds = _seconds_between(report.request_time, report.last_updated_time)
     manifest = {
         "reportType": window.report_type,
@@ -262,6 +280,7 @@ def land_report(
         "expectedColumns": list(schema.column_names),
         "provisionalSchema": schema.provisional,
         "drift": landed.drift,
+        "curated": curated.to_manifest(),
         "landedAt": now().isoformat(timespec="seconds").replace("+00:00", "Z"),
         "timings": {
             "requestedAt": report.request_time,
@@ -270,6 +289,7 @@ def land_report(
             "polls": report.polls,
             "landingStartedAt": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "landingSeconds": landing_seconds,
+            "curatedSeconds": curated_seconds,
         },
         "download": {
             "sourceGzip": landed.source_gzip,
@@ -293,7 +313,17 @@ def land_report(
     if landed.drift:
         logger.error(
             "report header differs from the registry; landed anyway",
-            extra={"report_type": window.report_type, "day": day, "drift": landed.drift},
+            extra={
+                "report_type": window.report_type,
+                "day": day,
+                "drift": landed.drift,
+                "curated_extra_columns": list(curated.extra_columns),
+            },
+        )
+    if curated.rows_skipped:
+        logger.warning(
+            "records of the report that are not rows of its header's width are not in the curated file",
+            extra={"report_type": window.report_type, "day": day, "rows_skipped": curated.rows_skipped},
         )
     _emit_landing_metrics(window.report_type, landed.rows, landed.bytes_out, generation_seconds)
     return WindowLanded(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from bwp.schemas import REPORT_TYPES, report_key, schema_for
+from bwp.curated import arrow_schema
+from bwp.schemas import REPORT_TYPES, curated_key, report_key, schema_for
 
 import athena
 from infra.outputs import VIEW_QUERY_PREFIX
@@ -115,8 +116,54 @@ def test_each_report_type_has_a_raw_table_over_its_prefix_with_registry_columns(
 
 
 @pytest.mark.parametrize("report_type", REPORT_TYPES)
-def test_partition_projection_finds_each_landed_day_without_a_crawler(synthesized, report_type):
-    table = _table(synthesized, schema_for(report_type).table_name)
+def test_each_report_type_has_a_curated_parquet_table_over_its_own_prefix(template, report_type):
+    schema = schema_for(report_type)
+    template.has_resource_properties(
+        "AWS::Glue::Table",
+        {
+            "DatabaseName": "bwp_report_lake",
+            "TableInput": Match.object_like(
+                {
+                    "Name": schema.curated_table_name,
+                    "PartitionKeys": [{"Name": "dt", "Type": "string"}],
+                    "StorageDescriptor": Match.object_like(
+                        {
+                            "Columns": [
+                                {"Name": name, "Type": column_type}
+                                for name, column_type in athena.curated_table_columns(report_type)
+                            ],
+                            "Location": _s3_url(f"curated/report_type={report_type}/"),
+                            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                            "SerdeInfo": {
+                                "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+                            },
+                        }
+                    ),
+                    "Parameters": Match.object_like({"classification": "parquet"}),
+                }
+            ),
+        },
+    )
+
+
+@pytest.mark.parametrize("report_type", REPORT_TYPES)
+def test_curated_table_columns_are_the_columns_the_landing_writes(synthesized, report_type):
+    # given the Parquet schema the landing writes for a report type
+    written = arrow_schema(schema_for(report_type))
+    glue = {"string": "string", "timestamp[us, tz=UTC]": "timestamp", "decimal128(18, 2)": "decimal(18,2)",
+            "int32": "int"}
+    # then the Glue table has the same names, in order, with the matching types
+    columns = _table(synthesized, schema_for(report_type).curated_table_name)["StorageDescriptor"]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [(f.name, glue[str(f.type)]) for f in written]
+
+
+@pytest.mark.parametrize(
+    ("report_type", "layer", "key_for"),
+    [(t, "table_name", lambda t, d: report_key("reports/", t, d)) for t in REPORT_TYPES]
+    + [(t, "curated_table_name", lambda t, d: curated_key("curated/", t, d)) for t in REPORT_TYPES],
+)
+def test_partition_projection_finds_each_landed_day_without_a_crawler(synthesized, report_type, layer, key_for):
+    table = _table(synthesized, getattr(schema_for(report_type), layer))
     parameters = table["Parameters"]
     assert parameters["projection.enabled"] == "true"
     assert parameters["projection.dt.type"] == "date"
@@ -125,7 +172,7 @@ def test_partition_projection_finds_each_landed_day_without_a_crawler(synthesize
     assert parameters["projection.dt.interval.unit"] == "DAYS"
     # The template, filled with a day, is the folder of the object the landing step writes.
     template = _join(synthesized, parameters["storage.location.template"])
-    landed_key = report_key("reports/", report_type, "2024-08-22")
+    landed_key = key_for(report_type, "2024-08-22")
     assert template.replace("${dt}", "2024-08-22") == f"s3://<bucket>/{landed_key.rsplit('/', 1)[0]}/"
 
 
@@ -136,8 +183,9 @@ def test_manifests_have_their_own_table_outside_every_report_location(synthesize
     assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     assert table["Parameters"]["projection.report_type.values"] == ",".join(REPORT_TYPES)
     report_locations = [
-        _join(synthesized, _table(synthesized, schema_for(report_type).table_name)["StorageDescriptor"]["Location"])
+        _join(synthesized, _table(synthesized, name)["StorageDescriptor"]["Location"])
         for report_type in REPORT_TYPES
+        for name in (schema_for(report_type).table_name, schema_for(report_type).curated_table_name)
     ]
     assert not any(location.startswith(report) or report.startswith(location) for report in report_locations)
 

@@ -93,6 +93,8 @@ def test_environment_points_at_the_stack_bucket_and_secret(functions, synthesize
     assert variables["BWP_CREDENTIALS_SECRET"] == {"Ref": secret_id}
     assert variables["LAKE_BUCKET"]["Ref"].startswith("StorageData")
     assert variables["POWERTOOLS_SERVICE_NAME"] == "bwp-report-lake"
+    # and at the layers' prefixes the Glue tables read
+    assert (variables["REPORTS_PREFIX"], variables["CURATED_PREFIX"]) == ("reports/", "curated/")
 
 
 def test_only_the_api_steps_can_read_the_credentials(synthesized, functions):
@@ -118,7 +120,7 @@ def test_the_secret_is_created_with_the_three_credential_fields_empty(synthesize
     assert json.loads(secret["Properties"]["SecretString"]) == {"clientId": "", "clientSecret": "", "targetId": ""}
 
 
-def test_only_landing_writes_the_lake_and_only_under_reports_and_manifests(synthesized, functions):
+def test_only_landing_writes_the_lake_and_only_under_reports_curated_and_manifests(synthesized, functions):
     writers = {}
     for step, (_, properties) in functions.items():
         puts = [s for s in role_statements(synthesized, properties["Role"]) if "s3:PutObject" in actions(s)]
@@ -128,7 +130,21 @@ def test_only_landing_writes_the_lake_and_only_under_reports_and_manifests(synth
     (statement,) = writers["land_report"]
     assert "s3:Abort*" in actions(statement)
     suffixes = sorted(resource["Fn::Join"][1][-1] for resource in statement["Resource"])
-    assert suffixes == ["/manifests/*", "/reports/*"]
+    assert suffixes == ["/curated/*", "/manifests/*", "/reports/*"]
+
+
+def test_landing_reads_back_only_raw_objects(synthesized, functions):
+    # given the statements that let a function read objects of the lake
+    readers = {
+        step: [s for s in role_statements(synthesized, properties["Role"]) if "s3:GetObject" in actions(s)]
+        for step, (_, properties) in functions.items()
+    }
+    readers = {step: statements for step, statements in readers.items() if statements}
+    # then only the landing reads, the raw objects it has just written, and nothing else of the bucket
+    assert set(readers) == {"land_report"}
+    (statement,) = readers["land_report"]
+    assert actions(statement) == ["s3:GetObject"]
+    assert statement["Resource"]["Fn::Join"][1][-1] == "/reports/*"
 
 
 def test_no_function_role_carries_a_managed_policy(synthesized, functions):

@@ -4,19 +4,17 @@ import re
 
 import pytest
 from bwp.errors import UnknownReportType
-from bwp.schemas import REGISTRY, Column, ColumnType, ReportSchema
+from bwp.schemas import REGISTRY, Column, ColumnType, ReportSchema, snake_case
 
 import athena
 from athena.named import MalformedNamedQuery, _load
-from athena.views import UnsupportedColumnName, snake_case
-from local.lake_sql import TRINO_SHIMS
+from athena.views import UnsupportedColumnName
 
 VIEW_NAMES = {schema.view_name for schema in REGISTRY.values()}
 
-# Functions that exist with the same meaning in Trino (Athena engine v3) and in DuckDB, plus the
-# ones local.lake_sql defines as DuckDB macros. A new function must be checked in both engines first.
+# Functions that exist with the same meaning in Trino (Athena engine v3) and in DuckDB. A new
+# function must be checked in both engines first.
 PORTABLE_FUNCTIONS = {"nullif", "trim", "try", "try_cast", "cast", "count", "sum", "min", "max"}
-SHIMMED_FUNCTIONS = set(re.findall(r"MACRO (\w+)", " ".join(TRINO_SHIMS)))
 # Words followed by "(" that are not calls: keywords and parameterised types.
 NOT_CALLS = {"as", "in", "filter", "where", "and", "or", "not", "decimal"}
 
@@ -34,34 +32,39 @@ def strip_literals(sql):
 
 
 @pytest.mark.parametrize("report_type", sorted(REGISTRY))
-def test_every_registry_column_is_read_from_raw_and_exposed_in_snake_case(report_type):
+def test_every_registry_column_is_read_from_the_curated_table_in_snake_case(report_type):
     # given a report type of the registry
     schema = REGISTRY[report_type]
     # when its view is rendered
     sql = athena.view_sql(report_type)
-    # then each column is read by its lower-case Glue name and exposed once under its snake_case name
+    # then each column is exposed once under its snake_case name
     for column in schema.columns:
-        assert f'"{column.name.lower()}"' in sql
         assert sql.count(f' AS "{snake_case(column.name)}"') == 1
     # and the partition is kept as text and as a date
     assert '"dt",' in sql and 'try_cast("dt" AS date) AS "report_date"' in sql
     assert sql.startswith(f"CREATE OR REPLACE VIEW {schema.view_name} AS\nSELECT")
-    assert sql.endswith(f"FROM {schema.table_name}")
+    assert sql.endswith(f"FROM {schema.curated_table_name}")
 
 
-def test_each_type_is_cast_by_its_registry_type():
+def test_timestamps_are_exposed_as_plain_timestamps_and_other_types_as_stored():
     sql = athena.view_sql("ORDER_FEES")
-    assert ("NULLIF(NULLIF(\"sellingpartnerfbashipmentid\", ''), 'N/A') "
-            "AS \"selling_partner_fba_shipment_id\"") in sql
-    assert ("try(CAST(from_iso8601_timestamp(trim(\"feechargedat\")) AT TIME ZONE 'UTC' AS timestamp)) "
-            "AS \"fee_charged_at\"") in sql
-    assert 'try_cast(trim("feeamount") AS decimal(18,2)) AS "fee_amount"' in sql
+    assert 'CAST("fee_charged_at" AS timestamp) AS "fee_charged_at"' in sql
+    assert '    "fee_amount" AS "fee_amount"' in sql
+    assert '    "selling_partner_fba_shipment_id" AS "selling_partner_fba_shipment_id"' in sql
 
 
-def test_database_qualifies_the_view_and_its_raw_table():
+@pytest.mark.parametrize("report_type", sorted(REGISTRY))
+def test_curated_table_columns_carry_the_registry_types_in_glue_spelling(report_type):
+    columns = athena.curated_table_columns(report_type)
+    expected = {ColumnType.STRING: "string", ColumnType.TIMESTAMP: "timestamp",
+                ColumnType.DECIMAL: "decimal(18,2)", ColumnType.INTEGER: "int"}
+    assert columns == [(snake_case(c.name), expected[c.type]) for c in REGISTRY[report_type].columns]
+
+
+def test_database_qualifies_the_view_and_its_curated_table():
     sql = athena.view_sql("USER_EVENTS", database="bwp_report_lake")
     assert sql.startswith("CREATE OR REPLACE VIEW bwp_report_lake.user_events AS")
-    assert sql.endswith("FROM bwp_report_lake.user_events_raw")
+    assert sql.endswith("FROM bwp_report_lake.user_events_curated")
 
 
 def test_a_database_name_that_needs_quoting_is_refused():
@@ -111,8 +114,9 @@ def test_registry_names_that_would_collide_or_break_sql_are_refused(monkeypatch,
     # given a report type whose column names cannot all become distinct identifiers
     columns = tuple(Column(name, ColumnType.STRING, "") for name in names)
     monkeypatch.setitem(REGISTRY, "BROKEN", ReportSchema("BROKEN", columns, provisional=True, source="test"))
-    # then rendering its view says which names are at fault
+    # then rendering its tables and view says which names are at fault
     with pytest.raises(UnsupportedColumnName, match=message):
+        athena.raw_table_columns("BROKEN")
         athena.view_sql("BROKEN")
 
 
@@ -145,8 +149,8 @@ def test_athena_sql_uses_no_duckdb_only_syntax():
 def test_athena_sql_calls_only_functions_both_engines_know():
     for sql in all_athena_sql():
         called = {name.lower() for name in re.findall(r"\b([A-Za-z_]\w*)\s*\(", strip_literals(sql))}
-        unknown = called - PORTABLE_FUNCTIONS - SHIMMED_FUNCTIONS - NOT_CALLS
-        assert not unknown, f"check these in Trino and DuckDB, or shim them: {sorted(unknown)}"
+        unknown = called - PORTABLE_FUNCTIONS - NOT_CALLS
+        assert not unknown, f"check these in Trino and DuckDB first: {sorted(unknown)}"
 
 
 def test_a_query_file_without_its_description_line_is_refused(tmp_path):

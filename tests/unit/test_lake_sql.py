@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 import pytest
+from bwp.curated import convert
 from bwp.schemas import (
     ORDER_FEES,
     REGISTRY,
@@ -16,8 +17,10 @@ from bwp.schemas import (
     Column,
     ColumnType,
     ReportSchema,
+    curated_key,
     manifest_key,
     report_key,
+    schema_for,
 )
 
 from local.lake_sql import LakeSql, format_table
@@ -80,6 +83,11 @@ def write_report(lake, report_type, day, header, rows):
     path = lake / report_key("reports/", report_type, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(buffer.getvalue().encode()))
+    # and its curated file, as the landing writes it
+    curated = lake / curated_key("curated/", report_type, day)
+    curated.parent.mkdir(parents=True, exist_ok=True)
+    with curated.open("wb") as sink:
+        convert(io.BytesIO(buffer.getvalue().encode()), sink, schema_for(report_type), header)
 
 
 def write_manifest(lake, report_type, day, rows, drift=None):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import hashlib
+import io
 import json
 from datetime import date
 
 import boto3
+import pyarrow.parquet as pq
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from bwp import errors, steps
 from bwp.client import BwpClient
 from bwp.coordination import TaskLedger
@@ -25,6 +30,7 @@ from tests.unit.conftest import settings_with
 DAY = date(2024, 8, 22)
 WINDOW = Window(report_type="USER_EVENTS", day=DAY, start_date="2024-08-22T00:00:00Z",
                 end_date="2024-08-23T00:00:00Z")
+WINDOW_RAW_KEY = "reports/report_type=USER_EVENTS/dt=2024-08-22/USER_EVENTS_2024-08-22.csv.gz"
 
 
 class LocalCredentials:
@@ -114,3 +120,51 @@ def test_get_download_link_checks_the_host_and_keeps_the_signed_url_out_of_its_a
     assert checked.to_wire() == {"host": "127.0.0.1", "taskId": progress.task_id}
     with pytest.raises(errors.DownloadHostNotAllowed):
         steps.get_download_link(client, settings("*.amazonaws.com"), event)
+
+
+CURATED_KEY = "curated/report_type=USER_EVENTS/dt=2024-08-22/USER_EVENTS_2024-08-22.parquet"
+MANIFEST_KEY = "manifests/report_type=USER_EVENTS/dt=2024-08-22.json"
+
+
+def test_landing_writes_the_curated_file_the_manifest_describes_and_a_rerun_replaces_it(completed_report, state_table):
+    # given a completed report, and a stale object where its curated file goes
+    _, client, progress = completed_report
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="lake")
+    s3.put_object(Bucket="lake", Key=CURATED_KEY, Body=b"stale")
+    event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
+    # when the land step runs
+    steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), event)
+    # then the curated object replaced the stale one, and the manifest records its rows, bytes and checksum
+    body = s3.get_object(Bucket="lake", Key=CURATED_KEY)["Body"].read()
+    manifest = json.loads(s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read())
+    assert manifest["curated"]["key"] == CURATED_KEY
+    described = (manifest["curated"]["bytes"], manifest["curated"]["sha256"])
+    assert described == (len(body), hashlib.sha256(body).hexdigest())
+    # and its rows are the raw report's rows
+    table = pq.read_table(io.BytesIO(body))
+    assert table.num_rows == manifest["curated"]["rows"] == manifest["rows"] == 25
+    raw = gzip.decompress(s3.get_object(Bucket="lake", Key=WINDOW_RAW_KEY)["Body"].read()).decode()
+    assert table.column("event_id").to_pylist() == [row["eventId"] for row in csv.DictReader(io.StringIO(raw))]
+
+
+def test_a_curated_upload_that_fails_leaves_no_parquet_object_and_no_manifest(completed_report, state_table):
+    # given S3 failing every part of the curated object's upload
+    _, client, progress = completed_report
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="lake")
+
+    def fail_curated_parts(params, **_):
+        if params["auth_path"].startswith("/lake/curated/"):
+            raise ClientError({"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+                              "UploadPart")
+
+    s3.meta.events.register("before-call.s3.UploadPart", fail_curated_parts)
+    event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
+    # when the land step runs, then it fails with the error the state machine retries
+    with pytest.raises(errors.AwsUnavailable, match="curated/"):
+        steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), event)
+    # and the raw object landed, but neither a Parquet object nor a manifest claims the partition
+    keys = {item["Key"] for item in s3.list_objects_v2(Bucket="lake").get("Contents", [])}
+    assert keys == {WINDOW_RAW_KEY}
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="lake")

@@ -21,12 +21,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 import requests
 from bwp import errors, landing
 from bwp.landing import check_download_host, land_download
-from moto import mock_aws
 
 BUCKET = "lake"
 KEY = "reports/report_type=ORDER_FEES/dt=2024-08-22/ORDER_FEES_2024-08-22.csv.gz"
@@ -134,14 +132,6 @@ def server() -> Iterator[ReportServer]:
     yield report
     httpd.shutdown()
     httpd.server_close()
-
-
-@pytest.fixture
-def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 class Links:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from datetime import date
 
+import pyarrow.parquet as pq
 import pytest
 import requests
 from bwp.errors import readable_cause
@@ -49,8 +51,13 @@ def test_both_report_types_land_byte_exact_with_manifests(engine_for):
             assert manifest["rows"] == len(list(csv.reader(io.StringIO(served.decode())))) - 1
             assert manifest["drift"] is None
             assert manifest["taskId"].startswith(f"{report_type}:")
+            # and its curated file holds the same rows, as the manifest says
+            curated = engine.s3.get_object(Bucket=BUCKET, Key=manifest["curated"]["key"])["Body"].read()
+            assert pq.read_table(io.BytesIO(curated)).num_rows == manifest["curated"]["rows"] == manifest["rows"]
+            assert manifest["curated"]["sha256"] == hashlib.sha256(curated).hexdigest()
     # and nothing but report data lives under the table locations
     assert all(key.endswith(".csv.gz") for key in keys(engine, "reports/"))
+    assert all(key.endswith(".parquet") for key in keys(engine, "curated/"))
 
 
 def test_six_windows_never_exceed_five_tasks_in_progress_even_with_another_client_busy(engine_for, emulator):
@@ -190,6 +197,12 @@ def test_header_drift_still_lands_and_is_flagged(engine_for, emulator):
         engine.s3.get_object(Bucket=BUCKET, Key="manifests/report_type=ORDER_FEES/dt=2024-08-22.json")["Body"].read()
     )
     assert manifest["drift"]["missing"] and manifest["drift"]["unexpected"]
+    # and the curated file keeps every renamed column, as text beside the registry's columns
+    assert len(manifest["curated"]["extraColumns"]) == len(manifest["drift"]["unexpected"])
+    curated = engine.s3.get_object(Bucket=BUCKET, Key=manifest["curated"]["key"])["Body"].read()
+    table = pq.read_table(io.BytesIO(curated))
+    assert set(manifest["curated"]["extraColumns"]) <= set(table.schema.names)
+    assert table.num_rows == manifest["rows"]
 
 
 def test_broken_and_gzip_downloads_resume_and_land_byte_exact(engine_for, emulator):

@@ -1,0 +1,71 @@
+"""Cold start of the land_report function: its imports in fresh processes, with and without pyarrow.
+
+Measured with the development interpreter on this machine (not arm64, not in Lambda): each
+variant is imported in a new process, ``--repeat`` times, and the median is shown. The
+bundle's size is read from ``build/lambda`` when ``make build`` has made it.
+
+    python -m benchmarks.cold_start
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+from benchmarks.common import MIB, ROOT, machine
+
+BUNDLE = ROOT / "build" / "lambda"
+VARIANTS = (
+    ("land_report handler (as every function imports it)", "import land_report.handler"),
+    ("land_report handler + bwp.curated (pyarrow)", "import land_report.handler, bwp.curated"),
+    ("pyarrow modules alone", "import pyarrow, pyarrow.compute, pyarrow.csv, pyarrow.parquet"),
+)
+# The handler reads its settings only when invoked; Powertools wants these at import.
+_ENVIRONMENT = {"POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "bench"}
+_TIMED = "import time; started = time.perf_counter(); {statement}; print(time.perf_counter() - started)"
+
+
+def import_seconds(statement: str) -> float:
+    environment = {**os.environ, **_ENVIRONMENT, "PYTHONPATH": str(ROOT / "lambdas")}
+    finished = subprocess.run(
+        [sys.executable, "-c", _TIMED.format(statement=statement)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return float(finished.stdout.strip())
+
+
+def tree_bytes(path) -> int:
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="fresh processes per variant (default 7)")
+    args = parser.parse_args(argv)
+    info = machine()
+    print(f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}; median of {args.repeat} fresh processes")
+    print()
+    print("| imports | seconds (median) | range |")
+    print("| --- | ---: | ---: |")
+    for name, statement in VARIANTS:
+        import_seconds(statement)  # the first run compiles the bytecode and warms the page cache
+        runs = sorted(import_seconds(statement) for _ in range(args.repeat))
+        print(f"| {name} | {statistics.median(runs):.3f} | {runs[0]:.3f}-{runs[-1]:.3f} |")
+    if BUNDLE.is_dir():
+        print()
+        total = tree_bytes(BUNDLE)
+        pyarrow = tree_bytes(BUNDLE / "pyarrow") if (BUNDLE / "pyarrow").is_dir() else 0
+        print(f"bundle {BUNDLE.relative_to(ROOT)}: {total / MIB:.1f} MiB unzipped ({total:,} bytes), "
+              f"of which pyarrow {pyarrow / MIB:.1f} MiB; Lambda allows 250 MB unzipped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
