@@ -14,12 +14,12 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
 from emulator import Emulator, EmulatorConfig
-from emulator.reports import report_bytes
+from emulator.reports import ReportSpec, stream
 from local.engine import BUCKET, ApiEndpoint, ExecutionOutcome, LocalEngine
 from local.lambda_runtime import Invocation
 
@@ -61,9 +61,13 @@ def manifest_key(report_type: str, day: str) -> str:
     return f"manifests/report_type={report_type}/dt={day}.json"
 
 
-def served_csv(report_type: str, day: date | str, rows_per_day: int = ROWS_PER_DAY) -> bytes:
+def served_csv(
+    report_type: str, day: date | str, rows_per_day: int = ROWS_PER_DAY, header_drift: str | None = None
+) -> bytes:
     """What the emulator serves for one (type, day): the bytes the lake must hold."""
-    return b"".join(report_bytes(report_type, date.fromisoformat(str(day)), SEED, rows_per_day))
+    midnight = datetime.combine(date.fromisoformat(str(day)), time(), UTC)
+    spec = ReportSpec(report_type, midnight, midnight + timedelta(days=1), SEED, rows_per_day, header_drift)
+    return b"".join(stream(spec))
 
 
 def landed_csv(engine: LocalEngine, key: str) -> bytes:
@@ -89,13 +93,19 @@ def calls(outcome: ExecutionOutcome, function: str) -> list[Invocation]:
 
 
 # --- end states -------------------------------------------------------------------------------
-def assert_landed(engine: LocalEngine, report_type: str, day: str, rows_per_day: int = ROWS_PER_DAY) -> dict:
+def assert_landed(
+    engine: LocalEngine,
+    report_type: str,
+    day: str,
+    rows_per_day: int = ROWS_PER_DAY,
+    header_drift: str | None = None,
+) -> dict:
     """The partition holds one object, exactly what the API served, and a manifest that matches it.
 
     Byte-identical and alone in its partition: no row is missing, changed or there twice.
     Returns the manifest.
     """
-    served = served_csv(report_type, day, rows_per_day)
+    served = served_csv(report_type, day, rows_per_day, header_drift)
     key = report_key(report_type, day)
     assert keys(engine, key.rsplit("/", 1)[0] + "/") == [key]
     assert landed_csv(engine, key) == served
