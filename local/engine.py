@@ -233,14 +233,18 @@ def _placeholder_zip() -> bytes:
 
 @contextmanager
 def _quiet_engine_logs() -> Iterator[None]:
-    """moto's engine logs a long traceback for every failed state; failures are reported by us."""
-    engine_logger = logging.getLogger("moto")
-    previous = engine_logger.level
-    engine_logger.setLevel(logging.CRITICAL)
+    """moto's engine logs a long traceback for every failed state; failures are reported by us.
+    ``responses``, through which moto lets the API's requests pass, logs each URL at INFO, and a
+    download link's URL carries its signature."""
+    quieted = {name: logging.getLogger(name) for name in ("moto", "responses")}
+    previous = {name: engine_logger.level for name, engine_logger in quieted.items()}
+    for engine_logger in quieted.values():
+        engine_logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        engine_logger.setLevel(previous)
+        for name, engine_logger in quieted.items():
+            engine_logger.setLevel(previous[name])
 
 
 @contextmanager
