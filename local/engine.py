@@ -26,6 +26,7 @@ import boto3
 from bwp import dependencies
 from bwp.observability import NAMESPACE, SERVICE
 from bwp.observability import logger as lambda_logger
+from bwp.observability import metrics as lambda_metrics
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -111,6 +112,10 @@ class LocalEngine:
         # Every engine is a cold start: no settings, token or client survives from another.
         dependencies.reset()
         self._stack.callback(dependencies.reset)
+        # With metrics disabled, Powertools keeps what each flush would have published: nothing
+        # the functions added here may reach the next engine, or a test in the same process.
+        lambda_metrics.clear_metrics()
+        self._stack.callback(lambda_metrics.clear_metrics)
         self.s3 = boto3.client("s3", region_name=REGION)
         self.s3.create_bucket(Bucket=BUCKET)
         credentials = {
