@@ -28,6 +28,7 @@ class Faults:
     drop_download_after_bytes: int | None = None  # cut a task's first full download after N bytes
     gzip_downloads: bool = False  # new tasks' reports are served gzip-compressed
     header_drift: str | None = None  # new tasks' reports: "rename" the last column or "add" one
+    empty_reports: bool = False  # new tasks' reports are a zero-byte body: not even a header line
     token_expiry_seconds: int = TOKEN_LIFETIME_SECONDS  # lifetime of tokens issued from now on
 
 
@@ -55,9 +56,9 @@ def validated(name: str, value: Any) -> Any:
         return ALWAYS if value == ALWAYS else float(_number(name, value, 0.0, 1.0))
     if name == "drop_download_after_bytes":
         return None if value is None else int(_number(name, value, 0, None))
-    if name == "gzip_downloads":
+    if name in ("gzip_downloads", "empty_reports"):
         if not isinstance(value, bool):
-            raise ValueError(f"gzip_downloads must be true or false, got {value!r}")
+            raise ValueError(f"{name} must be true or false, got {value!r}")
         return value
     if name == "header_drift":
         if value is not None and value not in HEADER_DRIFTS:

@@ -84,6 +84,7 @@ class ReportSpec:
     rows_per_day: int
     header_drift: str | None = None
     gzip: bool = False
+    empty: bool = False  # a zero-byte file: not even the header line
 
 
 def columns(report_type: str, header_drift: str | None = None) -> tuple[str, ...]:
@@ -480,6 +481,8 @@ def _day_size(report_type: str, day: date, seed: int, rows_per_day: int, header_
 
 def report_length(spec: ReportSpec) -> int:
     """Bytes of the file as served (compressed when spec.gzip): the Content-Length."""
+    if spec.empty:
+        return 0
     if spec.gzip:
         return _gzip_length(spec)
     return len(header_line(spec.report_type, spec.header_drift)) + sum(
@@ -496,6 +499,8 @@ def _gzip_length(spec: ReportSpec) -> int:
 
 def stream(spec: ReportSpec, offset: int = 0) -> Iterator[bytes]:
     """The file's bytes from ``offset`` on, in chunks of about 64 KiB, generated as they go."""
+    if spec.empty:
+        return
     if not spec.gzip:
         yield from _plain(spec, offset)
         return

@@ -84,6 +84,7 @@ class Task:
     fails: bool
     gzip: bool
     header_drift: str | None
+    empty: bool
 
     def progress(self, now: datetime) -> tuple[str, datetime]:
         """(status, lastUpdatedTime) at ``now``."""
@@ -103,7 +104,8 @@ class Task:
 
     def spec(self, config: EmulatorConfig) -> reports.ReportSpec:
         return reports.ReportSpec(
-            self.report_type, self.start, self.end, config.seed, config.rows_per_day, self.header_drift, self.gzip
+            self.report_type, self.start, self.end, config.seed, config.rows_per_day, self.header_drift, self.gzip,
+            self.empty,
         )
 
 
@@ -241,6 +243,7 @@ class ReportingApi:
                 fails=self.faults.roll("fail_reports"),
                 gzip=faults.gzip_downloads,
                 header_drift=faults.header_drift,
+                empty=faults.empty_reports,
             )
             self._tasks[task.task_id] = task
             self._max_in_progress = max(self._max_in_progress, in_progress + task.in_progress(now))

@@ -26,6 +26,7 @@ import boto3
 from bwp import dependencies
 from bwp.observability import NAMESPACE, SERVICE
 from bwp.observability import logger as lambda_logger
+from bwp.observability import metrics as lambda_metrics
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.stepfunctions.parser.backend.execution import Execution as MotoExecution
@@ -127,6 +128,10 @@ class LocalEngine:
         # Every engine is a cold start: no settings, token or client survives from another.
         dependencies.reset()
         self._stack.callback(dependencies.reset)
+        # With metrics disabled, Powertools keeps what each flush would have published: nothing
+        # the functions added here may reach the next engine, or a test in the same process.
+        lambda_metrics.clear_metrics()
+        self._stack.callback(lambda_metrics.clear_metrics)
         self.s3 = boto3.client("s3", region_name=REGION)
         self.s3.create_bucket(Bucket=BUCKET)
         credentials = {
@@ -313,14 +318,18 @@ def _placeholder_zip() -> bytes:
 
 @contextmanager
 def _quiet_engine_logs() -> Iterator[None]:
-    """moto's engine logs a long traceback for every failed state; failures are reported by us."""
-    engine_logger = logging.getLogger("moto")
-    previous = engine_logger.level
-    engine_logger.setLevel(logging.CRITICAL)
+    """moto's engine logs a long traceback for every failed state; failures are reported by us.
+    ``responses``, through which moto lets the API's requests pass, logs each URL at INFO, and a
+    download link's URL carries its signature."""
+    quieted = {name: logging.getLogger(name) for name in ("moto", "responses")}
+    previous = {name: engine_logger.level for name, engine_logger in quieted.items()}
+    for engine_logger in quieted.values():
+        engine_logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        engine_logger.setLevel(previous)
+        for name, engine_logger in quieted.items():
+            engine_logger.setLevel(previous[name])
 
 
 @contextmanager

@@ -156,6 +156,19 @@ def test_header_drift_changes_the_header_of_new_reports(api, emulator, drift):
     assert api.get(api.download_url(plain_task)).content == expected_report(emulator)
 
 
+@pytest.mark.parametrize("gzip_downloads", [False, True])
+def test_empty_reports_serve_new_reports_as_a_zero_byte_body(api, emulator, gzip_downloads):
+    plain_task = api.completed_task()
+    emulator.set_faults(empty_reports=True, gzip_downloads=gzip_downloads)
+    url = api.download_url(api.completed_task())
+    response = api.get(url)
+    assert response.status_code == 200
+    assert response.headers["Content-Length"] == "0" and response.content == b""
+    assert api.session.head(url, timeout=5).headers["Content-Length"] == "0"
+    # a report started before the switch stays as it was
+    assert api.get(api.download_url(plain_task)).content == expected_report(emulator)
+
+
 def test_token_expiry_seconds_sets_the_lifetime_of_new_tokens(api, emulator):
     emulator.set_faults(token_expiry_seconds=60)
     answer = api.token_response().json()
@@ -182,6 +195,7 @@ def test_faults_are_a_partial_update_over_http_and_in_process(api, emulator):
 @pytest.mark.parametrize("changes", [
     {"no_such_switch": 1}, {"throttle_rate": 1.5}, {"throttle_rate": "often"}, {"fail_reports": "sometimes"},
     {"drop_download_after_bytes": -1}, {"gzip_downloads": "yes"}, {"header_drift": "shuffle"},
+    {"empty_reports": 1},
     {"token_expiry_seconds": 0}, {"throttle_rate": 0.5, "bogus": True},
 ])
 def test_a_bad_fault_setting_is_refused_and_changes_nothing(api, emulator, changes):

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from emulator import Emulator, EmulatorConfig
 from local.engine import BUCKET
-from tests.workflow.support import ROWS_PER_DAY, SEED, calls, keys, landed_csv, served_csv
+from tests.twin import ROWS_PER_DAY, SEED, calls, keys, landed_csv, served_csv
 
 DAYS = [date(2024, 8, 20) + timedelta(days=n) for n in range(5)]
 
