@@ -159,10 +159,15 @@ def describe(invocation: Invocation) -> str | None:
         message = (invocation.error_message or "")[:160]
         if invocation.function == "bwp-plan-windows":
             return f"input refused: {invocation.error_type}: {message}"
+        if invocation.error_type == "TaskSlotsBusy":
+            return f"{where}  waiting     for a report task slot: {message}"
         return f"{where}  {invocation.error_type}: {message}"
     match invocation.function:
         case "bwp-plan-windows":
-            return f"planned {len(result['windows'])} windows, {result['maxConcurrency']} at a time"
+            healing = f" ({result['backfilled']} of them missing days)" if result.get("backfilled") else ""
+            return f"planned {len(result['windows'])} windows{healing}, {result['maxConcurrency']} at a time"
+        case "bwp-start-report" if result.get("adopted"):
+            return f"{where}  adopted     {result['taskId']} ({result['status']}, started by an earlier run)"
         case "bwp-start-report":
             return f"{where}  started     {result['taskId']} (attempt {event['attempt']})"
         case "bwp-check-report":
