@@ -103,7 +103,7 @@ def test_every_transient_error_our_code_raises_is_retried_where_it_can_be_raised
     # then every API step retries every one of them, but those that only one step can raise
     states = dict(all_states())
     raised_by_one_step = {"DownloadInterrupted": "Land report", "TaskSlotsBusy": "Start report"}
-    for name in ("Start report", "Check report", "Get download link", "Land report"):
+    for name in ("Start report", "Check report", "Land report"):
         expected = {error for error in transient if raised_by_one_step.get(error, name) == name}
         retried = {error for retrier in states[name]["Retry"] for error in retrier["ErrorEquals"]}
         assert expected <= retried, f"{name} does not retry {expected - retried}"
