@@ -210,7 +210,7 @@ def _parse_day(value: str, field: str, *, round_up: bool) -> tuple[date, bool]:
             return date.fromisoformat(value), False
         if not _ISO_TIMESTAMP.match(value):
             raise ValueError(value)
-        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        instant = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidExecutionInput(
             f"{field}: {value!r} is not an ISO-8601 date (YYYY-MM-DD) or UTC timestamp"
