@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 def parse_instant(value: str) -> datetime:
     """An ISO-8601 instant with an explicit offset (``Z`` or ``+00:00``...), as aware UTC."""
-    instant = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    # RFC 3339 allows a lowercase z, which fromisoformat does not.
+    instant = datetime.fromisoformat(value.strip().replace("z", "Z"))
     if instant.tzinfo is None:
         raise ValueError(f"{value!r} has no UTC offset")
     return instant.astimezone(UTC)

@@ -65,7 +65,6 @@ STEPS: dict[str, StepProfile] = {
         _API_CALL, reads_credentials=True, keeps_state=True, description="Adopt a live task or start one"
     ),
     "check_report": StepProfile(_API_CALL, reads_credentials=True, keeps_state=True, description="reportTask status"),
-    "get_download_link": StepProfile(_API_CALL, reads_credentials=True, description="reportDownloadLink"),
     # Streaming a large report through gzip is CPU-bound: more memory buys a faster core.
     "land_report": StepProfile(
         Duration.minutes(15),

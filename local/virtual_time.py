@@ -33,7 +33,7 @@ class EmulatorClock:
     def now(self) -> datetime:
         response = self._session.get(self._url, timeout=CONTROL_TIMEOUT)
         response.raise_for_status()
-        return datetime.fromisoformat(response.json()["now"].replace("Z", "+00:00"))
+        return datetime.fromisoformat(response.json()["now"])
 
     def advance_to(self, instant: datetime) -> None:
         response = self._session.post(self._url, json={"advance_to": instant.isoformat()}, timeout=CONTROL_TIMEOUT)

@@ -16,7 +16,6 @@ FUNCTION_PLACEHOLDERS: dict[str, str] = {
     "PlanWindowsFunctionArn": "plan_windows",
     "StartReportFunctionArn": "start_report",
     "CheckReportFunctionArn": "check_report",
-    "GetDownloadLinkFunctionArn": "get_download_link",
     "LandReportFunctionArn": "land_report",
     "SummarizeFunctionArn": "summarize",
 }

@@ -6,9 +6,9 @@ On the way the CSV text is hashed, its rows counted and its header compared with
 The object appears only when the multipart upload completes; any failure aborts the upload, so a
 partition is written whole or not at all.
 
-A refused (expired) link is refetched through the caller's ``refresh_url``, and a broken
-connection is resumed with an HTTP ``Range`` request from the last byte passed on; both are
-bounded, and every request has the caller's (connect, read) timeout.
+The link comes from the caller's ``download_link``, asked again for a fresh one when a link is
+refused (expired), and a broken connection is resumed with an HTTP ``Range`` request from the
+last byte passed on; both are bounded, and every request has the caller's (connect, read) timeout.
 """
 
 from __future__ import annotations
@@ -140,8 +140,7 @@ def land_download(
     s3,
     bucket: str,
     key: str,
-    url: str,
-    refresh_url: Callable[[], str],
+    download_link: Callable[[], str],
     session: requests.Session,
     timeout: tuple[float, float],
     allowed_hosts: Sequence[str],
@@ -149,16 +148,19 @@ def land_download(
     part_size: int = DEFAULT_PART_SIZE,
     gzip_level: int = GZIP_LEVEL,
 ) -> LandingResult:
-    """Stream ``url`` into ``s3://bucket/key`` as gzip CSV; the object appears only if all went well.
+    """Stream the report at ``download_link()`` into ``s3://bucket/key`` as gzip CSV; the object
+    appears only if all went well. ``download_link`` is called once before the download and once
+    for each refused link.
 
-    Raises DownloadHostNotAllowed (before any request), DownloadLinkExpired, DownloadInterrupted,
+    Raises DownloadHostNotAllowed (before any download request), DownloadLinkExpired, DownloadInterrupted,
     EmptyReport or UnexpectedApiResponse; on any error no object is written and the multipart
     upload is aborted.
     """
     if part_size < MIN_PART_SIZE:
         raise ValueError(f"part_size {part_size} is below S3's minimum of {MIN_PART_SIZE}")
+    url = download_link()
     check_download_host(url, allowed_hosts)
-    download = _Download(session, url, refresh_url, timeout, allowed_hosts)
+    download = _Download(session, url, download_link, timeout, allowed_hosts)
     upload = MultipartUpload(s3, bucket, key, part_size)
     try:
         inspector = _CsvInspector()
@@ -222,8 +224,8 @@ def _pump(chunks: Iterator[bytes], inspector: _CsvInspector, upload: MultipartUp
 class _Download:
     """The report's bytes, in order, across as many requests as refused links and broken connections take."""
 
-    def __init__(self, session, url, refresh_url, timeout, allowed_hosts) -> None:
-        self._session, self._url, self._refresh_url = session, url, refresh_url
+    def __init__(self, session, url, download_link, timeout, allowed_hosts) -> None:
+        self._session, self._url, self._download_link = session, url, download_link
         self._timeout, self._allowed_hosts = timeout, allowed_hosts
         self.offset = 0
         self.refreshes = 0
@@ -335,7 +337,7 @@ class _Download:
                 f"even after {self.refreshes} fresh links"
             )
         self.refreshes += 1
-        url = self._refresh_url()
+        url = self._download_link()
         check_download_host(url, self._allowed_hosts)
         self._url = url
 

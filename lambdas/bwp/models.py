@@ -50,18 +50,6 @@ class CheckReportEvent(WireModel):
     max_polls: int = Field(ge=1)
 
 
-class GetDownloadLinkEvent(WireModel):
-    window: Window
-    report: ReportProgress
-
-
-class DownloadLinkChecked(WireModel):
-    """The link itself is a credential and stays out of the execution history."""
-
-    host: str
-    task_id: str
-
-
 class LandReportEvent(WireModel):
     window: Window
     report: ReportProgress

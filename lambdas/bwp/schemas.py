@@ -48,7 +48,6 @@ class ReportSchema:
     report_type: str
     columns: tuple[Column, ...]
     provisional: bool
-    source: str
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -70,26 +69,24 @@ class ReportSchema:
         return self.report_type.lower()
 
 
-_S, _T, _D = ColumnType.STRING, ColumnType.TIMESTAMP, ColumnType.DECIMAL
-
+# The columns the API documentation lists (View Buy with Prime Fees Charged For Each Order).
 ORDER_FEES = ReportSchema(
     report_type="ORDER_FEES",
     provisional=False,
-    source="Buy with Prime API documentation: View Buy with Prime Fees Charged For Each Order",
     columns=(
-        Column("orderId", _S, "Buy with Prime order id"),
-        Column("paymentId", _S, "Payment transaction id, e.g. the Amazon Pay transaction id"),
-        Column("sellingPartnerFbaOrderId", _S, "Amazon order id (amazon-order-id elsewhere)"),
-        Column("sellingPartnerFbaShipmentId", _S, "Amazon shipment id; N/A unless fulfillment fee"),
-        Column("orderCreatedAt", _T, "When the order was placed (ISO-8601 UTC)"),
-        Column("feeChargedAt", _T, "When the fee was charged (ISO-8601 UTC)"),
-        Column("feeType", _S, "PrimeServiceFee, PrimeFulfillmentFee, ApayProcessingFee, ..."),
-        Column("currencyCode", _S, "Currency of the amounts"),
-        Column("primeOrderAmount", _D, "Prime items amount; PrimeServiceFee rows only"),
-        Column("feeAmount", _D, "Fee after tax, discounts and credits"),
-        Column("feeTaxAmount", _D, "Tax charged on the fee"),
-        Column("feeDiscountsAmount", _D, "Discounts applied to the fee"),
-        Column("feeCreditsAmount", _D, "Credits applied to the fee"),
+        Column("orderId", ColumnType.STRING, "Buy with Prime order id"),
+        Column("paymentId", ColumnType.STRING, "Payment transaction id, e.g. the Amazon Pay transaction id"),
+        Column("sellingPartnerFbaOrderId", ColumnType.STRING, "Amazon order id (amazon-order-id elsewhere)"),
+        Column("sellingPartnerFbaShipmentId", ColumnType.STRING, "Amazon shipment id; N/A unless fulfillment fee"),
+        Column("orderCreatedAt", ColumnType.TIMESTAMP, "When the order was placed (ISO-8601 UTC)"),
+        Column("feeChargedAt", ColumnType.TIMESTAMP, "When the fee was charged (ISO-8601 UTC)"),
+        Column("feeType", ColumnType.STRING, "PrimeServiceFee, PrimeFulfillmentFee, ApayProcessingFee, ..."),
+        Column("currencyCode", ColumnType.STRING, "Currency of the amounts"),
+        Column("primeOrderAmount", ColumnType.DECIMAL, "Prime items amount; PrimeServiceFee rows only"),
+        Column("feeAmount", ColumnType.DECIMAL, "Fee after tax, discounts and credits"),
+        Column("feeTaxAmount", ColumnType.DECIMAL, "Tax charged on the fee"),
+        Column("feeDiscountsAmount", ColumnType.DECIMAL, "Discounts applied to the fee"),
+        Column("feeCreditsAmount", ColumnType.DECIMAL, "Credits applied to the fee"),
     ),
 )
 
@@ -99,23 +96,22 @@ ORDER_FEES = ReportSchema(
 USER_EVENTS = ReportSchema(
     report_type="USER_EVENTS",
     provisional=True,
-    source="PROVISIONAL: derived from the documented sendUserEvents event fields",
     columns=(
-        Column("eventId", _S, "UUIDv4 of the event"),
-        Column("eventType", _S, "page-load, click, widget-viewed, bwp-widget-promise-loaded"),
-        Column("eventTime", _T, "When the event happened (RFC 3339 UTC)"),
-        Column("clientType", _S, "WEBSITE_CLIENT or SERVER_CLIENT"),
-        Column("clientVersion", _S, "Version of the sending client"),
-        Column("schemaName", _S, "Event schema name"),
-        Column("schemaVersion", _S, "Event schema version"),
-        Column("ip", _S, "Shopper IP address"),
-        Column("ubid", _S, "Browser id"),
-        Column("userAgent", _S, "Shopper user agent"),
-        Column("currentUrl", _S, "Page URL"),
-        Column("referrer", _S, "Referring URL"),
-        Column("product_sku", _S, "Product SKU"),
-        Column("prime_promise_timestamp", _T, "Delivery promise shown (RFC 3339 UTC)"),
-        Column("page_type", _S, "Page type"),
+        Column("eventId", ColumnType.STRING, "UUIDv4 of the event"),
+        Column("eventType", ColumnType.STRING, "page-load, click, widget-viewed, bwp-widget-promise-loaded"),
+        Column("eventTime", ColumnType.TIMESTAMP, "When the event happened (RFC 3339 UTC)"),
+        Column("clientType", ColumnType.STRING, "WEBSITE_CLIENT or SERVER_CLIENT"),
+        Column("clientVersion", ColumnType.STRING, "Version of the sending client"),
+        Column("schemaName", ColumnType.STRING, "Event schema name"),
+        Column("schemaVersion", ColumnType.STRING, "Event schema version"),
+        Column("ip", ColumnType.STRING, "Shopper IP address"),
+        Column("ubid", ColumnType.STRING, "Browser id"),
+        Column("userAgent", ColumnType.STRING, "Shopper user agent"),
+        Column("currentUrl", ColumnType.STRING, "Page URL"),
+        Column("referrer", ColumnType.STRING, "Referring URL"),
+        Column("product_sku", ColumnType.STRING, "Product SKU"),
+        Column("prime_promise_timestamp", ColumnType.TIMESTAMP, "Delivery promise shown (RFC 3339 UTC)"),
+        Column("page_type", ColumnType.STRING, "Page type"),
     ),
 )
 

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import requests
 from aws_lambda_powertools.metrics import single_metric
@@ -22,11 +21,9 @@ from bwp.client import BwpClient, ReportTask
 from bwp.coordination import LANDED, LedgerEntry, TaskLedger, TaskSlots
 from bwp.errors import readable_cause
 from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_days
-from bwp.landing import check_download_host, land_download
+from bwp.landing import land_download
 from bwp.models import (
     CheckReportEvent,
-    DownloadLinkChecked,
-    GetDownloadLinkEvent,
     LandReportEvent,
     PlanWindowsEvent,
     ReportProgress,
@@ -212,13 +209,6 @@ def check_report(
     )
 
 
-def get_download_link(client: BwpClient, settings: Settings, event: GetDownloadLinkEvent) -> DownloadLinkChecked:
-    logger.append_keys(report_type=event.window.report_type, day=str(event.window.day))
-    url = client.report_download_link(event.report.task_id)
-    check_download_host(url, settings.download_host_allowlist)
-    return DownloadLinkChecked(host=urlsplit(url).hostname or "", task_id=event.report.task_id)
-
-
 def land_report(
     client: BwpClient,
     s3,
@@ -240,8 +230,7 @@ def land_report(
             s3=s3,
             bucket=settings.lake_bucket,
             key=key,
-            url=client.report_download_link(report.task_id),
-            refresh_url=lambda: client.report_download_link(report.task_id),
+            download_link=lambda: client.report_download_link(report.task_id),
             session=session,
             timeout=settings.timeout,
             allowed_hosts=settings.download_host_allowlist,
@@ -417,7 +406,7 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -26,9 +26,13 @@ DEFAULT_BACKFILL_WINDOWS = 30
 # Athena's date projection counts days from the epoch: nothing before it can be a partition.
 EPOCH_DAY = date(1970, 1, 1)
 
+# A window's report task is started at most this many times: a FAILED, expired or vanished task
+# is started again until then. The ASL's "Restart allowed?" choice holds the same number.
+MAX_ATTEMPTS = 3
+
 # Each window runs as a child execution of a Distributed Map, with its own 25,000-event history;
-# a poll costs 9 events (Wait 2, Task 5, Choice 2), so even three attempts of the whole cap stay
-# far below the limit. With waits growing to five minutes the cap is about twelve hours.
+# a poll costs 9 events (Wait 2, Task 5, Choice 2), so even MAX_ATTEMPTS attempts of the whole cap
+# stay far below the limit. With waits growing to five minutes the cap is about twelve hours.
 MAX_POLLS = 150
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -206,7 +210,7 @@ def _parse_day(value: str, field: str, *, round_up: bool) -> tuple[date, bool]:
             return date.fromisoformat(value), False
         if not _ISO_TIMESTAMP.match(value):
             raise ValueError(value)
-        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        instant = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidExecutionInput(
             f"{field}: {value!r} is not an ISO-8601 date (YYYY-MM-DD) or UTC timestamp"

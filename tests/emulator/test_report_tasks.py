@@ -11,10 +11,6 @@ import pytest
 from tests.emulator.support import SEED_EXPIRED_RESPONSE, SEED_REPORT_TASK, UUID4, ApiClient, classification
 
 
-def instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def test_an_unknown_report_type_is_an_invalid_report_type_validation_error(api, emulator):
     answer = api.start("SALES")
     assert answer["data"] == {"startReportTask": None}
@@ -64,7 +60,7 @@ def test_without_a_time_range_the_report_covers_the_last_seven_days(api, emulato
     after = emulator.now()
     assert "errors" not in answer
     (task,) = emulator.state()["tasks"]
-    start, end = instant(task["startDate"]), instant(task["endDate"])
+    start, end = datetime.fromisoformat(task["startDate"]), datetime.fromisoformat(task["endDate"])
     assert before - timedelta(milliseconds=1) <= end <= after
     assert end - start == timedelta(days=7)
 
@@ -155,7 +151,7 @@ def test_a_sixth_task_while_five_are_in_progress_is_throttled(api, emulator):
 
 def test_tasks_expire_seven_days_after_they_were_requested(api, emulator):
     task_id = api.completed_task()
-    requested = instant(api.task(task_id)["data"]["reportTask"]["requestTime"])
+    requested = datetime.fromisoformat(api.task(task_id)["data"]["reportTask"]["requestTime"])
     emulator.advance_to(requested + timedelta(days=7, minutes=-1))
     assert api.status(task_id) == "COMPLETED"
     assert "errors" not in api.link(task_id)

@@ -56,17 +56,17 @@ def test_a_faulty_run_logs_no_secret_token_or_signature(engine_for, monkeypatch,
     root.addHandler(everything)
     monkeypatch.setattr(logging.getLogger("bwp-report-lake"), "propagate", True)
     lambda_log = tmp_path / "lambda.log"
-    # and an API with a bad day: throttling, short-lived tokens, a download that breaks and a link
-    # that expires before the resume
+    # and an API with a bad day: throttling, short-lived tokens, downloads that break and links
+    # that expire before each report's first resume
     with Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=2000.0)) as api:
         tokens, signatures = record_credentials(api, monkeypatch)
         api.set_faults(throttle_rate=0.3, token_expiry_seconds=90, drop_download_after_bytes=700)
         serve = api.api.download
-        resumed = []
+        resumed = set()
 
         def expire_link_before_the_first_resume(path, query, range_header, *, head):
-            if range_header and not resumed:
-                resumed.append(range_header)
+            if range_header and path not in resumed:
+                resumed.add(path)
                 api.advance(LINK_LIFETIME_SECONDS + 1)
             return serve(path, query, range_header, head=head)
 

@@ -40,7 +40,7 @@ def test_only_that_secret_can_be_read(imported_secret_template):
         for statement in resource["Properties"]["PolicyDocument"]["Statement"]
         if "secretsmanager:GetSecretValue" in statement["Action"]
     ]
-    assert len(reads) == 5  # Plan windows checks the credentials; four steps call the API
+    assert len(reads) == 4  # Plan windows checks the credentials; three steps call the API
     for resource in reads:
         # the secret's ARN ends in six random characters, unknown until it was created
         assert resource["Fn::Join"][1][-1] == f":secret:{SECRET_NAME}-??????"

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.xdist_group("infra-synth")
 
 REPO = Path(__file__).resolve().parents[2]
 # Which steps talk to the API (Plan windows checks the credentials), and the one that writes the lake.
-READS_CREDENTIALS = {"plan_windows", "start_report", "check_report", "get_download_link", "land_report"}
+READS_CREDENTIALS = {"plan_windows", "start_report", "check_report", "land_report"}
 WRITES_LAKE = {"land_report"}
 
 

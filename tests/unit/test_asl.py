@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from bwp import errors
+from bwp.windows import MAX_ATTEMPTS, MAX_POLLS
 
 import statemachine
 
@@ -60,6 +61,43 @@ def worst_case_delay_seconds(retrier):
     return total
 
 
+RETRY_POLICY_FIELDS = ("IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy")
+
+
+def test_each_group_of_errors_is_retried_with_one_policy_wherever_it_appears():
+    # given every Retry entry of every Task, grouped by the errors it matches
+    policies = {}
+    for name, state in all_states():
+        for retrier in state.get("Retry", []):
+            policy = tuple(retrier.get(field) for field in RETRY_POLICY_FIELDS)
+            policies.setdefault(tuple(retrier["ErrorEquals"]), {}).setdefault(policy, []).append(name)
+    # then each group has one policy, copied the same into every state that retries it
+    differing = {group: used for group, used in policies.items() if len(used) > 1}
+    assert not differing, f"one group of errors, several retry policies: {differing}"
+    # and the groups every API step shares are among them
+    shared = ("Plan windows", "Start report", "Check report", "Land report")
+    for group in (("ThrottlingException",), ("ApiUnavailable", "InternalServerException", "AwsUnavailable")):
+        (states,) = policies[group].values()
+        assert set(shared) <= set(states), group
+
+
+def restart_choice():
+    (choice,) = dict(all_states())["Restart allowed?"]["Choices"]
+    return choice
+
+
+def test_a_window_is_started_at_most_max_attempts_times():
+    # given the restart choice: the attempt that just failed is restarted only below the limit
+    choice = restart_choice()
+    assert (choice["Variable"], choice["Next"]) == ("$.attempt", "Restart report")
+    # then the limit is the one the code names, and the first attempt is attempt 1
+    assert choice["NumericLessThan"] == MAX_ATTEMPTS
+    processor = json.loads(DEFINITION)["States"]["Ingest each window"]
+    assert processor["ItemSelector"]["attempt"] == 1
+    # and every attempt polling to the cap (9 history events a poll) fits in a child execution's history
+    assert MAX_ATTEMPTS * MAX_POLLS * 9 < 25_000
+
+
 def test_throttling_is_retried_wherever_the_api_is_called():
     for name, state in all_states():
         if state["Type"] == "Task" and name not in ("Plan windows", "Summarize the run"):
@@ -103,7 +141,7 @@ def test_every_transient_error_our_code_raises_is_retried_where_it_can_be_raised
     # then every API step retries every one of them, but those that only one step can raise
     states = dict(all_states())
     raised_by_one_step = {"DownloadInterrupted": "Land report", "TaskSlotsBusy": "Start report"}
-    for name in ("Start report", "Check report", "Get download link", "Land report"):
+    for name in ("Start report", "Check report", "Land report"):
         expected = {error for error in transient if raised_by_one_step.get(error, name) == name}
         retried = {error for retrier in states[name]["Retry"] for error in retrier["ErrorEquals"]}
         assert expected <= retried, f"{name} does not retry {expected - retried}"

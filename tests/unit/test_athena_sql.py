@@ -113,7 +113,7 @@ def test_snake_case(name, expected):
 def test_registry_names_that_would_collide_or_break_sql_are_refused(monkeypatch, names, message):
     # given a report type whose column names cannot all become distinct identifiers
     columns = tuple(Column(name, ColumnType.STRING, "") for name in names)
-    monkeypatch.setitem(REGISTRY, "BROKEN", ReportSchema("BROKEN", columns, provisional=True, source="test"))
+    monkeypatch.setitem(REGISTRY, "BROKEN", ReportSchema("BROKEN", columns, provisional=True))
     # then rendering its tables and view says which names are at fault
     with pytest.raises(UnsupportedColumnName, match=message):
         athena.raw_table_columns("BROKEN")

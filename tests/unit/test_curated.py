@@ -128,7 +128,7 @@ def test_types_are_utc_timestamps_two_place_decimals_and_text():
 
 
 def test_integers_within_32_bits_and_null_otherwise():
-    schema = ReportSchema("T", (Column("units", ColumnType.INTEGER, ""),), provisional=True, source="test")
+    schema = ReportSchema("T", (Column("units", ColumnType.INTEGER, ""),), provisional=True)
     rows = [["2"], [" -7 "], ["2147483648"], ["two"], ["1.5"]]
     table, _ = convert(schema, ["units"], csv_text(["units"], rows))
     assert table.column("units").to_pylist() == [2, -7, None, None, None]

@@ -337,7 +337,6 @@ def test_a_new_registry_type_is_queryable_without_sql_edits(tmp_path, monkeypatc
     returns = ReportSchema(
         report_type="RETURNS",
         provisional=True,
-        source="test",
         columns=(
             Column("returnId", ColumnType.STRING, ""),
             Column("returnedAt", ColumnType.TIMESTAMP, ""),

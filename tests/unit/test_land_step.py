@@ -18,7 +18,7 @@ from bwp import errors, steps
 from bwp.client import BwpClient
 from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
-from bwp.models import GetDownloadLinkEvent, LandReportEvent, ReportProgress
+from bwp.models import LandReportEvent, ReportProgress
 from bwp.observability import metrics
 from bwp.settings import Settings
 from bwp.windows import Window
@@ -103,23 +103,18 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
 
 
 def test_a_download_host_off_the_allowlist_is_refused_and_nothing_lands(completed_report, state_table):
-    _, client, progress = completed_report
+    # given a completed report whose links point at a host off the allowlist
+    emulator, client, progress = completed_report
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
+    # when the land step runs, then it refuses the host
     with pytest.raises(errors.DownloadHostNotAllowed, match="127.0.0.1"):
         steps.land_report(client, s3, state_table, requests.Session(), settings("*.amazonaws.com"), event)
+    # and it asked for the link but never downloaded from it, and nothing landed
+    calls = emulator.state()["calls"]
+    assert (calls["reportDownloadLink"], calls["download"]) == (1, 0)
     assert "Contents" not in s3.list_objects_v2(Bucket="lake")
-
-
-def test_get_download_link_checks_the_host_and_keeps_the_signed_url_out_of_its_answer(completed_report):
-    _, client, progress = completed_report
-
-    event = GetDownloadLinkEvent(window=WINDOW, report=progress)
-    checked = steps.get_download_link(client, settings("127.0.0.1"), event)
-    assert checked.to_wire() == {"host": "127.0.0.1", "taskId": progress.task_id}
-    with pytest.raises(errors.DownloadHostNotAllowed):
-        steps.get_download_link(client, settings("*.amazonaws.com"), event)
 
 
 CURATED_KEY = "curated/report_type=USER_EVENTS/dt=2024-08-22/USER_EVENTS_2024-08-22.parquet"

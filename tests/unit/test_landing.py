@@ -135,14 +135,14 @@ def server() -> Iterator[ReportServer]:
 
 
 class Links:
-    """The caller's refresh_url: each call hands out a new token (2, 3, ...)."""
+    """The caller's download_link: ``first`` (token 1 by default), then a new token (2, 3, ...) on ``host``."""
 
-    def __init__(self, server: ReportServer, host: str = "127.0.0.1") -> None:
-        self.server, self.host, self.issued = server, host, 1
+    def __init__(self, server: ReportServer, host: str = "127.0.0.1", first: str | None = None) -> None:
+        self.server, self.host, self.first, self.issued = server, host, first or server.url(), 0
 
     def __call__(self) -> str:
         self.issued += 1
-        return self.server.url(str(self.issued), host=self.host)
+        return self.first if self.issued == 1 else self.server.url(str(self.issued), host=self.host)
 
 
 def land(server: ReportServer, s3, **overrides) -> landing.LandingResult:
@@ -150,8 +150,7 @@ def land(server: ReportServer, s3, **overrides) -> landing.LandingResult:
         "s3": s3,
         "bucket": BUCKET,
         "key": KEY,
-        "url": server.url(),
-        "refresh_url": Links(server),
+        "download_link": Links(server),
         "session": requests.Session(),
         "timeout": (2.0, 2.0),
         "allowed_hosts": ("127.0.0.1",),
@@ -337,7 +336,7 @@ def test_host_not_allowed_is_refused_before_anything_is_fetched_or_written(serve
     # given a URL whose host is not on the allowlist
     with pytest.raises(errors.DownloadHostNotAllowed, match="'localhost'"):
         # when landing it
-        land(server, s3, url=server.url(host="localhost"))
+        land(server, s3, download_link=Links(server, first=server.url(host="localhost")))
     # then the server saw no request and the bucket is untouched
     assert server.requests == []
     assert_nothing_landed(s3)
@@ -347,7 +346,7 @@ def test_redirect_to_a_host_not_allowed_is_not_followed(server, s3):
     # given an allowed URL that redirects to a host outside the allowlist
     server.redirect_to = server.url(host="localhost", path="/elsewhere")
     with pytest.raises(errors.DownloadHostNotAllowed, match="'localhost'"):
-        land(server, s3, url=server.url(path="/redirect"))
+        land(server, s3, download_link=Links(server, first=server.url(path="/redirect")))
     # then the redirect target was never requested
     assert [path for path, _, _ in server.requests] == ["/redirect"]
     assert_nothing_landed(s3)
@@ -356,7 +355,7 @@ def test_redirect_to_a_host_not_allowed_is_not_followed(server, s3):
 def test_refreshed_link_to_a_host_not_allowed_is_refused(server, s3):
     server.bodies, server.serves_left = [report_csv([])], {"1": 0}
     with pytest.raises(errors.DownloadHostNotAllowed):
-        land(server, s3, refresh_url=Links(server, host="localhost"))
+        land(server, s3, download_link=Links(server, host="localhost"))
     assert [token for _, token, _ in server.requests] == ["1"]
     assert_nothing_landed(s3)
 
@@ -416,7 +415,7 @@ def test_link_refused_after_every_refresh_raises_link_expired_and_lands_nothing(
     links = Links(server)
     # when landing, then it gives up after the refresh budget
     with pytest.raises(errors.DownloadLinkExpired):
-        land(server, s3, refresh_url=links)
+        land(server, s3, download_link=links)
     assert links.issued - 1 == landing.MAX_LINK_REFRESHES
     assert_nothing_landed(s3)
 

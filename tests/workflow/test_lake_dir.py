@@ -96,7 +96,9 @@ def test_a_run_stopped_at_the_time_limit_keeps_the_windows_that_landed(engine_fo
     release = threading.Event()
 
     def hold_the_second_day(invocation):
-        if invocation.function == "bwp-get-download-link" and invocation.event["window"]["day"] == "2024-08-22":
+        second_day = invocation.event.get("window", {}).get("day") == "2024-08-22"
+        completed = invocation.result is not None and invocation.result.get("status") == "COMPLETED"
+        if invocation.function == "bwp-check-report" and completed and second_day:
             release.wait(timeout=60)
 
     engine = engine_for(on_invocation=hold_the_second_day, lake_dir=tmp_path)
