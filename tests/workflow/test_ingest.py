@@ -42,18 +42,18 @@ def test_both_report_types_land_byte_exact_with_manifests(engine_for):
 
 
 def test_six_windows_never_exceed_five_tasks_in_progress_even_with_another_client_busy(engine_for, emulator):
-    # given another client of the same merchant holding three report tasks in progress, each over
-    # thirty days, so that they outlast the first of our one-day reports however the clock moves
+    # given another client of the same merchant holding all five report tasks in progress (one-day
+    # reports, so that they end within our throttling retries' budget): our first start is refused
     token = requests.post(
         f"{emulator.base_url}/token",
         data={"grant_type": "client_credentials", "client_id": "local-client", "client_secret": "local-secret"},
         timeout=5,
     ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "x-api-target-id": "local-target", "x-api-version": "2024-11-01"}
-    for _ in range(3):
+    for _ in range(5):
         document = (
             'mutation StartReportTask { startReportTask(input: {reportType: "ORDER_FEES", timeRange: '
-            '{startDate: "2024-07-01T00:00:00Z", endDate: "2024-07-31T00:00:00Z"}}) { taskId } }'
+            '{startDate: "2024-07-01T00:00:00Z", endDate: "2024-07-02T00:00:00Z"}}) { taskId } }'
         )
         answer = requests.post(f"{emulator.base_url}/graphql", json={"query": document}, headers=headers, timeout=5)
         assert answer.json()["data"]["startReportTask"]["taskId"]
