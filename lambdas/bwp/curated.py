@@ -36,7 +36,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from bwp import errors
-from bwp.landing import DEFAULT_PART_SIZE, MultipartUpload
+from bwp.multipart import DEFAULT_PART_SIZE, MultipartUpload
 from bwp.schemas import ColumnType, ReportSchema, snake_case
 
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"

@@ -23,8 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from bwp import errors, landing
-from bwp.landing import check_download_host, land_download
+from bwp import download, errors, landing, multipart
+from bwp.download import check_download_host
+from bwp.landing import land_download
 
 BUCKET = "lake"
 KEY = "reports/report_type=ORDER_FEES/dt=2024-08-22/ORDER_FEES_2024-08-22.csv.gz"
@@ -269,7 +270,7 @@ def test_large_report_lands_in_several_parts(server, s3, big_report):
     # given a report whose gzip is over two minimum-size parts
     server.bodies = [big_report]
     # when it lands with the smallest part size S3 accepts
-    result = land(server, s3, part_size=landing.MIN_PART_SIZE)
+    result = land(server, s3, part_size=multipart.MIN_PART_SIZE)
     # then it is one object made of several parts, byte exact
     assert result.parts >= 2
     assert gzip.decompress(stored(s3)) == big_report
@@ -278,7 +279,7 @@ def test_large_report_lands_in_several_parts(server, s3, big_report):
 
 def test_part_size_below_s3_minimum_is_refused_before_any_request(server, s3):
     with pytest.raises(ValueError, match="minimum"):
-        land(server, s3, part_size=landing.MIN_PART_SIZE - 1)
+        land(server, s3, part_size=multipart.MIN_PART_SIZE - 1)
     assert server.requests == []
 
 
@@ -411,12 +412,12 @@ def test_other_refusals_are_not_taken_for_expiry(server, s3, refusal, said):
 def test_link_refused_after_every_refresh_raises_link_expired_and_lands_nothing(server, s3):
     # given every link refused
     server.bodies = [report_csv([])]
-    server.serves_left = {str(token): 0 for token in range(1, landing.MAX_LINK_REFRESHES + 3)}
+    server.serves_left = {str(token): 0 for token in range(1, download.MAX_LINK_REFRESHES + 3)}
     links = Links(server)
     # when landing, then it gives up after the refresh budget
     with pytest.raises(errors.DownloadLinkExpired):
         land(server, s3, download_link=links)
-    assert links.issued - 1 == landing.MAX_LINK_REFRESHES
+    assert links.issued - 1 == download.MAX_LINK_REFRESHES
     assert_nothing_landed(s3)
 
 
@@ -437,14 +438,14 @@ def test_broken_download_is_resumed_with_range(server, s3, fault, resumed_from, 
     for name, value in fault.items():
         setattr(server, name, value)
     pauses: list[float] = []
-    real_sleep = landing.time.sleep
+    real_sleep = download.time.sleep
     # the time module is shared: other threads' yields (sleep(0)) pass through untouched
-    monkeypatch.setattr(landing.time, "sleep", lambda seconds: pauses.append(seconds) if seconds else real_sleep(0))
+    monkeypatch.setattr(download.time, "sleep", lambda seconds: pauses.append(seconds) if seconds else real_sleep(0))
     # when it lands
     result = land(server, s3)
     # then it went on from the byte it had (after a pause only if the server asked to slow down)
     assert server.requests[-1][2] == resumed_from
-    assert pauses == ([landing.BUSY_BACKOFF_SECONDS] if "busy" in fault else [])
+    assert pauses == ([download.BUSY_BACKOFF_SECONDS] if "busy" in fault else [])
     assert (result.resumes, result.link_refreshes) == (1, 0)
     assert gzip.decompress(stored(s3)) == body
     assert (result.bytes_in, result.rows) == (len(body), rows_in(body))
@@ -452,7 +453,7 @@ def test_broken_download_is_resumed_with_range(server, s3, fault, resumed_from, 
 
 def test_stalled_download_times_out_and_resumes_after_the_last_whole_chunk(server, s3, big_report):
     # given a download that stalls, longer than the read timeout, one and a half chunks in
-    chunk = landing.DOWNLOAD_CHUNK_BYTES
+    chunk = download.DOWNLOAD_CHUNK_BYTES
     server.bodies, server.cuts, server.stall_seconds = [big_report], [chunk + chunk // 2], 2.0
     # when it lands
     result = land(server, s3, timeout=(2.0, 0.5))
@@ -482,15 +483,15 @@ def test_report_that_changes_between_requests_is_not_spliced(server, s3):
 def test_exhausted_resumes_raise_and_leave_no_object_and_no_open_upload(server, s3, big_report):
     # given a download that breaks on every request, the first time after more than a part
     server.bodies = [big_report]
-    server.cuts = [9 * 1024 * 1024] + [1000] * landing.MAX_RESUMES
+    server.cuts = [9 * 1024 * 1024] + [1000] * download.MAX_RESUMES
     uploaded = []
     s3.meta.events.register("after-call.s3.UploadPart", lambda **kwargs: uploaded.append(1))
     # when landing
-    with pytest.raises(errors.DownloadInterrupted, match=f"broke {landing.MAX_RESUMES + 1} times"):
-        land(server, s3, part_size=landing.MIN_PART_SIZE)
+    with pytest.raises(errors.DownloadInterrupted, match=f"broke {download.MAX_RESUMES + 1} times"):
+        land(server, s3, part_size=multipart.MIN_PART_SIZE)
     # then parts had been uploaded, yet nothing is visible and the upload was aborted
     assert uploaded
-    assert len(server.requests) == landing.MAX_RESUMES + 1
+    assert len(server.requests) == download.MAX_RESUMES + 1
     assert_nothing_landed(s3)
 
 
@@ -516,7 +517,7 @@ def test_failed_part_upload_aborts_the_upload(server, s3, big_report):
 
     s3.meta.events.register("before-parameter-build.s3.UploadPart", fail_second_part)
     with pytest.raises(RuntimeError, match="S3 went away"):
-        land(server, s3, part_size=landing.MIN_PART_SIZE)
+        land(server, s3, part_size=multipart.MIN_PART_SIZE)
     assert_nothing_landed(s3)
 
 
