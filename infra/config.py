@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bwp.contract import API_CONCURRENT_TASKS, MAX_BACKFILL_WINDOWS, MAX_RANGE_DAYS
 from bwp.schemas import REPORT_TYPES
 
 from infra.outputs import DEFAULT_STACK_NAME
@@ -35,14 +36,6 @@ DEFAULTS: dict[str, Any] = {
     "backfillFrom": "",
     "maxBackfillWindows": 30,
 }
-
-# The API allows five report tasks in progress per target; more would only be throttled.
-API_CONCURRENT_TASKS = 5
-# The workflow refuses a longer range (bwp.windows.MAX_RANGE_DAYS); infra may not read that module,
-# and tests/infra/test_config.py keeps the two equal.
-MAX_LOOKBACK_DAYS = 400
-# bwp.windows.MAX_BACKFILL_WINDOWS, kept equal by tests/infra/test_config.py.
-MAX_BACKFILL_WINDOWS = 400
 
 
 class InvalidConfiguration(ValueError):
@@ -80,7 +73,7 @@ class LakeConfig:
             stack_name=_text(value, "stackName", r"[A-Za-z][A-Za-z0-9-]{0,127}"),
             report_types=_report_types(value("reportTypes")),
             schedule_expression=_text(value, "scheduleExpression", r"(cron|rate)\(.+\)"),
-            lookback_days=_integer(value, "lookbackDays", 1, MAX_LOOKBACK_DAYS),
+            lookback_days=_integer(value, "lookbackDays", 1, MAX_RANGE_DAYS),
             max_concurrency=_integer(value, "maxConcurrency", 1, API_CONCURRENT_TASKS),
             api_base_url=_text(value, "apiBaseUrl", r"https://[^\s/]+(/\S*)?"),
             api_version=_text(value, "apiVersion", r"\d{4}-\d{2}-\d{2}"),

@@ -13,11 +13,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
+from bwp import contract
 from constructs import Construct
 
 from infra.config import LakeConfig
 from infra.naming import pascal
-from infra.workflow import METRICS_NAMESPACE, SERVICE
 
 # Functions raise named errors that the state machine retries (throttling, an expired link):
 # a few an hour is the workflow doing its job, more means trouble even while runs succeed.
@@ -163,7 +163,7 @@ class Monitoring(Construct):
             self._alarm(
                 f"{pascal(report_type)}Gaps",
                 f"{report_type} partitions are still missing after two daily runs: `bwp-lake gaps` lists them",
-                metric=landing_metric("PartitionsMissing", report_type, Duration.days(1), "Minimum"),
+                metric=landing_metric(contract.PARTITIONS_MISSING, report_type, Duration.days(1), "Minimum"),
                 threshold=1,
                 evaluation_periods=GAP_DAYS,
                 datapoints_to_alarm=GAP_DAYS,
@@ -194,19 +194,19 @@ class Monitoring(Construct):
             ),
             cw.GraphWidget(
                 title="Partitions landed per day",
-                left=self._per_report_type("PartitionsLanded", daily),
+                left=self._per_report_type(contract.PARTITIONS_LANDED, daily),
                 width=12,
             ),
         )
         dashboard.add_widgets(
             cw.GraphWidget(
                 title="Rows landed per day",
-                left=self._per_report_type("RowsLanded", daily),
+                left=self._per_report_type(contract.ROWS_LANDED, daily),
                 width=12,
             ),
             cw.GraphWidget(
                 title="Report generation (seconds, p90)",
-                left=self._per_report_type("ReportGenerationSeconds", daily, statistic="p90"),
+                left=self._per_report_type(contract.REPORT_GENERATION_SECONDS, daily, statistic="p90"),
                 width=12,
             ),
         )
@@ -235,7 +235,7 @@ class Monitoring(Construct):
             ),
             cw.GraphWidget(
                 title="Partitions missing after each day's runs",
-                left=self._per_report_type("PartitionsMissing", daily, "Minimum"),
+                left=self._per_report_type(contract.PARTITIONS_MISSING, daily, "Minimum"),
                 width=12,
             ),
         )
@@ -251,13 +251,13 @@ class Monitoring(Construct):
 def landing_metric(name: str, report_type: str, period: Duration, statistic: str = "Sum") -> cw.Metric:
     """A metric the landing step emits through Powertools (EMF), per report type."""
     return cw.Metric(
-        namespace=METRICS_NAMESPACE,
+        namespace=contract.NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": SERVICE, "ReportType": report_type},
+        dimensions_map={"service": contract.SERVICE, "ReportType": report_type},
         statistic=statistic,
         period=period,
     )
 
 
 def partitions_landed(report_type: str, period: Duration) -> cw.Metric:
-    return landing_metric("PartitionsLanded", report_type, period)
+    return landing_metric(contract.PARTITIONS_LANDED, report_type, period)

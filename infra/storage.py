@@ -8,7 +8,9 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena_cfn
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
-from bwp.schemas import MANIFESTS_PREFIX, REPORT_TYPES, schema_for, table_location_prefix
+from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
+from bwp.manifest import glue_columns
+from bwp.schemas import REPORT_TYPES, schema_for, table_location_prefix
 from constructs import Construct
 
 import athena
@@ -16,45 +18,12 @@ from infra.config import LakeConfig
 from infra.naming import pascal
 from infra.outputs import VIEW_QUERY_PREFIX
 
-REPORTS_PREFIX = "reports/"
-CURATED_PREFIX = "curated/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 MANIFESTS_TABLE = "manifests"
 
 ATHENA_RESULTS_EXPIRY = Duration.days(30)
 NONCURRENT_VERSIONS_EXPIRY = Duration.days(30)
 ACCESS_LOGS_EXPIRY = Duration.days(365)
-
-# One line of JSON per (report type, day); field names as the landing step writes them.
-# Column names are lower case as Athena keeps them; the JSON SerDe matches keys case-insensitively.
-MANIFEST_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("reporttype", "string"),
-    ("day", "string"),
-    ("taskid", "string"),
-    ("key", "string"),
-    ("rows", "bigint"),
-    ("bytesin", "bigint"),
-    ("bytesout", "bigint"),
-    ("sha256", "string"),
-    ("columns", "array<string>"),
-    ("expectedcolumns", "array<string>"),
-    ("provisionalschema", "boolean"),
-    ("drift", "struct<missing:array<string>,unexpected:array<string>,orderdiffers:boolean>"),
-    (
-        "curated",
-        "struct<key:string,rows:bigint,rowsskipped:bigint,bytes:bigint,sha256:string,rowgroups:int,"
-        "extracolumns:array<string>>",
-    ),
-    ("landedat", "string"),
-    (
-        "timings",
-        "struct<requestedat:string,completedat:string,generationseconds:double,polls:int,"
-        "landingstartedat:string,landingseconds:double,curatedseconds:double>",
-    ),
-    ("download", "struct<sourcegzip:boolean,linkrefreshes:int,resumes:int,parts:int>"),
-    ("attempts", "int"),
-    ("executionid", "string"),
-)
 
 # Both buckets: private, TLS only, encrypted (SSE-S3, the only encryption server access logs
 # can be delivered to), versioned, and kept by `make destroy`: the lake outlives the stack.
@@ -249,7 +218,7 @@ class LakeStorage(Construct):
                     ),
                     columns=[
                         glue.CfnTable.ColumnProperty(name=name, type=column_type)
-                        for name, column_type in MANIFEST_COLUMNS
+                        for name, column_type in glue_columns()
                     ],
                 ),
             ),

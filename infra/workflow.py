@@ -13,20 +13,19 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
+from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, NAMESPACE, REPORTS_PREFIX, SERVICE
 from constructs import Construct
 
 from infra.config import LakeConfig
 from infra.nag import acknowledge
 from infra.naming import pascal
-from infra.storage import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX, LakeStorage
+from infra.storage import LakeStorage
 from statemachine import ASL_PATH, FUNCTION_PLACEHOLDERS, placeholders
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # `make build` installs the bundle's wheels for this Python; the two must change together.
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
-SERVICE = "bwp-report-lake"
-METRICS_NAMESPACE = "BwpReportLake"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 CREDENTIAL_FIELDS = ("clientId", "clientSecret", "targetId")
 
@@ -94,7 +93,7 @@ def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str, sta
         "DOWNLOAD_HOST_ALLOWLIST": ",".join(config.download_host_allowlist),
         "PROJECTION_START_DATE": config.projection_start_date,
         "POWERTOOLS_SERVICE_NAME": SERVICE,
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         "LOG_LEVEL": "INFO",
     }
 

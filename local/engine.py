@@ -24,7 +24,7 @@ from unittest import mock
 
 import boto3
 from bwp import dependencies
-from bwp.observability import NAMESPACE, SERVICE
+from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, NAMESPACE, REPORTS_PREFIX, SERVICE
 from bwp.observability import logger as lambda_logger
 from bwp.observability import metrics as lambda_metrics
 from moto import mock_aws
@@ -43,9 +43,6 @@ BUCKET = "bwp-local-lake"
 SECRET_ID = "bwp-report-lake/api-credentials"
 STATE_MACHINE = "bwp-ingest-reports"
 STATE_TABLE = "bwp-local-state"
-REPORTS_PREFIX = "reports/"
-MANIFESTS_PREFIX = "manifests/"
-CURATED_PREFIX = "curated/"
 DEFAULT_TIMEOUT_SECONDS = 900.0
 
 

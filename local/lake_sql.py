@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
+from bwp.manifest import duckdb_columns
 from bwp.schemas import REGISTRY, ReportSchema
 
 import athena
@@ -39,15 +40,9 @@ _JSON_OPTIONS = (
     "union_by_name = true"
 )
 
-# What partitions() reads: present (NULL if need be) even before any manifest exists, or in older manifests.
-_MANIFEST_FIELDS = (
-    ("report_type", "VARCHAR"),
-    ("day", "VARCHAR"),
-    ("rows", "BIGINT"),
-    ("bytesOut", "BIGINT"),
-    ("drift", "JSON"),
-    ("landedAt", "VARCHAR"),
-)
+# The manifests table's columns as Glue has them: every manifest field, NULL where a manifest
+# lacks it (older manifests, or none landed yet), and the report type from the path.
+_MANIFEST_COLUMNS = [("report_type", "VARCHAR"), *duckdb_columns()]
 _PARTITIONS_SQL = """
 SELECT report_type, CAST("day" AS VARCHAR) AS "day", "rows", bytesOut AS bytes_out,
        to_json(drift) AS drift, CAST(landedAt AS VARCHAR) AS landed_at
@@ -142,13 +137,11 @@ class LakeSql:
         if files:
             source = f"FROM read_json({_list_literal(files)}, {_JSON_OPTIONS})"
             present = self._column_names(source)
-            select = ["*"]
         else:
-            source, present, select = "WHERE false", set(), []
-        select += [
-            f'CAST(NULL AS {sql_type}) AS "{name}"'
-            for name, sql_type in _MANIFEST_FIELDS
-            if name.lower() not in present
+            source, present = "WHERE false", set()
+        select = [
+            f'"{name}"' if name.lower() in present else f'CAST(NULL AS {sql_type}) AS "{name}"'
+            for name, sql_type in _MANIFEST_COLUMNS
         ]
         return f"CREATE OR REPLACE VIEW manifests AS SELECT {', '.join(select)} {source}"
 

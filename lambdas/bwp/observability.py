@@ -4,8 +4,7 @@ import logging
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-SERVICE = "bwp-report-lake"
-NAMESPACE = "BwpReportLake"
+from bwp.contract import NAMESPACE, SERVICE
 
 # With the function's log level at DEBUG, the HTTP clients would log what must never reach a log:
 # botocore the bodies it sends and receives (the credentials secret's value), urllib3 every URL it

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from bwp.contract import MANIFESTS_PREFIX as MANIFESTS_PREFIX  # read here by the CLI
 from bwp.errors import UnknownReportType
 
 
@@ -125,10 +126,6 @@ def schema_for(report_type: str) -> ReportSchema:
     except KeyError:
         known = ", ".join(REPORT_TYPES)
         raise UnknownReportType(f"unknown report type {report_type!r}; known: {known}") from None
-
-
-# Where the manifests live in the bucket: never under a table's location.
-MANIFESTS_PREFIX = "manifests/"
 
 
 def report_key(reports_prefix: str, report_type: str, day: str) -> str:

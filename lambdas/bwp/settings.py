@@ -8,8 +8,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
+from bwp.contract import API_CONCURRENT_TASKS, CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
 from bwp.errors import InvalidSettings
-from bwp.schemas import MANIFESTS_PREFIX
 
 
 class Settings(BaseModel):
@@ -20,11 +20,11 @@ class Settings(BaseModel):
     credentials_secret_id: str = Field(alias="BWP_CREDENTIALS_SECRET", min_length=1)
     lake_bucket: str = Field(alias="LAKE_BUCKET", min_length=3)
     state_table: str = Field(alias="STATE_TABLE", min_length=3)
-    # The API allows five report tasks in progress per target id, whoever started them.
-    task_slots: int = Field(5, alias="TASK_SLOTS", ge=1, le=5)
-    reports_prefix: str = Field("reports/", alias="REPORTS_PREFIX")
+    # Tasks in progress count against the API's limit per target id, whoever started them.
+    task_slots: int = Field(API_CONCURRENT_TASKS, alias="TASK_SLOTS", ge=1, le=API_CONCURRENT_TASKS)
+    reports_prefix: str = Field(REPORTS_PREFIX, alias="REPORTS_PREFIX")
     manifests_prefix: str = Field(MANIFESTS_PREFIX, alias="MANIFESTS_PREFIX")
-    curated_prefix: str = Field("curated/", alias="CURATED_PREFIX")
+    curated_prefix: str = Field(CURATED_PREFIX, alias="CURATED_PREFIX")
     download_host_allowlist: tuple[str, ...] = Field(
         ("*.amazonaws.com", "*.buywithprime.amazon.com"), alias="DOWNLOAD_HOST_ALLOWLIST"
     )

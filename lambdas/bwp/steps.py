@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 import requests
 from aws_lambda_powertools.metrics import single_metric
 
-from bwp import errors, polling
+from bwp import contract, errors, polling
 from bwp.aws import transient_aws_errors
 from bwp.client import BwpClient, ReportTask
 from bwp.coordination import LANDED, LedgerEntry, TaskLedger, TaskSlots
 from bwp.errors import readable_cause
 from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_days
 from bwp.landing import land_download
+from bwp.manifest import Download, Manifest, TaskOrigin, Timings
 from bwp.models import (
     CheckReportEvent,
     LandReportEvent,
@@ -33,7 +34,7 @@ from bwp.models import (
     WindowFailed,
     WindowLanded,
 )
-from bwp.observability import NAMESPACE, SERVICE, logger, metrics
+from bwp.observability import logger, metrics
 from bwp.schemas import curated_key, manifest_key, report_key, schema_for
 from bwp.settings import Settings
 from bwp.windows import DEFAULT_BACKFILL_WINDOWS, Plan, Window, parse_request, plan_windows, with_backfill
@@ -191,7 +192,7 @@ def check_report(
             progress = progress.model_copy(update={"slot": None})
     if task.status == polling.COMPLETED:
         metrics.add_dimension(name="ReportType", value=previous.report_type)
-        metrics.add_metric(name="ReportPolls", unit="Count", value=polls)
+        metrics.add_metric(name=contract.REPORT_POLLS, unit="Count", value=polls)
         return progress
     if task.status == polling.FAILED:
         # The API gives no reason; everything it did say goes into the error.
@@ -256,46 +257,46 @@ def land_report(
         )
     curated_seconds = round(time.monotonic() - clock_started - landing_seconds, 3)
     generation_seconds = _seconds_between(report.request_time, report.last_updated_time)
-    manifest = {
-        "reportType": window.report_type,
-        "day": day,
-        "taskId": report.task_id,
-        "key": key,
-        "rows": landed.rows,
-        "bytesIn": landed.bytes_in,
-        "bytesOut": landed.bytes_out,
-        "sha256": landed.sha256,
-        "columns": list(landed.columns),
-        "expectedColumns": list(schema.column_names),
-        "provisionalSchema": schema.provisional,
-        "drift": landed.drift,
-        "curated": curated.to_manifest(),
-        "landedAt": now().isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "timings": {
-            "requestedAt": report.request_time,
-            "completedAt": report.last_updated_time,
-            "generationSeconds": generation_seconds,
-            "polls": report.polls,
-            "landingStartedAt": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "landingSeconds": landing_seconds,
-            "curatedSeconds": curated_seconds,
-        },
-        "download": {
-            "sourceGzip": landed.source_gzip,
-            "linkRefreshes": landed.link_refreshes,
-            "resumes": landed.resumes,
-            "parts": landed.parts,
-        },
-        "attempts": event.attempt,
-        "executionId": event.execution_id,
-        "task": {"adopted": report.adopted, "startedBy": report.started_by},
-    }
+    manifest = Manifest(
+        report_type=window.report_type,
+        day=day,
+        task_id=report.task_id,
+        key=key,
+        rows=landed.rows,
+        bytes_in=landed.bytes_in,
+        bytes_out=landed.bytes_out,
+        sha256=landed.sha256,
+        columns=list(landed.columns),
+        expected_columns=list(schema.column_names),
+        provisional_schema=schema.provisional,
+        drift=landed.drift,
+        curated=curated.to_manifest(),
+        landed_at=now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+        timings=Timings(
+            requested_at=report.request_time,
+            completed_at=report.last_updated_time,
+            generation_seconds=generation_seconds,
+            polls=report.polls,
+            landing_started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            landing_seconds=landing_seconds,
+            curated_seconds=curated_seconds,
+        ),
+        download=Download(
+            source_gzip=landed.source_gzip,
+            link_refreshes=landed.link_refreshes,
+            resumes=landed.resumes,
+            parts=landed.parts,
+        ),
+        attempts=event.attempt,
+        execution_id=event.execution_id,
+        task=TaskOrigin(adopted=report.adopted, started_by=report.started_by),
+    )
     manifest_object = manifest_key(settings.manifests_prefix, window.report_type, day)
     with transient_aws_errors(f"writing {manifest_object}"):
         s3.put_object(
             Bucket=settings.lake_bucket,
             Key=manifest_object,
-            Body=(json.dumps(manifest, separators=(",", ":")) + "\n").encode(),
+            Body=manifest.to_json_line(),
             ContentType="application/json",
         )
     TaskLedger(table, now).record_status(window.report_type, window.day, report.task_id, LANDED)
@@ -387,19 +388,19 @@ def _emit_gap_metrics(report_types: list[str], gaps: list[Gap]) -> None:
         missing = sum(1 for gap in gaps if gap.report_type == report_type)
         # A metric set has one set of dimensions: each report type's count is a metric of its own.
         with single_metric(
-            name="PartitionsMissing", unit="Count", value=missing, namespace=NAMESPACE,
-            default_dimensions={"service": SERVICE},
+            name=contract.PARTITIONS_MISSING, unit="Count", value=missing, namespace=contract.NAMESPACE,
+            default_dimensions={"service": contract.SERVICE},
         ) as metric:
             metric.add_dimension(name="ReportType", value=report_type)
 
 
 def _emit_landing_metrics(report_type: str, rows: int, bytes_out: int, generation_seconds: float | None) -> None:
     metrics.add_dimension(name="ReportType", value=report_type)
-    metrics.add_metric(name="RowsLanded", unit="Count", value=rows)
-    metrics.add_metric(name="BytesLanded", unit="Bytes", value=bytes_out)
-    metrics.add_metric(name="PartitionsLanded", unit="Count", value=1)
+    metrics.add_metric(name=contract.ROWS_LANDED, unit="Count", value=rows)
+    metrics.add_metric(name=contract.BYTES_LANDED, unit="Bytes", value=bytes_out)
+    metrics.add_metric(name=contract.PARTITIONS_LANDED, unit="Count", value=1)
     if generation_seconds is not None:
-        metrics.add_metric(name="ReportGenerationSeconds", unit="Seconds", value=generation_seconds)
+        metrics.add_metric(name=contract.REPORT_GENERATION_SECONDS, unit="Seconds", value=generation_seconds)
 
 
 def _parse_time(value: str | None) -> datetime | None:

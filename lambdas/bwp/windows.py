@@ -13,13 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bwp.contract import API_CONCURRENT_TASKS, MAX_BACKFILL_WINDOWS, MAX_RANGE_DAYS
 from bwp.errors import InvalidExecutionInput, UnknownReportType
 from bwp.schemas import REPORT_TYPES, schema_for
 
-MAX_RANGE_DAYS = 400
-MAX_CONCURRENCY = 5  # the API allows five report tasks in progress per target
 DEFAULT_DAYS = 7  # the API's own default range: the last seven days
-MAX_BACKFILL_WINDOWS = 400
 # What a run heals of the history when the input names backfillFrom but not maxBackfillWindows:
 # a month of one report type a night keeps a scheduled run short.
 DEFAULT_BACKFILL_WINDOWS = 30
@@ -52,7 +50,7 @@ class ExecutionRequest(BaseModel):
     start_date: str | None = Field(None, alias="startDate")
     end_date: str | None = Field(None, alias="endDate")
     lookback_days: int | None = Field(None, alias="lookbackDays", ge=1, le=MAX_RANGE_DAYS)
-    max_concurrency: int = Field(MAX_CONCURRENCY, alias="maxConcurrency", ge=1, le=MAX_CONCURRENCY)
+    max_concurrency: int = Field(API_CONCURRENT_TASKS, alias="maxConcurrency", ge=1, le=API_CONCURRENT_TASKS)
     backfill_from: date | None = Field(None, alias="backfillFrom")
     max_backfill_windows: int | None = Field(None, alias="maxBackfillWindows", ge=0, le=MAX_BACKFILL_WINDOWS)
 

@@ -68,9 +68,6 @@ def test_a_wrong_value_stops_synth_naming_the_key(key, value):
 def test_lookback_is_bounded_as_the_workflow_bounds_a_range():
     from bwp.windows import MAX_RANGE_DAYS
 
-    from infra.config import MAX_LOOKBACK_DAYS
-
-    assert MAX_LOOKBACK_DAYS == MAX_RANGE_DAYS
     assert context_of({"lookbackDays": MAX_RANGE_DAYS}).lookback_days == MAX_RANGE_DAYS
     with pytest.raises(InvalidConfiguration, match="lookbackDays"):
         context_of({"lookbackDays": MAX_RANGE_DAYS + 1})
@@ -79,10 +76,11 @@ def test_lookback_is_bounded_as_the_workflow_bounds_a_range():
 def test_backfill_is_bounded_as_the_workflow_bounds_it_and_only_scheduled_when_configured():
     from bwp.windows import MAX_BACKFILL_WINDOWS, parse_request
 
-    from infra.config import MAX_BACKFILL_WINDOWS as CONFIGURED_MAX
     from infra.schedule import schedule_input
 
-    assert CONFIGURED_MAX == MAX_BACKFILL_WINDOWS
+    assert context_of({"maxBackfillWindows": MAX_BACKFILL_WINDOWS}).max_backfill_windows == MAX_BACKFILL_WINDOWS
+    with pytest.raises(InvalidConfiguration, match="maxBackfillWindows"):
+        context_of({"maxBackfillWindows": MAX_BACKFILL_WINDOWS + 1})
     assert "backfillFrom" not in schedule_input(context_of({}))
     healing = schedule_input(context_of({"backfillFrom": "2024-03-01", "maxBackfillWindows": 12}))
     assert (healing["backfillFrom"], healing["maxBackfillWindows"]) == ("2024-03-01", 12)

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 import pytest
 from bwp.curated import convert
+from bwp.manifest import duckdb_columns
 from bwp.schemas import (
     ORDER_FEES,
     REGISTRY,
@@ -372,6 +373,20 @@ def test_partitions_come_from_the_manifests(tmp_path):
     ]
     assert result[0]["drift"] is None
     assert json.loads(result[1]["drift"]) == drift
+
+
+def test_the_manifests_view_has_every_manifest_field_before_and_after_a_manifest_lands(tmp_path):
+    # given a lake without manifests, when its manifests view is described
+    with LakeSql(tmp_path) as lake:
+        empty, _ = lake.query("SELECT * FROM manifests")
+    # then it has the report type and every field of the manifest model
+    assert empty == ["report_type", *(name for name, _ in duckdb_columns())]
+    # given a manifest written before the task and timings fields existed
+    write_manifest(tmp_path, "ORDER_FEES", SEED_DAY, rows=4)
+    # when the fields it lacks are queried, nested ones included, then they read as NULL
+    with LakeSql(tmp_path) as lake:
+        _, rows = lake.query('SELECT "rows", task.startedBy, timings.polls, curated.rowGroups FROM manifests')
+    assert rows == [(4, None, None, None)]
 
 
 def test_unknown_named_query_is_refused(lake):

@@ -18,10 +18,12 @@ from bwp import errors, steps
 from bwp.client import BwpClient
 from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
+from bwp.manifest import CuratedFile, glue_columns
 from bwp.models import LandReportEvent, ReportProgress
 from bwp.observability import metrics
 from bwp.settings import Settings
 from bwp.windows import Window
+from pydantic import ValidationError
 
 from emulator import Emulator, EmulatorConfig
 from emulator.reports import report_bytes
@@ -163,3 +165,66 @@ def test_a_curated_upload_that_fails_leaves_no_parquet_object_and_no_manifest(co
     keys = {item["Key"] for item in s3.list_objects_v2(Bucket="lake").get("Contents", [])}
     assert keys == {WINDOW_RAW_KEY}
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="lake")
+
+
+def glue_members(column_type: str) -> dict[str, str]:
+    """The members of a Glue ``struct<name:type,...>``, each with its type."""
+    body = column_type.removeprefix("struct<").removesuffix(">")
+    members, depth, start = {}, 0, 0
+    for position, character in enumerate(body + ","):
+        depth += {"<": 1, ">": -1}.get(character, 0)
+        if character == "," and depth == 0:
+            name, _, kind = body[start:position].partition(":")
+            members[name] = kind
+            start = position + 1
+    return members
+
+
+def keys_missing_from(value: dict, columns: dict[str, str], path: str = "") -> list[str]:
+    """The manifest's keys, nested ones included, that no Glue column (or struct member) reads."""
+    missing = []
+    for key, item in value.items():
+        column = columns.get(key.lower())
+        if column is None:
+            missing.append(path + key)
+        elif isinstance(item, dict):
+            missing += keys_missing_from(item, glue_members(column), f"{path}{key}.")
+    return missing
+
+
+def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(completed_report, state_table):
+    # given a completed report that an earlier run started, and an empty lake
+    _, client, progress = completed_report
+    progress = progress.model_copy(update={"adopted": True, "started_by": "arn:exec:earlier"})
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="lake")
+    event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
+    # when the land step writes its manifest
+    steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), event)
+    body = s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read()
+    manifest = json.loads(body)
+    # then Athena reads every key of it, nested keys included
+    assert keys_missing_from(manifest, dict(glue_columns())) == []
+    # and it is one compact JSON line with the keys it always had, in their order
+    assert body.endswith(b"}\n") and body.count(b"\n") == 1 and b", " not in body
+    assert list(manifest) == [
+        "reportType", "day", "taskId", "key", "rows", "bytesIn", "bytesOut", "sha256", "columns",
+        "expectedColumns", "provisionalSchema", "drift", "curated", "landedAt", "timings", "download",
+        "attempts", "executionId", "task",
+    ]
+    assert list(manifest["curated"]) == ["key", "rows", "rowsSkipped", "bytes", "sha256", "rowGroups", "extraColumns"]
+    assert list(manifest["timings"]) == [
+        "requestedAt", "completedAt", "generationSeconds", "polls", "landingStartedAt", "landingSeconds",
+        "curatedSeconds",
+    ]
+    assert list(manifest["download"]) == ["sourceGzip", "linkRefreshes", "resumes", "parts"]
+    assert manifest["task"] == {"adopted": True, "startedBy": "arn:exec:earlier"}
+
+
+def test_a_manifest_part_with_a_key_the_model_lacks_is_refused():
+    # given the curated part of a manifest with a key the model does not declare
+    curated = {"key": "k", "rows": 1, "rowsSkipped": 0, "bytes": 9, "sha256": "0" * 64, "rowGroups": 1,
+               "extraColumns": [], "footerBytes": 4}
+    # when it is read into the model, then it is refused rather than dropped from the manifest
+    with pytest.raises(ValidationError, match="footerBytes"):
+        CuratedFile.model_validate(curated)

@@ -1,0 +1,28 @@
+"""What the functions and the stack around them must spell alike: the bucket's key prefixes, the
+service and metric namespace, the metric names the alarms and the dashboard read, and the
+limits the stack's configuration is checked against.
+
+The stack reads this module as it reads the registry (``bwp.schemas``): a name changed here
+changes on both sides, so an alarm cannot watch a metric that is no longer emitted.
+"""
+
+SERVICE = "bwp-report-lake"
+NAMESPACE = "BwpReportLake"
+
+# The lake's layers; the manifests are never under a table's location.
+REPORTS_PREFIX = "reports/"
+CURATED_PREFIX = "curated/"
+MANIFESTS_PREFIX = "manifests/"
+
+# Limits the workflow enforces and the stack's configuration is validated against.
+API_CONCURRENT_TASKS = 5  # the API allows five report tasks in progress per target id
+MAX_RANGE_DAYS = 400  # one execution's startDate..endDate, and the schedule's look-back
+MAX_BACKFILL_WINDOWS = 400
+
+# Per report type (dimension ReportType), emitted by the land and summarize steps.
+PARTITIONS_LANDED = "PartitionsLanded"  # 1 per partition: what the freshness alarm counts
+ROWS_LANDED = "RowsLanded"
+BYTES_LANDED = "BytesLanded"
+REPORT_GENERATION_SECONDS = "ReportGenerationSeconds"
+REPORT_POLLS = "ReportPolls"
+PARTITIONS_MISSING = "PartitionsMissing"  # per run, zero included: what the gap alarm reads

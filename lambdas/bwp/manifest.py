@@ -1,0 +1,167 @@
+"""The landing manifest: one JSON line per (report type, day), written last, so its presence says
+the partition landed.
+
+This model is the manifest's one definition: the land step writes it, and the Glue manifests
+table and DuckDB's manifests view take their columns from it (``glue_columns``,
+``duckdb_columns``), so a field added here is queryable on both.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from dataclasses import dataclass
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+@dataclass(frozen=True)
+class Bigint:
+    """Marks a count that can outgrow a 32-bit column (rows, bytes)."""
+
+
+BigCount = Annotated[int, Bigint()]
+
+
+class ManifestPart(BaseModel):
+    """camelCase keys, as the workflow's messages (``bwp.models``); without their imports, so
+    that the stack can read this module."""
+
+    # A key the writer passes without a field here would be dropped, and never reach a column.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def to_json_line(self) -> bytes:
+        return (json.dumps(self.model_dump(mode="json", by_alias=True), separators=(",", ":")) + "\n").encode()
+
+
+class Drift(ManifestPart):
+    missing: list[str]
+    unexpected: list[str]
+    order_differs: bool
+
+
+class CuratedFile(ManifestPart):
+    key: str
+    rows: BigCount
+    rows_skipped: BigCount
+    bytes: BigCount
+    sha256: str
+    row_groups: int
+    extra_columns: list[str]
+
+
+class Timings(ManifestPart):
+    requested_at: str | None
+    completed_at: str | None
+    generation_seconds: float | None
+    polls: int
+    landing_started_at: str
+    landing_seconds: float
+    curated_seconds: float
+
+
+class Download(ManifestPart):
+    source_gzip: bool
+    link_refreshes: int
+    resumes: int
+    parts: int
+
+
+class TaskOrigin(ManifestPart):
+    adopted: bool  # an earlier run's task, taken over instead of started again
+    started_by: str | None
+
+
+class Manifest(ManifestPart):
+    report_type: str
+    day: str
+    task_id: str
+    key: str
+    rows: BigCount
+    bytes_in: BigCount
+    bytes_out: BigCount
+    sha256: str
+    columns: list[str]
+    expected_columns: list[str]
+    provisional_schema: bool
+    drift: Drift | None
+    curated: CuratedFile
+    landed_at: str
+    timings: Timings
+    download: Download
+    attempts: int
+    execution_id: str
+    task: TaskOrigin
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    string: str
+    boolean: str
+    integer: str
+    bigint: str
+    double: str
+    array: str  # format of an array type, {} the element's type
+    struct: str  # format of a struct type, {} its members
+    member: str  # format of one struct member
+    separator: str
+    lower_case: bool  # names as Glue keeps them
+
+
+_GLUE = _Dialect(
+    string="string", boolean="boolean", integer="int", bigint="bigint", double="double",
+    array="array<{}>", struct="struct<{}>", member="{name}:{kind}", separator=",", lower_case=True,
+)
+_DUCKDB = _Dialect(
+    string="VARCHAR", boolean="BOOLEAN", integer="INTEGER", bigint="BIGINT", double="DOUBLE",
+    array="{}[]", struct="STRUCT({})", member='"{name}" {kind}', separator=", ", lower_case=False,
+)
+
+
+def glue_columns(model: type[BaseModel] = Manifest) -> list[tuple[str, str]]:
+    """The Glue table's columns: lower case, as Athena keeps them (the JSON SerDe matches the
+    manifest's camelCase keys case-insensitively)."""
+    return _columns(model, _GLUE)
+
+
+def duckdb_columns(model: type[BaseModel] = Manifest) -> list[tuple[str, str]]:
+    """The columns as DuckDB's read_json names them: the manifest's keys."""
+    return _columns(model, _DUCKDB)
+
+
+def _columns(model: type[BaseModel], dialect: _Dialect) -> list[tuple[str, str]]:
+    columns = []
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        column = key.lower() if dialect.lower_case else key
+        columns.append((column, _sql_type(field.annotation, field.metadata, dialect)))
+    return columns
+
+
+def _sql_type(annotation: Any, metadata: list[Any], dialect: _Dialect) -> str:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *extra = get_args(annotation)
+        return _sql_type(inner, [*metadata, *extra], dialect)
+    if origin in (Union, types.UnionType):
+        present = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(present) != 1:
+            raise TypeError(f"a manifest field is one type or None, not {annotation}")
+        return _sql_type(present[0], metadata, dialect)
+    if origin is list:
+        (element,) = get_args(annotation)
+        return dialect.array.format(_sql_type(element, [], dialect))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        members = (dialect.member.format(name=name, kind=kind) for name, kind in _columns(annotation, dialect))
+        return dialect.struct.format(dialect.separator.join(members))
+    if annotation is bool:
+        return dialect.boolean
+    if annotation is int:
+        return dialect.bigint if any(isinstance(item, Bigint) for item in metadata) else dialect.integer
+    if annotation is float:
+        return dialect.double
+    if annotation is str:
+        return dialect.string
+    raise TypeError(f"no SQL column type for a manifest field of type {annotation}")
