@@ -10,8 +10,8 @@ import sys
 # ``bwp-lake emulator`` does not pay for moto or CDK.
 SUBCOMMANDS = {
     "emulator": "emulator.cli",
-    "local-run": "local.cli",
-    "demo": "local.cli",
+    "local-run": "cli.local_run",
+    "demo": "cli.local_run",
     "start": "cli.start",
     "create-views": "cli.athena_setup",
     "gaps": "cli.gaps",

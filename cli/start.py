@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from bwp.errors import readable_cause
-
 from cli.deployed import (
     StackNotDeployed,
     StackOutputMissing,
@@ -23,6 +21,7 @@ from cli.deployed import (
     stack_outputs,
 )
 from cli.execution_input import add_window_arguments, execution_input
+from cli.run_lines import outcome_verdict, plan_line, window_lines
 from infra.outputs import STATE_MACHINE_ARN
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -184,8 +183,8 @@ def describe_event(event: dict[str, Any]) -> list[str]:
         return []
     output = json.loads(details["output"])
     if details["name"] == PLAN_STATE:
-        return [f"planned {len(output.get('windows', []))} windows, {output.get('maxConcurrency')} at a time"]
-    return [f"  {line}" for line in output.get("lines", [])]
+        return [plan_line(output)]
+    return window_lines(output)
 
 
 def describe_outcome(description: dict[str, Any]) -> str:
@@ -193,6 +192,4 @@ def describe_outcome(description: dict[str, Any]) -> str:
     if status == "SUCCEEDED":
         output = json.loads(description.get("output") or "{}")
         return f"SUCCEEDED: {output.get('message', 'done')}"
-    cause = description.get("cause")
-    reason = ": ".join(part for part in (description.get("error"), cause and readable_cause(cause)) if part)
-    return f"{status}: {reason}" if reason else status
+    return outcome_verdict(status, description.get("error"), description.get("cause"))
