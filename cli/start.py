@@ -12,14 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from cli.deployed import (
-    StackNotDeployed,
-    StackOutputMissing,
-    add_stack_arguments,
-    client,
-    stack_output,
-    stack_outputs,
-)
+from cli.deployed import StackNotUsable, add_stack_arguments, client, stack_output_values
 from cli.execution_input import add_window_arguments, execution_input
 from cli.run_lines import outcome_verdict, plan_line, window_lines
 from infra.outputs import STATE_MACHINE_ARN
@@ -68,9 +61,8 @@ def positive_seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        outputs = stack_outputs(client(args, "cloudformation"), args.stack_name)
-        state_machine_arn = stack_output(outputs, STATE_MACHINE_ARN, args.stack_name)
-    except (StackNotDeployed, StackOutputMissing) as error:
+        [state_machine_arn] = stack_output_values(args, STATE_MACHINE_ARN)
+    except StackNotUsable as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     stepfunctions = client(args, "stepfunctions")
