@@ -12,14 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cli.deployed import (
-    StackNotDeployed,
-    StackOutputMissing,
-    add_stack_arguments,
-    client,
-    stack_output,
-    stack_outputs,
-)
+from cli.deployed import StackNotUsable, add_stack_arguments, client, stack_output_values
 from infra.outputs import DATABASE, VIEW_QUERY_PREFIX, WORKGROUP
 
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -50,16 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        outputs = stack_outputs(client(args, "cloudformation"), args.stack_name)
-        workgroup = stack_output(outputs, WORKGROUP, args.stack_name)
-        database = stack_output(outputs, DATABASE, args.stack_name)
+        workgroup, database = stack_output_values(args, WORKGROUP, DATABASE)
         athena = client(args, "athena")
         for name, sql in view_queries(athena, workgroup):
             run_query(
                 athena, sql, workgroup=workgroup, database=database, timeout_seconds=args.timeout_seconds
             )
             print(f"view {name}: created in {database}")
-    except (StackNotDeployed, StackOutputMissing, NoViewQueries, ViewQueryFailed, ViewQueryTimedOut) as error:
+    except (StackNotUsable, NoViewQueries, ViewQueryFailed, ViewQueryTimedOut) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -15,11 +15,15 @@ from infra.outputs import DEFAULT_STACK_NAME
 AWS_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 5, "mode": "standard"})
 
 
-class StackNotDeployed(Exception):
+class StackNotUsable(Exception):
+    """The stack named by --stack-name cannot drive the command; the message says why."""
+
+
+class StackNotDeployed(StackNotUsable):
     """No stack of that name in that account and region."""
 
 
-class StackOutputMissing(Exception):
+class StackOutputMissing(StackNotUsable):
     """The stack exists but lacks an output: it predates this version, or is not ours."""
 
 
@@ -37,7 +41,13 @@ def table(args: argparse.Namespace, name: str) -> Any:
     return boto3.resource("dynamodb", region_name=args.region, config=AWS_CONFIG).Table(name)
 
 
-def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
+def stack_output_values(args: argparse.Namespace, *keys: str) -> list[str]:
+    """The values of the outputs ``keys`` of the stack --stack-name and --region name, in that order."""
+    outputs = _stack_outputs(client(args, "cloudformation"), args.stack_name)
+    return [_stack_output(outputs, key, args.stack_name) for key in keys]
+
+
+def _stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as error:
@@ -50,7 +60,7 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
 
 
-def stack_output(outputs: dict[str, str], key: str, stack_name: str) -> str:
+def _stack_output(outputs: dict[str, str], key: str, stack_name: str) -> str:
     try:
         return outputs[key]
     except KeyError:

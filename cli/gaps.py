@@ -17,15 +17,7 @@ from bwp.coordination import LedgerEntry, TaskLedger
 from bwp.gaps import Gap, failures_of, find_gaps, landed_days, manifest_keys_in_s3
 from bwp.schemas import MANIFESTS_PREFIX, REPORT_TYPES
 
-from cli.deployed import (
-    StackNotDeployed,
-    StackOutputMissing,
-    add_stack_arguments,
-    client,
-    stack_output,
-    stack_outputs,
-    table,
-)
+from cli.deployed import StackNotUsable, add_stack_arguments, client, stack_output_values, table
 from infra.outputs import DATA_BUCKET, STATE_TABLE
 from local.lake_dir import LEDGER_FILE, LEDGER_PK_PREFIX
 
@@ -69,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         gaps = local_gaps(args.lake_dir, report_types, first, end) if args.lake_dir else deployed_gaps(
             args, report_types, first, end
         )
-    except (StackNotDeployed, StackOutputMissing, OSError, ValueError) as error:
+    except (StackNotUsable, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:
@@ -96,9 +88,7 @@ def local_gaps(lake_dir: Path, report_types: list[str], first: date, end: date) 
 
 
 def deployed_gaps(args: argparse.Namespace, report_types: list[str], first: date, end: date) -> list[Gap]:
-    outputs = stack_outputs(client(args, "cloudformation"), args.stack_name)
-    bucket = stack_output(outputs, DATA_BUCKET, args.stack_name)
-    table_name = stack_output(outputs, STATE_TABLE, args.stack_name)
+    bucket, table_name = stack_output_values(args, DATA_BUCKET, STATE_TABLE)
     keys = manifest_keys_in_s3(client(args, "s3"), bucket, MANIFESTS_PREFIX)
     ledger = TaskLedger(table(args, table_name), lambda: datetime.now(UTC))
     entries = [entry for report_type in report_types for entry in ledger.entries(report_type)]

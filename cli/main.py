@@ -1,4 +1,4 @@
-"""``bwp-lake``: one entry point; each subcommand lives with the part of the product it drives."""
+"""``bwp-lake``: one entry point; each subcommand is a module of cli/ with ``register(subparsers)``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import importlib
 import sys
 
-# subcommand -> module with ``register(subparsers)``; imported lazily so that
+# subcommand -> its module, imported only when asked for, so that
 # ``bwp-lake emulator`` does not pay for moto or CDK.
 SUBCOMMANDS = {
-    "emulator": "emulator.cli",
-    "local-run": "local.cli",
-    "demo": "local.cli",
+    "emulator": "cli.emulator_serve",
+    "local-run": "cli.local_run",
+    "demo": "cli.local_run",
     "start": "cli.start",
     "create-views": "cli.athena_setup",
     "gaps": "cli.gaps",

@@ -12,17 +12,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from bwp.errors import readable_cause
-
-from cli.deployed import (
-    StackNotDeployed,
-    StackOutputMissing,
-    add_stack_arguments,
-    client,
-    stack_output,
-    stack_outputs,
-)
+from cli.deployed import StackNotUsable, add_stack_arguments, client, stack_output_values
 from cli.execution_input import add_window_arguments, execution_input
+from cli.run_lines import outcome_verdict, plan_line, window_lines
 from infra.outputs import STATE_MACHINE_ARN
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -69,9 +61,8 @@ def positive_seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        outputs = stack_outputs(client(args, "cloudformation"), args.stack_name)
-        state_machine_arn = stack_output(outputs, STATE_MACHINE_ARN, args.stack_name)
-    except (StackNotDeployed, StackOutputMissing) as error:
+        [state_machine_arn] = stack_output_values(args, STATE_MACHINE_ARN)
+    except StackNotUsable as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     stepfunctions = client(args, "stepfunctions")
@@ -184,8 +175,8 @@ def describe_event(event: dict[str, Any]) -> list[str]:
         return []
     output = json.loads(details["output"])
     if details["name"] == PLAN_STATE:
-        return [f"planned {len(output.get('windows', []))} windows, {output.get('maxConcurrency')} at a time"]
-    return [f"  {line}" for line in output.get("lines", [])]
+        return [plan_line(output)]
+    return window_lines(output)
 
 
 def describe_outcome(description: dict[str, Any]) -> str:
@@ -193,6 +184,4 @@ def describe_outcome(description: dict[str, Any]) -> str:
     if status == "SUCCEEDED":
         output = json.loads(description.get("output") or "{}")
         return f"SUCCEEDED: {output.get('message', 'done')}"
-    cause = description.get("cause")
-    reason = ": ".join(part for part in (description.get("error"), cause and readable_cause(cause)) if part)
-    return f"{status}: {reason}" if reason else status
+    return outcome_verdict(status, description.get("error"), description.get("cause"))

@@ -10,8 +10,8 @@ import sys
 
 import requests
 
+from cli import emulator_serve
 from cli.main import build_parser
-from emulator import cli
 from tests.emulator.support import TIMEOUT
 
 
@@ -33,7 +33,7 @@ def test_run_prints_the_url_credentials_and_exports_and_serves_until_interrupted
             served.append(requests.get(f"{url}/_emulator/clock", timeout=TIMEOUT).status_code)
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "Event", Interrupted)
+    monkeypatch.setattr(emulator_serve, "Event", Interrupted)
     args = build_parser(["emulator"]).parse_args(["emulator", "--port", "0", "--quiet"])
     assert args.run(args) == 0
     assert served == [200]
@@ -44,7 +44,7 @@ def test_the_printed_lines_name_the_credentials_and_the_environment(monkeypatch,
         def wait(self) -> None:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "Event", Interrupted)
+    monkeypatch.setattr(emulator_serve, "Event", Interrupted)
     args = build_parser(["emulator"]).parse_args(["emulator", "--port", "0", "--quiet"])
     args.run(args)
     out = capsys.readouterr().out

@@ -152,6 +152,12 @@ def test_events_other_than_the_plan_and_the_summary_print_nothing():
     assert start.describe_event(event) == []
 
 
+def test_the_plan_line_says_how_many_windows_heal_missing_days_as_local_run_does():
+    plan = {"windows": [{"reportType": "ORDER_FEES", "day": "2024-08-22"}] * 5, "maxConcurrency": 5, "backfilled": 3}
+    event = {"stateExitedEventDetails": {"name": start.PLAN_STATE, "output": json.dumps(plan)}}
+    assert start.describe_event(event) == ["planned 5 windows (3 of them missing days), 5 at a time"]
+
+
 @mock_aws
 @pytest.mark.parametrize("seconds", ["0", "-1", "soon"])
 def test_a_poll_interval_that_would_hammer_the_api_is_refused(capsys, seconds):

@@ -1,6 +1,6 @@
 """The progress lines `local-run` and `demo` print as the functions return."""
 
-from local.cli import describe
+from cli.local_run import describe
 from local.lambda_runtime import Invocation
 
 WINDOW = {"reportType": "ORDER_FEES", "day": "2024-08-22"}

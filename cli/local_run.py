@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from bwp.errors import readable_cause
 
 from cli.execution_input import add_window_arguments, execution_input
+from cli.run_lines import outcome_verdict, plan_line, window_lines
 from emulator import Emulator, EmulatorConfig
 from local.engine import DEFAULT_TIMEOUT_SECONDS, ApiEndpoint, ExecutionOutcome, LocalEngine
 from local.lambda_runtime import Invocation
@@ -99,8 +100,8 @@ def print_outcome(outcome: ExecutionOutcome, out: TextIO) -> None:
     summary = outcome.summary
     print("", file=out)
     if summary:
-        for line in summary["lines"]:
-            print(f"  {line}", file=out)
+        for line in window_lines(summary):
+            print(line, file=out)
         print(
             f"\n{summary['landed']} of {summary['windows']} windows landed: {summary['rows']:,} rows, "
             f"{summary['bytesOut']:,} bytes gzip" + _api_time(outcome),
@@ -108,10 +109,7 @@ def print_outcome(outcome: ExecutionOutcome, out: TextIO) -> None:
         )
         if summary["drifted"]:
             print(f"HEADER DRIFT (landed, check the manifests): {', '.join(summary['drifted'])}", file=out)
-    verdict = (
-        "SUCCEEDED" if outcome.succeeded else f"{outcome.status}: {outcome.error}: {readable_cause(outcome.cause)}"
-    )
-    print(f"Execution {verdict}", file=out)
+    print(f"Execution {outcome_verdict(outcome.status, outcome.error, outcome.cause)}", file=out)
 
 
 def outcome_record(outcome: ExecutionOutcome, lake_dir: Path) -> dict[str, Any]:
@@ -164,8 +162,7 @@ def describe(invocation: Invocation) -> str | None:
         return f"{where}  {invocation.error_type}: {message}"
     match invocation.function:
         case "bwp-plan-windows":
-            healing = f" ({result['backfilled']} of them missing days)" if result.get("backfilled") else ""
-            return f"planned {len(result['windows'])} windows{healing}, {result['maxConcurrency']} at a time"
+            return plan_line(result)
         case "bwp-start-report" if result.get("adopted"):
             return f"{where}  adopted     {result['taskId']} ({result['status']}, started by an earlier run)"
         case "bwp-start-report":
