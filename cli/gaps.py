@@ -13,9 +13,10 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bwp.contract import MANIFESTS_PREFIX
 from bwp.coordination import LedgerEntry, TaskLedger
 from bwp.gaps import Gap, failures_of, find_gaps, landed_days, manifest_keys_in_s3
-from bwp.schemas import MANIFESTS_PREFIX, REPORT_TYPES
+from bwp.schemas import REPORT_TYPES
 
 from cli.deployed import StackNotUsable, add_stack_arguments, client, stack_output_values, table
 from infra.outputs import DATA_BUCKET, STATE_TABLE

@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from bwp.contract import MANIFESTS_PREFIX as MANIFESTS_PREFIX  # read here by the CLI
 from bwp.errors import UnknownReportType
 
 
