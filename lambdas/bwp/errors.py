@@ -110,3 +110,16 @@ def readable_cause(cause: str | None) -> str:
     except ValueError:
         return cause
     return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else cause
+
+
+# What the state machine retries with backoff, because a later attempt can succeed where this one
+# failed; everything else fails the window at once (tests/unit/test_asl.py holds the ASL to this).
+TRANSIENT: tuple[type[BwpError], ...] = (
+    ThrottlingException,
+    InternalServerException,
+    ApiUnavailable,
+    AwsUnavailable,
+    TaskSlotsBusy,
+    DownloadInterrupted,
+    DownloadLinkExpired,
+)
