@@ -20,7 +20,7 @@ from bwp.schemas import REPORT_TYPES
 
 from cli.deployed import StackNotUsable, add_stack_arguments, client, stack_output_values, table
 from infra.outputs import DATA_BUCKET, STATE_TABLE
-from local.lake_dir import LEDGER_FILE, LEDGER_PK_PREFIX
+from local.lake_dir import saved_ledger_items
 
 DEFAULT_DAYS = 30
 
@@ -82,9 +82,7 @@ def local_gaps(lake_dir: Path, report_types: list[str], first: date, end: date) 
     if not lake_dir.is_dir():
         raise FileNotFoundError(f"--lake-dir {lake_dir} is not a directory")
     keys = [path.relative_to(lake_dir).as_posix() for path in (lake_dir / MANIFESTS_PREFIX).rglob("*.json")]
-    ledger_file = lake_dir / LEDGER_FILE
-    items = json.loads(ledger_file.read_text()) if ledger_file.exists() else []
-    entries = [LedgerEntry.from_item(item) for item in items if item["pk"].startswith(LEDGER_PK_PREFIX)]
+    entries = [LedgerEntry.from_item(item) for item in saved_ledger_items(lake_dir)]
     return find_gaps(landed_days(keys), report_types, first, end, failures_of(entries))
 
 

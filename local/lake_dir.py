@@ -16,13 +16,13 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+from bwp.coordination import LEDGER_PK_PREFIX
 from bwp.schemas import curated_key, manifest_key, report_key
 
 INCOMING = "_incoming"
 # The task ledger's windows, kept between runs as the stack's table keeps them: a later run, and
 # `bwp-lake gaps`, still know which days failed and why.
 LEDGER_FILE = Path("_state") / "ledger.json"
-LEDGER_PK_PREFIX = "WINDOW#"
 # boto3's download_file writes "<name>.<8 hex digits>" beside its target until the download is
 # done; a copy killed midway left such a file inside its partition.
 _TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|parquet|json)\.[0-9a-fA-F]{8}$")
@@ -76,10 +76,7 @@ class LakeDirectory:
 
     def load_ledger(self, table) -> int:
         """Put the ledger entries an earlier run saved into ``table``; how many."""
-        path = self.root / LEDGER_FILE
-        if not path.exists():
-            return 0
-        items = json.loads(path.read_text(), parse_float=Decimal)
+        items = saved_ledger_items(self.root)
         with table.batch_writer() as batch:
             for item in items:
                 batch.put_item(Item=item)
@@ -118,6 +115,12 @@ class LakeDirectory:
         with self._lock:
             self._copied[key] = response["ETag"]
         return target
+
+
+def saved_ledger_items(root: Path) -> list[dict]:
+    """The ledger entries the last run over the lake directory ``root`` saved (none at first)."""
+    path = root / LEDGER_FILE
+    return json.loads(path.read_text(), parse_float=Decimal) if path.exists() else []
 
 
 def _number(value: object) -> int | float:

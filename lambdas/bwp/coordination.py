@@ -47,6 +47,7 @@ SLOT_LEASE = timedelta(hours=1)
 # asked for five has given up or died and no longer holds its place in the queue.
 WAITER_LEASE = timedelta(minutes=5)
 
+LEDGER_PK_PREFIX = "WINDOW#"
 LANDED = "LANDED"
 ADOPTABLE_STATUSES = frozenset({"STARTED", "RUNNING", "COMPLETED"})
 MAX_CAUSE_CHARS = 500
@@ -95,7 +96,6 @@ class LedgerEntry:
     day: date
     task_id: str | None
     status: str | None
-    request_time: str | None
     started_at: str | None
     started_by: str | None
     last_error: str | None
@@ -104,11 +104,10 @@ class LedgerEntry:
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> LedgerEntry:
         return cls(
-            report_type=item["pk"].removeprefix("WINDOW#"),
+            report_type=item["pk"].removeprefix(LEDGER_PK_PREFIX),
             day=date.fromisoformat(item["sk"]),
             task_id=item.get("taskId"),
             status=item.get("status"),
-            request_time=item.get("requestTime"),
             started_at=item.get("startedAt"),
             started_by=item.get("startedBy"),
             last_error=item.get("lastError"),
@@ -132,7 +131,7 @@ class TaskLedger:
 
     @staticmethod
     def _key(report_type: str, day: date) -> dict[str, str]:
-        return {"pk": f"WINDOW#{report_type}", "sk": day.isoformat()}
+        return {"pk": f"{LEDGER_PK_PREFIX}{report_type}", "sk": day.isoformat()}
 
     def find(self, report_type: str, day: date) -> LedgerEntry | None:
         with transient_aws_errors(f"reading the ledger entry of {report_type} {day}"):
@@ -140,7 +139,7 @@ class TaskLedger:
         return LedgerEntry.from_item(item) if item else None
 
     def entries(self, report_type: str) -> list[LedgerEntry]:
-        items = _query_all(self._table, f"WINDOW#{report_type}", f"reading the ledger of {report_type}")
+        items = _query_all(self._table, f"{LEDGER_PK_PREFIX}{report_type}", f"reading the ledger of {report_type}")
         return [LedgerEntry.from_item(item) for item in items]
 
     def record_started(self, report_type: str, day: date, task_id: str, execution_id: str, attempt: int) -> None:
@@ -158,22 +157,16 @@ class TaskLedger:
         with transient_aws_errors(f"recording task {task_id} in the ledger"):
             self._table.put_item(Item=item)
 
-    def record_status(self, report_type: str, day: date, task_id: str, status: str, **extra: str | None) -> None:
+    def record_status(self, report_type: str, day: date, task_id: str, status: str) -> None:
         """The task's new status; a write for another task (the window was restarted since) is dropped."""
-        values: dict[str, Any] = {":status": status, ":task": task_id, ":now": _iso(self._now())}
-        sets = ["#status = :status", "updatedAt = :now"]
-        for name, value in extra.items():
-            if value is not None:
-                sets.append(f"{name} = :{name}")
-                values[f":{name}"] = value
         removes = " REMOVE lastError, lastCause, failedAt, failedBy" if status == LANDED else ""
         _conditional_write(
             lambda: self._table.update_item(
                 Key=self._key(report_type, day),
-                UpdateExpression="SET " + ", ".join(sets) + removes,
+                UpdateExpression="SET #status = :status, updatedAt = :now" + removes,
                 ConditionExpression="taskId = :task",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
+                ExpressionAttributeValues={":status": status, ":task": task_id, ":now": _iso(self._now())},
             ),
             f"recording {status} for task {task_id}",
         )

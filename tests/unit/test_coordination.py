@@ -170,5 +170,5 @@ def test_the_ledger_keeps_the_task_and_its_status_and_forgets_the_failure_once_l
     ],
 )
 def test_only_a_task_that_can_still_serve_its_window_may_be_adopted(status, age, adoptable):
-    entry = LedgerEntry("ORDER_FEES", DAY, "ORDER_FEES:1", status, None, (START - age).isoformat(), "a", None, None)
+    entry = LedgerEntry("ORDER_FEES", DAY, "ORDER_FEES:1", status, (START - age).isoformat(), "a", None, None)
     assert entry.may_be_adopted(START) is adoptable
