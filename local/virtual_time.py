@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import requests
-from bwp import steps
+from bwp import dependencies
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
@@ -63,6 +63,6 @@ class VirtualTime:
         with (
             mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
             mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=self.sleep)),
-            mock.patch.object(steps, "utc_now", self.clock.now),
+            mock.patch.object(dependencies, "clock", lambda: self.clock.now),
         ):
             yield

@@ -21,16 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from bwp import errors
 from bwp.aws import transient_aws_errors
+from bwp.clock import Clock, iso_utc
 from bwp.observability import logger
-
-Clock = Callable[[], datetime]
 
 # A task is adopted only well inside the API's seven days: one about to expire would vanish
 # while it is being polled or landed.
@@ -51,10 +50,6 @@ LEDGER_PK_PREFIX = "WINDOW#"
 LANDED = "LANDED"
 ADOPTABLE_STATUSES = frozenset({"STARTED", "RUNNING", "COMPLETED"})
 MAX_CAUSE_CHARS = 500
-
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _epoch(instant: datetime) -> int:
@@ -148,10 +143,10 @@ class TaskLedger:
             **self._key(report_type, day),
             "taskId": task_id,
             "status": "STARTED",
-            "startedAt": _iso(now),
+            "startedAt": iso_utc(now),
             "startedBy": execution_id,
             "attempt": attempt,
-            "updatedAt": _iso(now),
+            "updatedAt": iso_utc(now),
             "expiresAt": _epoch(now + LEDGER_RETENTION),
         }
         with transient_aws_errors(f"recording task {task_id} in the ledger"):
@@ -166,7 +161,7 @@ class TaskLedger:
                 UpdateExpression="SET #status = :status, updatedAt = :now" + removes,
                 ConditionExpression="taskId = :task",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":status": status, ":task": task_id, ":now": _iso(self._now())},
+                ExpressionAttributeValues={":status": status, ":task": task_id, ":now": iso_utc(self._now())},
             ),
             f"recording {status} for task {task_id}",
         )
@@ -181,7 +176,7 @@ class TaskLedger:
                 ExpressionAttributeValues={
                     ":error": error,
                     ":cause": cause[:MAX_CAUSE_CHARS],
-                    ":now": _iso(now),
+                    ":now": iso_utc(now),
                     ":by": execution_id,
                     ":expires": _epoch(now + LEDGER_RETENTION),
                 },
@@ -355,7 +350,7 @@ class TaskSlots:
         item: dict[str, Any] = {
             **self._slot_key(index),
             "holder": holder,
-            "acquiredAt": _iso(now),
+            "acquiredAt": iso_utc(now),
             "leaseExpiresAt": _epoch(now + SLOT_LEASE),
         }
         if task_id:

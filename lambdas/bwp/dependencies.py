@@ -13,10 +13,16 @@ import requests
 from botocore.config import Config
 
 from bwp.client import BwpClient
+from bwp.clock import Clock, utc_now
 from bwp.credentials import SecretsManagerCredentials
 from bwp.settings import Settings
 
 _AWS_CONFIG = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 5, "mode": "standard"})
+
+
+def clock() -> Clock:
+    """The time the steps read: the wall clock here; the local engine hands them the API's."""
+    return utc_now
 
 
 @lru_cache(maxsize=1)

@@ -28,13 +28,19 @@ class Gap:
         return f"{self.report_type} {self.day}: " + (f"failed: {self.failure}" if self.failure else "missing")
 
 
+def manifest_day(key: str) -> tuple[str, date] | None:
+    """(report type, day) of a manifest key, or None for any other key."""
+    match = _MANIFEST_KEY.search(key)
+    return (match["type"], date.fromisoformat(match["day"])) if match else None
+
+
 def landed_days(manifest_keys: Iterable[str]) -> dict[str, set[date]]:
     """Report type -> days with a manifest, from manifest keys (in S3 or in a local lake)."""
     landed: dict[str, set[date]] = {}
     for key in manifest_keys:
-        match = _MANIFEST_KEY.search(key)
-        if match:
-            landed.setdefault(match["type"], set()).add(date.fromisoformat(match["day"]))
+        parsed = manifest_day(key)
+        if parsed is not None:
+            landed.setdefault(parsed[0], set()).add(parsed[1])
     return landed
 
 

@@ -8,14 +8,37 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from bwp.windows import Window
-
 
 class WireModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+class Window(WireModel):
+    """One report task: one report type over one whole UTC day."""
+
+    report_type: str
+    day: date
+    start_date: str
+    end_date: str
+    # The report type's recent generation time (bwp.generation); None without enough history.
+    expected_generation_seconds: float | None = None
+
+
+class Plan(WireModel):
+    """What "Plan windows" hands the Map: the windows, and what the summary answers for."""
+
+    windows: list[Window]
+    max_concurrency: int
+    first_day: date
+    end_day: date
+    widened: bool
+    report_types: list[str]
+    # The days whose partitions this run answers for: backfillFrom, or else the first planned day.
+    coverage_from: date
+    backfilled: int = 0
 
 
 class PlanWindowsEvent(WireModel):
@@ -47,7 +70,6 @@ class StartReportEvent(WireModel):
 class CheckReportEvent(WireModel):
     window: Window
     report: ReportProgress
-    max_polls: int = Field(ge=1)
 
 
 class LandReportEvent(WireModel):

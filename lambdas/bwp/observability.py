@@ -1,6 +1,7 @@
 """The one Logger, Tracer and Metrics of every function; import them from here."""
 
 import logging
+from collections.abc import Callable
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -17,3 +18,9 @@ logger = Logger(service=SERVICE)
 # signed URL of the report.
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
+
+
+def observed(handler: Callable[[dict, object], dict]) -> Callable[[dict, object], dict]:
+    """Every handler's decorators, outermost first: the Lambda context on each log line, the
+    invocation traced, the metrics flushed when it returns."""
+    return logger.inject_lambda_context(tracer.capture_lambda_handler(metrics.log_metrics(handler)))

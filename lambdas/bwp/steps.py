@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 
 import requests
 from aws_lambda_powertools.metrics import single_metric
 
-from bwp import contract, errors, polling
+from bwp import contract, errors, generation, polling
 from bwp.aws import transient_aws_errors
 from bwp.client import BwpClient, ReportTask
+from bwp.clock import Clock, iso_utc, parse_api_time, seconds_between
 from bwp.coordination import LANDED, LedgerEntry, TaskLedger, TaskSlots
 from bwp.errors import readable_cause
 from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_days
@@ -26,37 +26,35 @@ from bwp.manifest import Download, Manifest, TaskOrigin, Timings
 from bwp.models import (
     CheckReportEvent,
     LandReportEvent,
+    Plan,
     PlanWindowsEvent,
     ReportProgress,
     StartReportEvent,
     SummarizeEvent,
     Summary,
+    Window,
     WindowFailed,
     WindowLanded,
 )
 from bwp.observability import logger, metrics
 from bwp.schemas import curated_key, manifest_key, report_key, schema_for
 from bwp.settings import Settings
-from bwp.windows import DEFAULT_BACKFILL_WINDOWS, Plan, Window, parse_request, plan_windows, with_backfill
-
-Clock = Callable[[], datetime]
+from bwp.windows import DEFAULT_BACKFILL_WINDOWS, parse_request, plan_windows, with_backfill
 
 MAX_FAILURES_NAMED = 50
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def plan(client: BwpClient, s3, settings: Settings, event: PlanWindowsEvent) -> Plan:
-    """Validate the input, check the credentials once, and plan the windows, backfill included."""
+    """Validate the input, check the credentials once, and plan the windows, backfill included,
+    each with its report type's expected generation time."""
     started = datetime.fromisoformat(event.execution_start_time)
     request = parse_request(event.request)
     result = plan_windows(request, started, settings.projection_start_date)
     # Bad credentials fail the execution here, once, instead of in every window.
     client.check_credentials()
+    manifest_keys = manifest_keys_in_s3(s3, settings.lake_bucket, settings.manifests_prefix)
     if request.backfill_from is not None:
-        landed = landed_days(manifest_keys_in_s3(s3, settings.lake_bucket, settings.manifests_prefix))
+        landed = landed_days(manifest_keys)
         missing = {
             report_type: missing_days(landed.get(report_type, set()), request.backfill_from, result.first_day)
             for report_type in result.report_types
@@ -72,16 +70,23 @@ def plan(client: BwpClient, s3, settings: Settings, event: PlanWindowsEvent) -> 
             "timestamps widened to whole UTC days",
             extra={"first_day": str(result.first_day), "end_day": str(result.end_day)},
         )
-    logger.info("planned windows", extra={"windows": len(result.windows), "max_polls": result.max_polls})
-    return result
+    expected = generation.expected_by_type(s3, settings.lake_bucket, manifest_keys, result.report_types)
+    windows = [
+        window.model_copy(update={"expected_generation_seconds": expected.get(window.report_type)})
+        for window in result.windows
+    ]
+    logger.info("planned windows", extra={"windows": len(windows)})
+    return result.model_copy(update={"windows": windows})
 
 
-def start_report(client: BwpClient, table, settings: Settings, event: StartReportEvent) -> ReportProgress:
+def start_report(
+    client: BwpClient, table, settings: Settings, clock: Clock, event: StartReportEvent
+) -> ReportProgress:
     """Adopt the window's task if an earlier run left one alive; else take a slot and start one."""
     window = event.window
-    now = utc_now()
-    ledger = TaskLedger(table, utc_now)
-    slots = _slots(client, table, settings)
+    now = clock()
+    ledger = TaskLedger(table, clock)
+    slots = _slots(client, table, settings, clock)
     holder = _slot_holder(event.execution_id, window)
     adopted = _adoptable_task(client, ledger.find(window.report_type, window.day), now)
     if adopted is not None:
@@ -98,7 +103,7 @@ def start_report(client: BwpClient, table, settings: Settings, event: StartRepor
             status=task.status,
             request_time=task.request_time,
             last_updated_time=task.last_updated_time,
-            wait_seconds=0 if task.status == polling.COMPLETED else polling.MIN_WAIT_SECONDS,
+            wait_seconds=0 if task.status == polling.COMPLETED else _next_wait(window, task, 0, now),
             slot=slot,
             adopted=True,
             started_by=entry.started_by,
@@ -118,7 +123,7 @@ def start_report(client: BwpClient, table, settings: Settings, event: StartRepor
         report_type=window.report_type,
         status="STARTED",
         polls=0,
-        wait_seconds=polling.MIN_WAIT_SECONDS,
+        wait_seconds=polling.next_wait_seconds(0, now, now, window.expected_generation_seconds),
         slot=slot,
         started_by=event.execution_id,
     )
@@ -141,12 +146,12 @@ def _adoptable_task(
     return None
 
 
-def _slots(client: BwpClient, table, settings: Settings) -> TaskSlots:
+def _slots(client: BwpClient, table, settings: Settings, clock: Clock) -> TaskSlots:
     return TaskSlots(
         table,
         client.target_id,
         settings.task_slots,
-        utc_now,
+        clock,
         task_in_progress=lambda task_id: _task_in_progress(client, task_id),
     )
 
@@ -164,7 +169,7 @@ def _slot_holder(execution_id: str, window: Window) -> str:
 
 
 def check_report(
-    client: BwpClient, table, settings: Settings, event: CheckReportEvent, now: Clock | None = None
+    client: BwpClient, table, settings: Settings, clock: Clock, event: CheckReportEvent
 ) -> ReportProgress:
     window = event.window
     logger.append_keys(report_type=window.report_type, day=str(window.day))
@@ -181,9 +186,9 @@ def check_report(
     )
     in_progress = task.status in polling.IN_PROGRESS
     if task.status != previous.status:
-        TaskLedger(table, utc_now).record_status(window.report_type, window.day, task.task_id, task.status)
+        TaskLedger(table, clock).record_status(window.report_type, window.day, task.task_id, task.status)
     if previous.slot is not None:
-        slots = _slots(client, table, settings)
+        slots = _slots(client, table, settings, clock)
         if in_progress:
             slots.renew(previous.slot, task.task_id)
         else:
@@ -199,15 +204,17 @@ def check_report(
         raise errors.ReportFailed(f"report task {task.task_id} FAILED: {json.dumps(asdict(task))}")
     if not in_progress:
         raise errors.UnknownReportStatus(f"report task {task.task_id} has unknown status {task.status!r}")
-    if polls >= event.max_polls:
+    if polls >= polling.MAX_POLLS:
         raise errors.ReportTimedOut(
             f"report task {task.task_id} still {task.status} after {polls} polls "
             f"(requested {task.request_time}); re-run the window later: the next run adopts the task"
         )
-    requested_at = _parse_time(task.request_time)
-    return progress.model_copy(
-        update={"wait_seconds": polling.next_wait_seconds(previous.wait_seconds, requested_at, (now or utc_now)())}
-    )
+    return progress.model_copy(update={"wait_seconds": _next_wait(window, task, previous.wait_seconds, clock())})
+
+
+def _next_wait(window: Window, task: ReportTask, previous_wait: int, now: datetime) -> int:
+    requested_at = parse_api_time(task.request_time)
+    return polling.next_wait_seconds(previous_wait, requested_at, now, window.expected_generation_seconds)
 
 
 def land_report(
@@ -216,15 +223,14 @@ def land_report(
     table,
     session: requests.Session,
     settings: Settings,
+    clock: Clock,
     event: LandReportEvent,
-    now: Clock | None = None,
 ) -> WindowLanded:
     window, report = event.window, event.report
     schema = schema_for(window.report_type)
     day = window.day.isoformat()
     key = report_key(settings.reports_prefix, window.report_type, day)
-    now = now or utc_now
-    started, clock_started = now(), time.monotonic()
+    started, clock_started = clock(), time.monotonic()
     # A fresh link right before the download: links live minutes (some only seconds).
     with transient_aws_errors(f"landing {key}"):
         landed = land_download(
@@ -256,7 +262,7 @@ def land_report(
             raw_rows=landed.rows,
         )
     curated_seconds = round(time.monotonic() - clock_started - landing_seconds, 3)
-    generation_seconds = _seconds_between(report.request_time, report.last_updated_time)
+    generation_seconds = seconds_between(report.request_time, report.last_updated_time)
     manifest = Manifest(
         report_type=window.report_type,
         day=day,
@@ -271,13 +277,13 @@ def land_report(
         provisional_schema=schema.provisional,
         drift=landed.drift,
         curated=curated.to_manifest(),
-        landed_at=now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+        landed_at=iso_utc(clock()),
         timings=Timings(
             requested_at=report.request_time,
             completed_at=report.last_updated_time,
             generation_seconds=generation_seconds,
             polls=report.polls,
-            landing_started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            landing_started_at=iso_utc(started),
             landing_seconds=landing_seconds,
             curated_seconds=curated_seconds,
         ),
@@ -299,7 +305,7 @@ def land_report(
             Body=manifest.to_json_line(),
             ContentType="application/json",
         )
-    TaskLedger(table, now).record_status(window.report_type, window.day, report.task_id, LANDED)
+    TaskLedger(table, clock).record_status(window.report_type, window.day, report.task_id, LANDED)
     if landed.drift:
         logger.error(
             "report header differs from the registry; landed anyway",
@@ -326,10 +332,10 @@ def land_report(
     )
 
 
-def summarize(s3, table, settings: Settings, event: SummarizeEvent) -> Summary:
+def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent) -> Summary:
     landed = [result for result in event.results if isinstance(result, WindowLanded)]
     failed = [result for result in event.results if isinstance(result, WindowFailed)]
-    ledger = TaskLedger(table, utc_now)
+    ledger = TaskLedger(table, clock)
     # Remembered beyond this execution, so that `bwp-lake gaps` can say why a day is missing.
     for failure in failed:
         ledger.record_failure(
@@ -402,17 +408,3 @@ def _emit_landing_metrics(report_type: str, rows: int, bytes_out: int, generatio
     if generation_seconds is not None:
         metrics.add_metric(name=contract.REPORT_GENERATION_SECONDS, unit="Seconds", value=generation_seconds)
 
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _seconds_between(start: str | None, end: str | None) -> float | None:
-    first, last = _parse_time(start), _parse_time(end)
-    return round((last - first).total_seconds(), 3) if first and last else None

@@ -1,4 +1,4 @@
-"""Execution input -> (report type, UTC day) windows, and how long each may be polled.
+"""Execution input -> (report type, UTC day) windows.
 
 Everything that can be wrong with an execution's input is found here, before any report task
 starts, and the error names the field.
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bwp.contract import API_CONCURRENT_TASKS, MAX_BACKFILL_WINDOWS, MAX_RANGE_DAYS
 from bwp.errors import InvalidExecutionInput, UnknownReportType
+from bwp.models import Plan, Window
 from bwp.schemas import REPORT_TYPES, schema_for
 
 DEFAULT_DAYS = 7  # the API's own default range: the last seven days
@@ -27,11 +28,6 @@ EPOCH_DAY = date(1970, 1, 1)
 # A window's report task is started at most this many times: a FAILED, expired or vanished task
 # is started again until then. The ASL's "Restart allowed?" choice holds the same number.
 MAX_ATTEMPTS = 3
-
-# Each window runs as a child execution of a Distributed Map, with its own 25,000-event history;
-# a poll costs 9 events (Wait 2, Task 5, Choice 2), so even MAX_ATTEMPTS attempts of the whole cap
-# stay far below the limit. With waits growing to five minutes the cap is about twelve hours.
-MAX_POLLS = 150
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -79,32 +75,6 @@ class ExecutionRequest(BaseModel):
 
 def known_fields() -> list[str]:
     return [field.alias or name for name, field in ExecutionRequest.model_fields.items()]
-
-
-class Window(BaseModel):
-    """One report task: one report type over one whole UTC day."""
-
-    report_type: str = Field(alias="reportType")
-    day: date
-    start_date: str = Field(alias="startDate")
-    end_date: str = Field(alias="endDate")
-
-    model_config = ConfigDict(populate_by_name=True)
-
-
-class Plan(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    windows: list[Window]
-    max_concurrency: int = Field(alias="maxConcurrency")
-    max_polls: int = Field(alias="maxPolls")
-    first_day: date = Field(alias="firstDay")
-    end_day: date = Field(alias="endDay")
-    widened: bool
-    report_types: list[str] = Field(alias="reportTypes")
-    # The days whose partitions this run answers for: backfillFrom, or else the first planned day.
-    coverage_from: date = Field(alias="coverageFrom")
-    backfilled: int = 0
 
 
 def window_for(report_type: str, day: date) -> Window:
@@ -171,7 +141,6 @@ def plan_windows(request: ExecutionRequest, now: datetime, projection_start: dat
     return Plan(
         windows=windows,
         max_concurrency=request.max_concurrency,
-        max_polls=MAX_POLLS,
         first_day=first_day,
         end_day=end_day,
         widened=widened,

@@ -3,16 +3,15 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bwp import dependencies, steps
 from bwp.models import CheckReportEvent
-from bwp.observability import logger, metrics, tracer
+from bwp.observability import observed
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@observed
 def handler(event: dict, context: LambdaContext) -> dict:
     return steps.check_report(
         dependencies.api_client(),
         dependencies.state_table(),
         dependencies.settings(),
+        dependencies.clock(),
         CheckReportEvent.model_validate(event),
     ).to_wire()

@@ -3,19 +3,17 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bwp import dependencies, steps
 from bwp.models import LandReportEvent
-from bwp.observability import logger, metrics, tracer
+from bwp.observability import observed
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@observed
 def handler(event: dict, context: LambdaContext) -> dict:
-    landed = steps.land_report(
+    return steps.land_report(
         dependencies.api_client(),
         dependencies.s3_client(),
         dependencies.state_table(),
         dependencies.http_session(),
         dependencies.settings(),
+        dependencies.clock(),
         LandReportEvent.model_validate(event),
-    )
-    return landed.to_wire()
+    ).to_wire()

@@ -3,17 +3,14 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bwp import dependencies, steps
 from bwp.models import PlanWindowsEvent
-from bwp.observability import logger, metrics, tracer
+from bwp.observability import observed
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@observed
 def handler(event: dict, context: LambdaContext) -> dict:
-    planned = steps.plan(
+    return steps.plan(
         dependencies.api_client(),
         dependencies.s3_client(),
         dependencies.settings(),
         PlanWindowsEvent.model_validate(event),
-    )
-    return planned.model_dump(mode="json", by_alias=True)
+    ).to_wire()

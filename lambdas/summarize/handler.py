@@ -3,16 +3,15 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bwp import dependencies, steps
 from bwp.models import SummarizeEvent
-from bwp.observability import logger, metrics, tracer
+from bwp.observability import observed
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@observed
 def handler(event: dict, context: LambdaContext) -> dict:
     return steps.summarize(
         dependencies.s3_client(),
         dependencies.state_table(),
         dependencies.settings(),
+        dependencies.clock(),
         SummarizeEvent.model_validate(event),
     ).to_wire()

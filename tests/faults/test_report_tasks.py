@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bwp.polling import MAX_WAIT_SECONDS
-from bwp.windows import MAX_POLLS
+from bwp.polling import MAX_POLLS, MAX_WAIT_SECONDS
 
 from emulator import Emulator, EmulatorConfig
 from tests.twin import ROWS_PER_DAY, SEED, assert_landed, assert_nothing_landed, assert_window_failed, calls, keys

@@ -4,7 +4,8 @@ import json
 
 import pytest
 from bwp import errors
-from bwp.windows import MAX_ATTEMPTS, MAX_POLLS
+from bwp.polling import MAX_POLLS
+from bwp.windows import MAX_ATTEMPTS
 
 import statemachine
 

@@ -16,13 +16,13 @@ import requests
 from botocore.exceptions import ClientError
 from bwp import errors, steps
 from bwp.client import BwpClient
+from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
 from bwp.manifest import CuratedFile, glue_columns
-from bwp.models import LandReportEvent, ReportProgress
+from bwp.models import LandReportEvent, ReportProgress, Window
 from bwp.observability import metrics
 from bwp.settings import Settings
-from bwp.windows import Window
 from pydantic import ValidationError
 
 from emulator import Emulator, EmulatorConfig
@@ -74,13 +74,13 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     # given a completed report that the ledger knows, and an empty lake, with metrics published (as in Lambda)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     _, client, progress = completed_report
-    ledger = TaskLedger(state_table, steps.utc_now)
+    ledger = TaskLedger(state_table, utc_now)
     ledger.record_started(WINDOW.report_type, DAY, progress.task_id, "arn:exec", 2)
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, attempt=2, execution_id="arn:exec")
     # when the land step runs
-    landed = steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), event)
+    landed = steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, event)
     metrics.flush_metrics()
     # then the partition holds exactly the served report
     served = b"".join(report_bytes("USER_EVENTS", DAY, 5, 25))
@@ -112,7 +112,7 @@ def test_a_download_host_off_the_allowlist_is_refused_and_nothing_lands(complete
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs, then it refuses the host
     with pytest.raises(errors.DownloadHostNotAllowed, match="127.0.0.1"):
-        steps.land_report(client, s3, state_table, requests.Session(), settings("*.amazonaws.com"), event)
+        steps.land_report(client, s3, state_table, requests.Session(), settings("*.amazonaws.com"), utc_now, event)
     # and it asked for the link but never downloaded from it, and nothing landed
     calls = emulator.state()["calls"]
     assert (calls["reportDownloadLink"], calls["download"]) == (1, 0)
@@ -131,7 +131,7 @@ def test_landing_writes_the_curated_file_the_manifest_describes_and_a_rerun_repl
     s3.put_object(Bucket="lake", Key=CURATED_KEY, Body=b"stale")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs
-    steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), event)
+    steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, event)
     # then the curated object replaced the stale one, and the manifest records its rows, bytes and checksum
     body = s3.get_object(Bucket="lake", Key=CURATED_KEY)["Body"].read()
     manifest = json.loads(s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read())
@@ -160,7 +160,7 @@ def test_a_curated_upload_that_fails_leaves_no_parquet_object_and_no_manifest(co
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs, then it fails with the error the state machine retries
     with pytest.raises(errors.AwsUnavailable, match="curated/"):
-        steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), event)
+        steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, event)
     # and the raw object landed, but neither a Parquet object nor a manifest claims the partition
     keys = {item["Key"] for item in s3.list_objects_v2(Bucket="lake").get("Contents", [])}
     assert keys == {WINDOW_RAW_KEY}
@@ -200,7 +200,7 @@ def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(c
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step writes its manifest
-    steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), event)
+    steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, event)
     body = s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read()
     manifest = json.loads(body)
     # then Athena reads every key of it, nested keys included

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
-from bwp import errors, polling, steps
+from bwp import clock, errors, polling, steps
 from bwp.client import ReportTask
 from bwp.coordination import TaskLedger
 from bwp.models import (
@@ -13,8 +13,8 @@ from bwp.models import (
     PlanWindowsEvent,
     ReportProgress,
     SummarizeEvent,
+    Window,
 )
-from bwp.windows import Window
 
 from tests.unit.conftest import settings_with
 
@@ -60,18 +60,18 @@ def plan(request, lake, *, api=None, projection_start="2024-01-01", started="202
     return steps.plan(api or CredentialsCheck(), lake, settings_with(PROJECTION_START_DATE=projection_start), event)
 
 
-def land_manifest(lake, report_type, day):
+def land_manifest(lake, report_type, day, body=b"{}"):
     key = f"manifests/report_type={report_type}/dt={day}.json"
-    lake.put_object(Bucket="lake", Key=key, Body=b"{}")
+    lake.put_object(Bucket="lake", Key=key, Body=body)
 
 
 @pytest.fixture
 def check(state_table):
-    def check(api, polls=0, wait=10, max_polls=50):
+    def check(api, polls=0, wait=10, window=WINDOW):
         progress = ReportProgress(task_id="ORDER_FEES:abc", report_type="ORDER_FEES", status="STARTED",
                                   polls=polls, wait_seconds=wait)
-        event = CheckReportEvent(window=WINDOW, report=progress, max_polls=max_polls)
-        return steps.check_report(api, state_table, settings_with(), event, now=lambda: NOW)
+        event = CheckReportEvent(window=window, report=progress)
+        return steps.check_report(api, state_table, settings_with(), lambda: NOW, event)
 
     return check
 
@@ -145,8 +145,9 @@ def test_unknown_status_is_never_taken_for_success(check):
 
 
 def test_poll_cap_ends_the_wait_with_report_timed_out(check):
-    with pytest.raises(errors.ReportTimedOut, match="after 5 polls"):
-        check(ScriptedApi("RUNNING"), polls=4, max_polls=5)
+    check(ScriptedApi("RUNNING"), polls=polling.MAX_POLLS - 2)
+    with pytest.raises(errors.ReportTimedOut, match=f"after {polling.MAX_POLLS} polls"):
+        check(ScriptedApi("RUNNING"), polls=polling.MAX_POLLS - 1)
 
 
 def test_wait_never_exceeds_five_minutes_and_tracks_an_old_reports_age():
@@ -154,6 +155,47 @@ def test_wait_never_exceeds_five_minutes_and_tracks_an_old_reports_age():
     # a report requested 10 minutes ago is checked every 2.5 minutes, not every 10 s
     assert polling.next_wait_seconds(10, NOW - timedelta(minutes=10), NOW) == 150
     assert polling.next_wait_seconds(1, NOW, NOW) == polling.MIN_WAIT_SECONDS
+
+
+def test_with_history_the_first_check_comes_just_before_the_report_is_due_then_close_together():
+    # given a report type that takes ten minutes (600 s) to generate
+    expected = 600.0
+    # then a fresh report is not asked about before 80% of that (capped at the five-minute Wait)
+    assert polling.next_wait_seconds(0, NOW, NOW, expected) == polling.MAX_WAIT_SECONDS
+    assert polling.next_wait_seconds(300, NOW - timedelta(seconds=300), NOW, expected) == 180
+    # and from then on every 5% of the expected time, whatever the previous wait
+    assert polling.next_wait_seconds(180, NOW - timedelta(seconds=480), NOW, expected) == 30
+    assert polling.next_wait_seconds(30, NOW - timedelta(seconds=650), NOW, expected) == 30
+    # and a report far past its time goes back to waits of a quarter of its lateness
+    assert polling.next_wait_seconds(30, NOW - timedelta(seconds=1400), NOW, expected) == 200
+    # and without a request time the history cannot place the report: the plain growth
+    assert polling.next_wait_seconds(20, None, NOW, expected) == 40
+
+
+def test_check_reads_the_windows_expected_generation_time(check):
+    # given a window whose report type usually takes 200 s, requested a minute ago
+    window = WINDOW.model_copy(update={"expected_generation_seconds": 200.0})
+    # when it is still running
+    result = check(ScriptedApi("RUNNING"), polls=1, wait=10, window=window)
+    # then the next check is when 80% of the 200 s have passed, not after a doubled wait
+    assert result.wait_seconds == 160 - 60
+
+
+def manifest_body(generation_seconds, rows):
+    return json.dumps({"rows": rows, "timings": {"generationSeconds": generation_seconds}}).encode()
+
+
+def test_plan_gives_each_window_its_report_types_generation_time_from_recent_manifests(lake):
+    # given three recent ORDER_FEES manifests at 0.1 s per row, and USER_EVENTS with only one
+    for day, seconds, rows in [("2024-08-20", 100, 1000), ("2024-08-21", 240, 2000), ("2024-08-22", 300, 3000)]:
+        land_manifest(lake, "ORDER_FEES", day, manifest_body(seconds, rows))
+    land_manifest(lake, "ORDER_FEES", "2024-08-19", b"not json")
+    land_manifest(lake, "USER_EVENTS", "2024-08-22", manifest_body(50, 500))
+    # when a run is planned
+    result = plan({"lookbackDays": 1}, lake)
+    # then ORDER_FEES windows expect 0.1 s/row x 2000 rows; USER_EVENTS has too little history
+    expected = {w.report_type: w.expected_generation_seconds for w in result.windows}
+    assert expected == {"ORDER_FEES": 200.0, "USER_EVENTS": None}
 
 
 def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(lake, state_table, capsys):
@@ -174,7 +216,7 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
              "error": "ReportFailed", "cause": '{"errorMessage": "report task X FAILED"}'},
         ],
     })
-    summary = steps.summarize(lake, state_table, settings_with(), event)
+    summary = steps.summarize(lake, state_table, settings_with(), lambda: NOW, event)
     assert (summary.windows, summary.landed, summary.failed, summary.rows, summary.bytes_out) == (3, 2, 1, 15, 150)
     assert summary.message == (
         "1 of 3 windows failed: ORDER_FEES 2024-08-22 (ReportFailed: report task X FAILED); "
@@ -182,7 +224,7 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
     )
     assert summary.missing == 2
     # and the failure is remembered beyond the execution, for bwp-lake gaps
-    entry = TaskLedger(state_table, steps.utc_now).find("ORDER_FEES", date(2024, 8, 22))
+    entry = TaskLedger(state_table, clock.utc_now).find("ORDER_FEES", date(2024, 8, 22))
     assert (entry.last_error, entry.last_cause) == ("ReportFailed", "report task X FAILED")
     # and each report type's count of missing partitions is a metric, zero or not
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "PartitionsMissing" in line]

@@ -1,0 +1,94 @@
+"""How long the API takes to generate each report type, learned from the lake's manifests.
+
+A manifest records its report's generation time (``timings.generationSeconds``: requested to
+completed, in the API's own times) and its rows. The window's own rows are unknown until its
+report exists, so the expectation is the recent seconds per row times the recent rows per day.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from statistics import median
+
+from botocore.exceptions import ClientError
+
+from bwp.aws import transient_aws_errors
+from bwp.gaps import manifest_day
+from bwp.observability import logger
+
+RECENT_DAYS = 14  # per report type: recent enough to follow the API, enough to smooth outliers
+# Fewer samples than this and one slow day would set every wait: the plain growth is safer.
+MIN_SAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Sample:
+    generation_seconds: float
+    rows: int
+
+
+def expected_seconds(samples: Iterable[Sample]) -> float | None:
+    """The expected generation time of the next report, or None without enough history."""
+    usable = [sample for sample in samples if sample.generation_seconds > 0]
+    if len(usable) < MIN_SAMPLES:
+        return None
+    with_rows = [sample for sample in usable if sample.rows > 0]
+    if len(with_rows) < MIN_SAMPLES:
+        return round(median(sample.generation_seconds for sample in usable), 1)
+    seconds_per_row = median(sample.generation_seconds / sample.rows for sample in with_rows)
+    return round(seconds_per_row * median(sample.rows for sample in with_rows), 1)
+
+
+def sample_of(manifest: object) -> Sample | None:
+    """A manifest's generation time and rows, or None if it lacks them (older or foreign
+    manifests inform the waits; they never fail a run)."""
+    if not isinstance(manifest, dict):
+        return None
+    timings = manifest.get("timings")
+    seconds = timings.get("generationSeconds") if isinstance(timings, dict) else None
+    rows = manifest.get("rows")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return None
+    return Sample(float(seconds), rows if isinstance(rows, int) and not isinstance(rows, bool) else 0)
+
+
+def recent_manifest_keys(manifest_keys: Iterable[str], report_type: str, limit: int = RECENT_DAYS) -> list[str]:
+    """The ``limit`` latest days' manifest keys of one report type."""
+    dated = []
+    for key in manifest_keys:
+        parsed = manifest_day(key)
+        if parsed is not None and parsed[0] == report_type:
+            dated.append((parsed[1], key))
+    return [key for _, key in sorted(dated)[-limit:]]
+
+
+def expected_by_type(s3, bucket: str, manifest_keys: list[str], report_types: Iterable[str]) -> dict[str, float]:
+    """Report type -> expected generation seconds, for the types with enough history."""
+    expected: dict[str, float] = {}
+    for report_type in report_types:
+        samples = [
+            sample
+            for key in recent_manifest_keys(manifest_keys, report_type)
+            if (sample := sample_of(_read_json(s3, bucket, key))) is not None
+        ]
+        seconds = expected_seconds(samples)
+        if seconds is not None:
+            expected[report_type] = seconds
+    logger.info("expected generation seconds from the manifests", extra={"expected": expected})
+    return expected
+
+
+def _read_json(s3, bucket: str, key: str) -> object:
+    try:
+        with transient_aws_errors(f"reading s3://{bucket}/{key}"):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        # Deleted since the listing, say: one sample fewer.
+        logger.warning("manifest unreadable", extra={"key": key, "error": error.response.get("Error", {})})
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None

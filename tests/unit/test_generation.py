@@ -1,0 +1,35 @@
+"""Expected generation times from the manifests' own records."""
+
+from bwp.generation import MIN_SAMPLES, Sample, expected_seconds, recent_manifest_keys, sample_of
+
+
+def test_expectation_is_recent_seconds_per_row_times_recent_rows():
+    samples = [Sample(100, 1000), Sample(210, 2000), Sample(900, 3000)]
+    # seconds per row: 0.1, 0.105, 0.3 -> 0.105; rows: 2000
+    assert expected_seconds(samples) == 210.0
+
+
+def test_too_little_history_gives_no_expectation():
+    assert expected_seconds([Sample(100, 1000)] * (MIN_SAMPLES - 1)) is None
+    assert expected_seconds([Sample(0, 1000)] * MIN_SAMPLES) is None
+
+
+def test_without_row_counts_the_median_generation_time_serves():
+    assert expected_seconds([Sample(60, 0), Sample(90, 0), Sample(600, 0)]) == 90.0
+
+
+def test_a_manifest_without_a_generation_time_is_no_sample():
+    assert sample_of({"rows": 5, "timings": {"generationSeconds": 12.5}}) == Sample(12.5, 5)
+    assert sample_of({"rows": 5, "timings": {"generationSeconds": None}}) is None
+    assert sample_of({"rows": 5}) is None
+    assert sample_of({"rows": True, "timings": {"generationSeconds": 3}}) == Sample(3.0, 0)
+    assert sample_of([1, 2]) is None
+
+
+def test_only_the_latest_days_of_the_report_type_are_read():
+    keys = [f"manifests/report_type=ORDER_FEES/dt=2024-08-{day:02d}.json" for day in (3, 1, 2)]
+    keys += ["manifests/report_type=USER_EVENTS/dt=2024-08-09.json", "manifests/other.txt"]
+    assert recent_manifest_keys(keys, "ORDER_FEES", limit=2) == [
+        "manifests/report_type=ORDER_FEES/dt=2024-08-02.json",
+        "manifests/report_type=ORDER_FEES/dt=2024-08-03.json",
+    ]
