@@ -71,7 +71,7 @@ def test_two_executions_at_once_share_the_five_slots_and_neither_is_throttled(en
     # given two backfills of 30 windows each, started together, of reports that take minutes
     first = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-07-01", "endDate": "2024-07-16"}
     second = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-07-16", "endDate": "2024-07-31"}
-    with Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=2000.0)) as api:
+    with Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=600.0)) as api:
         engine = engine_for(api=api)
         # when they run
         outcomes = engine.run_together([first, second])

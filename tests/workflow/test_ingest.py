@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
+from datetime import datetime
 
 import pyarrow.parquet as pq
 import pytest
 import requests
 from bwp.errors import readable_cause
 
-from local.engine import BUCKET
-from tests.twin import assert_landed, calls, keys
+from emulator import Emulator, EmulatorConfig
+from local.engine import BUCKET, ApiEndpoint, LocalEngine
+from tests.twin import ROWS_PER_DAY, SEED, assert_landed, calls, keys
 
 TWO_DAYS = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-08-21", "endDate": "2024-08-23"}
 
@@ -87,3 +90,33 @@ def test_bad_input_fails_in_plan_windows_before_any_report_task_starts(engine_fo
     assert readable_cause(outcome.cause).startswith(message)
     assert [invocation.function for invocation in outcome.invocations] == ["bwp-plan-windows"]
     assert emulator.state()["calls"].get("startReportTask", 0) == 0
+
+
+def test_windows_waiting_together_each_wake_when_their_own_wait_ends():
+    # given six windows of reports that take minutes, five at a time, each polled on its own
+    # schedule, and a record of the API's time whenever a check returns
+    checks: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
+    with Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=2000.0)) as api:
+
+        def record(invocation):
+            if invocation.function == "bwp-check-report" and invocation.result:
+                window = invocation.event["window"]
+                checks.setdefault((window["reportType"], window["day"]), []).append(
+                    (api.now(), invocation.result["waitSeconds"])
+                )
+
+        credentials = api.credentials
+        endpoint = ApiEndpoint(api.base_url, credentials["clientId"], credentials["clientSecret"],
+                               credentials["targetId"])
+        # when they run on virtual time
+        with LocalEngine(endpoint, on_invocation=record) as engine:
+            outcome = engine.run({"startDate": "2024-08-20", "endDate": "2024-08-23"})
+    assert outcome.succeeded, outcome.cause
+    # then every window's next check came when the wait it asked for ended, not when another
+    # window's longer wait did
+    assert len(checks) == 6
+    for window, answers in checks.items():
+        assert len(answers) >= 3, window
+        for (checked_at, wait), (next_checked_at, _) in itertools.pairwise(answers):
+            waited = (next_checked_at - checked_at).total_seconds()
+            assert wait <= waited <= wait + 3, f"{window}: asked to wait {wait} s, waited {waited:.1f} s"
