@@ -99,14 +99,6 @@ class VirtualTime:
             self._count(-1)
 
     @contextmanager
-    def flow(self) -> Iterator[None]:
-        self.flow_launched()
-        try:
-            yield
-        finally:
-            self.flow_ended()
-
-    @contextmanager
     def _idle(self) -> Iterator[None]:
         self.flow_ended()
         try:
