@@ -2,7 +2,8 @@
 
 A manifest records its report's generation time (``timings.generationSeconds``: requested to
 completed, in the API's own times) and its rows. The window's own rows are unknown until its
-report exists, so the expectation is the recent seconds per row times the recent rows per day.
+report exists, so the expectation is the recent seconds per row times the recent rows per day:
+typically the median rate, at the earliest the fastest one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from bwp.aws import transient_aws_errors
 from bwp.gaps import manifest_day
+from bwp.models import ExpectedGeneration
 from bwp.observability import logger
 
 RECENT_DAYS = 14  # per report type: recent enough to follow the API, enough to smooth outliers
@@ -29,16 +31,21 @@ class Sample:
     rows: int
 
 
-def expected_seconds(samples: Iterable[Sample]) -> float | None:
-    """The expected generation time of the next report, or None without enough history."""
+def expected_generation(samples: Iterable[Sample]) -> ExpectedGeneration | None:
+    """The next report's typical and shortest likely generation time, or None without enough
+    history: the recent seconds per row (median, and fastest) times the recent rows per day."""
     usable = [sample for sample in samples if sample.generation_seconds > 0]
     if len(usable) < MIN_SAMPLES:
         return None
     with_rows = [sample for sample in usable if sample.rows > 0]
     if len(with_rows) < MIN_SAMPLES:
-        return round(median(sample.generation_seconds for sample in usable), 1)
-    seconds_per_row = median(sample.generation_seconds / sample.rows for sample in with_rows)
-    return round(seconds_per_row * median(sample.rows for sample in with_rows), 1)
+        seconds = [sample.generation_seconds for sample in usable]
+        return ExpectedGeneration(typical_seconds=round(median(seconds), 1), earliest_seconds=round(min(seconds), 1))
+    rates = [sample.generation_seconds / sample.rows for sample in with_rows]
+    rows = median(sample.rows for sample in with_rows)
+    return ExpectedGeneration(
+        typical_seconds=round(median(rates) * rows, 1), earliest_seconds=round(min(rates) * rows, 1)
+    )
 
 
 def sample_of(manifest: object) -> Sample | None:
@@ -64,19 +71,24 @@ def recent_manifest_keys(manifest_keys: Iterable[str], report_type: str, limit: 
     return [key for _, key in sorted(dated)[-limit:]]
 
 
-def expected_by_type(s3, bucket: str, manifest_keys: list[str], report_types: Iterable[str]) -> dict[str, float]:
-    """Report type -> expected generation seconds, for the types with enough history."""
-    expected: dict[str, float] = {}
+def expected_by_type(
+    s3, bucket: str, manifest_keys: list[str], report_types: Iterable[str]
+) -> dict[str, ExpectedGeneration]:
+    """Report type -> its expected generation, for the types with enough history."""
+    expected: dict[str, ExpectedGeneration] = {}
     for report_type in report_types:
         samples = [
             sample
             for key in recent_manifest_keys(manifest_keys, report_type)
             if (sample := sample_of(_read_json(s3, bucket, key))) is not None
         ]
-        seconds = expected_seconds(samples)
-        if seconds is not None:
-            expected[report_type] = seconds
-    logger.info("expected generation seconds from the manifests", extra={"expected": expected})
+        expectation = expected_generation(samples)
+        if expectation is not None:
+            expected[report_type] = expectation
+    logger.info(
+        "expected generation from the manifests",
+        extra={"expected": {report_type: e.to_wire() for report_type, e in expected.items()}},
+    )
     return expected
 
 

@@ -16,6 +16,13 @@ class WireModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
+class ExpectedGeneration(WireModel):
+    """How long a report type's recent reports took the API to generate (bwp.generation)."""
+
+    typical_seconds: float = Field(gt=0)
+    earliest_seconds: float = Field(gt=0)  # the fastest of them
+
+
 class Window(WireModel):
     """One report task: one report type over one whole UTC day."""
 
@@ -23,8 +30,7 @@ class Window(WireModel):
     day: date
     start_date: str
     end_date: str
-    # The report type's recent generation time (bwp.generation); None without enough history.
-    expected_generation_seconds: float | None = None
+    expected_generation: ExpectedGeneration | None = None  # None: too little history
 
 
 class Plan(WireModel):

@@ -72,7 +72,7 @@ def plan(client: BwpClient, s3, settings: Settings, event: PlanWindowsEvent) -> 
         )
     expected = generation.expected_by_type(s3, settings.lake_bucket, manifest_keys, result.report_types)
     windows = [
-        window.model_copy(update={"expected_generation_seconds": expected.get(window.report_type)})
+        window.model_copy(update={"expected_generation": expected.get(window.report_type)})
         for window in result.windows
     ]
     logger.info("planned windows", extra={"windows": len(windows)})
@@ -123,7 +123,7 @@ def start_report(
         report_type=window.report_type,
         status="STARTED",
         polls=0,
-        wait_seconds=polling.next_wait_seconds(0, now, now, window.expected_generation_seconds),
+        wait_seconds=polling.next_wait_seconds(0, now, now, window.expected_generation),
         slot=slot,
         started_by=event.execution_id,
     )
@@ -214,7 +214,7 @@ def check_report(
 
 def _next_wait(window: Window, task: ReportTask, previous_wait: int, now: datetime) -> int:
     requested_at = parse_api_time(task.request_time)
-    return polling.next_wait_seconds(previous_wait, requested_at, now, window.expected_generation_seconds)
+    return polling.next_wait_seconds(previous_wait, requested_at, now, window.expected_generation)
 
 
 def land_report(

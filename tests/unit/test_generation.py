@@ -1,21 +1,24 @@
 """Expected generation times from the manifests' own records."""
 
-from bwp.generation import MIN_SAMPLES, Sample, expected_seconds, recent_manifest_keys, sample_of
+from bwp.generation import MIN_SAMPLES, Sample, expected_generation, recent_manifest_keys, sample_of
+from bwp.models import ExpectedGeneration
 
 
 def test_expectation_is_recent_seconds_per_row_times_recent_rows():
     samples = [Sample(100, 1000), Sample(210, 2000), Sample(900, 3000)]
-    # seconds per row: 0.1, 0.105, 0.3 -> 0.105; rows: 2000
-    assert expected_seconds(samples) == 210.0
+    # seconds per row: 0.1, 0.105, 0.3 -> typically 0.105, at the fastest 0.1; rows: 2000
+    assert expected_generation(samples) == ExpectedGeneration(typical_seconds=210, earliest_seconds=200)
 
 
 def test_too_little_history_gives_no_expectation():
-    assert expected_seconds([Sample(100, 1000)] * (MIN_SAMPLES - 1)) is None
-    assert expected_seconds([Sample(0, 1000)] * MIN_SAMPLES) is None
+    assert expected_generation([Sample(100, 1000)] * (MIN_SAMPLES - 1)) is None
+    assert expected_generation([Sample(0, 1000)] * MIN_SAMPLES) is None
 
 
 def test_without_row_counts_the_median_generation_time_serves():
-    assert expected_seconds([Sample(60, 0), Sample(90, 0), Sample(600, 0)]) == 90.0
+    assert expected_generation([Sample(60, 0), Sample(90, 0), Sample(600, 0)]) == ExpectedGeneration(
+        typical_seconds=90, earliest_seconds=60
+    )
 
 
 def test_a_manifest_without_a_generation_time_is_no_sample():

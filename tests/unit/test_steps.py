@@ -10,6 +10,7 @@ from bwp.client import ReportTask
 from bwp.coordination import TaskLedger
 from bwp.models import (
     CheckReportEvent,
+    ExpectedGeneration,
     PlanWindowsEvent,
     ReportProgress,
     SummarizeEvent,
@@ -157,28 +158,33 @@ def test_wait_never_exceeds_five_minutes_and_tracks_an_old_reports_age():
     assert polling.next_wait_seconds(1, NOW, NOW) == polling.MIN_WAIT_SECONDS
 
 
-def test_with_history_the_first_check_comes_just_before_the_report_is_due_then_close_together():
-    # given a report type that takes ten minutes (600 s) to generate
-    expected = 600.0
-    # then a fresh report is not asked about before 80% of that (capped at the five-minute Wait)
-    assert polling.next_wait_seconds(0, NOW, NOW, expected) == polling.MAX_WAIT_SECONDS
-    assert polling.next_wait_seconds(300, NOW - timedelta(seconds=300), NOW, expected) == 180
-    # and from then on every 5% of the expected time, whatever the previous wait
-    assert polling.next_wait_seconds(180, NOW - timedelta(seconds=480), NOW, expected) == 30
-    assert polling.next_wait_seconds(30, NOW - timedelta(seconds=650), NOW, expected) == 30
-    # and a report far past its time goes back to waits of a quarter of its lateness
-    assert polling.next_wait_seconds(30, NOW - timedelta(seconds=1400), NOW, expected) == 200
+def test_with_history_the_first_check_comes_before_the_fastest_recent_report_then_by_age():
+    # given a report type that took 300 s at the fastest and typically 600 s
+    expected = ExpectedGeneration(typical_seconds=600, earliest_seconds=300)
+    # then a fresh report is first checked at 90% of the fastest time
+    assert polling.next_wait_seconds(0, NOW, NOW, expected) == 270
+    assert polling.next_wait_seconds(200, NOW - timedelta(seconds=200), NOW, expected) == 70
+    # and from then on after 8% of its age, whatever the previous wait: at most 8% of a
+    # finished report's generation time passes before it is seen
+    assert polling.next_wait_seconds(70, NOW - timedelta(seconds=270), NOW, expected) == 21
+    assert polling.next_wait_seconds(21, NOW - timedelta(seconds=1000), NOW, expected) == 80
+    # and still capped at the five-minute Wait, and never below the shortest
+    assert polling.next_wait_seconds(80, NOW - timedelta(hours=3), NOW, expected) == polling.MAX_WAIT_SECONDS
+    assert polling.next_wait_seconds(0, NOW - timedelta(seconds=100), NOW, ExpectedGeneration(
+        typical_seconds=60, earliest_seconds=50)) == polling.MIN_WAIT_SECONDS
     # and without a request time the history cannot place the report: the plain growth
     assert polling.next_wait_seconds(20, None, NOW, expected) == 40
 
 
 def test_check_reads_the_windows_expected_generation_time(check):
-    # given a window whose report type usually takes 200 s, requested a minute ago
-    window = WINDOW.model_copy(update={"expected_generation_seconds": 200.0})
+    # given a window whose report type took 200 s at the fastest, requested a minute ago
+    window = WINDOW.model_copy(
+        update={"expected_generation": ExpectedGeneration(typical_seconds=250, earliest_seconds=200)}
+    )
     # when it is still running
     result = check(ScriptedApi("RUNNING"), polls=1, wait=10, window=window)
-    # then the next check is when 80% of the 200 s have passed, not after a doubled wait
-    assert result.wait_seconds == 160 - 60
+    # then the next check is at 90% of the 200 s, not after a doubled wait
+    assert result.wait_seconds == 180 - 60
 
 
 def manifest_body(generation_seconds, rows):
@@ -186,16 +192,18 @@ def manifest_body(generation_seconds, rows):
 
 
 def test_plan_gives_each_window_its_report_types_generation_time_from_recent_manifests(lake):
-    # given three recent ORDER_FEES manifests at 0.1 s per row, and USER_EVENTS with only one
-    for day, seconds, rows in [("2024-08-20", 100, 1000), ("2024-08-21", 240, 2000), ("2024-08-22", 300, 3000)]:
+    # given three recent ORDER_FEES manifests at 0.1 to 0.12 s per row, and USER_EVENTS with one
+    for day, seconds, rows in [("2024-08-20", 100, 1000), ("2024-08-21", 240, 2000), ("2024-08-22", 330, 3000)]:
         land_manifest(lake, "ORDER_FEES", day, manifest_body(seconds, rows))
     land_manifest(lake, "ORDER_FEES", "2024-08-19", b"not json")
     land_manifest(lake, "USER_EVENTS", "2024-08-22", manifest_body(50, 500))
     # when a run is planned
     result = plan({"lookbackDays": 1}, lake)
-    # then ORDER_FEES windows expect 0.1 s/row x 2000 rows; USER_EVENTS has too little history
-    expected = {w.report_type: w.expected_generation_seconds for w in result.windows}
-    assert expected == {"ORDER_FEES": 200.0, "USER_EVENTS": None}
+    # then ORDER_FEES windows expect 0.11 s/row (0.1 at the fastest) x 2000 rows; USER_EVENTS
+    # has too little history
+    expected = {w.report_type: w.expected_generation for w in result.windows}
+    assert expected == {"ORDER_FEES": ExpectedGeneration(typical_seconds=220, earliest_seconds=200),
+                        "USER_EVENTS": None}
 
 
 def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(lake, state_table, capsys):
