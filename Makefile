@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
-.PHONY: install demo test lint synth build deploy destroy emulator bench clean
+.PHONY: install demo test lint synth build deploy destroy emulator bench bench-quick clean
 
 install: $(STAMP)
 
@@ -60,11 +60,12 @@ destroy: build
 emulator: install
 	$(BIN)/bwp-lake emulator
 
+# Both write benchmarks/BENCHMARKS.md; the last line printed is one JSON object of the headline figures.
 bench: install
-	$(BIN)/python -m benchmarks.landing
-	$(BIN)/python -m benchmarks.queries
-	$(BIN)/python -m benchmarks.cold_start
-	$(BIN)/python -m benchmarks.emulator_stream
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: install
+	$(BIN)/python -m benchmarks.run --quick
 
 clean:
 	rm -rf $(VENV) build cdk.out lake .pytest_cache

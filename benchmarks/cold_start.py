@@ -10,6 +10,7 @@ bundle's size is read from ``build/lambda`` when ``make build`` has made it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -54,16 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| imports | seconds (median) | range |")
     print("| --- | ---: | ---: |")
+    results = {"imports_seconds": {}, "bundle_bytes": None, "pyarrow_bytes": None}
     for name, statement in VARIANTS:
         import_seconds(statement)  # the first run compiles the bytecode and warms the page cache
         runs = sorted(import_seconds(statement) for _ in range(args.repeat))
         print(f"| {name} | {statistics.median(runs):.3f} | {runs[0]:.3f}-{runs[-1]:.3f} |")
+        results["imports_seconds"][name] = statistics.median(runs)
     if BUNDLE.is_dir():
         print()
         total = tree_bytes(BUNDLE)
         pyarrow = tree_bytes(BUNDLE / "pyarrow") if (BUNDLE / "pyarrow").is_dir() else 0
         print(f"bundle {BUNDLE.relative_to(ROOT)}: {total / MIB:.1f} MiB unzipped ({total:,} bytes), "
               f"of which pyarrow {pyarrow / MIB:.1f} MiB; Lambda allows 250 MB unzipped")
+        results.update(bundle_bytes=total, pyarrow_bytes=pyarrow)
+    print(json.dumps(results))
     return 0
 
 

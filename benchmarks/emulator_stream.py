@@ -22,6 +22,7 @@ server process's VmHWM, read after its downloads and before it is stopped.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -309,7 +310,15 @@ def main(argv: list[str] | None = None) -> int:
     for line in table(results, args, info):
         print(line)
     print()
-    print(target_line(results, args.target_mb_s)[1])
+    passed, verdict = target_line(results, args.target_mb_s)
+    print(verdict)
+    print(json.dumps({
+        "size_mb": args.size_mb,
+        "target_mb_s": args.target_mb_s,
+        "passed": passed,
+        "slowest_mb_s": {result["report_type"]: min(_speed(run) for run in result["runs"]["emulator"])
+                         for result in results},
+    }))
     return 0
 
 

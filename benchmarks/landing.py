@@ -216,18 +216,25 @@ def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int
 
 
 # --- orchestration -------------------------------------------------------------------------
-def compression_table(report: str, levels: list[int]) -> list[str]:
-    """zlib alone on the report's rows, one core: what each level costs and saves."""
+def zlib_speeds(report: str, levels: list[int]) -> dict[int, tuple[float, float]]:
+    """zlib alone on the report's rows, one core: (MB/s, ratio) of each level."""
     _, block, _ = report_block(report)
     data = block * max(1, (64 * MIB) // len(block))
-    lines = ["| gzip level | MB/s (one core) | ratio |", "| --- | ---: | ---: |"]
+    speeds = {}
     for level in levels:
         compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
         started = time.perf_counter()
         out = sum(len(compressor.compress(data[i : i + MIB])) for i in range(0, len(data), MIB))
         out += len(compressor.flush())
         seconds = time.perf_counter() - started
-        lines.append(f"| {level} | {len(data) / seconds / 1e6:.0f} | {len(data) / out:.2f} |")
+        speeds[level] = (len(data) / seconds / 1e6, len(data) / out)
+    return speeds
+
+
+def compression_table(speeds: dict[int, tuple[float, float]]) -> list[str]:
+    """What each gzip level costs and saves."""
+    lines = ["| gzip level | MB/s (one core) | ratio |", "| --- | ---: | ---: |"]
+    lines += [f"| {level} | {mb_s:.0f} | {ratio:.2f} |" for level, (mb_s, ratio) in speeds.items()]
     return lines
 
 
@@ -299,8 +306,10 @@ def compare(args: argparse.Namespace) -> None:
     for line in _table(results, args, info):
         print(line)
     print()
-    for line in compression_table(args.report, sorted({*levels, args.naive_level, 9})):
+    speeds = zlib_speeds(args.report, sorted({*levels, args.naive_level, 9}))
+    for line in compression_table(speeds):
         print(line)
+    print(json.dumps(_results(results, speeds, args)))
 
 
 def _run_json(arguments: list[str]) -> dict:
@@ -313,6 +322,32 @@ def _run_json(arguments: list[str]) -> dict:
         check=True,
     )
     return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def _results(results, speeds: dict[int, tuple[float, float]], args: argparse.Namespace) -> dict:
+    """What the run measured, as one JSON object: each variant's median speed, its highest peak RSS."""
+    variants = [
+        {
+            "variant": variant,
+            "level": level,
+            "mb_s": statistics.median(_speed(run) for run in runs),
+            "cpu_seconds": statistics.median(run["cpu_seconds"] for run in runs),
+            "rss_before_mib": max(run["rss_before_kib"] for run in runs) / 1024,
+            "peak_rss_mib": max(run["peak_rss_kib"] for run in runs) / 1024,
+            "curated_seconds": statistics.median(run["curated_seconds"] for run in runs)
+            if variant == "curated"
+            else None,
+        }
+        for variant, level, runs in results
+    ]
+    return {
+        "report": args.report,
+        "size_mb": args.size_mb,
+        "bytes_in": results[0][2][0]["bytes_in"],
+        "repeat": args.repeat,
+        "variants": variants,
+        "zlib_mb_s": {str(level): mb_s for level, (mb_s, _) in speeds.items()},
+    }
 
 
 def _speed(run: dict) -> float:

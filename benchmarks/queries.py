@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import random
 import re
 import statistics
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             "| DuckDB s, CSV | DuckDB s, Parquet | faster | same rows |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
+        results = []
         raw_db = raw_typed_connection(lake)
         with LakeSql(lake) as curated_db:
             for query in athena.named_queries():
@@ -178,10 +180,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"| {csv_seconds / parquet_seconds:.1f}x | {'yes' if csv_rows == parquet_rows else 'NO'} |"
                 )
                 print(f"  {query.name}: {from_csv / from_parquet:.1f}x fewer bytes", flush=True)
+                results.append({"query": query.name, "csv_bytes": from_csv, "parquet_bytes": from_parquet,
+                                "csv_seconds": csv_seconds, "parquet_seconds": parquet_seconds,
+                                "same_rows": csv_rows == parquet_rows})
         raw_db.close()
     print()
     for line in lines:
         print(line)
+    print(json.dumps({"days": args.days, "day_mib": args.day_mib, "queries": results}))
     return 0
 
 

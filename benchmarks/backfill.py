@@ -1,0 +1,267 @@
+"""Backfill benchmark: a month of both report types (60 windows) on the local engine, against
+the emulator with report generation times of minutes, at each Map concurrency asked for.
+
+The real ASL runs on moto's Step Functions engine with the handlers in-process and waits on the
+emulator's clock (API time), as ``bwp-lake local-run`` does. Three things are added around the
+engine at run time, without changing it:
+
+- each task's generation time is drawn per (report type, day), 3 to 12 minutes, reproducibly;
+- every history moto records is kept, the Distributed Map's child executions' included (moto
+  drops those once the Map ends), to count state transitions as Step Functions bills them;
+- each handler call is timed, for the Lambda GB-seconds at the memory the stack configures.
+
+From the emulator's task list: how busy the API's five slots were (requested -> completed, in
+API time, over the run's API-time duration); from the manifests: the polls and the time from a
+report's completion to its landing's start.
+
+    python -m benchmarks.backfill                     # 30 days x 2 report types, concurrency 5 then 2
+    python -m benchmarks.backfill --days 10 --concurrency 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
+from unittest import mock
+
+from bwp.contract import API_CONCURRENT_TASKS, MANIFESTS_PREFIX
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import distributed_iteration_component
+from moto.stepfunctions.parser.asl.eval import environment
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+import local.engine
+from benchmarks.common import machine
+from benchmarks.workflow_metrics import (
+    Interval,
+    cost_usd,
+    gb_seconds,
+    polling_overhead_share,
+    slot_utilization,
+    state_transitions,
+)
+from emulator import Emulator, EmulatorConfig, service
+from emulator.clock import parse_instant
+from local.engine import BUCKET, ApiEndpoint, LocalEngine
+
+REPORT_TYPES = ("ORDER_FEES", "USER_EVENTS")
+FIRST_DAY = date(2024, 7, 1)
+GENERATION_MINUTES = (3.0, 12.0)
+ROWS_PER_DAY = 2000
+SEED = 7
+RUN_TIMEOUT_SECONDS = 600
+
+
+# --- around the engine ---------------------------------------------------------------------
+def generation_seconds(report_type: str, day: date) -> float:
+    """A day's generation time: the same for the same (report type, day) in every run."""
+    low, high = GENERATION_MINUTES
+    return 60 * (low + (high - low) * random.Random(f"{report_type}/{day.isoformat()}").random())
+
+
+@contextmanager
+def generation_per_window() -> Iterator[None]:
+    """The emulator's tasks take :func:`generation_seconds` per day of their range, instead of
+    one time for every report type and day."""
+    task = service.Task
+
+    def timed_task(**fields: Any) -> service.Task:
+        days = (fields["end"] - fields["start"]) / timedelta(days=1)
+        seconds = generation_seconds(fields["report_type"], fields["start"].date()) * days
+        return task(**fields | {"generation": timedelta(seconds=seconds)})
+
+    with mock.patch.object(service, "Task", timed_task):
+        yield
+
+
+@contextmanager
+def recorded_histories() -> Iterator[list[EventManager]]:
+    """Every event manager moto creates while this is active: the executions' and the map runs'."""
+    managers: list[EventManager] = []
+
+    class RecordingEventManager(EventManager):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            managers.append(self)
+
+    with (
+        mock.patch.object(environment, "EventManager", RecordingEventManager),
+        mock.patch.object(distributed_iteration_component, "EventManager", RecordingEventManager),
+    ):
+        yield managers
+
+
+@contextmanager
+def timed_handlers() -> Iterator[list[tuple[str, float]]]:
+    """(step, seconds) of every handler call of the engines started while this is active."""
+    calls: list[tuple[str, float]] = []
+    load_handler = local.engine.load_handler
+
+    def load_timed(step: str):
+        handler = load_handler(step)
+
+        def timed(event: dict, context: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return handler(event, context)
+            finally:
+                calls.append((step, time.perf_counter() - started))
+
+        return timed
+
+    with mock.patch.object(local.engine, "load_handler", load_timed):
+        yield calls
+
+
+# --- one backfill --------------------------------------------------------------------------
+def run_backfill(days: int, concurrency: int, memory_mb: dict[str, int]) -> dict[str, Any]:
+    request = {
+        "reportTypes": list(REPORT_TYPES),
+        "startDate": FIRST_DAY.isoformat(),
+        "endDate": (FIRST_DAY + timedelta(days=days)).isoformat(),
+        "maxConcurrency": concurrency,
+    }
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        histories = stack.enter_context(recorded_histories())
+        calls = stack.enter_context(timed_handlers())
+        stack.enter_context(generation_per_window())
+        api = stack.enter_context(Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY)))
+        credentials = api.credentials
+        endpoint = ApiEndpoint(api.base_url, credentials["clientId"], credentials["clientSecret"],
+                               credentials["targetId"])
+        engine = stack.enter_context(LocalEngine(endpoint))
+        outcome = engine.run(request, timeout_seconds=RUN_TIMEOUT_SECONDS)
+        ended_at = api.now()
+        api_state = api.state()
+        manifests = _manifests(engine)
+    wall_seconds = time.perf_counter() - started
+    # moto's event types are enums whose values are the names Step Functions gives them.
+    event_types = Counter(event["type"].value for manager in histories for event in manager.get_event_history())
+    windows = len(REPORT_TYPES) * days
+    summary = outcome.summary or {}
+    in_progress = [_in_progress(task, ended_at) for task in api_state["tasks"]]
+    api_seconds = outcome.api_seconds_elapsed
+    transitions = state_transitions(event_types)
+    lambda_gb_seconds = gb_seconds((memory_mb[step], seconds) for step, seconds in calls)
+    overheads = [
+        polling_overhead_share(
+            parse_instant(timings["completedAt"]),
+            parse_instant(timings["landingStartedAt"]),
+            timings["generationSeconds"],
+        )
+        for timings in (manifest["timings"] for manifest in manifests)
+    ]
+    by_step: dict[str, list[float]] = {}
+    for step, seconds in calls:
+        by_step.setdefault(step, []).append(seconds)
+    return {
+        "max_concurrency": concurrency,
+        "windows": windows,
+        "status": outcome.status,
+        "failed_windows": windows - summary.get("landed", 0),
+        "wall_seconds": round(wall_seconds, 1),
+        "api_seconds": round(api_seconds, 1),
+        "tasks": len(api_state["tasks"]),
+        "max_tasks_in_progress": api_state["maxConcurrentInProgress"],
+        "task_seconds": round(sum(interval.seconds for interval in in_progress), 1),
+        "slot_utilization": slot_utilization(in_progress, concurrency, api_seconds),
+        "api_slot_utilization": slot_utilization(in_progress, API_CONCURRENT_TASKS, api_seconds),
+        "generation_seconds_mean": statistics.mean(m["timings"]["generationSeconds"] for m in manifests),
+        "polling_overhead_share": statistics.mean(overheads),
+        "polling_overhead_share_max": max(overheads),
+        "polls_per_window": statistics.mean(manifest["timings"]["polls"] for manifest in manifests),
+        "state_transitions": transitions,
+        "state_transitions_per_window": transitions / windows,
+        "history_events": sum(event_types.values()),
+        "invocations": len(calls),
+        "invocations_by_step": {step: len(seconds) for step, seconds in sorted(by_step.items())},
+        "handler_seconds_by_step": {step: round(sum(seconds), 3) for step, seconds in sorted(by_step.items())},
+        "lambda_gb_seconds": lambda_gb_seconds,
+        "cost_per_window_usd": cost_usd(transitions, lambda_gb_seconds, len(calls)) / windows,
+        "transitions_usd_per_window": cost_usd(transitions, 0, 0) / windows,
+        "lambda_usd_per_window": cost_usd(0, lambda_gb_seconds, len(calls)) / windows,
+    }
+
+
+def _in_progress(task: dict[str, Any], ended_at: datetime) -> Interval:
+    """requested -> completed (or failed); a task still in progress at the end counts until then."""
+    requested = parse_instant(task["requestTime"])
+    if task["status"] in ("STARTED", "RUNNING"):
+        return Interval(requested, ended_at)
+    return Interval(requested, parse_instant(task["lastUpdatedTime"]))
+
+
+def _manifests(engine: LocalEngine) -> list[dict[str, Any]]:
+    pages = engine.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=MANIFESTS_PREFIX)
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    return [json.loads(engine.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()) for key in keys]
+
+
+# --- the command ---------------------------------------------------------------------------
+def table(runs: list[dict[str, Any]], days: int, info: dict[str, str]) -> list[str]:
+    low, high = GENERATION_MINUTES
+    lines = [
+        f"{days} days x {len(REPORT_TYPES)} report types ({FIRST_DAY} on), {ROWS_PER_DAY:,} rows per day, "
+        f"generation {low:g}-{high:g} min per (report type, day); local engine on API time; "
+        f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}",
+        "",
+        "| max concurrency | windows | failed | API time min | wall s | tasks | most in progress "
+        "| slot utilization | of 5 slots | polling overhead (max) | polls/window | transitions/window "
+        "| Lambda GB-s | USD/window |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run['max_concurrency']} | {run['windows']} | {run['failed_windows']} "
+            f"| {run['api_seconds'] / 60:.0f} | {run['wall_seconds']:.0f} | {run['tasks']} "
+            f"| {run['max_tasks_in_progress']} | {run['slot_utilization']:.2f} | {run['api_slot_utilization']:.2f} "
+            f"| {run['polling_overhead_share']:.0%} ({run['polling_overhead_share_max']:.0%}) "
+            f"| {run['polls_per_window']:.1f} | {run['state_transitions_per_window']:.1f} "
+            f"| {run['lambda_gb_seconds']:.1f} | {run['cost_per_window_usd']:.6f} |"
+        )
+    return lines
+
+
+def configured_memory_mb() -> dict[str, int]:
+    """Each step's memory as the stack configures it."""
+    from infra.workflow import STEPS
+
+    return {step: profile.memory_mb for step, profile in STEPS.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.backfill", description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=30, help="days of each report type (default 30)")
+    parser.add_argument("--concurrency", default="5,2",
+                        help="the Map's maxConcurrency, one backfill each (default 5,2)")
+    args = parser.parse_args(argv)
+    levels = [int(level) for level in args.concurrency.split(",")]
+    if args.days < 1 or not all(1 <= level <= API_CONCURRENT_TASKS for level in levels):
+        parser.error(f"--days must be positive, --concurrency between 1 and {API_CONCURRENT_TASKS}")
+    info = machine()
+    print("machine: " + ", ".join(f"{name} {value}" for name, value in info.items()), flush=True)
+    memory_mb = configured_memory_mb()
+    runs = []
+    for concurrency in levels:
+        run = run_backfill(args.days, concurrency, memory_mb)
+        print(f"  concurrency {concurrency}: {run['status']}, {run['api_seconds'] / 60:.0f} API minutes "
+              f"in {run['wall_seconds']:.0f} s", flush=True)
+        runs.append(run)
+    print()
+    for line in table(runs, args.days, info):
+        print(line)
+    print(json.dumps({"memory_mb": memory_mb, "runs": runs}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
