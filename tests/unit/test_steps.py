@@ -17,7 +17,7 @@ from bwp.models import (
     Window,
 )
 
-from tests.unit.conftest import settings_with
+from tests.moto_account import settings_with
 
 NOW = datetime(2024, 8, 25, 6, 0, tzinfo=UTC)
 WINDOW = Window(report_type="ORDER_FEES", day=date(2024, 8, 22), start_date="2024-08-22T00:00:00Z",

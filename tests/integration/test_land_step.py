@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from emulator import Emulator, EmulatorConfig
 from emulator.reports import report_bytes
-from tests.unit.conftest import settings_with
+from tests.moto_account import settings_with
 
 DAY = date(2024, 8, 22)
 WINDOW = Window(report_type="USER_EVENTS", day=DAY, start_date="2024-08-22T00:00:00Z",
