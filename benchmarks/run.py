@@ -142,7 +142,7 @@ def headline_values(landings: list[dict[str, Any]], backfill: dict[str, Any]) ->
         ),
         "backfill_slot_utilization": full["slot_utilization"],
         "backfill_failed_windows": full["failed_windows"],
-        "backfill_utilization_at_concurrency_2": limited["slot_utilization"],
+        "backfill_utilization_at_concurrency_2": limited["api_slot_utilization"],
         "polling_overhead_share": full["polling_overhead_share"],
         "polls_per_window": full["polls_per_window"],
         "state_transitions_per_window": full["state_transitions_per_window"],
