@@ -119,31 +119,34 @@ class LakeSql:
     def _curated_view_sql(self, schema: ReportSchema) -> str:
         folder = self.lake_dir / CURATED_DIR / f"report_type={schema.report_type}"
         files = sorted(folder.glob("dt=*/*.parquet"))
-        columns = curated_table_columns(schema.report_type)
-        if files:
-            source = f"FROM read_parquet({_list_literal(files)}, {_PARQUET_OPTIONS})"
-            present = self._column_names(source)
-        else:
-            source, present = "WHERE false", set()
-        select = [
-            f'"{name}"' if name in present else f'CAST(NULL AS {_DUCKDB_TYPES.get(glue_type, glue_type)}) AS "{name}"'
-            for name, glue_type in columns
+        columns = [
+            (name, _DUCKDB_TYPES.get(glue_type, glue_type))
+            for name, glue_type in curated_table_columns(schema.report_type)
         ]
+        source, select = self._columns_or_nulls(
+            f"FROM read_parquet({_list_literal(files)}, {_PARQUET_OPTIONS})" if files else None, columns
+        )
         select.append(f'"{PARTITION_COLUMN}"' if files else f'CAST(NULL AS VARCHAR) AS "{PARTITION_COLUMN}"')
         return f"CREATE OR REPLACE VIEW {schema.curated_table_name} AS SELECT {', '.join(select)} {source}"
 
     def _manifests_view_sql(self) -> str:
         files = sorted((self.lake_dir / MANIFESTS_DIR).glob("report_type=*/dt=*.json"))
-        if files:
-            source = f"FROM read_json({_list_literal(files)}, {_JSON_OPTIONS})"
-            present = self._column_names(source)
-        else:
-            source, present = "WHERE false", set()
-        select = [
-            f'"{name}"' if name.lower() in present else f'CAST(NULL AS {sql_type}) AS "{name}"'
-            for name, sql_type in _MANIFEST_COLUMNS
-        ]
+        source, select = self._columns_or_nulls(
+            f"FROM read_json({_list_literal(files)}, {_JSON_OPTIONS})" if files else None, _MANIFEST_COLUMNS
+        )
         return f"CREATE OR REPLACE VIEW manifests AS SELECT {', '.join(select)} {source}"
+
+    def _columns_or_nulls(self, source: str | None, columns) -> tuple[str, list[str]]:
+        """The FROM clause (none: no rows), and the select list in which a column the files lack
+        is a typed NULL, so that a view keeps its columns before any file has them."""
+        if source is None:
+            source, present = "WHERE false", set()
+        else:
+            present = self._column_names(source)
+        return source, [
+            f'"{name}"' if name.lower() in present else f'CAST(NULL AS {sql_type}) AS "{name}"'
+            for name, sql_type in columns
+        ]
 
     def _column_names(self, source: str) -> set[str]:
         return {name.lower() for name, *_ in self._db.execute(f"DESCRIBE SELECT * {source}").fetchall()}
