@@ -3,6 +3,8 @@ arriving, and one dashboard."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -140,36 +142,51 @@ class Monitoring(Construct):
         # partition. Hourly sums over the last 26 hours, all 26 below 1, is exactly "none
         # landed in that time"; an hour without any datapoint is a breaching hour, because a
         # missing metric is what silence looks like. 26 hours leaves a daily run two hours of slack.
-        return [
-            self._alarm(
-                f"{pascal(report_type)}Freshness",
-                f"No {report_type} partition has landed for {FRESHNESS_HOURS} hours",
-                metric=partitions_landed(report_type, Duration.hours(1)),
-                threshold=1,
-                evaluation_periods=FRESHNESS_HOURS,
-                datapoints_to_alarm=FRESHNESS_HOURS,
-                comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.BREACHING,
-                notify_ok=True,
-            )
-            for report_type in self._config.report_types
-        ]
+        return self._per_report_type_alarms(
+            "Freshness",
+            lambda report_type: f"No {report_type} partition has landed for {FRESHNESS_HOURS} hours",
+            lambda report_type: partitions_landed(report_type, Duration.hours(1)),
+            periods=FRESHNESS_HOURS,
+            comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.BREACHING,
+        )
 
     def _add_gap_alarms(self) -> list[cw.Alarm]:
         # Every run counts the partitions still missing in the days it answers for (backfillFrom
         # to today, or its own range). One bad night is healed by the next run's look-back or
         # backfill; missing days on two daily runs in a row need a person.
+        return self._per_report_type_alarms(
+            "Gaps",
+            lambda report_type: (
+                f"{report_type} partitions are still missing after two daily runs: `bwp-lake gaps` lists them"
+            ),
+            lambda report_type: landing_metric(contract.PARTITIONS_MISSING, report_type, Duration.days(1), "Minimum"),
+            periods=GAP_DAYS,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _per_report_type_alarms(
+        self,
+        kind: str,
+        description: Callable[[str], str],
+        metric: Callable[[str], cw.IMetric],
+        *,
+        periods: int,
+        **props,
+    ) -> list[cw.Alarm]:
+        """One alarm per report type against a threshold of 1, raised only when every one of
+        ``periods`` periods breaches, and announced again when it clears."""
         return [
             self._alarm(
-                f"{pascal(report_type)}Gaps",
-                f"{report_type} partitions are still missing after two daily runs: `bwp-lake gaps` lists them",
-                metric=landing_metric(contract.PARTITIONS_MISSING, report_type, Duration.days(1), "Minimum"),
+                f"{pascal(report_type)}{kind}",
+                description(report_type),
+                metric=metric(report_type),
                 threshold=1,
-                evaluation_periods=GAP_DAYS,
-                datapoints_to_alarm=GAP_DAYS,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                evaluation_periods=periods,
+                datapoints_to_alarm=periods,
                 notify_ok=True,
+                **props,
             )
             for report_type in self._config.report_types
         ]

@@ -142,14 +142,7 @@ class LocalEngine:
         self.state_table = create_state_table()
         self._role_arn, self._definition = self._create_functions()
         if self._lake_dir is not None:
-            self.lake = LakeDirectory(
-                self._lake_dir,
-                self.s3,
-                BUCKET,
-                reports_prefix=REPORTS_PREFIX,
-                curated_prefix=CURATED_PREFIX,
-                manifests_prefix=MANIFESTS_PREFIX,
-            )
+            self.lake = LakeDirectory(self._lake_dir, self.s3, BUCKET)
             self.lake.remove_stale_temp_files()
             self.lake.load_ledger(self.state_table)
 

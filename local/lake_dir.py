@@ -16,6 +16,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
 from bwp.coordination import LEDGER_PK_PREFIX
 from bwp.schemas import curated_key, manifest_key, report_key
 
@@ -29,15 +30,12 @@ _TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|parquet|json)\.[0-9a-fA-F]{8}$")
 
 
 class LakeDirectory:
-    def __init__(
-        self, root: Path, s3, bucket: str, *, reports_prefix: str, curated_prefix: str, manifests_prefix: str
-    ) -> None:
+    """The bucket's objects under the contract's prefixes, mirrored into ``root``."""
+
+    def __init__(self, root: Path, s3, bucket: str) -> None:
         self.root = root
         self._s3 = s3
         self._bucket = bucket
-        self._reports_prefix = reports_prefix
-        self._curated_prefix = curated_prefix
-        self._manifests_prefix = manifests_prefix
         self._incoming = root / INCOMING
         self._copied: dict[str, str] = {}  # key -> ETag of the version copied by this process
         self._lock = threading.Lock()
@@ -45,7 +43,7 @@ class LakeDirectory:
     def remove_stale_temp_files(self) -> list[Path]:
         """Half-copied files that an earlier, interrupted copy left behind."""
         stale = [path for path in self._incoming.glob("*") if path.is_file()]
-        for prefix in (self._reports_prefix, self._curated_prefix, self._manifests_prefix):
+        for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
             stale += [path for path in (self.root / prefix).rglob("*") if _TRANSFER_LEFTOVER.search(path.name)]
         for path in stale:
             path.unlink(missing_ok=True)
@@ -54,16 +52,16 @@ class LakeDirectory:
     def export_window(self, report_type: str, day: str) -> list[Path]:
         """One landed window: its report, its curated file, then its manifest."""
         return [
-            self._copy(report_key(self._reports_prefix, report_type, day)),
-            self._copy(curated_key(self._curated_prefix, report_type, day)),
-            self._copy(manifest_key(self._manifests_prefix, report_type, day)),
+            self._copy(report_key(REPORTS_PREFIX, report_type, day)),
+            self._copy(curated_key(CURATED_PREFIX, report_type, day)),
+            self._copy(manifest_key(MANIFESTS_PREFIX, report_type, day)),
         ]
 
     def sweep(self) -> list[Path]:
         """Whatever is in the bucket and not yet here as it is there: every report and curated file,
         then every manifest."""
         written = []
-        for prefix in (self._reports_prefix, self._curated_prefix, self._manifests_prefix):
+        for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     with self._lock:
