@@ -323,10 +323,11 @@ def memory_section(landings: list[dict[str, Any]], backfill: dict[str, Any]) -> 
         f"size, in {configured} MB. Up to 1,769 MB a CPU-bound step costs the same GB-seconds at any memory (twice "
         "the memory, twice the CPU, half the time), so memory buys time at no cost until one vCPU; beyond it only "
         "the second thread's share helps and GB-seconds grow.",
-        f"- **The choice**: {configured} MB is what the stack configures today. By these figures 1,769 MB lands "
-        f"{step_mb_s(ONE_VCPU_MB) / step_mb_s(configured):.1f} times as fast for the same cost per report and "
-        "raises the ceiling below to match; the landings in the backfill (2,000-row reports) are too small for "
-        "memory to show in their cost.",
+        f"- **The choice**: {configured} MB, one vCPU: the fastest size at which a report costs no more "
+        f"GB-seconds than at less memory ({step_mb_s(configured) / step_mb_s(1024):.1f} times as fast as 1024 MB, "
+        "the same cost per report); past one vCPU a report costs more for little more speed. The landings in "
+        "the backfill (2,000-row reports) are too small for memory to show in their cost. The other steps wait "
+        "on the network (a GraphQL call, a DynamoDB write) and stay at 256 MB.",
         f"- **Scale on paper**: at {configured} MB one invocation lands and curates about {ceiling:.0f} GB of "
         f"one-day CSV in its 15 minutes ({step_mb_s(configured):.0f} MB/s); the landing alone would take about "
         f"{projected_mb_s(landing, configured) * LAMBDA_TIMEOUT_SECONDS / 1000:.0f} GB. "

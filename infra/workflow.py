@@ -64,10 +64,12 @@ STEPS: dict[str, StepProfile] = {
         _API_CALL, reads_credentials=True, keeps_state=True, description="Adopt a live task or start one"
     ),
     "check_report": StepProfile(_API_CALL, reads_credentials=True, keeps_state=True, description="reportTask status"),
-    # Streaming a large report through gzip is CPU-bound: more memory buys a faster core.
+    # Landing is CPU-bound (zlib, then the Parquet casts) and Lambda's CPU grows with memory up to
+    # one vCPU at 1,769 MB: until there, memory buys speed at the same GB-seconds per report
+    # (benchmarks/BENCHMARKS.md, "land_report's memory").
     "land_report": StepProfile(
         Duration.minutes(15),
-        memory_mb=1024,
+        memory_mb=1769,
         reads_credentials=True,
         writes_lake=True,
         keeps_state=True,
