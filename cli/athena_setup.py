@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cli.deployed import StackNotUsable, add_stack_arguments, client, stack_output_values
+from cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values
 from infra.outputs import DATABASE, VIEW_QUERY_PREFIX, WORKGROUP
 
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -31,14 +31,14 @@ class NoViewQueries(Exception):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_stack_command(
+        subparsers,
         "create-views",
+        run,
         help="create or replace the typed Athena views of the deployed stack",
         description="Run the typed views' DDL, deployed as named queries, in the stack's Athena workgroup.",
     )
-    add_stack_arguments(parser)
     parser.add_argument("--timeout-seconds", type=float, default=120.0, help="per view (default 120)")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

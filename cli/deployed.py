@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -27,9 +28,20 @@ class StackOutputMissing(StackNotUsable):
     """The stack exists but lacks an output: it predates this version, or is not ours."""
 
 
-def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+def add_stack_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """A subcommand that drives the stack named by --stack-name and --region; the caller adds its own flags."""
+    parser = subparsers.add_parser(name, help=help, description=description)
     parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help=f"default: {DEFAULT_STACK_NAME}")
     parser.add_argument("--region", help="default: the AWS CLI's (AWS_REGION, AWS_DEFAULT_REGION, profile)")
+    parser.set_defaults(run=run)
+    return parser
 
 
 def client(args: argparse.Namespace, service: str) -> Any:

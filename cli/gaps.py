@@ -18,7 +18,7 @@ from bwp.coordination import LedgerEntry, TaskLedger
 from bwp.gaps import Gap, failures_of, find_gaps, landed_days, manifest_keys_in_s3
 from bwp.schemas import REPORT_TYPES
 
-from cli.deployed import StackNotUsable, add_stack_arguments, client, stack_output_values, table
+from cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values, table
 from infra.outputs import DATA_BUCKET, STATE_TABLE
 from local.lake_dir import saved_ledger_items
 
@@ -26,8 +26,10 @@ DEFAULT_DAYS = 30
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_stack_command(
+        subparsers,
         "gaps",
+        run,
         help="list the partitions missing from the lake, and why",
         description="List (report type, day) partitions without a manifest; exits 1 when there are any.",
     )
@@ -38,8 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--to", dest="end", type=day_argument, help="day after the last (default: today, UTC)")
     parser.add_argument("--report-types", help="comma-separated (default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
-    add_stack_arguments(parser)
-    parser.set_defaults(run=run)
 
 
 def day_argument(text: str) -> date:

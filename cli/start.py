@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from cli.deployed import StackNotUsable, add_stack_arguments, client, stack_output_values
+from cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values
 from cli.execution_input import add_window_arguments, execution_input
 from cli.run_lines import outcome_verdict, plan_line, window_lines
 from infra.outputs import STATE_MACHINE_ARN
@@ -30,13 +30,14 @@ class FollowTimedOut(Exception):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_stack_command(
+        subparsers,
         "start",
+        run,
         help="start an ingestion on the deployed stack (found by its outputs)",
         description="Start an execution of the deployed state machine; with --wait, follow it to the end.",
     )
     add_window_arguments(parser)
-    add_stack_arguments(parser)
     parser.add_argument(
         "--wait", action="store_true", help="follow the execution, print each window's result"
     )
@@ -46,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--timeout-minutes", type=float, default=24 * 60, help="stop following (not the execution) after this"
     )
-    parser.set_defaults(run=run)
 
 
 def positive_seconds(text: str) -> float:

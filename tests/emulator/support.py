@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
+from bwp.client import REPORT_DOWNLOAD_LINK, REPORT_TASK, START_REPORT_TASK, graphql_string
 
 from emulator import Emulator
 
@@ -13,38 +14,17 @@ TIMEOUT = (2.0, 10.0)
 # A fixed start makes the default window and the task expiry easy to reason about.
 START = datetime(2024, 9, 1, 12, 0, tzinfo=UTC)
 
-# The documentation's request documents, verbatim (the pages "Get an Analytics Report" and
-# "View Buy with Prime Fees Charged For Each Order").
-SEED_START_USER_EVENTS = """mutation StartReportTask {
-  startReportTask(
-    input: {
-      timeRange: {
-        startDate: "2023-06-01T20:58:49Z"
-        endDate: "2024-06-03T20:58:49Z"
-      }
-      reportType: "USER_EVENTS"
-    }
-  ) {
-    taskId
-  }
-}"""
+# The documentation's request documents (the pages "Get an Analytics Report" and "View Buy with
+# Prime Fees Charged For Each Order"): the client's, which keep their text, with the pages' values.
+SEED_START_USER_EVENTS = START_REPORT_TASK % {
+    "start": graphql_string("2023-06-01T20:58:49Z"),
+    "end": graphql_string("2024-06-03T20:58:49Z"),
+    "report_type": graphql_string("USER_EVENTS"),
+}
 SEED_START_ORDER_FEES = SEED_START_USER_EVENTS.replace('"USER_EVENTS"', '"ORDER_FEES"')
-SEED_REPORT_TASK = """query ReportTask {
-  reportTask(taskId: "example-task-id") {
-    status
-    requestTime
-    lastUpdatedTime
-    reportType
-    taskId
-  }
-}"""
-SEED_DOWNLOAD_LINK = """query Query {
-  reportDownloadLink(
-    taskId: "USER_EVENTS:23272b65-efac-412d-a8aa-ce8ef41bb448"
-  ) {
-    downloadUrl
-  }
-}"""
+SEED_REPORT_TASK = REPORT_TASK % {"task_id": graphql_string("example-task-id")}
+SEED_TASK_ID = "USER_EVENTS:23272b65-efac-412d-a8aa-ce8ef41bb448"
+SEED_DOWNLOAD_LINK = REPORT_DOWNLOAD_LINK % {"task_id": graphql_string(SEED_TASK_ID)}
 
 UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 MILLIS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"

@@ -13,6 +13,7 @@ from tests.emulator.support import (
     SEED_REPORT_TASK,
     SEED_START_ORDER_FEES,
     SEED_START_USER_EVENTS,
+    SEED_TASK_ID,
     TIMEOUT,
     UUID4,
     classification,
@@ -54,7 +55,7 @@ def test_the_documented_download_link_request_works_verbatim(api):
     assert classification(answer)["errorType"] == "ResourceNotFoundException"
     # and for a completed task, the documented answer: a downloadUrl
     task_id = api.completed_task("USER_EVENTS")
-    document = SEED_DOWNLOAD_LINK.replace("USER_EVENTS:23272b65-efac-412d-a8aa-ce8ef41bb448", task_id)
+    document = SEED_DOWNLOAD_LINK.replace(SEED_TASK_ID, task_id)
     answer = api.graphql(document, operationName="Query")
     assert list(answer["data"]["reportDownloadLink"]) == ["downloadUrl"]
     assert answer["data"]["reportDownloadLink"]["downloadUrl"].startswith(f"{api.base}/downloads/")
