@@ -4,6 +4,9 @@ and the Athena workgroup with the views' DDL and the named queries from ``athena
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena_cfn
 from aws_cdk import aws_glue as glue
@@ -36,11 +39,32 @@ _PRIVATE_BUCKET = {
     "removal_policy": RemovalPolicy.RETAIN,
 }
 
+
+
+@dataclass(frozen=True)
+class _FileFormat:
+    """How Glue (and Athena) read a table's files."""
+
+    input_format: str
+    output_format: str
+    serde: str
+    serde_parameters: dict[str, str] | None = None
+
+
 _TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 _TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-_PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-_PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-_PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+_CSV_FILES = _FileFormat(
+    _TEXT_INPUT,
+    _TEXT_OUTPUT,
+    "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+    {"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
+)
+_PARQUET_FILES = _FileFormat(
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+)
+_JSON_FILES = _FileFormat(_TEXT_INPUT, _TEXT_OUTPUT, "org.openx.data.jsonserde.JsonSerDe")
 
 
 class LakeStorage(Construct):
@@ -112,33 +136,57 @@ class LakeStorage(Construct):
         )
 
     def _add_report_table(self, report_type: str) -> glue.CfnTable:
-        return self._add_day_table(
+        return self._add_table(
             f"{pascal(report_type)}Table",
             name=schema_for(report_type).table_name,
             description=f"{report_type} as landed: every column text, gzip CSV with a header line",
             location_prefix=table_location_prefix(REPORTS_PREFIX, report_type),
             parameters={"classification": "csv", "compressionType": "gzip", "skip.header.line.count": "1"},
-            formats=(_TEXT_INPUT, _TEXT_OUTPUT),
-            serde_info=glue.CfnTable.SerdeInfoProperty(
-                serialization_library="org.apache.hadoop.hive.serde2.OpenCSVSerde",
-                parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
-            ),
+            storage=_CSV_FILES,
             columns=athena.raw_table_columns(report_type),
+            **self._day_partitions(),
         )
 
     def _add_curated_table(self, report_type: str) -> glue.CfnTable:
-        return self._add_day_table(
+        return self._add_table(
             f"{pascal(report_type)}CuratedTable",
             name=schema_for(report_type).curated_table_name,
             description=f"{report_type} typed by the registry: one Parquet file per day, written at landing",
             location_prefix=table_location_prefix(CURATED_PREFIX, report_type),
             parameters={"classification": "parquet"},
-            formats=(_PARQUET_INPUT, _PARQUET_OUTPUT),
-            serde_info=glue.CfnTable.SerdeInfoProperty(serialization_library=_PARQUET_SERDE),
+            storage=_PARQUET_FILES,
             columns=athena.curated_table_columns(report_type),
+            **self._day_partitions(),
         )
 
-    def _add_day_table(
+    def _add_manifests_table(self) -> glue.CfnTable:
+        # Manifests are named dt=<day>.json inside report_type=<TYPE>/, so only the report
+        # type is a folder and can be a partition; the day is a column.
+        return self._add_table(
+            "ManifestsTable",
+            name=MANIFESTS_TABLE,
+            description="One landing manifest per report type and day: rows, bytes, checksum, drift",
+            location_prefix=MANIFESTS_PREFIX,
+            parameters={"classification": "json"},
+            storage=_JSON_FILES,
+            columns=glue_columns(),
+            partition_key="report_type",
+            projection={"type": "enum", "values": ",".join(REPORT_TYPES)},
+        )
+
+    def _day_partitions(self) -> dict[str, Any]:
+        return {
+            "partition_key": "dt",
+            "projection": {
+                "type": "date",
+                "format": "yyyy-MM-dd",
+                "range": f"{self._config.projection_start_date},NOW",
+                "interval": "1",
+                "interval.unit": "DAYS",
+            },
+        }
+
+    def _add_table(
         self,
         construct_id: str,
         *,
@@ -146,12 +194,20 @@ class LakeStorage(Construct):
         description: str,
         location_prefix: str,
         parameters: dict[str, str],
-        formats: tuple[str, str],
-        serde_info: glue.CfnTable.SerdeInfoProperty,
+        storage: _FileFormat,
         columns: list[tuple[str, str]],
+        partition_key: str,
+        projection: dict[str, str],
     ) -> glue.CfnTable:
-        """A table of one file per day under ``location_prefix``, partitioned and projected on ``dt``."""
+        """A table over the files under ``location_prefix``, partitioned on the folders
+        ``<partition_key>=<value>/`` by partition projection: a new partition is queryable as soon
+        as its object lands, with no crawler, MSCK REPAIR or ALTER TABLE ADD PARTITION."""
         location = self._s3_url(location_prefix)
+        projected = {
+            "projection.enabled": "true",
+            **{f"projection.{partition_key}.{setting}": value for setting, value in projection.items()},
+            "storage.location.template": f"{location}{partition_key}=${{{partition_key}}}/",
+        }
         table = glue.CfnTable(
             self,
             construct_id,
@@ -161,65 +217,16 @@ class LakeStorage(Construct):
                 name=name,
                 description=description,
                 table_type="EXTERNAL_TABLE",
-                parameters={**parameters, **self._day_projection(location)},
-                partition_keys=[glue.CfnTable.ColumnProperty(name="dt", type="string")],
+                parameters={**parameters, **projected},
+                partition_keys=[glue.CfnTable.ColumnProperty(name=partition_key, type="string")],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     location=location,
-                    input_format=formats[0],
-                    output_format=formats[1],
-                    serde_info=serde_info,
-                    columns=[glue.CfnTable.ColumnProperty(name=column, type=kind) for column, kind in columns],
-                ),
-            ),
-        )
-        table.node.add_dependency(self.database)
-        return table
-
-    def _day_projection(self, location: str) -> dict[str, str]:
-        """Partition projection on ``dt``: a new day is queryable as soon as its object lands, with
-        no crawler, MSCK REPAIR or ALTER TABLE ADD PARTITION."""
-        return {
-            "projection.enabled": "true",
-            "projection.dt.type": "date",
-            "projection.dt.format": "yyyy-MM-dd",
-            "projection.dt.range": f"{self._config.projection_start_date},NOW",
-            "projection.dt.interval": "1",
-            "projection.dt.interval.unit": "DAYS",
-            "storage.location.template": f"{location}dt=${{dt}}/",
-        }
-
-    def _add_manifests_table(self) -> glue.CfnTable:
-        location = self._s3_url(MANIFESTS_PREFIX)
-        # Manifests are named dt=<day>.json inside report_type=<TYPE>/, so only the report
-        # type is a folder and can be a partition; the day is a column.
-        table = glue.CfnTable(
-            self,
-            "ManifestsTable",
-            catalog_id=self._account,
-            database_name=self._config.database_name,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=MANIFESTS_TABLE,
-                description="One landing manifest per report type and day: rows, bytes, checksum, drift",
-                table_type="EXTERNAL_TABLE",
-                parameters={
-                    "classification": "json",
-                    "projection.enabled": "true",
-                    "projection.report_type.type": "enum",
-                    "projection.report_type.values": ",".join(REPORT_TYPES),
-                    "storage.location.template": f"{location}report_type=${{report_type}}/",
-                },
-                partition_keys=[glue.CfnTable.ColumnProperty(name="report_type", type="string")],
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    location=location,
-                    input_format=_TEXT_INPUT,
-                    output_format=_TEXT_OUTPUT,
+                    input_format=storage.input_format,
+                    output_format=storage.output_format,
                     serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library="org.openx.data.jsonserde.JsonSerDe",
+                        serialization_library=storage.serde, parameters=storage.serde_parameters
                     ),
-                    columns=[
-                        glue.CfnTable.ColumnProperty(name=name, type=column_type)
-                        for name, column_type in glue_columns()
-                    ],
+                    columns=[glue.CfnTable.ColumnProperty(name=column, type=kind) for column, kind in columns],
                 ),
             ),
         )

@@ -85,65 +85,53 @@ def test_data_bucket_aborts_stale_uploads_and_expires_old_versions_and_athena_re
     assert results and results[0]["ExpirationInDays"] > 0
 
 
+def day_table(name: str, columns: list[tuple[str, str]], prefix: str, storage: dict, parameters: dict) -> dict:
+    """The properties a Glue table partitioned on ``dt`` must have, ``storage`` and ``parameters`` among others."""
+    return {
+        "DatabaseName": "bwp_report_lake",
+        "TableInput": Match.object_like(
+            {
+                "Name": name,
+                "PartitionKeys": [{"Name": "dt", "Type": "string"}],
+                "StorageDescriptor": Match.object_like(
+                    {
+                        "Columns": [{"Name": column, "Type": column_type} for column, column_type in columns],
+                        "Location": _s3_url(prefix),
+                        **storage,
+                    }
+                ),
+                "Parameters": Match.object_like(parameters),
+            }
+        ),
+    }
+
+
 @pytest.mark.parametrize("report_type", REPORT_TYPES)
 def test_each_report_type_has_a_raw_table_over_its_prefix_with_registry_columns(template, report_type):
-    schema = schema_for(report_type)
-    template.has_resource_properties(
-        "AWS::Glue::Table",
-        {
-            "DatabaseName": "bwp_report_lake",
-            "TableInput": Match.object_like(
-                {
-                    "Name": schema.table_name,
-                    "PartitionKeys": [{"Name": "dt", "Type": "string"}],
-                    "StorageDescriptor": Match.object_like(
-                        {
-                            "Columns": [
-                                {"Name": name, "Type": column_type}
-                                for name, column_type in athena.raw_table_columns(report_type)
-                            ],
-                            "Location": _s3_url(f"reports/report_type={report_type}/"),
-                            "SerdeInfo": Match.object_like(
-                                {"SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde"}
-                            ),
-                        }
-                    ),
-                    "Parameters": Match.object_like({"skip.header.line.count": "1", "compressionType": "gzip"}),
-                }
-            ),
-        },
+    expected = day_table(
+        schema_for(report_type).table_name,
+        athena.raw_table_columns(report_type),
+        f"reports/report_type={report_type}/",
+        {"SerdeInfo": Match.object_like({"SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde"})},
+        {"skip.header.line.count": "1", "compressionType": "gzip"},
     )
+    template.has_resource_properties("AWS::Glue::Table", expected)
 
 
 @pytest.mark.parametrize("report_type", REPORT_TYPES)
 def test_each_report_type_has_a_curated_parquet_table_over_its_own_prefix(template, report_type):
-    schema = schema_for(report_type)
-    template.has_resource_properties(
-        "AWS::Glue::Table",
-        {
-            "DatabaseName": "bwp_report_lake",
-            "TableInput": Match.object_like(
-                {
-                    "Name": schema.curated_table_name,
-                    "PartitionKeys": [{"Name": "dt", "Type": "string"}],
-                    "StorageDescriptor": Match.object_like(
-                        {
-                            "Columns": [
-                                {"Name": name, "Type": column_type}
-                                for name, column_type in athena.curated_table_columns(report_type)
-                            ],
-                            "Location": _s3_url(f"curated/report_type={report_type}/"),
-                            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-                            "SerdeInfo": {
-                                "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-                            },
-                        }
-                    ),
-                    "Parameters": Match.object_like({"classification": "parquet"}),
-                }
-            ),
-        },
+    parquet = {
+        "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+    }
+    expected = day_table(
+        schema_for(report_type).curated_table_name,
+        athena.curated_table_columns(report_type),
+        f"curated/report_type={report_type}/",
+        parquet,
+        {"classification": "parquet"},
     )
+    template.has_resource_properties("AWS::Glue::Table", expected)
 
 
 @pytest.mark.parametrize("report_type", REPORT_TYPES)
