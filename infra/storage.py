@@ -138,7 +138,7 @@ class LakeStorage(Construct):
     def _add_report_table(self, report_type: str) -> glue.CfnTable:
         return self._add_table(
             f"{pascal(report_type)}Table",
-            name=schema_for(report_type).table_name,
+            name=schema_for(report_type).raw_table_name,
             description=f"{report_type} as landed: every column text, gzip CSV with a header line",
             location_prefix=table_location_prefix(REPORTS_PREFIX, report_type),
             parameters={"classification": "csv", "compressionType": "gzip", "skip.header.line.count": "1"},

@@ -114,7 +114,7 @@ class LakeSql:
         select = ", ".join(
             f'"{name}"' if name in present else f'CAST(NULL AS VARCHAR) AS "{name}"' for name in columns
         )
-        return f"CREATE OR REPLACE VIEW {schema.table_name} AS SELECT {select} {source}"
+        return f"CREATE OR REPLACE VIEW {schema.raw_table_name} AS SELECT {select} {source}"
 
     def _curated_view_sql(self, schema: ReportSchema) -> str:
         folder = self.lake_dir / CURATED_DIR / f"report_type={schema.report_type}"

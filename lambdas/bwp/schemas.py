@@ -43,6 +43,15 @@ class Column:
     description: str
 
 
+def column_table(table: str) -> tuple[Column, ...]:
+    """Columns written as a table, one a line: the name, its type (a ``ColumnType`` name), a description."""
+    columns = []
+    for line in table.strip().splitlines():
+        name, type_name, *description = line.split(maxsplit=2)
+        columns.append(Column(name, ColumnType[type_name], description[0] if description else ""))
+    return tuple(columns)
+
+
 @dataclass(frozen=True)
 class ReportSchema:
     report_type: str
@@ -54,7 +63,7 @@ class ReportSchema:
         return tuple(column.name for column in self.columns)
 
     @property
-    def table_name(self) -> str:
+    def raw_table_name(self) -> str:
         """Raw table name in Glue and DuckDB, e.g. ``order_fees_raw``."""
         return f"{self.report_type.lower()}_raw"
 
@@ -73,21 +82,21 @@ class ReportSchema:
 ORDER_FEES = ReportSchema(
     report_type="ORDER_FEES",
     provisional=False,
-    columns=(
-        Column("orderId", ColumnType.STRING, "Buy with Prime order id"),
-        Column("paymentId", ColumnType.STRING, "Payment transaction id, e.g. the Amazon Pay transaction id"),
-        Column("sellingPartnerFbaOrderId", ColumnType.STRING, "Amazon order id (amazon-order-id elsewhere)"),
-        Column("sellingPartnerFbaShipmentId", ColumnType.STRING, "Amazon shipment id; N/A unless fulfillment fee"),
-        Column("orderCreatedAt", ColumnType.TIMESTAMP, "When the order was placed (ISO-8601 UTC)"),
-        Column("feeChargedAt", ColumnType.TIMESTAMP, "When the fee was charged (ISO-8601 UTC)"),
-        Column("feeType", ColumnType.STRING, "PrimeServiceFee, PrimeFulfillmentFee, ApayProcessingFee, ..."),
-        Column("currencyCode", ColumnType.STRING, "Currency of the amounts"),
-        Column("primeOrderAmount", ColumnType.DECIMAL, "Prime items amount; PrimeServiceFee rows only"),
-        Column("feeAmount", ColumnType.DECIMAL, "Fee after tax, discounts and credits"),
-        Column("feeTaxAmount", ColumnType.DECIMAL, "Tax charged on the fee"),
-        Column("feeDiscountsAmount", ColumnType.DECIMAL, "Discounts applied to the fee"),
-        Column("feeCreditsAmount", ColumnType.DECIMAL, "Credits applied to the fee"),
-    ),
+    columns=column_table("""
+        orderId                      STRING     Buy with Prime order id
+        paymentId                    STRING     Payment transaction id, e.g. the Amazon Pay transaction id
+        sellingPartnerFbaOrderId     STRING     Amazon order id (amazon-order-id elsewhere)
+        sellingPartnerFbaShipmentId  STRING     Amazon shipment id; N/A unless fulfillment fee
+        orderCreatedAt               TIMESTAMP  When the order was placed (ISO-8601 UTC)
+        feeChargedAt                 TIMESTAMP  When the fee was charged (ISO-8601 UTC)
+        feeType                      STRING     PrimeServiceFee, PrimeFulfillmentFee, ApayProcessingFee, ...
+        currencyCode                 STRING     Currency of the amounts
+        primeOrderAmount             DECIMAL    Prime items amount; PrimeServiceFee rows only
+        feeAmount                    DECIMAL    Fee after tax, discounts and credits
+        feeTaxAmount                 DECIMAL    Tax charged on the fee
+        feeDiscountsAmount           DECIMAL    Discounts applied to the fee
+        feeCreditsAmount             DECIMAL    Credits applied to the fee
+    """),
 )
 
 # The report's columns are not documented. This schema is built from the documented fields of
@@ -96,23 +105,23 @@ ORDER_FEES = ReportSchema(
 USER_EVENTS = ReportSchema(
     report_type="USER_EVENTS",
     provisional=True,
-    columns=(
-        Column("eventId", ColumnType.STRING, "UUIDv4 of the event"),
-        Column("eventType", ColumnType.STRING, "page-load, click, widget-viewed, bwp-widget-promise-loaded"),
-        Column("eventTime", ColumnType.TIMESTAMP, "When the event happened (RFC 3339 UTC)"),
-        Column("clientType", ColumnType.STRING, "WEBSITE_CLIENT or SERVER_CLIENT"),
-        Column("clientVersion", ColumnType.STRING, "Version of the sending client"),
-        Column("schemaName", ColumnType.STRING, "Event schema name"),
-        Column("schemaVersion", ColumnType.STRING, "Event schema version"),
-        Column("ip", ColumnType.STRING, "Shopper IP address"),
-        Column("ubid", ColumnType.STRING, "Browser id"),
-        Column("userAgent", ColumnType.STRING, "Shopper user agent"),
-        Column("currentUrl", ColumnType.STRING, "Page URL"),
-        Column("referrer", ColumnType.STRING, "Referring URL"),
-        Column("product_sku", ColumnType.STRING, "Product SKU"),
-        Column("prime_promise_timestamp", ColumnType.TIMESTAMP, "Delivery promise shown (RFC 3339 UTC)"),
-        Column("page_type", ColumnType.STRING, "Page type"),
-    ),
+    columns=column_table("""
+        eventId                  STRING     UUIDv4 of the event
+        eventType                STRING     page-load, click, widget-viewed, bwp-widget-promise-loaded
+        eventTime                TIMESTAMP  When the event happened (RFC 3339 UTC)
+        clientType               STRING     WEBSITE_CLIENT or SERVER_CLIENT
+        clientVersion            STRING     Version of the sending client
+        schemaName               STRING     Event schema name
+        schemaVersion            STRING     Event schema version
+        ip                       STRING     Shopper IP address
+        ubid                     STRING     Browser id
+        userAgent                STRING     Shopper user agent
+        currentUrl               STRING     Page URL
+        referrer                 STRING     Referring URL
+        product_sku              STRING     Product SKU
+        prime_promise_timestamp  TIMESTAMP  Delivery promise shown (RFC 3339 UTC)
+        page_type                STRING     Page type
+    """),
 )
 
 REGISTRY: dict[str, ReportSchema] = {schema.report_type: schema for schema in (ORDER_FEES, USER_EVENTS)}
@@ -129,12 +138,12 @@ def schema_for(report_type: str) -> ReportSchema:
 
 def report_key(reports_prefix: str, report_type: str, day: str) -> str:
     """Deterministic object key of one (report type, UTC day) partition."""
-    return f"{reports_prefix}report_type={report_type}/dt={day}/{report_type}_{day}.csv.gz"
+    return f"{table_location_prefix(reports_prefix, report_type)}dt={day}/{report_type}_{day}.csv.gz"
 
 
 def curated_key(curated_prefix: str, report_type: str, day: str) -> str:
     """Deterministic object key of one partition's typed Parquet file."""
-    return f"{curated_prefix}report_type={report_type}/dt={day}/{report_type}_{day}.parquet"
+    return f"{table_location_prefix(curated_prefix, report_type)}dt={day}/{report_type}_{day}.parquet"
 
 
 def manifest_key(manifests_prefix: str, report_type: str, day: str) -> str:

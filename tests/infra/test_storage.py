@@ -109,7 +109,7 @@ def day_table(name: str, columns: list[tuple[str, str]], prefix: str, storage: d
 @pytest.mark.parametrize("report_type", REPORT_TYPES)
 def test_each_report_type_has_a_raw_table_over_its_prefix_with_registry_columns(template, report_type):
     expected = day_table(
-        schema_for(report_type).table_name,
+        schema_for(report_type).raw_table_name,
         athena.raw_table_columns(report_type),
         f"reports/report_type={report_type}/",
         {"SerdeInfo": Match.object_like({"SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde"})},
@@ -147,7 +147,7 @@ def test_curated_table_columns_are_the_columns_the_landing_writes(synthesized, r
 
 @pytest.mark.parametrize(
     ("report_type", "layer", "key_for"),
-    [(t, "table_name", lambda t, d: report_key("reports/", t, d)) for t in REPORT_TYPES]
+    [(t, "raw_table_name", lambda t, d: report_key("reports/", t, d)) for t in REPORT_TYPES]
     + [(t, "curated_table_name", lambda t, d: curated_key("curated/", t, d)) for t in REPORT_TYPES],
 )
 def test_partition_projection_finds_each_landed_day_without_a_crawler(synthesized, report_type, layer, key_for):
@@ -173,7 +173,7 @@ def test_manifests_have_their_own_table_outside_every_report_location(synthesize
     report_locations = [
         _join(synthesized, _table(synthesized, name)["StorageDescriptor"]["Location"])
         for report_type in REPORT_TYPES
-        for name in (schema_for(report_type).table_name, schema_for(report_type).curated_table_name)
+        for name in (schema_for(report_type).raw_table_name, schema_for(report_type).curated_table_name)
     ]
     assert not any(location.startswith(report) or report.startswith(location) for report in report_locations)
 

@@ -15,9 +15,8 @@ from bwp.schemas import (
     ORDER_FEES,
     REGISTRY,
     USER_EVENTS,
-    Column,
-    ColumnType,
     ReportSchema,
+    column_table,
     curated_key,
     manifest_key,
     report_key,
@@ -338,12 +337,12 @@ def test_a_new_registry_type_is_queryable_without_sql_edits(tmp_path, monkeypatc
     returns = ReportSchema(
         report_type="RETURNS",
         provisional=True,
-        columns=(
-            Column("returnId", ColumnType.STRING, ""),
-            Column("returnedAt", ColumnType.TIMESTAMP, ""),
-            Column("refundAmount", ColumnType.DECIMAL, ""),
-            Column("units", ColumnType.INTEGER, ""),
-        ),
+        columns=column_table("""
+            returnId      STRING
+            returnedAt    TIMESTAMP
+            refundAmount  DECIMAL
+            units         INTEGER
+        """),
     )
     monkeypatch.setitem(REGISTRY, "RETURNS", returns)
     rows = [["r1", "2024-08-22T08:00:00Z", "12.5", "2"], ["r2", "2024-08-22T09:00:00.001Z", "x", "two"]]
