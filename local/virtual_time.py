@@ -196,9 +196,9 @@ class VirtualTime:
             self._reading = (instant, time.monotonic())
 
     def _at_least_now(self) -> datetime:
-        """The API's time from the last reading: the clock runs at least at real speed."""
-        if self._reading is None:
-            return self._now()
+        """The API's time from the last reading (every sleep starts with one): the clock runs at
+        least at real speed."""
+        assert self._reading is not None
         instant, read_at = self._reading
         return instant + timedelta(seconds=time.monotonic() - read_at)
 

@@ -16,7 +16,7 @@ import requests
 from bwp.errors import readable_cause
 
 from emulator import Emulator, EmulatorConfig
-from local.engine import BUCKET, ApiEndpoint, LocalEngine
+from local.engine import BUCKET
 from tests.twin import ROWS_PER_DAY, SEED, assert_landed, calls, keys
 
 TWO_DAYS = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-08-21", "endDate": "2024-08-23"}
@@ -92,7 +92,7 @@ def test_bad_input_fails_in_plan_windows_before_any_report_task_starts(engine_fo
     assert emulator.state()["calls"].get("startReportTask", 0) == 0
 
 
-def test_windows_waiting_together_each_wake_when_their_own_wait_ends():
+def test_windows_waiting_together_each_wake_when_their_own_wait_ends(engine_for):
     # given six windows of reports that take minutes, five at a time, each polled on its own
     # schedule, and a record of the API's time whenever a check returns
     checks: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
@@ -105,12 +105,8 @@ def test_windows_waiting_together_each_wake_when_their_own_wait_ends():
                     (api.now(), invocation.result["waitSeconds"])
                 )
 
-        credentials = api.credentials
-        endpoint = ApiEndpoint(api.base_url, credentials["clientId"], credentials["clientSecret"],
-                               credentials["targetId"])
         # when they run on virtual time
-        with LocalEngine(endpoint, on_invocation=record) as engine:
-            outcome = engine.run({"startDate": "2024-08-20", "endDate": "2024-08-23"})
+        outcome = engine_for(record, api=api).run({"startDate": "2024-08-20", "endDate": "2024-08-23"})
     assert outcome.succeeded, outcome.cause
     # then every window's next check came when the wait it asked for ended, not when another
     # window's longer wait did
