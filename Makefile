@@ -3,13 +3,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Node.js and the CDK CLI come from package-lock.json (Node 24 as a registry package, whatever Node
+# the machine has): the CDK's jsii runtime and the CLI run on it.
+NODE_STAMP := node_modules/.installed
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
-.PHONY: install demo test lint synth build deploy destroy emulator bench bench-quick clean
+.PHONY: install node demo test lint synth build deploy destroy emulator bench bench-quick clean
 
 install: $(STAMP)
+
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +28,7 @@ $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt pyproje
 demo: install
 	$(BIN)/bwp-lake demo --lake-dir lake
 
-test: install
+test: install node
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: install
@@ -44,23 +52,22 @@ build: install
 	find build/lambda -name __pycache__ -prune -exec rm -rf {} +
 
 # Offline: no AWS credentials, no Docker; cdk-nag runs as part of it.
-synth: build
+synth: build node
 	$(BIN)/python app.py
 
 # The CDK CLI pinned in package-lock.json; pass e.g. CDK_ARGS="--require-approval never".
-deploy: build
-	test -x node_modules/.bin/cdk || npm ci --no-audit --no-fund
+deploy: build node
 	node_modules/.bin/cdk deploy $(CDK_ARGS)
 
 # The data and access-log buckets are retained: landed reports outlive the stack.
-destroy: build
-	test -x node_modules/.bin/cdk || npm ci --no-audit --no-fund
+destroy: build node
 	node_modules/.bin/cdk destroy $(CDK_ARGS)
 
 emulator: install
 	$(BIN)/bwp-lake emulator
 
-# Both write benchmarks/BENCHMARKS.md; the last line printed is one JSON object of the headline figures.
+# bench writes benchmarks/BENCHMARKS.md, bench-quick build/BENCHMARKS-quick.md (untracked); the last
+# line printed is one JSON object of the headline figures.
 bench: install
 	$(BIN)/python -m benchmarks.run
 

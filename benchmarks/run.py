@@ -1,5 +1,6 @@
-"""Every benchmark, each in its own process; writes benchmarks/BENCHMARKS.md and prints the
-headline figures, the last line of stdout being one JSON object of them.
+"""Every benchmark, each in its own process; writes benchmarks/BENCHMARKS.md (a quick run writes
+build/BENCHMARKS-quick.md) and prints the headline figures, the last line of stdout being one JSON
+object of them.
 
     python -m benchmarks.run            # make bench: reports up to 1 GB, about 8 minutes on two cores
     python -m benchmarks.run --quick    # make bench-quick: the largest landing 100 MiB, about 2 minutes
@@ -31,6 +32,8 @@ from benchmarks.workflow_metrics import (
 )
 
 DOCUMENT = ROOT / "benchmarks" / "BENCHMARKS.md"
+# Only the full run writes the tracked document; a quick run's figures are for a look, kept out of git.
+QUICK_DOCUMENT = ROOT / "build" / "BENCHMARKS-quick.md"
 # What the file keeps from one run to the next: the hand-written account of each piece.
 DETAILS_HEADING = "## Each piece in detail"
 PIECE_TIMEOUT_SECONDS = 900
@@ -352,8 +355,14 @@ def kept_details() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller reports, fewer runs: about 2 minutes")
-    parser.add_argument("--output", type=Path, default=DOCUMENT, help=f"where to write (default {DOCUMENT.name})")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help=f"where to write (default {DOCUMENT.relative_to(ROOT)}; with --quick {QUICK_DOCUMENT.relative_to(ROOT)})",
+    )
     args = parser.parse_args(argv)
+    output = args.output or (QUICK_DOCUMENT if args.quick else DOCUMENT)
+    output.parent.mkdir(parents=True, exist_ok=True)
     kept = kept_details()
     started = time.perf_counter()
     runs = [run_piece(piece) for piece in pieces(args.quick)]
@@ -361,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     landings = [run.results for run in runs if run.piece.module == "landing"]
     backfill = next(run.results for run in runs if run.piece.module == "backfill")
     values = headline_values(landings, backfill)
-    args.output.write_text(render(runs, values, args.quick, wall_seconds, kept))
+    output.write_text(render(runs, values, args.quick, wall_seconds, kept))
     for line in headline_table(values, {}):
         print(line)
     figures = {key: values[key] for key in ("landing_size_mb", *(target.key for target in TARGETS))}
