@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 from threading import Event
 
@@ -51,4 +52,11 @@ def run(args: argparse.Namespace) -> int:
             Event().wait()
     except KeyboardInterrupt:
         print("\nstopped")
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise SystemExit(
+            f"bwp-lake emulator: port {args.port} on {args.host} is in use: stop what listens there, "
+            "or pick another with --port (0: any free port)"
+        ) from None
     return 0

@@ -5,9 +5,31 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bwp.schemas import REPORT_TYPES
+
+
+def report_type_list(text: str) -> list[str]:
+    """--report-types: at least one name, each a registry type (leaving the flag out means all)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"no report type named; name one or more of {','.join(REPORT_TYPES)}, "
+            "or leave the flag out for all"
+        )
+    unknown = [name for name in names if name not in REPORT_TYPES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown {','.join(unknown)}; known: {','.join(REPORT_TYPES)}"
+        )
+    return names
+
 
 def add_window_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--report-types", help="comma-separated, e.g. ORDER_FEES,USER_EVENTS (default: all)")
+    parser.add_argument(
+        "--report-types",
+        type=report_type_list,
+        help="comma-separated, e.g. ORDER_FEES,USER_EVENTS (default: all)",
+    )
     parser.add_argument("--start", help="first day, YYYY-MM-DD (or a UTC timestamp, widened to whole days)")
     parser.add_argument("--end", help="day after the last, YYYY-MM-DD (exclusive)")
     parser.add_argument("--lookback-days", type=int, help="the last N complete UTC days")
@@ -17,8 +39,8 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
 def execution_input(args: argparse.Namespace) -> dict[str, Any]:
     """The execution input these flags stand for; validating it is the workflow's job."""
     request: dict[str, Any] = {}
-    if args.report_types:
-        request["reportTypes"] = [name.strip() for name in args.report_types.split(",") if name.strip()]
+    if args.report_types is not None:
+        request["reportTypes"] = args.report_types
     if args.start is not None:
         request["startDate"] = args.start
     if args.end is not None:

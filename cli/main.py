@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
+from typing import NoReturn
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 
 # subcommand -> its module, imported only when asked for, so that
 # ``bwp-lake emulator`` does not pay for moto or CDK.
@@ -18,8 +30,15 @@ SUBCOMMANDS = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a refused command line is one line (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="bwp-lake",
         description="Buy with Prime analytics reports into an S3 data lake, in AWS or on the local twin.",
     )
@@ -31,10 +50,44 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
+# Set to see the traceback behind a one-line failure.
+DEBUG_VARIABLE = "BWP_LAKE_DEBUG"
+INTERRUPTED_EXIT = 130
+
+
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     args = build_parser(args_list).parse_args(args_list)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"bwp-lake {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT
+    except SystemExit:
+        raise
+    except Exception as error:  # every failure a person reads is one line; BWP_LAKE_DEBUG shows the rest
+        if os.environ.get(DEBUG_VARIABLE):
+            traceback.print_exc()
+        print(f"bwp-lake {args.command}: {one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def one_line(error: Exception) -> str:
+    """What went wrong and what to do, in one line, for the failures no command answers itself."""
+    if isinstance(error, NoRegionError):
+        return "no AWS region: pass --region, or set AWS_REGION (or a region in your AWS profile)"
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
+    if isinstance(error, EndpointConnectionError):
+        return f"cannot reach AWS ({error}): check the network and --region"
+    if isinstance(error, ClientError):
+        detail = error.response.get("Error", {})
+        code, message = detail.get("Code", "error"), detail.get("Message", "")
+        return f"AWS refused {error.operation_name}: {code}: {message}".rstrip(": ").replace("\n", " ")
+    if isinstance(error, BotoCoreError):
+        return f"AWS call failed: {error}".replace("\n", " ")
+    text = " ".join(str(error).split()) or "no message"
+    return f"unexpected {type(error).__name__}: {text} (set {DEBUG_VARIABLE}=1 to see where)"
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 
@@ -66,3 +67,22 @@ def test_the_command_runs_a_server_in_its_own_process_until_ctrl_c():
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
         process.stdout.close()
+
+
+def test_a_port_in_use_is_one_line_naming_the_port_and_the_fix():
+    # given a port something already listens on
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # when the emulator is asked to listen there
+        result = subprocess.run(
+            [sys.executable, "-m", "cli.main", "emulator", "--port", str(port), "--quiet"],
+            capture_output=True, text=True, timeout=60,
+        )
+    # then it stops at once with one line, not a traceback
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"bwp-lake emulator: port {port} on 127.0.0.1 is in use: stop what listens there, "
+        "or pick another with --port (0: any free port)"
+    ]
