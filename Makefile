@@ -19,7 +19,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt lambdas/requirements-landing.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
@@ -34,22 +34,33 @@ test: install node
 lint: install
 	$(BIN)/ruff check .
 
-# The Lambda bundle, for arm64 and the functions' Python, without Docker: wheels only. pip runs
-# again only when lambdas/requirements.txt changed; the code is copied fresh every time.
-# manylinux_2_28 as well as 2014: pyarrow ships only 2_28 wheels, and Lambda's Python 3.14 runs on
-# Amazon Linux 2023 (glibc 2.34).
-build: install
-	@if ! cmp -s lambdas/requirements.txt build/lambda-requirements.txt; then \
-		rm -rf build/lambda build/lambda-requirements.txt && \
-		$(BIN)/pip install --quiet --disable-pip-version-check --platform manylinux2014_aarch64 \
-			--platform manylinux_2_28_aarch64 \
-			--implementation cp --python-version 3.14 --only-binary=:all: --no-warn-conflicts \
-			--target build/lambda -r lambdas/requirements.txt && \
-		cp lambdas/requirements.txt build/lambda-requirements.txt; \
-	fi
-	rm -rf build/lambda/bwp $(patsubst lambdas/%/handler.py,build/lambda/%,$(wildcard lambdas/*/handler.py))
-	cp -R lambdas/bwp $(patsubst %/handler.py,%,$(wildcard lambdas/*/handler.py)) build/lambda/
-	find build/lambda -name __pycache__ -prune -exec rm -rf {} +
+# The Lambda bundles, for arm64 and the functions' Python, without Docker: wheels only. Two of them:
+# build/lambda/landing for land_report, the only function that imports pyarrow, and build/lambda/core
+# for the others. pip runs again only when a bundle's requirements changed; the code is copied fresh
+# every time. manylinux_2_28 as well as 2014: pyarrow ships only 2_28 wheels, and Lambda's
+# Python 3.14 runs on Amazon Linux 2023 (glibc 2.34).
+BUNDLES := build/lambda
+HANDLERS := $(wildcard lambdas/*/handler.py)
+PIP_ARM64 := $(BIN)/pip install --quiet --disable-pip-version-check --platform manylinux2014_aarch64 \
+	--platform manylinux_2_28_aarch64 --implementation cp --python-version 3.14 --only-binary=:all: \
+	--no-warn-conflicts
+
+build: $(BUNDLES)/core.wheels $(BUNDLES)/landing.wheels
+	for bundle in core landing; do \
+		rm -rf $(BUNDLES)/$$bundle/bwp $(patsubst lambdas/%/handler.py,$(BUNDLES)/$$bundle/%,$(HANDLERS)) && \
+		cp -R lambdas/bwp $(patsubst %/handler.py,%,$(HANDLERS)) $(BUNDLES)/$$bundle/ || exit 1; \
+	done
+	find $(BUNDLES) -name __pycache__ -prune -exec rm -rf {} +
+
+$(BUNDLES)/core.wheels: lambdas/requirements.txt $(STAMP)
+	rm -rf $(BUNDLES)/core
+	$(PIP_ARM64) --target $(BUNDLES)/core -r lambdas/requirements.txt
+	touch $@
+
+$(BUNDLES)/landing.wheels: lambdas/requirements-landing.txt lambdas/requirements.txt $(STAMP)
+	rm -rf $(BUNDLES)/landing
+	$(PIP_ARM64) --target $(BUNDLES)/landing -r lambdas/requirements-landing.txt
+	touch $@
 
 # Offline: no AWS credentials, no Docker; cdk-nag runs as part of it.
 synth: build node

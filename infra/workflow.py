@@ -49,12 +49,16 @@ class StepProfile:
     keeps_state: bool = False  # reads and writes the task ledger and slots (bwp.coordination)
     lists_manifests: bool = False  # reads which partitions have landed (bwp.gaps)
     description: str = ""
+    bundle: str = "core"  # the one of BUNDLES it runs from: only landing carries pyarrow
 
 
 # An API call is bounded by the HTTP timeouts (5 s connect + 30 s read); with a token request
 # and one refresh it is at most four of them (140 s), after a Secrets Manager read that the SDK
 # bounds too. Five minutes covers that worst case with room to spare.
 _API_CALL = Duration.minutes(5)
+
+# The two bundles `make build` writes under lambdaAssetDir: the same code, and pyarrow only in landing.
+BUNDLES = ("core", "landing")
 
 STEPS: dict[str, StepProfile] = {
     "plan_windows": StepProfile(
@@ -74,6 +78,7 @@ STEPS: dict[str, StepProfile] = {
         writes_lake=True,
         keeps_state=True,
         description="Stream a report into its partition",
+        bundle="landing",
     ),
     "summarize": StepProfile(
         Duration.minutes(1), keeps_state=True, lists_manifests=True, description="One line per window, gaps"
@@ -106,7 +111,7 @@ class Workflow(Construct):
         self._config = config
         self._storage = storage
         self._check_definition()
-        self._code = self._lambda_code()
+        self._code = {bundle: self._lambda_code(bundle) for bundle in BUNDLES}
         self.secret, self.secret_id = self._add_secret()
         self.state_table = self._add_state_table()
         self._environment = lambda_environment(
@@ -120,14 +125,14 @@ class Workflow(Construct):
         if missing:
             raise UnknownPlaceholder(f"{ASL_PATH.name} uses {', '.join(sorted(missing))}, which no function fills")
 
-    def _lambda_code(self) -> lambda_.Code:
-        bundle = REPO_ROOT / self._config.lambda_asset_dir
+    def _lambda_code(self, name: str) -> lambda_.Code:
+        bundle = REPO_ROOT / self._config.lambda_asset_dir / name
         expected = ["bwp", *(f"{step}/handler.py" for step in FUNCTION_PLACEHOLDERS.values())]
         missing = [name for name in expected if not (bundle / name).exists()]
         if missing:
             raise LambdaBundleMissing(
                 f"the Lambda bundle {bundle} is missing {', '.join(missing)}: run `make build` first "
-                "(it installs lambdas/requirements.txt for arm64 and copies the handlers)"
+                "(it installs lambdas/requirements*.txt for arm64 and copies the handlers)"
             )
         return lambda_.Code.from_asset(str(bundle))
 
@@ -189,7 +194,7 @@ class Workflow(Construct):
             description=profile.description,
             runtime=LAMBDA_RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
-            code=self._code,
+            code=self._code[profile.bundle],
             handler=f"{step}.handler.handler",
             timeout=profile.timeout,
             memory_size=profile.memory_mb,

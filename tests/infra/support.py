@@ -30,9 +30,15 @@ class Synthesized:
 
 
 def lambda_bundle(directory: Path) -> Path:
-    """What `make build` leaves in build/lambda, minus the installed wheels."""
-    for name in ("bwp", *FUNCTION_PLACEHOLDERS.values()):
-        shutil.copytree(REPO / "lambdas" / name, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
+    """What `make build` leaves in build/lambda: its two bundles, each wheel reduced to a marker."""
+    for bundle, wheels in (("core", ()), ("landing", ("pyarrow",))):
+        for name in ("bwp", *FUNCTION_PLACEHOLDERS.values()):
+            shutil.copytree(
+                REPO / "lambdas" / name, directory / bundle / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        for wheel in wheels:
+            (directory / bundle / wheel).mkdir()
+            (directory / bundle / wheel / "__init__.py").write_text("")
     return directory
 
 

@@ -57,6 +57,14 @@ def test_make_build_installs_wheels_for_the_functions_python():
     assert f"--python-version {version}" in (REPO / "Makefile").read_text()
 
 
+def test_only_landing_runs_from_the_bundle_with_pyarrow(functions):
+    # given the two bundles (the stand-in's landing bundle carries pyarrow's marker, as make build's does)
+    code = {step: properties["Code"]["S3Key"] for step, (_, properties) in functions.items()}
+    # then land_report has an asset of its own and the other four share the smaller one
+    others = {key for step, key in code.items() if step != "land_report"}
+    assert len(others) == 1 and code["land_report"] not in others
+
+
 def test_landing_may_run_fifteen_minutes_and_the_other_steps_are_short(functions):
     timeouts = {step: properties["Timeout"] for step, (_, properties) in functions.items()}
     assert timeouts.pop("land_report") == 900
