@@ -19,7 +19,7 @@ import urllib3
 
 from bwp import errors
 from bwp.observability import logger
-from bwp.redaction import redact_query_strings
+from bwp.redaction import excerpt, redact
 
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -212,7 +212,7 @@ class Download:
         if self.resumes >= MAX_RESUMES:
             raise errors.DownloadInterrupted(
                 f"download from {self._host} broke {self.resumes + 1} times (at byte {self.offset}); "
-                f"last: {type(error).__name__}: {redact_query_strings(str(error))}"
+                f"last: {type(error).__name__}: {redact(str(error))}"
             ) from error
         self.resumes += 1
         logger.warning(
@@ -226,4 +226,4 @@ class Download:
 def _error_summary(body: bytes) -> str:
     """S3's error code if the body is an S3 error (S3 may echo the signed request), else its start."""
     code = re.search(rb"<Code>([^<]{1,100})</Code>", body)
-    return code[1].decode("utf-8", "replace") if code else redact_query_strings(body[:200].decode("utf-8", "replace"))
+    return code[1].decode("utf-8", "replace") if code else excerpt(body.decode("utf-8", "replace"))
