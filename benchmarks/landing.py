@@ -169,6 +169,7 @@ def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int
             session=session,
             timeout=(5, 60),
             allowed_hosts=("127.0.0.1",),
+            plain_http_on_loopback=True,
             expected_columns=tuple(HEADERS[report].split(",")),
             part_size=part_mib * MIB,
             gzip_level=level,

@@ -159,6 +159,8 @@ class LocalEngine:
             "CURATED_PREFIX": CURATED_PREFIX,
             "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
             "DOWNLOAD_HOST_ALLOWLIST": self._allowed_hosts,
+            # The emulator serves its reports over http on loopback; nothing else may be plain http.
+            "DOWNLOAD_PLAIN_HTTP_ON_LOOPBACK": "true",
             "PROJECTION_START_DATE": DEFAULTS["projectionStartDate"],
             "POWERTOOLS_SERVICE_NAME": SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,

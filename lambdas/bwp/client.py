@@ -17,7 +17,7 @@ import requests
 
 from bwp import errors
 from bwp.credentials import Credentials
-from bwp.redaction import redact_query_strings
+from bwp.redaction import excerpt, register_link, register_secret
 
 # Refresh the token this long before the API says it expires, so a call never races expiry.
 TOKEN_REFRESH_MARGIN_SECONDS = 60
@@ -143,7 +143,9 @@ class BwpClient:
     def report_download_link(self, task_id: str) -> str:
         document = REPORT_DOWNLOAD_LINK % {"task_id": graphql_string(task_id)}
         data = self._graphql("Query", document, "reportDownloadLink", task_id)
-        return _required_str(data, "downloadUrl", "reportDownloadLink")
+        link = _required_str(data, "downloadUrl", "reportDownloadLink")
+        register_link(link)
+        return link
 
     # --- transport ----------------------------------------------------------------------------
     def _graphql(self, operation: str, document: str, field: str, subject: str) -> dict[str, Any]:
@@ -169,15 +171,15 @@ class BwpClient:
         }
         response = self._send(self._graphql_url, json=body, headers=headers)
         if response.status_code in (401, 403):
-            raise errors.AccessDeniedException(f"{field}: HTTP {response.status_code}: {_excerpt(response.text)}")
+            raise errors.AccessDeniedException(f"{field}: HTTP {response.status_code}: {excerpt(response.text)}")
         payload = _json_body(response, field)
         if payload.get("errors"):
             raise _api_error(payload["errors"], f"{field} {subject}")
         if response.status_code >= 400:
-            raise errors.UnexpectedApiResponse(f"{field}: HTTP {response.status_code}: {_excerpt(response.text)}")
+            raise errors.UnexpectedApiResponse(f"{field}: HTTP {response.status_code}: {excerpt(response.text)}")
         data = (payload.get("data") or {}).get(field)
         if not isinstance(data, dict):
-            raise errors.UnexpectedApiResponse(f"{field}: no data and no errors in {_excerpt(response.text)}")
+            raise errors.UnexpectedApiResponse(f"{field}: no data and no errors in {excerpt(response.text)}")
         return data
 
     def _access_token(self) -> tuple[str, bool]:
@@ -212,6 +214,7 @@ class BwpClient:
         token = payload.get("access_token")
         if not isinstance(token, str) or not token:
             raise errors.UnexpectedApiResponse("token response has no access_token")
+        register_secret(token)
         try:
             lifetime = float(payload.get("expires_in") or DEFAULT_TOKEN_LIFETIME_SECONDS)
         except (TypeError, ValueError):
@@ -237,22 +240,16 @@ def _json_body(response: requests.Response, what: str) -> dict[str, Any]:
         payload = response.json()
     except ValueError:
         raise errors.ApiUnavailable(
-            f"{what}: HTTP {response.status_code} with a body that is not JSON: {_excerpt(response.text)!r}"
+            f"{what}: HTTP {response.status_code} with a body that is not JSON: {excerpt(response.text)!r}"
         ) from None
     if not isinstance(payload, dict):
         raise errors.UnexpectedApiResponse(f"{what}: expected a JSON object, got {type(payload).__name__}")
     return payload
 
 
-def _excerpt(text: str, limit: int = 300) -> str:
-    """The start of an answer, for an error message, with any URL's query string (a signature,
-    for a download link) left out: error messages reach logs and the execution history."""
-    return redact_query_strings(text[:limit])
-
-
 def _oauth_error(response: requests.Response) -> str:
     try:
-        return str(response.json().get("error", "no error code"))
+        return excerpt(str(response.json().get("error", "no error code")), 100)
     except ValueError:
         return "no error code"
 
@@ -274,8 +271,8 @@ def _api_error(graphql_errors: Any, field: str) -> errors.BwpError:
     detail = {
         key: classification[key] for key in ("type", "code", "errorCode", "details") if key in classification
     }
-    message = f"{field}: {_excerpt(str(first.get('message', 'no message')))}" + (
-        f" {_excerpt(json.dumps(detail))}" if detail else ""
+    message = f"{field}: {excerpt(str(first.get('message', 'no message')))}" + (
+        f" {excerpt(json.dumps(detail))}" if detail else ""
     )
     return _API_ERRORS.get(error_type, errors.UnexpectedApiResponse)(message)
 
@@ -290,5 +287,5 @@ def _exception_name(error_kind: Any) -> str | None:
 def _required_str(data: dict[str, Any], key: str, field: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
-        raise errors.UnexpectedApiResponse(f"{field}: answer has no {key}: {_excerpt(json.dumps(data))}")
+        raise errors.UnexpectedApiResponse(f"{field}: answer has no {key}: {excerpt(json.dumps(data))}")
     return value

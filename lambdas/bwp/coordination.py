@@ -30,6 +30,7 @@ from bwp import errors
 from bwp.aws import transient_aws_errors
 from bwp.clock import Clock, iso_utc
 from bwp.observability import logger
+from bwp.redaction import redact
 
 # A task is adopted only well inside the API's seven days: one about to expire would vanish
 # while it is being polled or landed.
@@ -175,7 +176,8 @@ class TaskLedger:
                 "updatedAt = :now, expiresAt = :expires",
                 ExpressionAttributeValues={
                     ":error": error,
-                    ":cause": cause[:MAX_CAUSE_CHARS],
+                    # Kept for months and read by `bwp-lake gaps`: whoever wrote the cause, no secret in it.
+                    ":cause": redact(cause)[:MAX_CAUSE_CHARS],
                     ":now": iso_utc(now),
                     ":by": execution_id,
                     ":expires": _epoch(now + LEDGER_RETENTION),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bwp.aws import transient_aws_errors
 from bwp.errors import CredentialsMisconfigured
+from bwp.redaction import register_secret
 
 
 class Credentials(BaseModel):
@@ -42,7 +43,7 @@ class SecretsManagerCredentials:
         with transient_aws_errors(f"reading secret {self._secret_id}"):
             secret = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
         try:
-            return Credentials.model_validate(json.loads(secret))
+            credentials = Credentials.model_validate(json.loads(secret))
         except (json.JSONDecodeError, ValidationError) as error:
             # Only field names are reported: the secret's values must never reach a log line.
             fields = "clientId, clientSecret, targetId"
@@ -50,3 +51,6 @@ class SecretsManagerCredentials:
             raise CredentialsMisconfigured(
                 f"secret {self._secret_id} {problem}; it must be a JSON object with {fields}"
             ) from None
+        # Known to the redactor before any request can carry it, so no echo of it leaves the process.
+        register_secret(credentials.client_secret.get_secret_value(), lasting=True)
+        return credentials

@@ -9,6 +9,7 @@ Every host the download reaches, first link, fresh link or redirect, must pass t
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ import urllib3
 
 from bwp import errors
 from bwp.observability import logger
-from bwp.redaction import redact_query_strings
+from bwp.redaction import excerpt, redact
 
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -56,17 +57,28 @@ _BROKEN_CONNECTION = (
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 
 
-def check_download_host(url: str, allowed_hosts: Sequence[str]) -> None:
+def check_download_host(url: str, allowed_hosts: Sequence[str], *, plain_http_on_loopback: bool = False) -> None:
     """Refuse a URL whose host is not allowed; ``*.suffix`` allows every host under ``suffix``.
 
     A wildcard does not allow the bare suffix: ``*.amazonaws.com`` allows
-    ``bucket.s3.amazonaws.com``, not ``amazonaws.com`` nor ``evilamazonaws.com``.
+    ``bucket.s3.amazonaws.com``, not ``amazonaws.com`` nor ``evilamazonaws.com``. The link must
+    be https: over plain http its signature can be read and the report altered on the way.
+    ``plain_http_on_loopback`` lets a loopback host (the local twin) be reached over http.
     """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+        parts.port  # noqa: B018 - raises on a port that is not one
+    except ValueError as error:
+        # A URL one parser refuses is one another may read differently: never fetched.
+        raise errors.DownloadHostNotAllowed(f"download URL refused: it cannot be parsed ({error})") from None
     # User info and backslashes are how a URL makes two parsers disagree on its host.
     if parts.scheme not in ("http", "https") or not host or "@" in parts.netloc or "\\" in url:
         raise errors.DownloadHostNotAllowed(f"download URL refused: not a plain http(s) URL (host {host!r})")
+    if parts.scheme == "http" and not (plain_http_on_loopback and _is_loopback(host)):
+        raise errors.DownloadHostNotAllowed(
+            f"download URL refused: plain http to {host!r}; a report is downloaded over https only"
+        )
     for pattern in allowed_hosts:
         pattern = pattern.strip().lower().rstrip(".")
         if pattern.startswith("*."):
@@ -77,6 +89,15 @@ def check_download_host(url: str, allowed_hosts: Sequence[str]) -> None:
     raise errors.DownloadHostNotAllowed(
         f"download host {host!r} is not in the allowlist ({', '.join(allowed_hosts) or 'empty'})"
     )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Download:
@@ -93,9 +114,12 @@ class Download:
         download_link: Callable[[], str],
         timeout: tuple[float, float],
         allowed_hosts: Sequence[str],
+        *,
+        plain_http_on_loopback: bool = False,
     ) -> None:
         self._session, self._url, self._download_link = session, url, download_link
         self._timeout, self._allowed_hosts = timeout, allowed_hosts
+        self._plain_http_on_loopback = plain_http_on_loopback
         self.offset = 0
         self.refreshes = 0
         self.resumes = 0
@@ -125,15 +149,21 @@ class Download:
             headers["Range"] = f"bytes={self.offset}-"
         url = self._url
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._session.get(
-                url, headers=headers, stream=True, timeout=self._timeout, allow_redirects=False
-            )
+            try:
+                response = self._session.get(
+                    url, headers=headers, stream=True, timeout=self._timeout, allow_redirects=False
+                )
+            except ValueError as error:
+                # requests parses a redirect's Location even when it does not follow it.
+                raise errors.DownloadHostNotAllowed(
+                    f"download from {self._host} redirected to a URL that cannot be parsed ({error})"
+                ) from None
             if not response.is_redirect:
                 break
             response.close()
             # requests would follow a redirect anywhere; each hop has to pass the allowlist.
             url = urljoin(url, response.headers["Location"])
-            check_download_host(url, self._allowed_hosts)
+            self._check_host(url)
         else:
             raise errors.UnexpectedApiResponse(f"download from {self._host} redirected more than {MAX_REDIRECTS} times")
         if response.status_code in (200, 206):
@@ -205,14 +235,17 @@ class Download:
             )
         self.refreshes += 1
         url = self._download_link()
-        check_download_host(url, self._allowed_hosts)
+        self._check_host(url)
         self._url = url
+
+    def _check_host(self, url: str) -> None:
+        check_download_host(url, self._allowed_hosts, plain_http_on_loopback=self._plain_http_on_loopback)
 
     def _resume_after(self, error: BaseException) -> None:
         if self.resumes >= MAX_RESUMES:
             raise errors.DownloadInterrupted(
                 f"download from {self._host} broke {self.resumes + 1} times (at byte {self.offset}); "
-                f"last: {type(error).__name__}: {redact_query_strings(str(error))}"
+                f"last: {type(error).__name__}: {redact(str(error))}"
             ) from error
         self.resumes += 1
         logger.warning(
@@ -226,4 +259,4 @@ class Download:
 def _error_summary(body: bytes) -> str:
     """S3's error code if the body is an S3 error (S3 may echo the signed request), else its start."""
     code = re.search(rb"<Code>([^<]{1,100})</Code>", body)
-    return code[1].decode("utf-8", "replace") if code else redact_query_strings(body[:200].decode("utf-8", "replace"))
+    return code[1].decode("utf-8", "replace") if code else excerpt(body.decode("utf-8", "replace"))

@@ -66,6 +66,7 @@ def land_download(
     session: requests.Session,
     timeout: tuple[float, float],
     allowed_hosts: Sequence[str],
+    plain_http_on_loopback: bool = False,
     expected_columns: Sequence[str],
     part_size: int = DEFAULT_PART_SIZE,
     gzip_level: int = GZIP_LEVEL,
@@ -81,8 +82,10 @@ def land_download(
     if part_size < MIN_PART_SIZE:
         raise ValueError(f"part_size {part_size} is below S3's minimum of {MIN_PART_SIZE}")
     url = download_link()
-    check_download_host(url, allowed_hosts)
-    download = Download(session, url, download_link, timeout, allowed_hosts)
+    check_download_host(url, allowed_hosts, plain_http_on_loopback=plain_http_on_loopback)
+    download = Download(
+        session, url, download_link, timeout, allowed_hosts, plain_http_on_loopback=plain_http_on_loopback
+    )
     upload = MultipartUpload(s3, bucket, key, part_size)
     try:
         inspector = CsvInspector()

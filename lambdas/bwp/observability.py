@@ -1,11 +1,15 @@
 """The one Logger, Tracer and Metrics of every function; import them from here."""
 
+import functools
+import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from bwp.contract import NAMESPACE, SERVICE
+from bwp.redaction import redact, redact_payload, redacted_error
 
 # With the function's log level at DEBUG, the HTTP clients would log what must never reach a log:
 # botocore the bodies it sends and receives (the credentials secret's value), urllib3 every URL it
@@ -13,7 +17,14 @@ from bwp.contract import NAMESPACE, SERVICE
 for wire_logger in ("botocore", "urllib3"):
     logging.getLogger(wire_logger).setLevel(logging.INFO)
 
-logger = Logger(service=SERVICE)
+
+
+def _redacted_log_line(record: dict[str, Any]) -> str:
+    """Powertools' JSON line, redacted whole: message, keys, extras and exception alike."""
+    return redact(json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False))
+
+
+logger = Logger(service=SERVICE, json_serializer=_redacted_log_line)
 # requests is left unpatched: X-Ray would record a failed download's exception, and with it the
 # signed URL of the report.
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
@@ -22,5 +33,22 @@ metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
 
 def observed(handler: Callable[[dict, object], dict]) -> Callable[[dict, object], dict]:
     """Every handler's decorators, outermost first: the Lambda context on each log line, the
-    invocation traced, the metrics flushed when it returns."""
-    return logger.inject_lambda_context(tracer.capture_lambda_handler(metrics.log_metrics(handler)))
+    invocation traced, the metrics flushed when it returns, and what it returns or raises redacted."""
+    return logger.inject_lambda_context(tracer.capture_lambda_handler(metrics.log_metrics(_redacted(handler))))
+
+
+def _redacted(handler: Callable[[dict, object], dict]) -> Callable[[dict, object], dict]:
+    """The handler's result and error message leave the process here, for the execution's history
+    (its cause, readable by anyone who may describe the execution), the trace and the Lambda log:
+    whatever an upstream echoed into them, they leave redacted."""
+
+    @functools.wraps(handler)
+    def redacting(event: dict, context: object) -> dict:
+        try:
+            result = handler(event, context)
+        except Exception as error:  # noqa: BLE001 - re-raised, as itself when it can be
+            # Without its chain: an earlier exception's message would travel with the traceback.
+            raise redacted_error(error) from None
+        return redact_payload(result)
+
+    return redacting

@@ -28,6 +28,8 @@ class Settings(BaseModel):
     download_host_allowlist: tuple[str, ...] = Field(
         ("*.amazonaws.com", "*.buywithprime.amazon.com"), alias="DOWNLOAD_HOST_ALLOWLIST"
     )
+    # Links are https; the local twin serves its reports over http on loopback, and says so here.
+    download_plain_http_on_loopback: bool = Field(False, alias="DOWNLOAD_PLAIN_HTTP_ON_LOOPBACK")
     connect_timeout_seconds: float = Field(5.0, alias="HTTP_CONNECT_TIMEOUT_SECONDS", gt=0)
     read_timeout_seconds: float = Field(30.0, alias="HTTP_READ_TIMEOUT_SECONDS", gt=0)
     # The first day the lake's tables project: a day before it would land where no query sees it.

@@ -241,6 +241,7 @@ def land_report(
             session=session,
             timeout=settings.timeout,
             allowed_hosts=settings.download_host_allowlist,
+            plain_http_on_loopback=settings.download_plain_http_on_loopback,
             expected_columns=schema.column_names,
         )
     landing_seconds = round(time.monotonic() - clock_started, 3)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
-from urllib.parse import parse_qs, urlsplit
+import sys
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
+import local.engine
+from cli.local_run import ingest, outcome_record
+from cli.main import main
 from emulator import Emulator, EmulatorConfig
 from emulator.service import LINK_LIFETIME_SECONDS
+from local.engine import ApiEndpoint
+from tests.faults.network import EchoingGateway
 from tests.twin import ROWS_PER_DAY, SEED, assert_landed
 
 DAY = "2024-08-22"
@@ -102,3 +109,95 @@ def test_a_faulty_run_logs_no_secret_token_or_signature(engine_for, monkeypatch,
             leaked = [value for value in values if value in text]
             assert not leaked, f"{name} in {where}"
         assert not re.search(r"X-Amz-Signature=[0-9a-fA-F]", text), f"a signed URL in {where}"
+
+
+ECHO_SECRET = 'k3y/with+sp"ci@l&chars=='  # every encoding of it differs from the others
+ECHOED_DAY, REFUSED_DAY = "2024-08-21", "2024-08-22"
+
+
+def forms(value: str) -> set[str]:
+    """How an echo shows a value: as sent (a form or JSON body, a header), then on an HTML page."""
+    sent = {value, quote_plus(value), quote(value, safe=""), json.dumps(value)[1:-1]}
+    return sent | {html.escape(form) for form in sent}
+
+
+def echo_the_token_request_and_user_events(path: str, body: bytes, token_requests: list[bytes]) -> str:
+    """The first token request goes through, later ones are echoed; USER_EVENTS' startReportTask
+    is echoed on the first day (with its Bearer header) and refused on the second, which makes
+    the client ask for a token again: that request is echoed with the client secret."""
+    if path == "/token":
+        token_requests.append(body)
+        return "forward" if len(token_requests) == 1 else "echo"
+    if path == "/graphql" and b"startReportTask" in body and b"USER_EVENTS" in body:
+        return "echo" if f"startDate: \\\"{ECHOED_DAY}".encode() in body else "refuse"
+    return "forward"
+
+
+def test_an_api_gateway_that_echoes_requests_leaks_no_secret_or_token_into_any_output(tmp_path, monkeypatch, capfd):
+    # given a gateway in front of the API that echoes some requests back as an HTML page, and
+    # every log record of every logger kept
+    everything = EveryRecord()
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "level", logging.DEBUG)
+    root.addHandler(everything)
+    monkeypatch.setattr(logging.getLogger("bwp-report-lake"), "propagate", True)
+    # and the execution history read before the engine forgets it
+    histories: list[str] = []
+    wait_for_end = local.engine._wait_for_end
+
+    def wait_and_read_history(sfn, arn, timeout_seconds):
+        description = wait_for_end(sfn, arn, timeout_seconds)
+        pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+        histories.append(json.dumps([description, [event for page in pages for event in page["events"]]], default=str))
+        return description
+
+    monkeypatch.setattr(local.engine, "_wait_for_end", wait_and_read_history)
+    lake = tmp_path / "lake"
+    token_requests: list[bytes] = []
+    config = EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=120.0, client_secret=ECHO_SECRET)
+    with Emulator(config) as api, EchoingGateway(
+        api.base_url, lambda path, body: echo_the_token_request_and_user_events(path, body, token_requests)
+    ) as gateway:
+        known = api.credentials
+        endpoint = ApiEndpoint(gateway.url, known["clientId"], known["clientSecret"], known["targetId"])
+        # when local-run ingests two days of both report types through it, one window at a time
+        try:
+            request = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": ECHOED_DAY, "endDate": "2024-08-23",
+                       "maxConcurrency": 1}
+            outcome = ingest(endpoint, request, lake, sys.stdout, virtual_time=True)
+            print(json.dumps(outcome_record(outcome, lake)))
+            # and the lake's gaps are listed, as text and as JSON
+            gaps = ["gaps", "--lake-dir", str(lake), "--from", ECHOED_DAY, "--to", "2024-08-23"]
+            assert main(gaps) == 1
+            assert main([*gaps, "--json"]) == 1
+        finally:
+            root.removeHandler(everything)
+    # then the echoes happened: of a token request, and of GraphQL requests with a Bearer token
+    assert "/token" in gateway.echoed and "/graphql" in gateway.echoed
+    assert gateway.tokens and token_requests[0].count(quote_plus(ECHO_SECRET).encode()) == 1
+    # and the windows the gateway let through landed, the others failed, naming why
+    assert outcome.error == "WindowsFailed"
+    landed = sorted(path.relative_to(lake / "manifests").as_posix() for path in (lake / "manifests").rglob("*.json"))
+    assert landed == [f"report_type=ORDER_FEES/dt={day}.json" for day in (ECHOED_DAY, REFUSED_DAY)]
+    out, err = capfd.readouterr()
+    assert "USER_EVENTS 2024-08-21: failed: ApiUnavailable: " in out
+    assert "USER_EVENTS 2024-08-22: failed: ApiUnavailable: token: HTTP 200 with a body that is not JSON" in out
+    # and no output holds the client secret or a token, in any form an echo shows them in
+    outputs = {
+        "stdout": out,
+        "stderr": err,
+        "python logging": "\n".join(everything.lines),
+        "execution history": "\n".join(histories),
+        **{f"lake dir {path.relative_to(lake)}": path.read_bytes().decode("utf-8", "replace")
+           for path in sorted(lake.rglob("*")) if path.is_file()},
+    }
+    assert histories and any(name.startswith("lake dir _logs/") for name in outputs)
+    assert any(name.startswith("lake dir _state/") for name in outputs)
+    secrets = {"client secret": forms(ECHO_SECRET), **{f"token {n}": forms(t) for n, t in enumerate(gateway.tokens)}}
+    leaks = {
+        (where, name): sum(text.count(form) for form in shown)
+        for where, text in outputs.items()
+        for name, shown in secrets.items()
+        if any(form in text for form in shown)
+    }
+    assert leaks == {}

@@ -89,6 +89,8 @@ def test_the_environment_is_a_valid_settings_model(functions, synthesized):
         settings = Settings.from_env(environment)
         assert str(settings.api_base_url).rstrip("/") == synthesized.context["apiBaseUrl"]
         assert settings.download_host_allowlist == tuple(synthesized.context["downloadHostAllowlist"])
+        # and in AWS every download link must be https
+        assert not settings.download_plain_http_on_loopback, step
         aliases = {field.alias for field in Settings.model_fields.values()}
         powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
         assert set(environment) <= aliases | powertools, step

@@ -65,7 +65,7 @@ def values(metric) -> list[float]:
 
 
 def settings(allowlist: str) -> Settings:
-    return settings_with(DOWNLOAD_HOST_ALLOWLIST=allowlist)
+    return settings_with(DOWNLOAD_HOST_ALLOWLIST=allowlist, DOWNLOAD_PLAIN_HTTP_ON_LOOPBACK="true")
 
 
 def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(

@@ -54,6 +54,7 @@ def land(server: ReportServer, s3, **overrides) -> landing.LandingResult:
         "session": requests.Session(),
         "timeout": (2.0, 2.0),
         "allowed_hosts": ("127.0.0.1",),
+        "plain_http_on_loopback": True,  # the test server has no TLS
         "expected_columns": COLUMNS,
     }
     return land_download(**(arguments | overrides))
@@ -416,4 +417,14 @@ def test_broken_gzip_download_lands_nothing(server, s3, served):
     server.bodies = [served]
     with pytest.raises(errors.UnexpectedApiResponse, match="gzip"):
         land(server, s3)
+    assert_nothing_landed(s3)
+
+
+def test_redirect_to_a_url_that_cannot_be_parsed_is_refused_as_a_host_not_allowed(server, s3):
+    # given an allowed URL that redirects to an unclosed IPv6 literal
+    server.redirect_to = "https://[::1/r.csv"
+    # when landing, then the redirect is refused by name, not as a ValueError, and nothing landed
+    with pytest.raises(errors.DownloadHostNotAllowed, match="cannot be parsed"):
+        land(server, s3, download_link=Links(server, first=server.url(path="/redirect")))
+    assert [path for path, _, _ in server.requests] == ["/redirect"]
     assert_nothing_landed(s3)
