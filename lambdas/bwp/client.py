@@ -248,10 +248,13 @@ def _json_body(response: requests.Response, what: str) -> dict[str, Any]:
 
 
 def _oauth_error(response: requests.Response) -> str:
+    """RFC 6749's ``error`` code, when the refusal is the JSON object the standard describes."""
     try:
-        return excerpt(str(response.json().get("error", "no error code")), 100)
+        payload = response.json()
     except ValueError:
         return "no error code"
+    code = payload.get("error") if isinstance(payload, dict) else None
+    return excerpt(str(code), 100) if code is not None else "no error code"
 
 
 def _api_error(graphql_errors: Any, field: str) -> errors.BwpError:
