@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "start": "cli.start",
     "create-views": "cli.athena_setup",
     "gaps": "cli.gaps",
+    "status": "cli.status",
 }
 
 
