@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "create-views": "cli.athena_setup",
     "gaps": "cli.gaps",
     "status": "cli.status",
+    "sql": "cli.sql",
 }
 
 

@@ -213,7 +213,8 @@ def _print_calendars(console: Console, statuses: list[ReportStatus], first: date
 
 
 def _summary(status: ReportStatus) -> Text:
-    line = Text(status.report_type, style="bold")
+    line = Text()
+    line.append(status.report_type, style="bold")
     line.append(f"  {status.count(DayState.LANDED)} landed, {status.count(DayState.FAILED)} failed, "
                 f"{status.count(DayState.MISSING)} missing of {len(status.days)} days; ")
     line.append(f"newest {status.newest_day}" if status.newest_day else "nothing landed yet")
