@@ -12,7 +12,7 @@ from aws_cdk import aws_athena as athena_cfn
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
-from bwp.manifest import glue_columns
+from bwp.manifest import glue_column_comments, glue_columns
 from bwp.schemas import REPORT_TYPES, schema_for, table_location_prefix
 from constructs import Construct
 
@@ -65,6 +65,16 @@ _PARQUET_FILES = _FileFormat(
     "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
 )
 _JSON_FILES = _FileFormat(_TEXT_INPUT, _TEXT_OUTPUT, "org.openx.data.jsonserde.JsonSerDe")
+
+
+def _registry_columns(report_type: str, columns: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """A report table's (name, Glue type) columns, in the registry's order, with the registry's
+    description of each as its comment."""
+    schema = schema_for(report_type)
+    return [
+        (name, kind, schema.column_description(column))
+        for (name, kind), column in zip(columns, schema.columns, strict=True)
+    ]
 
 
 class LakeStorage(Construct):
@@ -143,7 +153,7 @@ class LakeStorage(Construct):
             location_prefix=table_location_prefix(REPORTS_PREFIX, report_type),
             parameters={"classification": "csv", "compressionType": "gzip", "skip.header.line.count": "1"},
             storage=_CSV_FILES,
-            columns=athena.raw_table_columns(report_type),
+            columns=_registry_columns(report_type, athena.raw_table_columns(report_type)),
             **self._day_partitions(),
         )
 
@@ -155,7 +165,7 @@ class LakeStorage(Construct):
             location_prefix=table_location_prefix(CURATED_PREFIX, report_type),
             parameters={"classification": "parquet"},
             storage=_PARQUET_FILES,
-            columns=athena.curated_table_columns(report_type),
+            columns=_registry_columns(report_type, athena.curated_table_columns(report_type)),
             **self._day_partitions(),
         )
 
@@ -169,14 +179,16 @@ class LakeStorage(Construct):
             location_prefix=MANIFESTS_PREFIX,
             parameters={"classification": "json"},
             storage=_JSON_FILES,
-            columns=glue_columns(),
+            columns=[(name, kind, glue_column_comments()[name]) for name, kind in glue_columns()],
             partition_key="report_type",
+            partition_comment="Report type, e.g. ORDER_FEES (from the folder report_type=<TYPE>/)",
             projection={"type": "enum", "values": ",".join(REPORT_TYPES)},
         )
 
     def _day_partitions(self) -> dict[str, Any]:
         return {
             "partition_key": "dt",
+            "partition_comment": "UTC day of the report, YYYY-MM-DD (from the folder dt=<day>/)",
             "projection": {
                 "type": "date",
                 "format": "yyyy-MM-dd",
@@ -195,8 +207,9 @@ class LakeStorage(Construct):
         location_prefix: str,
         parameters: dict[str, str],
         storage: _FileFormat,
-        columns: list[tuple[str, str]],
+        columns: list[tuple[str, str, str]],
         partition_key: str,
+        partition_comment: str,
         projection: dict[str, str],
     ) -> glue.CfnTable:
         """A table over the files under ``location_prefix``, partitioned on the folders
@@ -218,7 +231,9 @@ class LakeStorage(Construct):
                 description=description,
                 table_type="EXTERNAL_TABLE",
                 parameters={**parameters, **projected},
-                partition_keys=[glue.CfnTable.ColumnProperty(name=partition_key, type="string")],
+                partition_keys=[
+                    glue.CfnTable.ColumnProperty(name=partition_key, type="string", comment=partition_comment)
+                ],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     location=location,
                     input_format=storage.input_format,
@@ -226,7 +241,10 @@ class LakeStorage(Construct):
                     serde_info=glue.CfnTable.SerdeInfoProperty(
                         serialization_library=storage.serde, parameters=storage.serde_parameters
                     ),
-                    columns=[glue.CfnTable.ColumnProperty(name=column, type=kind) for column, kind in columns],
+                    columns=[
+                        glue.CfnTable.ColumnProperty(name=column, type=kind, comment=comment)
+                        for column, kind, comment in columns
+                    ],
                 ),
             ),
         )
