@@ -29,6 +29,7 @@ class CatalogTable:
     description: str
     columns: tuple[CatalogColumn, ...]
     partition: CatalogColumn  # from the folder <name>=<value>/ of each file
+    provisional: bool = False  # its columns are the registry's provisional guess (see bwp.schemas)
 
 
 _DAY_PARTITION = CatalogColumn(PARTITION_COLUMN, "string", "UTC day of the report, YYYY-MM-DD (the folder dt=<day>/)")
@@ -40,6 +41,7 @@ def raw_table(report_type: str) -> CatalogTable:
         description=f"{report_type} as landed: every column text, gzip CSV with a header line",
         columns=_registry_columns(report_type, raw_table_columns(report_type)),
         partition=_DAY_PARTITION,
+        provisional=schema_for(report_type).provisional,
     )
 
 
@@ -49,6 +51,7 @@ def curated_table(report_type: str) -> CatalogTable:
         description=f"{report_type} typed by the registry: one Parquet file per day, written at landing",
         columns=_registry_columns(report_type, curated_table_columns(report_type)),
         partition=_DAY_PARTITION,
+        provisional=schema_for(report_type).provisional,
     )
 
 

@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "gaps": "cli.gaps",
     "status": "cli.status",
     "sql": "cli.sql",
+    "dbt-sources": "cli.dbt_sources",
 }
 
 
