@@ -106,8 +106,12 @@ def statements_loop(
         if text:
             buffer.append(line)
         if text.endswith(";"):
-            failed = not _run_statement(lake, "\n".join(buffer), print_result) or failed
-            buffer = []
+            statement, buffer = "\n".join(buffer), []
+            try:
+                failed = not _run_statement(lake, statement, print_result) or failed
+            except KeyboardInterrupt:  # Ctrl-C stops the statement, not the prompt
+                print("error: interrupted", file=sys.stderr)
+                failed = True
             if failed and stop_at_error:
                 return 1
     if buffer:
