@@ -2,7 +2,8 @@
 
 A day is landed when its manifest exists; the task ledger remembers the last failure of a day
 that has not landed since. Against the local lake directory (``--lake-dir``) or the deployed
-stack (its bucket and state table, found through its outputs).
+stack (its bucket and state table, found through its outputs). Consecutive days missing for the
+same reason print as one range; ``--json`` lists every day.
 """
 
 from __future__ import annotations
@@ -10,19 +11,50 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-from bwp.contract import MANIFESTS_PREFIX
-from bwp.coordination import LedgerEntry, TaskLedger
-from bwp.gaps import Gap, failures_of, find_gaps, landed_days, manifest_keys_in_s3
-from bwp.schemas import REPORT_TYPES
+from bwp.gaps import Gap, failures_of, find_gaps, landed_days
 
-from cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values, table
-from infra.outputs import DATA_BUCKET, STATE_TABLE
-from local.lake_dir import saved_ledger_items
+from cli.deployed import StackNotUsable, add_stack_command
+from cli.lake_state import LakeArgumentError, LakeSource, add_lake_arguments, check_range, lake_source, report_types_of
 
 DEFAULT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class GapRange:
+    """Consecutive missing days of one report type, missing for the same reason."""
+
+    report_type: str
+    first: date
+    last: date
+    failure: str | None
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def describe(self) -> str:
+        span = str(self.first) if self.days == 1 else f"{self.first}..{self.last}"
+        count = "" if self.days == 1 else f" ({self.days} days)"
+        return f"{self.report_type} {span} " + (f"failed{count}: {self.failure}" if self.failure else f"missing{count}")
+
+
+def gap_ranges(gaps: Iterable[Gap]) -> list[GapRange]:
+    """The gaps, in their order, with each day that follows the day before it for the same
+    report type and the same failure (or none) joined to its range."""
+    ranges: list[GapRange] = []
+    for gap in gaps:
+        last = ranges[-1] if ranges else None
+        if last and (last.report_type, last.failure, last.last + timedelta(days=1)) == (
+            gap.report_type, gap.failure, gap.day
+        ):
+            ranges[-1] = GapRange(last.report_type, last.first, gap.day, last.failure)
+        else:
+            ranges.append(GapRange(gap.report_type, gap.day, gap.day, gap.failure))
+    return ranges
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,38 +63,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "gaps",
         run,
         help="list the partitions missing from the lake, and why",
-        description="List (report type, day) partitions without a manifest; exits 1 when there are any.",
+        description="List (report type, day) partitions without a manifest, consecutive days as one range; "
+        "exits 1 when there are any.",
     )
-    parser.add_argument("--lake-dir", type=Path, help="a local lake directory (bwp-lake local-run's); "
-                        "without it, the deployed stack is read")
-    parser.add_argument("--from", dest="first", type=day_argument, help=f"first day (default: {DEFAULT_DAYS} "
-                        "days ago)")
-    parser.add_argument("--to", dest="end", type=day_argument, help="day after the last (default: today, UTC)")
-    parser.add_argument("--report-types", help="comma-separated (default: all)")
-    parser.add_argument("--json", action="store_true", help="print one JSON line")
-
-
-def day_argument(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD day") from None
+    add_lake_arguments(parser, default_range=f"{DEFAULT_DAYS} days ago")
 
 
 def run(args: argparse.Namespace) -> int:
     end = args.end or datetime.now(UTC).date()
     first = args.first or end - timedelta(days=DEFAULT_DAYS)
-    report_types = [name.strip() for name in (args.report_types or ",".join(REPORT_TYPES)).split(",") if name.strip()]
-    unknown = [name for name in report_types if name not in REPORT_TYPES]
-    if unknown or first >= end:
-        problem = f"unknown report type(s) {', '.join(unknown)}" if unknown else f"--from {first} is not before {end}"
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
     try:
-        gaps = local_gaps(args.lake_dir, report_types, first, end) if args.lake_dir else deployed_gaps(
-            args, report_types, first, end
-        )
-    except (StackNotUsable, OSError, ValueError) as error:
+        report_types = report_types_of(args)
+        check_range(first, end)
+        gaps = lake_gaps(lake_source(args), report_types, first, end)
+    except (LakeArgumentError, StackNotUsable, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:
@@ -72,23 +86,12 @@ def run(args: argparse.Namespace) -> int:
             "missing": [{"reportType": g.report_type, "day": str(g.day), "failure": g.failure} for g in gaps],
         }))
     else:
-        for gap in gaps:
-            print(gap.describe())
+        for gap_range in gap_ranges(gaps):
+            print(gap_range.describe())
         print(f"{len(gaps)} partition(s) missing in [{first}, {end}) of {', '.join(report_types)}")
     return 1 if gaps else 0
 
 
-def local_gaps(lake_dir: Path, report_types: list[str], first: date, end: date) -> list[Gap]:
-    if not lake_dir.is_dir():
-        raise FileNotFoundError(f"--lake-dir {lake_dir} is not a directory")
-    keys = [path.relative_to(lake_dir).as_posix() for path in (lake_dir / MANIFESTS_PREFIX).rglob("*.json")]
-    entries = [LedgerEntry.from_item(item) for item in saved_ledger_items(lake_dir)]
-    return find_gaps(landed_days(keys), report_types, first, end, failures_of(entries))
-
-
-def deployed_gaps(args: argparse.Namespace, report_types: list[str], first: date, end: date) -> list[Gap]:
-    bucket, table_name = stack_output_values(args, DATA_BUCKET, STATE_TABLE)
-    keys = manifest_keys_in_s3(client(args, "s3"), bucket, MANIFESTS_PREFIX)
-    ledger = TaskLedger(table(args, table_name), lambda: datetime.now(UTC))
-    entries = [entry for report_type in report_types for entry in ledger.entries(report_type)]
-    return find_gaps(landed_days(keys), report_types, first, end, failures_of(entries))
+def lake_gaps(lake: LakeSource, report_types: list[str], first: date, end: date) -> list[Gap]:
+    failures = failures_of(lake.ledger_entries(report_types))
+    return find_gaps(landed_days(lake.manifest_keys()), report_types, first, end, failures)

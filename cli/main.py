@@ -27,6 +27,9 @@ SUBCOMMANDS = {
     "start": "cli.start",
     "create-views": "cli.athena_setup",
     "gaps": "cli.gaps",
+    "status": "cli.status",
+    "sql": "cli.sql",
+    "dbt-sources": "cli.dbt_sources",
 }
 
 

@@ -24,7 +24,6 @@ from infra.naming import pascal
 # Functions raise named errors that the state machine retries (throttling, an expired link):
 # a few an hour is the workflow doing its job, more means trouble even while runs succeed.
 LAMBDA_ERRORS_PER_HOUR = 5
-FRESHNESS_HOURS = 26
 GAP_DAYS = 2
 
 
@@ -144,9 +143,9 @@ class Monitoring(Construct):
         # missing metric is what silence looks like. 26 hours leaves a daily run two hours of slack.
         return self._per_report_type_alarms(
             "Freshness",
-            lambda report_type: f"No {report_type} partition has landed for {FRESHNESS_HOURS} hours",
+            lambda report_type: f"No {report_type} partition has landed for {contract.FRESHNESS_HOURS} hours",
             lambda report_type: partitions_landed(report_type, Duration.hours(1)),
-            periods=FRESHNESS_HOURS,
+            periods=contract.FRESHNESS_HOURS,
             comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
             treat_missing_data=cw.TreatMissingData.BREACHING,
         )

@@ -5,24 +5,22 @@ and the Athena workgroup with the views' DDL and the named queries from ``athena
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena_cfn
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
-from bwp.manifest import glue_columns
-from bwp.schemas import REPORT_TYPES, schema_for, table_location_prefix
+from bwp.schemas import REPORT_TYPES, table_location_prefix
 from constructs import Construct
 
 import athena
+from athena import catalog
 from infra.config import LakeConfig
 from infra.naming import pascal
 from infra.outputs import VIEW_QUERY_PREFIX
 
 ATHENA_RESULTS_PREFIX = "athena-results/"
-MANIFESTS_TABLE = "manifests"
 
 ATHENA_RESULTS_EXPIRY = Duration.days(30)
 NONCURRENT_VERSIONS_EXPIRY = Duration.days(30)
@@ -65,6 +63,10 @@ _PARQUET_FILES = _FileFormat(
     "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
 )
 _JSON_FILES = _FileFormat(_TEXT_INPUT, _TEXT_OUTPUT, "org.openx.data.jsonserde.JsonSerDe")
+
+
+def _glue_column(column: catalog.CatalogColumn) -> glue.CfnTable.ColumnProperty:
+    return glue.CfnTable.ColumnProperty(name=column.name, type=column.type, comment=column.comment)
 
 
 class LakeStorage(Construct):
@@ -138,87 +140,73 @@ class LakeStorage(Construct):
     def _add_report_table(self, report_type: str) -> glue.CfnTable:
         return self._add_table(
             f"{pascal(report_type)}Table",
-            name=schema_for(report_type).raw_table_name,
-            description=f"{report_type} as landed: every column text, gzip CSV with a header line",
+            catalog.raw_table(report_type),
             location_prefix=table_location_prefix(REPORTS_PREFIX, report_type),
             parameters={"classification": "csv", "compressionType": "gzip", "skip.header.line.count": "1"},
             storage=_CSV_FILES,
-            columns=athena.raw_table_columns(report_type),
-            **self._day_partitions(),
+            projection=self._day_projection(),
         )
 
     def _add_curated_table(self, report_type: str) -> glue.CfnTable:
         return self._add_table(
             f"{pascal(report_type)}CuratedTable",
-            name=schema_for(report_type).curated_table_name,
-            description=f"{report_type} typed by the registry: one Parquet file per day, written at landing",
+            catalog.curated_table(report_type),
             location_prefix=table_location_prefix(CURATED_PREFIX, report_type),
             parameters={"classification": "parquet"},
             storage=_PARQUET_FILES,
-            columns=athena.curated_table_columns(report_type),
-            **self._day_partitions(),
+            projection=self._day_projection(),
         )
 
     def _add_manifests_table(self) -> glue.CfnTable:
-        # Manifests are named dt=<day>.json inside report_type=<TYPE>/, so only the report
-        # type is a folder and can be a partition; the day is a column.
         return self._add_table(
             "ManifestsTable",
-            name=MANIFESTS_TABLE,
-            description="One landing manifest per report type and day: rows, bytes, checksum, drift",
+            catalog.manifests_table(),
             location_prefix=MANIFESTS_PREFIX,
             parameters={"classification": "json"},
             storage=_JSON_FILES,
-            columns=glue_columns(),
-            partition_key="report_type",
             projection={"type": "enum", "values": ",".join(REPORT_TYPES)},
         )
 
-    def _day_partitions(self) -> dict[str, Any]:
+    def _day_projection(self) -> dict[str, str]:
         return {
-            "partition_key": "dt",
-            "projection": {
-                "type": "date",
-                "format": "yyyy-MM-dd",
-                "range": f"{self._config.projection_start_date},NOW",
-                "interval": "1",
-                "interval.unit": "DAYS",
-            },
+            "type": "date",
+            "format": "yyyy-MM-dd",
+            "range": f"{self._config.projection_start_date},NOW",
+            "interval": "1",
+            "interval.unit": "DAYS",
         }
 
     def _add_table(
         self,
         construct_id: str,
+        table: catalog.CatalogTable,
         *,
-        name: str,
-        description: str,
         location_prefix: str,
         parameters: dict[str, str],
         storage: _FileFormat,
-        columns: list[tuple[str, str]],
-        partition_key: str,
         projection: dict[str, str],
     ) -> glue.CfnTable:
-        """A table over the files under ``location_prefix``, partitioned on the folders
-        ``<partition_key>=<value>/`` by partition projection: a new partition is queryable as soon
+        """``table`` over the files under ``location_prefix``, partitioned on the folders
+        ``<partition>=<value>/`` by partition projection: a new partition is queryable as soon
         as its object lands, with no crawler, MSCK REPAIR or ALTER TABLE ADD PARTITION."""
         location = self._s3_url(location_prefix)
+        partition = table.partition.name
         projected = {
             "projection.enabled": "true",
-            **{f"projection.{partition_key}.{setting}": value for setting, value in projection.items()},
-            "storage.location.template": f"{location}{partition_key}=${{{partition_key}}}/",
+            **{f"projection.{partition}.{setting}": value for setting, value in projection.items()},
+            "storage.location.template": f"{location}{partition}=${{{partition}}}/",
         }
-        table = glue.CfnTable(
+        resource = glue.CfnTable(
             self,
             construct_id,
             catalog_id=self._account,
             database_name=self._config.database_name,
             table_input=glue.CfnTable.TableInputProperty(
-                name=name,
-                description=description,
+                name=table.name,
+                description=table.description,
                 table_type="EXTERNAL_TABLE",
                 parameters={**parameters, **projected},
-                partition_keys=[glue.CfnTable.ColumnProperty(name=partition_key, type="string")],
+                partition_keys=[_glue_column(table.partition)],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     location=location,
                     input_format=storage.input_format,
@@ -226,12 +214,12 @@ class LakeStorage(Construct):
                     serde_info=glue.CfnTable.SerdeInfoProperty(
                         serialization_library=storage.serde, parameters=storage.serde_parameters
                     ),
-                    columns=[glue.CfnTable.ColumnProperty(name=column, type=kind) for column, kind in columns],
+                    columns=[_glue_column(column) for column in table.columns],
                 ),
             ),
         )
-        table.node.add_dependency(self.database)
-        return table
+        resource.node.add_dependency(self.database)
+        return resource
 
     def _add_workgroup(self) -> athena_cfn.CfnWorkGroup:
         return athena_cfn.CfnWorkGroup(

@@ -166,7 +166,7 @@ _MAX_CELL = 48
 def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_rows: int = 20) -> str:
     """Plain-text table, numbers right-aligned, NULL shown as NULL, long cells cut."""
     shown = rows[:max_rows]
-    cells = [[_cell(value) for value in row] for row in shown]
+    cells = [[cell_text(value) for value in row] for row in shown]
     numeric = [
         bool(shown) and all(row[i] is None or isinstance(row[i], int | float | Decimal) for row in shown)
         for i in range(len(columns))
@@ -188,7 +188,7 @@ def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_rows: int 
     return "\n".join(lines)
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
     if value is None:
         text = "NULL"
     elif isinstance(value, float):

@@ -18,6 +18,9 @@ MANIFESTS_PREFIX = "manifests/"
 API_CONCURRENT_TASKS = 5  # the API allows five report tasks in progress per target id
 MAX_RANGE_DAYS = 400  # one execution's startDate..endDate, and the schedule's look-back
 MAX_BACKFILL_WINDOWS = 400
+# A report type with no partition landed for this long is stale: the freshness alarm, and the
+# freshness dbt checks (bwp-lake dbt-sources). 26 hours leaves a daily run two hours of slack.
+FRESHNESS_HOURS = 26
 
 # Per report type (dimension ReportType), emitted by the land and summarize steps.
 PARTITIONS_LANDED = "PartitionsLanded"  # 1 per partition: what the freshness alarm counts

@@ -24,9 +24,6 @@ class Gap:
     day: date
     failure: str | None = None  # the last failed run's error and cause, if one tried
 
-    def describe(self) -> str:
-        return f"{self.report_type} {self.day}: " + (f"failed: {self.failure}" if self.failure else "missing")
-
 
 def manifest_day(key: str) -> tuple[str, date] | None:
     """(report type, day) of a manifest key, or None for any other key."""

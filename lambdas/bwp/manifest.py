@@ -13,7 +13,7 @@ import types
 from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -75,25 +75,32 @@ class TaskOrigin(ManifestPart):
 
 
 class Manifest(ManifestPart):
-    report_type: str
-    day: str
-    task_id: str
-    key: str
-    rows: BigCount
-    bytes_in: BigCount
-    bytes_out: BigCount
-    sha256: str
-    columns: list[str]
-    expected_columns: list[str]
-    provisional_schema: bool
-    drift: Drift | None
-    curated: CuratedFile
-    landed_at: str
-    timings: Timings
-    download: Download
-    attempts: int
-    execution_id: str
-    task: TaskOrigin
+    # The descriptions are the manifests table's column comments in Glue.
+    report_type: str = Field(description="Report type, e.g. ORDER_FEES")
+    day: str = Field(description="UTC day of the partition, YYYY-MM-DD")
+    task_id: str = Field(description="The API's report task id the partition was downloaded from")
+    key: str = Field(description="S3 key of the raw report object (gzip CSV)")
+    rows: BigCount = Field(description="Data rows in the report, header excluded")
+    bytes_in: BigCount = Field(description="Size of the report as downloaded (bytes fetched again on a resume once)")
+    bytes_out: BigCount = Field(description="Size of the raw object stored (gzip)")
+    sha256: str = Field(description="SHA-256 of the report's CSV text (after gunzip when served gzip), hex")
+    columns: list[str] = Field(description="The report's header, as served")
+    expected_columns: list[str] = Field(description="The registry's columns for the report type")
+    provisional_schema: bool = Field(description="Whether the registry's schema for the report type is provisional")
+    drift: Drift | None = Field(
+        description="Header drift against the registry (columns missing, unexpected, order differs); null when none"
+    )
+    curated: CuratedFile = Field(
+        description="The typed Parquet file: key, rows, rows skipped, bytes, sha256, row groups, extra columns"
+    )
+    landed_at: str = Field(description="When the partition landed (ISO 8601, UTC); the manifest is written last")
+    timings: Timings = Field(
+        description="Report requested and completed, generation seconds, polls, landing and curated seconds"
+    )
+    download: Download = Field(description="Download: gzip source, link refreshes, resumes, parts")
+    attempts: int = Field(description="Attempts the window took to land")
+    execution_id: str = Field(description="The Step Functions execution that landed the partition")
+    task: TaskOrigin = Field(description="Whether the task was adopted from an earlier run, and which started it")
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,11 @@ def glue_columns(model: type[BaseModel] = Manifest) -> list[tuple[str, str]]:
     """The Glue table's columns: lower case, as Athena keeps them (the JSON SerDe matches the
     manifest's camelCase keys case-insensitively)."""
     return _columns(model, _GLUE)
+
+
+def glue_column_comments(model: type[BaseModel] = Manifest) -> dict[str, str]:
+    """Glue column name -> the field's description, the column's comment."""
+    return {(field.alias or name).lower(): field.description or "" for name, field in model.model_fields.items()}
 
 
 def duckdb_columns(model: type[BaseModel] = Manifest) -> list[tuple[str, str]]:

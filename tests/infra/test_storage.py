@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 from bwp.curated import arrow_schema
-from bwp.schemas import REPORT_TYPES, curated_key, report_key, schema_for
+from bwp.manifest import Manifest
+from bwp.schemas import PROVISIONAL_NOTE, REPORT_TYPES, curated_key, report_key, schema_for
 
 import athena
 from infra.outputs import VIEW_QUERY_PREFIX
@@ -92,10 +93,12 @@ def day_table(name: str, columns: list[tuple[str, str]], prefix: str, storage: d
         "TableInput": Match.object_like(
             {
                 "Name": name,
-                "PartitionKeys": [{"Name": "dt", "Type": "string"}],
+                "PartitionKeys": [Match.object_like({"Name": "dt", "Type": "string"})],
                 "StorageDescriptor": Match.object_like(
                     {
-                        "Columns": [{"Name": column, "Type": column_type} for column, column_type in columns],
+                        "Columns": [
+                            Match.object_like({"Name": column, "Type": column_type}) for column, column_type in columns
+                        ],
                         "Location": _s3_url(prefix),
                         **storage,
                     }
@@ -143,6 +146,32 @@ def test_curated_table_columns_are_the_columns_the_landing_writes(synthesized, r
     # then the Glue table has the same names, in order, with the matching types
     columns = _table(synthesized, schema_for(report_type).curated_table_name)["StorageDescriptor"]["Columns"]
     assert [(c["Name"], c["Type"]) for c in columns] == [(f.name, glue[str(f.type)]) for f in written]
+
+
+def test_every_glue_column_and_partition_key_has_a_comment_glue_accepts(synthesized):
+    tables = [resource["Properties"]["TableInput"] for resource in synthesized.resources("AWS::Glue::Table").values()]
+    columns = [column for table in tables for column in table["StorageDescriptor"]["Columns"] + table["PartitionKeys"]]
+    uncommented = [column["Name"] for column in columns if not column.get("Comment", "").strip()]
+    assert len(tables) == 2 * len(REPORT_TYPES) + 1 and uncommented == []
+    # Glue's limit on a column comment
+    assert max(len(column["Comment"]) for column in columns) <= 255
+
+
+@pytest.mark.parametrize("report_type", REPORT_TYPES)
+@pytest.mark.parametrize("layer", ["raw_table_name", "curated_table_name"])
+def test_report_table_comments_are_the_registry_descriptions(synthesized, report_type, layer):
+    schema = schema_for(report_type)
+    columns = _table(synthesized, getattr(schema, layer))["StorageDescriptor"]["Columns"]
+    assert [column["Comment"] for column in columns] == [schema.column_description(c) for c in schema.columns]
+    provisional = [column["Comment"].endswith(PROVISIONAL_NOTE) for column in columns]
+    assert provisional == [schema.provisional] * len(columns)
+
+
+def test_manifests_table_comments_are_the_manifest_models_descriptions(synthesized):
+    columns = _table(synthesized, "manifests")["StorageDescriptor"]["Columns"]
+    assert {column["Name"]: column["Comment"] for column in columns} == {
+        (field.alias or name).lower(): field.description for name, field in Manifest.model_fields.items()
+    }
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ def test_a_failed_day_stays_known_across_runs_and_gaps_names_it_until_it_lands(t
             "ORDER_FEES"]
     assert main(gaps) == 1
     # then the day is named with the failure the run saw
-    assert capsys.readouterr().out.startswith("ORDER_FEES 2024-08-22: failed: ReportFailed: report task")
+    assert capsys.readouterr().out.startswith("ORDER_FEES 2024-08-22 failed: ReportFailed: report task")
     # and once a later run lands it, it is no longer a gap
     assert main(["local-run", *WINDOW, "--lake-dir", str(lake)]) == 0
     assert main(gaps) == 0

@@ -1,0 +1,155 @@
+"""`bwp-lake status`: a calendar per report type of landed, failed and missing days, with rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import boto3
+import pytest
+from bwp.coordination import TaskLedger
+from moto import mock_aws
+
+from cli.main import main
+from infra.outputs import DATA_BUCKET, STATE_TABLE
+from local.engine import create_state_table
+
+REGION = "us-east-1"
+STACK = "BwpReportLakeTest"
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+def manifest_key(report_type: str, day: str) -> str:
+    return f"manifests/report_type={report_type}/dt={day}.json"
+
+
+def land(lake, report_type: str, day: str, rows: int) -> None:
+    path = lake / manifest_key(report_type, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"reportType": report_type, "day": day, "rows": rows}))
+
+
+@pytest.fixture
+def lake(tmp_path):
+    """ORDER_FEES landed on 2024-08-01 (10 rows) and 2024-08-03 (30 rows); 2024-08-02 failed."""
+    land(tmp_path, "ORDER_FEES", "2024-08-01", 10)
+    land(tmp_path, "ORDER_FEES", "2024-08-03", 30)
+    (tmp_path / "_state").mkdir()
+    failed = {"pk": "WINDOW#ORDER_FEES", "sk": "2024-08-02", "lastError": "ReportFailed", "lastCause": "FAILED"}
+    (tmp_path / "_state" / "ledger.json").write_text(json.dumps([failed]))
+    return tmp_path
+
+
+def test_a_local_lake_shows_a_month_line_of_marks_the_failure_the_rows_and_totals(lake, capsys):
+    # when the status of the first five days of August is asked for
+    code = main(["status", "--lake-dir", str(lake), "--from", "2024-08-01", "--to", "2024-08-06",
+                 "--report-types", "ORDER_FEES"])
+    # then the month's line marks each day by its state, the failure and the rows are named
+    assert code == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "ORDER_FEES  2 landed, 1 failed, 2 missing of 5 days; newest 2024-08-03; "
+        "rows per landed day 10..30 (median 20), 40 in all",
+        "         1       5         10        15        20        25        30",
+        "2024-08  ■ ✗ ■ □ □",
+        "  ORDER_FEES 2024-08-02 failed: ReportFailed: FAILED",
+        "",
+        "■ landed  ✗ failed  □ missing",
+        "1 report type(s) over [2024-08-01, 2024-08-06): 2 landed, 1 failed, 2 missing; 40 rows",
+    ]
+
+
+def test_json_is_one_line_with_every_day_and_the_default_range_is_what_the_local_lake_knows(lake, capsys):
+    land(lake, "USER_EVENTS", "2024-07-30", 5)
+    # when asked without --from/--to
+    code = main(["status", "--lake-dir", str(lake), "--json"])
+    # then one JSON line covers the oldest to the newest day the lake knows, per report type
+    (line,) = capsys.readouterr().out.splitlines()
+    status = json.loads(line)
+    assert code == 0 and (status["from"], status["to"]) == ("2024-07-30", "2024-08-04")
+    order_fees, user_events = status["reportTypes"]
+    assert order_fees["days"] == [
+        {"day": "2024-07-30", "state": "missing"},
+        {"day": "2024-07-31", "state": "missing"},
+        {"day": "2024-08-01", "state": "landed", "rows": 10},
+        {"day": "2024-08-02", "state": "failed", "failure": "ReportFailed: FAILED"},
+        {"day": "2024-08-03", "state": "landed", "rows": 30},
+    ]
+    assert (user_events["landed"], user_events["missing"], user_events["newestDay"]) == (1, 4, "2024-07-30")
+    assert status["totals"] == {"landed": 3, "failed": 1, "missing": 6, "rows": 45}
+
+
+def test_months_are_lines_and_days_outside_the_range_are_blank(lake, capsys):
+    main(["status", "--lake-dir", str(lake), "--from", "2024-07-30", "--to", "2024-09-02", "--report-types",
+          "ORDER_FEES"])
+    lines = capsys.readouterr().out.splitlines()
+    months = [line for line in lines if line[:4] == "2024"]
+    assert months == [
+        "2024-07" + " " * 60 + "□ □",
+        "2024-08  ■ ✗ ■" + " □" * 28,
+        "2024-09  □",
+    ]
+
+
+@pytest.mark.parametrize(("arguments", "said"), [
+    (["--from", "2024-08-05", "--to", "2024-08-01"], "--from 2024-08-05 is not before 2024-08-01"),
+    (["--report-types", "REFUNDS"], "unknown report type(s) REFUNDS"),
+])
+def test_bad_arguments_are_named_in_one_line(lake, arguments, said, capsys):
+    code = main(["status", "--lake-dir", str(lake), *arguments])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and said in captured.err and len(captured.err.splitlines()) == 1
+
+
+def test_an_unreadable_manifest_is_named(lake, capsys):
+    (lake / manifest_key("ORDER_FEES", "2024-08-03")).write_text("{not json")
+    code = main(["status", "--lake-dir", str(lake), "--from", "2024-08-01", "--to", "2024-08-04"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "manifest manifests/report_type=ORDER_FEES/dt=2024-08-03.json is not readable JSON" in err
+
+
+def test_a_missing_lake_directory_is_one_line(tmp_path, capsys):
+    code = main(["status", "--lake-dir", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip().endswith("is not a directory") and len(err.splitlines()) == 1
+
+
+@mock_aws
+def test_the_deployed_stack_is_read_through_its_bucket_and_state_table(capsys):
+    # given a deployed lake with one day landed and one failed
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="lake")
+    s3.put_object(Bucket="lake", Key=manifest_key("ORDER_FEES", "2024-08-01"), Body=b'{"rows": 7}')
+    table = create_state_table()
+    TaskLedger(table, lambda: datetime(2024, 8, 3, tzinfo=UTC)).record_failure(
+        "ORDER_FEES", date(2024, 8, 2), "ReportFailed", "task FAILED", "arn:execution"
+    )
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {DATA_BUCKET: {"Value": "lake"}, STATE_TABLE: {"Value": table.name}},
+    }
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=STACK, TemplateBody=json.dumps(template))
+    # when its status is asked for
+    code = main(["status", "--stack-name", STACK, "--region", REGION, "--from", "2024-08-01", "--to", "2024-08-04",
+                 "--report-types", "ORDER_FEES", "--json"])
+    # then the rows come from the manifest in S3 and the failure from the state table
+    (line,) = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert json.loads(line)["reportTypes"][0]["days"] == [
+        {"day": "2024-08-01", "state": "landed", "rows": 7},
+        {"day": "2024-08-02", "state": "failed", "failure": "ReportFailed: task FAILED"},
+        {"day": "2024-08-03", "state": "missing"},
+    ]
+
+
+@mock_aws
+def test_a_stack_that_is_not_deployed_is_one_line(capsys):
+    code = main(["status", "--stack-name", "Nowhere", "--region", REGION])
+    err = capsys.readouterr().err
+    assert code == 2 and "stack Nowhere not found" in err and len(err.splitlines()) == 1
