@@ -13,6 +13,7 @@ from moto import mock_aws
 from cli.main import main
 from infra.outputs import DATA_BUCKET, STATE_TABLE
 from local.engine import create_state_table
+from local.lake_state import STATE_FILE
 
 REGION = "us-east-1"
 STACK = "BwpReportLakeTest"
@@ -34,9 +35,9 @@ def test_a_local_lake_lists_each_missing_day_and_the_failure_the_ledger_remember
     for day in ("2024-08-01", "2024-08-03"):
         (tmp_path / manifest_key("ORDER_FEES", day)).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / manifest_key("ORDER_FEES", day)).write_text("{}")
-    (tmp_path / "_state").mkdir()
+    (tmp_path / STATE_FILE).parent.mkdir()
     failed = {"pk": "WINDOW#ORDER_FEES", "sk": "2024-08-02", "lastError": "ReportTimedOut", "lastCause": "RUNNING"}
-    (tmp_path / "_state" / "ledger.json").write_text(json.dumps([failed]))
+    (tmp_path / STATE_FILE).write_text(json.dumps([failed]))
     # when the gaps of the first three days are asked for
     code = main(["gaps", "--lake-dir", str(tmp_path), "--from", "2024-08-01", "--to", "2024-08-04",
                  "--report-types", "ORDER_FEES"])
