@@ -20,7 +20,7 @@ from bwp.schemas import REPORT_TYPES
 
 from cli.deployed import client, stack_output_values, table
 from infra.outputs import DATA_BUCKET, STATE_TABLE
-from local.lake_dir import saved_ledger_items
+from local.lake_state import saved_ledger_items
 
 
 class LakeArgumentError(ValueError):

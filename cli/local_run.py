@@ -20,10 +20,12 @@ from cli.execution_input import add_window_arguments, execution_input
 from cli.run_lines import outcome_verdict, plan_line, window_lines
 from emulator import Emulator, EmulatorConfig
 from local.engine import DEFAULT_TIMEOUT_SECONDS, ApiEndpoint, ExecutionOutcome, LocalEngine
+from local.lake_state import LakeDirectoryInUse, StateFileUnreadable
 from local.lambda_runtime import Invocation
 
 DEMO_ROWS_PER_DAY = 400
 DEMO_GENERATION_SECONDS = 90.0
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a process stopped by Ctrl-C
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +55,7 @@ def _add_emulator_arguments(parser: argparse.ArgumentParser, *, rows_per_day: in
 def run_local(args: argparse.Namespace) -> int:
     faults = _read_faults(args.faults) if args.faults else {}
     out = sys.stderr if args.json else sys.stdout
-    with _api(args, faults) as (api, virtual_time):
+    with _ended_in_one_line(args.lake_dir), _api(args, faults) as (api, virtual_time):
         outcome = ingest(api, execution_input(args), args.lake_dir, out, virtual_time=virtual_time)
     if args.json:
         print(json.dumps(outcome_record(outcome, args.lake_dir)))
@@ -63,7 +65,7 @@ def run_local(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print("bwp-report-lake demo: the last 7 days of ORDER_FEES and USER_EVENTS, on the local twin\n")
-    with _api(args, {}) as (api, virtual_time):
+    with _ended_in_one_line(args.lake_dir), _api(args, {}) as (api, virtual_time):
         outcome = ingest(api, {"lookbackDays": 7}, args.lake_dir, sys.stdout, virtual_time=virtual_time)
     if not outcome.succeeded:
         return 1
@@ -76,7 +78,6 @@ def ingest(
     api: ApiEndpoint, request: dict[str, Any], lake_dir: Path, out: TextIO, *, virtual_time: bool
 ) -> ExecutionOutcome:
     progress = Progress(out)
-    print(f"API: {api.base_url}   input: {json.dumps(request)}", file=out)
     with LocalEngine(
         api,
         virtual_time=virtual_time,
@@ -85,6 +86,7 @@ def ingest(
         allowed_download_hosts=_allowed_hosts(api.base_url),
         lake_dir=lake_dir,
     ) as engine:
+        print(f"API: {api.base_url}   input: {json.dumps(request)}", file=out)
         # On API time a run ends in seconds; against a real API it takes as long as the reports do.
         try:
             outcome = engine.run(request, timeout_seconds=DEFAULT_TIMEOUT_SECONDS if virtual_time else None)
@@ -174,6 +176,21 @@ def describe(invocation: Invocation) -> str | None:
             drift = "  HEADER DRIFT" if result.get("drift") else ""
             return f"{where}  landed      {result['rows']:,} rows, {result['bytesOut']:,} bytes{drift}"
     return None
+
+
+@contextmanager
+def _ended_in_one_line(lake_dir: Path) -> Iterator[None]:
+    """A run that cannot use its lake directory, or is interrupted, says so in one line, without a
+    traceback."""
+    try:
+        yield
+    except (LakeDirectoryInUse, StateFileUnreadable) as error:
+        raise SystemExit(f"error: {error}") from None
+    except KeyboardInterrupt:
+        # Each window that landed and each ledger write reached the lake directory as it happened.
+        print(f"interrupted: the windows that landed and the ledger are saved in {lake_dir}/; "
+              "run again to resume", file=sys.stderr)
+        raise SystemExit(INTERRUPTED) from None
 
 
 @contextmanager

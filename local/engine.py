@@ -35,6 +35,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 import statemachine
 from infra.config import DEFAULTS
 from local.lake_dir import LakeDirectory
+from local.lake_state import held_by_this_run, load_state, written_through
 from local.lambda_runtime import InProcessLambdas, Invocation, load_handler
 from local.virtual_time import EmulatorClock, VirtualTime
 
@@ -106,6 +107,9 @@ class LocalEngine:
 
     def _start(self) -> None:
         enter = self._stack.enter_context
+        if self._lake_dir is not None:
+            # First, before anything is written into it: one run at a time holds the directory.
+            enter(held_by_this_run(self._lake_dir))
         enter(_quiet_engine_logs())
         enter(warnings.catch_warnings())
         # Steps without metrics of their own flush none; in Lambda that is one line per cold start.
@@ -142,9 +146,17 @@ class LocalEngine:
         self.state_table = create_state_table()
         self._role_arn, self._definition = self._create_functions()
         if self._lake_dir is not None:
-            self.lake = LakeDirectory(self._lake_dir, self.s3, BUCKET)
-            self.lake.remove_stale_temp_files()
-            self.lake.load_ledger(self.state_table)
+            self._start_from_lake_dir(self._lake_dir)
+
+    def _start_from_lake_dir(self, root: Path) -> None:
+        """The lake directory is this twin's durable state, as the bucket and the table are the
+        stack's: its objects are put back into the bucket, its table loaded and from then on
+        written through."""
+        self.lake = LakeDirectory(root, self.s3, BUCKET)
+        self.lake.remove_stale_temp_files()
+        self.lake.load_into_bucket()
+        load_state(root, self.state_table)
+        self._stack.enter_context(written_through(root, STATE_TABLE))
 
     def _lambda_environment(self) -> dict[str, str]:
         return {
@@ -241,8 +253,6 @@ class LocalEngine:
         copied as they land; this catches the rest)."""
         if self.lake is None:
             raise ValueError("this engine was started without a lake_dir")
-        # The ledger first: the sweep ends by tidying the directory it is written through.
-        self.lake.save_ledger(self.state_table)
         return self.lake.sweep()
 
     def _invoked(self, invocation: Invocation) -> None:

@@ -1,4 +1,5 @@
-"""The lake directory: the bucket's reports and manifests, copied as each window lands.
+"""The lake directory: the bucket's reports and manifests, copied as each window lands, and put
+back into the next run's bucket, so that the directory remembers as the bucket does.
 
 A file appears in its partition whole or not at all: it is downloaded under ``_incoming/``,
 outside every partition, then renamed into place. A window's manifest is copied after its
@@ -7,23 +8,19 @@ report, so a manifest in the directory always has its report beside it.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import threading
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
 from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
-from bwp.coordination import LEDGER_PK_PREFIX
 from bwp.schemas import curated_key, manifest_key, report_key
 
 INCOMING = "_incoming"
-# The task ledger's windows, kept between runs as the stack's table keeps them: a later run, and
-# `bwp-lake gaps`, still know which days failed and why.
-LEDGER_FILE = Path("_state") / "ledger.json"
+# Copied from the bucket in this order: a manifest never arrives before its report.
+MIRRORED_PREFIXES = (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX)
 # boto3's download_file writes "<name>.<8 hex digits>" beside its target until the download is
 # done; a copy killed midway left such a file inside its partition.
 _TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|parquet|json)\.[0-9a-fA-F]{8}$")
@@ -37,13 +34,13 @@ class LakeDirectory:
         self._s3 = s3
         self._bucket = bucket
         self._incoming = root / INCOMING
-        self._copied: dict[str, str] = {}  # key -> ETag of the version copied by this process
+        self._copied: dict[str, str] = {}  # key -> ETag of the version the directory holds
         self._lock = threading.Lock()
 
     def remove_stale_temp_files(self) -> list[Path]:
         """Half-copied files that an earlier, interrupted copy left behind."""
         stale = [path for path in self._incoming.glob("*") if path.is_file()]
-        for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
+        for prefix in MIRRORED_PREFIXES:
             stale += [path for path in (self.root / prefix).rglob("*") if _TRANSFER_LEFTOVER.search(path.name)]
         for path in stale:
             path.unlink(missing_ok=True)
@@ -61,7 +58,7 @@ class LakeDirectory:
         """Whatever is in the bucket and not yet here as it is there: every report and curated file,
         then every manifest."""
         written = []
-        for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
+        for prefix in MIRRORED_PREFIXES:
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     with self._lock:
@@ -72,31 +69,18 @@ class LakeDirectory:
             self._incoming.rmdir()
         return written
 
-    def load_ledger(self, table) -> int:
-        """Put the ledger entries an earlier run saved into ``table``; how many."""
-        items = saved_ledger_items(self.root)
-        with table.batch_writer() as batch:
-            for item in items:
-                batch.put_item(Item=item)
-        return len(items)
-
-    def save_ledger(self, table) -> Path:
-        """Write the table's ledger entries (not its slots: those belong to one API's tasks)."""
-        items = []
-        request: dict = {}
-        while True:
-            page = table.scan(**request)
-            items += [item for item in page.get("Items", []) if item["pk"].startswith(LEDGER_PK_PREFIX)]
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        target = self.root / LEDGER_FILE
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self._incoming.mkdir(parents=True, exist_ok=True)
-        temporary = self._incoming / f"{uuid.uuid4().hex}-{target.name}"
-        temporary.write_text(json.dumps(sorted(items, key=lambda i: (i["pk"], i["sk"])), default=_number, indent=1))
-        os.replace(temporary, target)
-        return target
+    def load_into_bucket(self) -> None:
+        """Put what the directory holds into the bucket, as the bucket held it when it was copied
+        here: plans, expected generation times and gaps then see every earlier run. Reports and
+        curated files go first, each manifest after them."""
+        for prefix in MIRRORED_PREFIXES:
+            for path in sorted((self.root / prefix).rglob("*")):
+                if path.is_file():
+                    key = path.relative_to(self.root).as_posix()
+                    with path.open("rb") as body:
+                        etag = self._s3.put_object(Bucket=self._bucket, Key=key, Body=body)["ETag"]
+                    with self._lock:
+                        self._copied[key] = etag
 
     def _copy(self, key: str) -> Path:
         target = self.root / key
@@ -114,15 +98,3 @@ class LakeDirectory:
             self._copied[key] = response["ETag"]
         return target
 
-
-def saved_ledger_items(root: Path) -> list[dict]:
-    """The ledger entries the last run over the lake directory ``root`` saved (none at first)."""
-    path = root / LEDGER_FILE
-    return json.loads(path.read_text(), parse_float=Decimal) if path.exists() else []
-
-
-def _number(value: object) -> int | float:
-    """DynamoDB numbers come back as Decimal."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -48,6 +48,8 @@ SLOT_LEASE = timedelta(hours=1)
 WAITER_LEASE = timedelta(minutes=5)
 
 LEDGER_PK_PREFIX = "WINDOW#"
+SLOTS_PK_PREFIX = "SLOTS#"
+WAITERS_PK_PREFIX = "WAITERS#"
 LANDED = "LANDED"
 ADOPTABLE_STATUSES = frozenset({"STARTED", "RUNNING", "COMPLETED"})
 MAX_CAUSE_CHARS = 500
@@ -221,8 +223,8 @@ class TaskSlots:
         task_in_progress: Callable[[str], bool],
     ) -> None:
         self._table = table
-        self._slots_pk = f"SLOTS#{target_id}"
-        self._waiters_pk = f"WAITERS#{target_id}"
+        self._slots_pk = f"{SLOTS_PK_PREFIX}{target_id}"
+        self._waiters_pk = f"{WAITERS_PK_PREFIX}{target_id}"
         self._limit = limit
         self._now = now
         self._task_in_progress = task_in_progress

@@ -13,6 +13,7 @@ from moto import mock_aws
 from cli.main import main
 from infra.outputs import DATA_BUCKET, STATE_TABLE
 from local.engine import create_state_table
+from local.lake_state import STATE_FILE
 
 REGION = "us-east-1"
 STACK = "BwpReportLakeTest"
@@ -34,9 +35,9 @@ def test_a_local_lake_lists_each_missing_day_and_the_failure_the_ledger_remember
     for day in ("2024-08-01", "2024-08-03"):
         (tmp_path / manifest_key("ORDER_FEES", day)).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / manifest_key("ORDER_FEES", day)).write_text("{}")
-    (tmp_path / "_state").mkdir()
+    (tmp_path / STATE_FILE).parent.mkdir()
     failed = {"pk": "WINDOW#ORDER_FEES", "sk": "2024-08-02", "lastError": "ReportTimedOut", "lastCause": "RUNNING"}
-    (tmp_path / "_state" / "ledger.json").write_text(json.dumps([failed]))
+    (tmp_path / STATE_FILE).write_text(json.dumps([failed]))
     # when the gaps of the first three days are asked for
     code = main(["gaps", "--lake-dir", str(tmp_path), "--from", "2024-08-01", "--to", "2024-08-04",
                  "--report-types", "ORDER_FEES"])
@@ -56,7 +57,7 @@ def test_consecutive_missing_days_print_as_one_range_and_json_lists_every_day(tm
     (tmp_path / "_state").mkdir()
     failed = [{"pk": "WINDOW#ORDER_FEES", "sk": day, "lastError": "ReportFailed", "lastCause": "FAILED"}
               for day in ("2024-08-01", "2024-08-02")]
-    (tmp_path / "_state" / "ledger.json").write_text(json.dumps(failed))
+    (tmp_path / "_state" / "table.json").write_text(json.dumps(failed))
     arguments = ["gaps", "--lake-dir", str(tmp_path), "--from", "2024-08-01", "--to", "2024-10-01"]
     # when its gaps over two months are listed
     code = main(arguments)
@@ -122,3 +123,16 @@ def test_the_deployed_stack_is_read_through_its_bucket_and_state_table(capsys):
         "ORDER_FEES 2024-08-02 failed: ReportFailed: task FAILED",
         "1 partition(s) missing in [2024-08-01, 2024-08-03) of ORDER_FEES",
     ]
+
+
+def test_a_lake_directory_saved_by_an_earlier_version_keeps_its_failures(tmp_path, capsys):
+    # given a lake directory whose state an earlier version saved as _state/ledger.json
+    (tmp_path / "_state").mkdir()
+    failed = [{"pk": "WINDOW#ORDER_FEES", "sk": "2024-08-01", "lastError": "ReportFailed", "lastCause": "FAILED"}]
+    (tmp_path / "_state" / "ledger.json").write_text(json.dumps(failed))
+    # when its gaps are listed
+    code = main(["gaps", "--lake-dir", str(tmp_path), "--from", "2024-08-01", "--to", "2024-08-02",
+                 "--report-types", "ORDER_FEES"])
+    # then the failure the ledger remembers is still named
+    assert code == 1
+    assert capsys.readouterr().out.splitlines()[0] == "ORDER_FEES 2024-08-01 failed: ReportFailed: FAILED"

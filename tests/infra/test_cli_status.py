@@ -42,7 +42,7 @@ def lake(tmp_path):
     land(tmp_path, "ORDER_FEES", "2024-08-03", 30)
     (tmp_path / "_state").mkdir()
     failed = {"pk": "WINDOW#ORDER_FEES", "sk": "2024-08-02", "lastError": "ReportFailed", "lastCause": "FAILED"}
-    (tmp_path / "_state" / "ledger.json").write_text(json.dumps([failed]))
+    (tmp_path / "_state" / "table.json").write_text(json.dumps([failed]))
     return tmp_path
 
 
