@@ -212,7 +212,9 @@ def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(c
         "expectedColumns", "provisionalSchema", "drift", "curated", "landedAt", "timings", "download",
         "attempts", "executionId", "task",
     ]
-    assert list(manifest["curated"]) == ["key", "rows", "rowsSkipped", "bytes", "sha256", "rowGroups", "extraColumns"]
+    assert list(manifest["curated"]) == [
+        "key", "rows", "rowsSkipped", "bytes", "sha256", "rowGroups", "extraColumns", "invalidUtf8Values",
+    ]
     assert list(manifest["timings"]) == [
         "requestedAt", "completedAt", "generationSeconds", "polls", "landingStartedAt", "landingSeconds",
         "curatedSeconds",
