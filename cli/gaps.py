@@ -69,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({
             "from": str(first),
             "to": str(end),
-            "missing": [{"reportType": g.report_type, "day": str(g.day), "failure": g.failure} for g in gaps],
+            "missing": [
+                {"reportType": g.report_type, "day": str(g.day), "failure": g.failure,
+                 "quarantineKey": g.quarantine_key}
+                for g in gaps
+            ],
         }))
     else:
         for gap in gaps:

@@ -1,4 +1,5 @@
-"""The lake directory: the bucket's reports and manifests, copied as each window lands.
+"""The lake directory: the bucket's reports, curated files, manifests and quarantined reports,
+copied as each window lands.
 
 A file appears in its partition whole or not at all: it is downloaded under ``_incoming/``,
 outside every partition, then renamed into place. A window's manifest is copied after its
@@ -16,7 +17,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
+from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
 from bwp.coordination import LEDGER_PK_PREFIX
 from bwp.schemas import curated_key, manifest_key, report_key
 
@@ -43,7 +44,7 @@ class LakeDirectory:
     def remove_stale_temp_files(self) -> list[Path]:
         """Half-copied files that an earlier, interrupted copy left behind."""
         stale = [path for path in self._incoming.glob("*") if path.is_file()]
-        for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
+        for prefix in (QUARANTINE_PREFIX, REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
             stale += [path for path in (self.root / prefix).rglob("*") if _TRANSFER_LEFTOVER.search(path.name)]
         for path in stale:
             path.unlink(missing_ok=True)
@@ -58,10 +59,10 @@ class LakeDirectory:
         ]
 
     def sweep(self) -> list[Path]:
-        """Whatever is in the bucket and not yet here as it is there: every report and curated file,
-        then every manifest."""
+        """Whatever is in the bucket and not yet here as it is there: every quarantined report,
+        report and curated file, then every manifest."""
         written = []
-        for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
+        for prefix in (QUARANTINE_PREFIX, REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     with self._lock:
