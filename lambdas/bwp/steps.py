@@ -318,6 +318,11 @@ def land_report(
                 "curated_extra_columns": list(curated.extra_columns),
             },
         )
+    if curated.invalid_utf8_values:
+        logger.warning(
+            "values of the report that are not UTF-8 are mended with U+FFFD in the curated file",
+            extra={"report_type": window.report_type, "day": day, "values": curated.invalid_utf8_values},
+        )
     if curated.rows_skipped:
         logger.warning(
             "records of the report that are not rows of its header's width are not in the curated file",
