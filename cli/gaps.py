@@ -31,6 +31,7 @@ class GapRange:
     first: date
     last: date
     failure: str | None
+    quarantine_key: str | None = None  # a day whose report could not be curated: where it is kept
 
     @property
     def days(self) -> int:
@@ -39,7 +40,8 @@ class GapRange:
     def describe(self) -> str:
         span = str(self.first) if self.days == 1 else f"{self.first}..{self.last}"
         count = "" if self.days == 1 else f" ({self.days} days)"
-        return f"{self.report_type} {span} " + (f"failed{count}: {self.failure}" if self.failure else f"missing{count}")
+        text = f"{self.report_type} {span} " + (f"failed{count}: {self.failure}" if self.failure else f"missing{count}")
+        return text + (f" [report kept at {self.quarantine_key}]" if self.quarantine_key else "")
 
 
 def gap_ranges(gaps: Iterable[Gap]) -> list[GapRange]:
@@ -48,12 +50,12 @@ def gap_ranges(gaps: Iterable[Gap]) -> list[GapRange]:
     ranges: list[GapRange] = []
     for gap in gaps:
         last = ranges[-1] if ranges else None
-        if last and (last.report_type, last.failure, last.last + timedelta(days=1)) == (
-            gap.report_type, gap.failure, gap.day
+        if last and (last.report_type, last.failure, last.quarantine_key, last.last + timedelta(days=1)) == (
+            gap.report_type, gap.failure, gap.quarantine_key, gap.day
         ):
-            ranges[-1] = GapRange(last.report_type, last.first, gap.day, last.failure)
+            ranges[-1] = GapRange(last.report_type, last.first, gap.day, last.failure, last.quarantine_key)
         else:
-            ranges.append(GapRange(gap.report_type, gap.day, gap.day, gap.failure))
+            ranges.append(GapRange(gap.report_type, gap.day, gap.day, gap.failure, gap.quarantine_key))
     return ranges
 
 
@@ -83,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({
             "from": str(first),
             "to": str(end),
-            "missing": [{"reportType": g.report_type, "day": str(g.day), "failure": g.failure} for g in gaps],
+            "missing": [
+                {"reportType": g.report_type, "day": str(g.day), "failure": g.failure,
+                 "quarantineKey": g.quarantine_key}
+                for g in gaps
+            ],
         }))
     else:
         for gap_range in gap_ranges(gaps):

@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from bwp.gaps import Gap, failures_of, manifest_day
+from bwp.coordination import LedgerEntry
+from bwp.gaps import Gap, failures_of, gap_of, manifest_day
 from rich.console import Console
 from rich.text import Text
 
@@ -162,7 +163,7 @@ def _report_status(
     lake: LakeSource,
     report_type: str,
     keys: dict[tuple[str, date], str],
-    failures: dict[tuple[str, date], str],
+    failures: dict[tuple[str, date], LedgerEntry],
     first: date,
     end: date,
 ) -> ReportStatus:
@@ -173,7 +174,9 @@ def _report_status(
         if key is not None:
             days.append(Day(day, DayState.LANDED, rows=_rows(lake, key)))
         elif (report_type, day) in failures:
-            days.append(Day(day, DayState.FAILED, failure=failures[(report_type, day)]))
+            gap = gap_of(report_type, day, failures[(report_type, day)])
+            kept = f" [report kept at {gap.quarantine_key}]" if gap.quarantine_key else ""
+            days.append(Day(day, DayState.FAILED, failure=f"{gap.failure or 'not curated'}{kept}"))
         else:
             days.append(Day(day, DayState.MISSING))
     landed = [day for kind, day in keys if kind == report_type]

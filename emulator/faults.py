@@ -12,7 +12,7 @@ import threading
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from emulator.reports import HEADER_DRIFTS
+from emulator.reports import BAD_RECORDS, HEADER_DRIFTS
 
 TOKEN_LIFETIME_SECONDS = 900
 ALWAYS = "always"
@@ -29,6 +29,7 @@ class Faults:
     gzip_downloads: bool = False  # new tasks' reports are served gzip-compressed
     header_drift: str | None = None  # new tasks' reports: "rename" the last column or "add" one
     empty_reports: bool = False  # new tasks' reports are a zero-byte body: not even a header line
+    bad_last_record: str | None = None  # new tasks' reports end with "invalid_utf8" or a "long_line"
     token_expiry_seconds: int = TOKEN_LIFETIME_SECONDS  # lifetime of tokens issued from now on
 
 
@@ -63,6 +64,10 @@ def validated(name: str, value: Any) -> Any:
     if name == "header_drift":
         if value is not None and value not in HEADER_DRIFTS:
             raise ValueError(f"header_drift must be null, {' or '.join(map(repr, HEADER_DRIFTS))}, got {value!r}")
+        return value
+    if name == "bad_last_record":
+        if value is not None and value not in BAD_RECORDS:
+            raise ValueError(f"bad_last_record must be null, {' or '.join(map(repr, BAD_RECORDS))}, got {value!r}")
         return value
     return int(_number(name, value, 1, 7 * 86_400))  # token_expiry_seconds
 

@@ -63,6 +63,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {"ORDER_FEES": ORDER_FEES_COLUMNS, "USER_E
 REPORT_TYPES: tuple[str, ...] = tuple(COLUMNS)
 
 HEADER_DRIFTS = ("rename", "add")
+# What bad_last_record appends after the day's rows: one record a CSV reader chokes on.
+BAD_RECORDS = ("invalid_utf8", "long_line")
+# A record longer than any CSV reader's block (pyarrow reads 1 MiB at a time), with no line end.
+LONG_LINE_BYTES = 3 * 1024 * 1024
 # What header_drift="add" appends to every line: a plausible column the registry does not know.
 ADDED_COLUMN = ("marketplaceId", "ATVPDKIKX0DER")
 
@@ -85,6 +89,7 @@ class ReportSpec:
     header_drift: str | None = None
     gzip: bool = False
     empty: bool = False  # a zero-byte file: not even the header line
+    bad_last_record: str | None = None  # one of BAD_RECORDS, after the rows
 
 
 def columns(report_type: str, header_drift: str | None = None) -> tuple[str, ...]:
@@ -113,6 +118,16 @@ def csv_field(value: str) -> str:
 
 def header_line(report_type: str, header_drift: str | None = None) -> str:
     return ",".join(csv_field(name) for name in columns(report_type, header_drift)) + "\n"
+
+
+def bad_record(spec: ReportSpec) -> bytes:
+    """The last record of a report served with ``bad_last_record``: a Latin-1 "café" in the first
+    field of a row of the header's width, or one field of LONG_LINE_BYTES with no line end."""
+    if spec.bad_last_record == "invalid_utf8":
+        return b"caf\xe9" + b"," * (len(columns(spec.report_type, spec.header_drift)) - 1) + b"\n"
+    if spec.bad_last_record == "long_line":
+        return b"x" * LONG_LINE_BYTES
+    return b""
 
 
 # --- fixed-width pieces -------------------------------------------------------------------------
@@ -485,7 +500,7 @@ def report_length(spec: ReportSpec) -> int:
         return 0
     if spec.gzip:
         return _gzip_length(spec)
-    return len(header_line(spec.report_type, spec.header_drift)) + sum(
+    return len(header_line(spec.report_type, spec.header_drift)) + len(bad_record(spec)) + sum(
         _day_size(spec.report_type, day, spec.seed, spec.rows_per_day, spec.header_drift, lo, hi)
         for day, lo, hi in _days(spec.start, spec.end)
     )
@@ -543,6 +558,8 @@ def _plain(spec: ReportSpec, offset: int) -> Iterator[bytes]:
         for text in plan.text(first, stop, stop_tick):
             yield text[skip:].encode() if skip else text.encode()
             skip = 0
+    if tail := bad_record(spec)[offset:]:
+        yield tail
 
 
 def report_bytes(report_type: str, day: date, seed: int, rows_per_day: int) -> Iterator[bytes]:

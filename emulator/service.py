@@ -85,6 +85,7 @@ class Task:
     gzip: bool
     header_drift: str | None
     empty: bool
+    bad_last_record: str | None
 
     def progress(self, now: datetime) -> tuple[str, datetime]:
         """(status, lastUpdatedTime) at ``now``."""
@@ -105,7 +106,7 @@ class Task:
     def spec(self, config: EmulatorConfig) -> reports.ReportSpec:
         return reports.ReportSpec(
             self.report_type, self.start, self.end, config.seed, config.rows_per_day, self.header_drift, self.gzip,
-            self.empty,
+            self.empty, self.bad_last_record,
         )
 
 
@@ -244,6 +245,7 @@ class ReportingApi:
                 gzip=faults.gzip_downloads,
                 header_drift=faults.header_drift,
                 empty=faults.empty_reports,
+                bad_last_record=faults.bad_last_record,
             )
             self._tasks[task.task_id] = task
             self._max_in_progress = max(self._max_in_progress, in_progress + task.in_progress(now))

@@ -13,7 +13,15 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
-from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, NAMESPACE, REPORTS_PREFIX, SERVICE
+from bwp.contract import (
+    CURATED_PREFIX,
+    MANIFESTS_PREFIX,
+    NAMESPACE,
+    QUARANTINE_PREFIX,
+    REPORTS_PREFIX,
+    SERVICE,
+    STAGING_PREFIX,
+)
 from constructs import Construct
 
 from infra.config import LakeConfig
@@ -48,6 +56,7 @@ class StepProfile:
     writes_lake: bool = False
     keeps_state: bool = False  # reads and writes the task ledger and slots (bwp.coordination)
     lists_manifests: bool = False  # reads which partitions have landed (bwp.gaps)
+    withdraws_unlanded: bool = False  # takes objects of days without a manifest out of the tables
     description: str = ""
     bundle: str = "core"  # the one of BUNDLES it runs from: only landing carries pyarrow
 
@@ -81,7 +90,11 @@ STEPS: dict[str, StepProfile] = {
         bundle="landing",
     ),
     "summarize": StepProfile(
-        Duration.minutes(1), keeps_state=True, lists_manifests=True, description="One line per window, gaps"
+        Duration.minutes(1),
+        keeps_state=True,
+        lists_manifests=True,
+        withdraws_unlanded=True,
+        description="One line per window, gaps",
     ),
 }
 
@@ -97,6 +110,8 @@ def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str, sta
         "REPORTS_PREFIX": REPORTS_PREFIX,
         "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
         "CURATED_PREFIX": CURATED_PREFIX,
+        "STAGING_PREFIX": STAGING_PREFIX,
+        "QUARANTINE_PREFIX": QUARANTINE_PREFIX,
         "DOWNLOAD_HOST_ALLOWLIST": ",".join(config.download_host_allowlist),
         "PROJECTION_START_DATE": config.projection_start_date,
         "POWERTOOLS_SERVICE_NAME": SERVICE,
@@ -226,18 +241,20 @@ class Workflow(Construct):
             ):
                 acknowledge(role, f"AwsSolutions-IAM5[Action::{action}]", reason)
         if profile.writes_lake:
-            for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
+            for prefix in (STAGING_PREFIX, REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX):
                 self._storage.bucket.grant_put(function, f"{prefix}*")
                 acknowledge(
                     role,
                     f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._storage.bucket)}.Arn>/{prefix}*]",
-                    f"Partition keys are per report type and day, all under {prefix}.",
+                    f"Keys are per report type and day, all under {prefix}.",
                 )
-            # The curated file is made from the raw object just landed, read back: GetObject
-            # alone (grant_read would add listing the whole bucket).
+            # The staged raw object is read back to make the curated file, and both are copied
+            # (inside S3) into the table locations or quarantine/, then deleted: GetObject and
+            # DeleteObject on staging/ alone (grant_read would add listing the whole bucket).
             role.add_to_policy(
                 iam.PolicyStatement(
-                    actions=["s3:GetObject"], resources=[self._storage.bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]
+                    actions=["s3:GetObject", "s3:DeleteObject"],
+                    resources=[self._storage.bucket.arn_for_objects(f"{STAGING_PREFIX}*")],
                 )
             )
             acknowledge(
@@ -245,7 +262,34 @@ class Workflow(Construct):
                 "AwsSolutions-IAM5[Action::s3:Abort*]",
                 "s3:Abort* is AbortMultipartUpload: a landing that fails cleans up its partial upload.",
             )
+        if profile.withdraws_unlanded:
+            self._grant_withdrawing(function, role)
         return function
+
+    def _grant_withdrawing(self, function: lambda_.Function, role: iam.Role) -> None:
+        """What bwp.publication.withdraw_unlanded calls: list and read the table locations (the
+        version read), copy a raw report under quarantine/, delete that version."""
+        bucket = self._storage.bucket
+        tables = [bucket.arn_for_objects(f"{prefix}*") for prefix in (REPORTS_PREFIX, CURATED_PREFIX)]
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                resources=tables,
+            )
+        )
+        bucket.grant_put(function, f"{QUARANTINE_PREFIX}*")
+        for prefix in (REPORTS_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{self._logical_id(bucket)}.Arn>/{prefix}*]",
+                f"Objects of days that did not land, per report type and day, all under {prefix}.",
+            )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Action::s3:Abort*]",
+            "s3:Abort* is AbortMultipartUpload: a copy into quarantine/ that fails cleans up its parts.",
+        )
 
     def _add_state_machine(self) -> sfn.StateMachine:
         log_group = logs.LogGroup(

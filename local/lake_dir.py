@@ -1,5 +1,6 @@
-"""The lake directory: the bucket's reports and manifests, copied as each window lands, and put
-back into the next run's bucket, so that the directory remembers as the bucket does.
+"""The lake directory: the bucket's reports, curated files, manifests and quarantined reports,
+copied as each window lands, and put back into the next run's bucket, so that the directory
+remembers as the bucket does.
 
 A file appears in its partition whole or not at all: it is downloaded under ``_incoming/``,
 outside every partition, then renamed into place. A window's manifest is copied after its
@@ -15,12 +16,12 @@ import threading
 import uuid
 from pathlib import Path
 
-from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
+from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
 from bwp.schemas import curated_key, manifest_key, report_key
 
 INCOMING = "_incoming"
 # Copied from the bucket in this order: a manifest never arrives before its report.
-MIRRORED_PREFIXES = (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX)
+MIRRORED_PREFIXES = (QUARANTINE_PREFIX, REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX)
 # boto3's download_file writes "<name>.<8 hex digits>" beside its target until the download is
 # done; a copy killed midway left such a file inside its partition.
 _TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|parquet|json)\.[0-9a-fA-F]{8}$")
@@ -55,8 +56,8 @@ class LakeDirectory:
         ]
 
     def sweep(self) -> list[Path]:
-        """Whatever is in the bucket and not yet here as it is there: every report and curated file,
-        then every manifest."""
+        """Whatever is in the bucket and not yet here as it is there: every quarantined report,
+        report and curated file, then every manifest."""
         written = []
         for prefix in MIRRORED_PREFIXES:
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):

@@ -3,11 +3,17 @@
 The typed views and named queries are the very SQL text Athena runs (``athena``); this module only
 supplies what Glue supplies in AWS: the raw tables over the gzip CSV files, the curated tables over
 the Parquet files and the manifests table.
+
+A file DuckDB cannot read whole (text that is not UTF-8, a record longer than its reader takes, a
+truncated file) is left out of its table with a warning naming it, so one bad file never keeps
+the lake from opening: every other file stays queryable.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +31,7 @@ CURATED_DIR = "curated"
 MANIFESTS_DIR = "manifests"
 
 Result = tuple[list[str], list[tuple[Any, ...]]]
+log = logging.getLogger(__name__)
 
 # Mirrors the Glue tables: a header line, RFC 4180 quoting, every value text, `dt` from the path.
 # union_by_name matches columns by header name, so a drifted file (renamed, extra or reordered
@@ -60,6 +67,7 @@ class LakeSql:
 
     def __init__(self, lake_dir: Path | str) -> None:
         self.lake_dir = Path(lake_dir)
+        self.unreadable: list[str] = []  # one line per file left out: its path and DuckDB's reason
         self._db = duckdb.connect(":memory:")
         try:
             self._install()
@@ -103,7 +111,9 @@ class LakeSql:
 
     def _raw_view_sql(self, schema: ReportSchema) -> str:
         folder = self.lake_dir / REPORTS_DIR / f"report_type={schema.report_type}"
-        files = sorted(folder.glob("dt=*/*.csv.gz"))
+        files = self._readable(
+            sorted(folder.glob("dt=*/*.csv.gz")), lambda paths: f"FROM read_csv({_list_literal(paths)}, {_CSV_OPTIONS})"
+        )
         columns = [name for name, _ in raw_table_columns(schema.report_type)] + [PARTITION_COLUMN]
         if files:
             source = f"FROM read_csv({_list_literal(files)}, {_CSV_OPTIONS})"
@@ -118,7 +128,10 @@ class LakeSql:
 
     def _curated_view_sql(self, schema: ReportSchema) -> str:
         folder = self.lake_dir / CURATED_DIR / f"report_type={schema.report_type}"
-        files = sorted(folder.glob("dt=*/*.parquet"))
+        files = self._readable(
+            sorted(folder.glob("dt=*/*.parquet")),
+            lambda paths: f"FROM read_parquet({_list_literal(paths)}, {_PARQUET_OPTIONS})",
+        )
         columns = [
             (name, _DUCKDB_TYPES.get(glue_type, glue_type))
             for name, glue_type in curated_table_columns(schema.report_type)
@@ -130,7 +143,10 @@ class LakeSql:
         return f"CREATE OR REPLACE VIEW {schema.curated_table_name} AS SELECT {', '.join(select)} {source}"
 
     def _manifests_view_sql(self) -> str:
-        files = sorted((self.lake_dir / MANIFESTS_DIR).glob("report_type=*/dt=*.json"))
+        files = self._readable(
+            sorted((self.lake_dir / MANIFESTS_DIR).glob("report_type=*/dt=*.json")),
+            lambda paths: f"FROM read_json({_list_literal(paths)}, {_JSON_OPTIONS})",
+        )
         source, select = self._columns_or_nulls(
             f"FROM read_json({_list_literal(files)}, {_JSON_OPTIONS})" if files else None, _MANIFEST_COLUMNS
         )
@@ -148,6 +164,31 @@ class LakeSql:
             for name, sql_type in columns
         ]
 
+    def _readable(self, files: list[Path], source_of: Callable[[list[Path]], str]) -> list[Path]:
+        """The files DuckDB reads whole (every value of every column); each other one is left out,
+        named in a warning. All at once first: a file at a time only when that fails."""
+        if not files or self._read_error(source_of(files)) is None:
+            return files
+        readable = []
+        for path in files:
+            error = self._read_error(source_of([path]))
+            if error is None:
+                readable.append(path)
+            else:
+                self.unreadable.append(f"{path}: {error}")
+                log.warning("left out of the lake's tables, DuckDB cannot read it: %s: %s", path, error)
+        return readable
+
+    def _read_error(self, source: str) -> str | None:
+        """DuckDB's error on reading every value ``source`` holds, short (without the offending
+        line, which can be megabytes); None if it reads."""
+        try:
+            self._db.execute(f"SELECT count(COLUMNS(*)) {source}").fetchall()
+        except duckdb.Error as error:
+            said = [line for line in str(error).splitlines()[:4] if line and not line.startswith("Original Line")]
+            return " ".join(said)[:_MAX_REASON]
+        return None
+
     def _column_names(self, source: str) -> set[str]:
         return {name.lower() for name, *_ in self._db.execute(f"DESCRIBE SELECT * {source}").fetchall()}
 
@@ -161,6 +202,7 @@ def _list_literal(paths: list[Path]) -> str:
 _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMPTZ"}
 
 _MAX_CELL = 48
+_MAX_REASON = 300
 
 
 def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_rows: int = 20) -> str:

@@ -62,11 +62,16 @@ def manifest_key(report_type: str, day: str) -> str:
 
 
 def served_csv(
-    report_type: str, day: date | str, rows_per_day: int = ROWS_PER_DAY, header_drift: str | None = None
+    report_type: str,
+    day: date | str,
+    rows_per_day: int = ROWS_PER_DAY,
+    header_drift: str | None = None,
+    bad_last_record: str | None = None,
 ) -> bytes:
     """What the emulator serves for one (type, day): the bytes the lake must hold."""
     midnight = datetime.combine(date.fromisoformat(str(day)), time(), UTC)
-    spec = ReportSpec(report_type, midnight, midnight + timedelta(days=1), SEED, rows_per_day, header_drift)
+    spec = ReportSpec(report_type, midnight, midnight + timedelta(days=1), SEED, rows_per_day, header_drift,
+                      bad_last_record=bad_last_record)
     return b"".join(stream(spec))
 
 
@@ -99,19 +104,20 @@ def assert_landed(
     day: str,
     rows_per_day: int = ROWS_PER_DAY,
     header_drift: str | None = None,
+    bad_last_record: str | None = None,
 ) -> dict:
     """The partition holds one object, exactly what the API served, and a manifest that matches it.
 
     Byte-identical and alone in its partition: no row is missing, changed or there twice.
     Returns the manifest.
     """
-    served = served_csv(report_type, day, rows_per_day, header_drift)
+    served = served_csv(report_type, day, rows_per_day, header_drift, bad_last_record)
     key = report_key(report_type, day)
     assert keys(engine, key.rsplit("/", 1)[0] + "/") == [key]
     assert landed_csv(engine, key) == served
     landed = manifest(engine, report_type, day)
     assert landed["key"] == key
-    assert landed["rows"] == len(list(csv.reader(io.StringIO(served.decode())))) - 1
+    assert landed["rows"] == len(list(csv.reader(io.StringIO(served.decode(errors="replace"))))) - 1
     assert landed["sha256"] == hashlib.sha256(served).hexdigest()
     assert landed["bytesOut"] == engine.s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"]
     assert report_key(report_type, day) not in open_uploads(engine)
@@ -119,8 +125,10 @@ def assert_landed(
 
 
 def assert_nothing_landed(engine: LocalEngine, report_type: str, day: str) -> None:
-    """No object (whole or partial) in the partition, no manifest, no multipart upload left open."""
-    assert keys(engine, f"reports/report_type={report_type}/dt={day}/") == []
+    """No object (whole or partial) in the partition of any table, none staged, no manifest, no
+    multipart upload left open."""
+    for layer in ("reports", "curated", "staging"):
+        assert keys(engine, f"{layer}/report_type={report_type}/dt={day}/") == []
     assert keys(engine, manifest_key(report_type, day)) == []
     assert open_uploads(engine) == []
 

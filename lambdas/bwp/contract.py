@@ -13,6 +13,10 @@ NAMESPACE = "BwpReportLake"
 REPORTS_PREFIX = "reports/"
 CURATED_PREFIX = "curated/"
 MANIFESTS_PREFIX = "manifests/"
+# Beside the tables, read by none: a window's objects before they are published into the table
+# locations, and the raw reports of days that could not be curated (kept, never deleted).
+STAGING_PREFIX = "staging/"
+QUARANTINE_PREFIX = "quarantine/"
 
 # Limits the workflow enforces and the stack's configuration is validated against.
 API_CONCURRENT_TASKS = 5  # the API allows five report tasks in progress per target id

@@ -11,7 +11,8 @@ is taken with a conditional write: two executions can never both take the last o
 
 Items (``pk``, ``sk``):
 - ``WINDOW#<type>``, ``<day>``: the ledger entry of one window: its task, status, who started it,
-  and the last failure of a window that has not landed since.
+  and the last failure of a window that has not landed since, with where its report is kept
+  when it could not be curated (``quarantineKey``).
 - ``SLOTS#<target id>``, ``slot#<n>``: a slot taken by a window (``holder``), with the task it
   started and a lease that the window renews on every poll.
 - ``WAITERS#<target id>``, ``<holder>``: a window waiting for a slot, with when it first asked.
@@ -98,6 +99,7 @@ class LedgerEntry:
     started_by: str | None
     last_error: str | None
     last_cause: str | None
+    quarantine_key: str | None = None  # the report as served, of a day that could not be curated
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> LedgerEntry:
@@ -110,6 +112,7 @@ class LedgerEntry:
             started_by=item.get("startedBy"),
             last_error=item.get("lastError"),
             last_cause=item.get("lastCause"),
+            quarantine_key=item.get("quarantineKey"),
         )
 
     def may_be_adopted(self, now: datetime) -> bool:
@@ -157,7 +160,7 @@ class TaskLedger:
 
     def record_status(self, report_type: str, day: date, task_id: str, status: str) -> None:
         """The task's new status; a write for another task (the window was restarted since) is dropped."""
-        removes = " REMOVE lastError, lastCause, failedAt, failedBy" if status == LANDED else ""
+        removes = " REMOVE lastError, lastCause, failedAt, failedBy, quarantineKey" if status == LANDED else ""
         _conditional_write(
             lambda: self._table.update_item(
                 Key=self._key(report_type, day),
@@ -167,6 +170,18 @@ class TaskLedger:
                 ExpressionAttributeValues={":status": status, ":task": task_id, ":now": iso_utc(self._now())},
             ),
             f"recording {status} for task {task_id}",
+        )
+
+    def record_quarantine(self, report_type: str, day: date, task_id: str, key: str) -> None:
+        """Where the report of ``task_id``, which could not be curated, is kept (dropped for another task)."""
+        _conditional_write(
+            lambda: self._table.update_item(
+                Key=self._key(report_type, day),
+                UpdateExpression="SET quarantineKey = :key, updatedAt = :now",
+                ConditionExpression="taskId = :task",
+                ExpressionAttributeValues={":key": key, ":task": task_id, ":now": iso_utc(self._now())},
+            ),
+            f"recording where the report of task {task_id} is kept",
         )
 
     def record_failure(self, report_type: str, day: date, error: str, cause: str, execution_id: str) -> None:

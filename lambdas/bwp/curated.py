@@ -15,6 +15,10 @@ its rule becomes NULL, never an error:
   more than 16 integer digits is NULL.
 - INTEGER: ``[+-]digits`` within 32 bits.
 
+Text that is not UTF-8 does not fail the day: each invalid byte sequence of a value becomes
+U+FFFD (the replacement character), the values so mended are counted in the manifest
+(``curated.invalidUtf8Values``), and the raw object keeps the bytes as served.
+
 Surrounding blanks are ignored for every type but STRING. Columns are matched to the registry by
 header name: a registry column missing from the header is NULL for the day, and a header column
 the registry does not know (a renamed one, say) is kept as text under ``extra_<snake_case>``.
@@ -80,6 +84,7 @@ class CuratedResult:
     sha256: str
     row_groups: int
     extra_columns: tuple[str, ...]
+    invalid_utf8_values: int  # values whose bytes were not UTF-8, mended with U+FFFD
 
     def to_manifest(self) -> dict:
         return {
@@ -90,6 +95,7 @@ class CuratedResult:
             "sha256": self.sha256,
             "rowGroups": self.row_groups,
             "extraColumns": list(self.extra_columns),
+            "invalidUtf8Values": self.invalid_utf8_values,
         }
 
 
@@ -99,6 +105,7 @@ class _Converted:
     rows_skipped: int
     row_groups: int
     extra_columns: tuple[str, ...]
+    invalid_utf8_values: int
 
 
 def arrow_schema(schema: ReportSchema, extra_columns: Sequence[str] = ()) -> pa.Schema:
@@ -146,6 +153,7 @@ def write_curated(
         sha256=sink.sha256.hexdigest(),
         row_groups=converted.row_groups,
         extra_columns=converted.extra_columns,
+        invalid_utf8_values=converted.invalid_utf8_values,
     )
 
 
@@ -154,6 +162,7 @@ def convert(source, sink, schema: ReportSchema, header: Sequence[str]) -> _Conve
     positions, extras = _column_positions(schema, header)
     target = arrow_schema(schema, [name for name, _ in extras])
     skipped = 0
+    mended = _Utf8Mender()
 
     def skip_row(_row) -> str:
         nonlocal skipped
@@ -171,7 +180,9 @@ def convert(source, sink, schema: ReportSchema, header: Sequence[str]) -> _Conve
                 newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=skip_row
             ),
             convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                # Bytes, made text per column by _Utf8Mender: one value that is not UTF-8 must
+                # not fail the day.
+                column_types=dict.fromkeys(names, pa.binary()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -187,7 +198,7 @@ def convert(source, sink, schema: ReportSchema, header: Sequence[str]) -> _Conve
             pending: list[pa.RecordBatch] = []
             pending_rows = 0
             for batch in _batches(reader):
-                pending.append(_typed(batch, schema, positions, extras, target))
+                pending.append(_typed(mended.batch(batch), schema, positions, extras, target))
                 pending_rows += batch.num_rows
                 if pending_rows >= ROW_GROUP_ROWS:
                     writer.write_table(pa.Table.from_batches(pending, target), row_group_size=pending_rows)
@@ -198,7 +209,40 @@ def convert(source, sink, schema: ReportSchema, header: Sequence[str]) -> _Conve
                 rows, row_groups = rows + pending_rows, row_groups + 1
     except pa.ArrowInvalid as error:
         raise errors.CuratedWriteFailed(f"the raw CSV could not be read as {schema.report_type}: {error}") from None
-    return _Converted(rows=rows, rows_skipped=skipped, row_groups=row_groups, extra_columns=tuple(n for n, _ in extras))
+    return _Converted(
+        rows=rows,
+        rows_skipped=skipped,
+        row_groups=row_groups,
+        extra_columns=tuple(n for n, _ in extras),
+        invalid_utf8_values=mended.values,
+    )
+
+
+class _Utf8Mender:
+    """Binary CSV columns as text: Arrow's validating cast for a whole column; value by value,
+    with U+FFFD for each invalid sequence, only in a column that holds bytes that are not UTF-8."""
+
+    def __init__(self) -> None:
+        self.values = 0
+
+    def batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return pa.RecordBatch.from_arrays([self._text(column) for column in batch.columns], names=batch.schema.names)
+
+    def _text(self, column: pa.Array) -> pa.Array:
+        try:
+            return pc.cast(column, pa.string())
+        except pa.ArrowInvalid:
+            raw = column.to_pylist()
+            self.values += sum(1 for value in raw if value is not None and not _is_utf8(value))
+            return pa.array([None if value is None else value.decode("utf-8", "replace") for value in raw], pa.string())
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _encodings(target: pa.Schema) -> dict:

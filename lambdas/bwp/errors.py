@@ -85,8 +85,9 @@ class EmptyReport(BwpError):
 
 
 class CuratedWriteFailed(BwpError):
-    """The landed raw CSV could not be turned into its typed Parquet file (it is not the CSV its
-    header says, or not UTF-8); the raw object stays, no manifest is written."""
+    """The staged raw CSV could not be turned into its typed Parquet file (it is not the CSV its
+    header says); nothing is published, and the report as served is kept under quarantine/, the
+    message naming where."""
 
 
 class CredentialsMisconfigured(BwpError):

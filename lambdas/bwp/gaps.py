@@ -23,6 +23,7 @@ class Gap:
     report_type: str
     day: date
     failure: str | None = None  # the last failed run's error and cause, if one tried
+    quarantine_key: str | None = None  # where its report is kept, if it could not be curated
 
 
 def manifest_day(key: str) -> tuple[str, date] | None:
@@ -54,13 +55,9 @@ def missing_days(landed: set[date], first: date, end: date) -> list[date]:
     return [day for day in (first + timedelta(days=n) for n in range((end - first).days)) if day not in landed]
 
 
-def failures_of(entries: Iterable[LedgerEntry]) -> dict[tuple[str, date], str]:
-    """(report type, day) -> the last failure the ledger remembers for it."""
-    return {
-        (entry.report_type, entry.day): f"{entry.last_error}: {entry.last_cause}"
-        for entry in entries
-        if entry.last_error
-    }
+def failures_of(entries: Iterable[LedgerEntry]) -> dict[tuple[str, date], LedgerEntry]:
+    """(report type, day) -> its ledger entry, where the ledger remembers a failure or a quarantined report."""
+    return {(entry.report_type, entry.day): entry for entry in entries if entry.last_error or entry.quarantine_key}
 
 
 def find_gaps(
@@ -68,12 +65,18 @@ def find_gaps(
     report_types: Iterable[str],
     first: date,
     end: date,
-    failures: Mapping[tuple[str, date], str] | None = None,
+    failures: Mapping[tuple[str, date], LedgerEntry] | None = None,
 ) -> list[Gap]:
     """Every (report type, day) in [first, end) without a manifest, with its failure if known."""
     failures = failures or {}
-    return [
-        Gap(report_type, day, failures.get((report_type, day)))
-        for report_type in report_types
-        for day in missing_days(landed.get(report_type, set()), first, end)
-    ]
+    return [gap_of(report_type, day, failures.get((report_type, day)))
+            for report_type in report_types
+            for day in missing_days(landed.get(report_type, set()), first, end)]
+
+
+def gap_of(report_type: str, day: date, entry: LedgerEntry | None) -> Gap:
+    """A missing day, with what the ledger remembers of it (its failure, where its report is kept)."""
+    if entry is None:
+        return Gap(report_type, day)
+    failure = f"{entry.last_error}: {entry.last_cause}" if entry.last_error else None
+    return Gap(report_type, day, failure, entry.quarantine_key)

@@ -50,6 +50,7 @@ class CuratedFile(ManifestPart):
     sha256: str
     row_groups: int
     extra_columns: list[str]
+    invalid_utf8_values: BigCount  # values whose bytes were not UTF-8: U+FFFD in the curated file
 
 
 class Timings(ManifestPart):

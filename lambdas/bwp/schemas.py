@@ -170,6 +170,11 @@ def curated_key(curated_prefix: str, report_type: str, day: str) -> str:
     return f"{table_location_prefix(curated_prefix, report_type)}dt={day}/{report_type}_{day}.parquet"
 
 
+def aside_key(aside_prefix: str, report_type: str, day: str, name: str) -> str:
+    """Key of an object kept beside the tables for one partition (``staging/``, ``quarantine/``)."""
+    return f"{table_location_prefix(aside_prefix, report_type)}dt={day}/{name}"
+
+
 def manifest_key(manifests_prefix: str, report_type: str, day: str) -> str:
     return f"{manifests_prefix}report_type={report_type}/dt={day}.json"
 

@@ -8,7 +8,14 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
-from bwp.contract import API_CONCURRENT_TASKS, CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
+from bwp.contract import (
+    API_CONCURRENT_TASKS,
+    CURATED_PREFIX,
+    MANIFESTS_PREFIX,
+    QUARANTINE_PREFIX,
+    REPORTS_PREFIX,
+    STAGING_PREFIX,
+)
 from bwp.errors import InvalidSettings
 
 
@@ -25,6 +32,8 @@ class Settings(BaseModel):
     reports_prefix: str = Field(REPORTS_PREFIX, alias="REPORTS_PREFIX")
     manifests_prefix: str = Field(MANIFESTS_PREFIX, alias="MANIFESTS_PREFIX")
     curated_prefix: str = Field(CURATED_PREFIX, alias="CURATED_PREFIX")
+    staging_prefix: str = Field(STAGING_PREFIX, alias="STAGING_PREFIX")
+    quarantine_prefix: str = Field(QUARANTINE_PREFIX, alias="QUARANTINE_PREFIX")
     download_host_allowlist: tuple[str, ...] = Field(
         ("*.amazonaws.com", "*.buywithprime.amazon.com"), alias="DOWNLOAD_HOST_ALLOWLIST"
     )
@@ -42,7 +51,7 @@ class Settings(BaseModel):
             return tuple(host.strip().lower() for host in value.split(",") if host.strip())
         return value
 
-    @field_validator("reports_prefix", "manifests_prefix", "curated_prefix")
+    @field_validator("reports_prefix", "manifests_prefix", "curated_prefix", "staging_prefix", "quarantine_prefix")
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:
         if not value.endswith("/") or value.startswith("/"):

@@ -6,10 +6,12 @@ engine and in tests.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import asdict
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import requests
 from aws_lambda_powertools.metrics import single_metric
@@ -21,7 +23,7 @@ from bwp.clock import Clock, iso_utc, parse_api_time, seconds_between
 from bwp.coordination import LANDED, LedgerEntry, TaskLedger, TaskSlots
 from bwp.errors import readable_cause
 from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_days
-from bwp.landing import land_download
+from bwp.landing import LandingResult, land_download
 from bwp.manifest import Download, Manifest, TaskOrigin, Timings
 from bwp.models import (
     CheckReportEvent,
@@ -37,9 +39,13 @@ from bwp.models import (
     WindowLanded,
 )
 from bwp.observability import logger, metrics
+from bwp.publication import StagedWindow, discard, publish, quarantine, withdraw_unlanded
 from bwp.schemas import curated_key, manifest_key, report_key, schema_for
 from bwp.settings import Settings
 from bwp.windows import DEFAULT_BACKFILL_WINDOWS, parse_request, plan_windows, with_backfill
+
+if TYPE_CHECKING:
+    from bwp.curated import CuratedResult
 
 MAX_FAILURES_NAMED = 50
 
@@ -230,13 +236,17 @@ def land_report(
     schema = schema_for(window.report_type)
     day = window.day.isoformat()
     key = report_key(settings.reports_prefix, window.report_type, day)
+    curated_object = curated_key(settings.curated_prefix, window.report_type, day)
+    # Both objects are made under staging/, which no table reads, and published together just
+    # before the manifest: a day that does not land is never visible in a table location.
+    staged = StagedWindow.for_attempt(settings, window.report_type, day, report.task_id)
     started, clock_started = clock(), time.monotonic()
     # A fresh link right before the download: links live minutes (some only seconds).
-    with transient_aws_errors(f"landing {key}"):
+    with transient_aws_errors(f"landing {staged.raw}"):
         landed = land_download(
             s3=s3,
             bucket=settings.lake_bucket,
-            key=key,
+            key=staged.raw,
             download_link=lambda: client.report_download_link(report.task_id),
             session=session,
             timeout=settings.timeout,
@@ -245,23 +255,14 @@ def land_report(
             expected_columns=schema.column_names,
         )
     landing_seconds = round(time.monotonic() - clock_started, 3)
-    # Raw object, then its typed Parquet file, then the manifest: the manifest is what says the
-    # partition landed, so a curated write that fails leaves none (and no Parquet object either).
-    curated_object = curated_key(settings.curated_prefix, window.report_type, day)
-    # Imported here: every function imports this module, and only this step needs pyarrow
-    # (about 0.1 s of cold start, benchmarks/BENCHMARKS.md).
-    from bwp.curated import write_curated
-
-    with transient_aws_errors(f"writing {curated_object}"):
-        curated = write_curated(
-            s3=s3,
-            bucket=settings.lake_bucket,
-            source_key=key,
-            key=curated_object,
-            schema=schema,
-            header=landed.columns,
-            raw_rows=landed.rows,
-        )
+    try:
+        curated = _curate(s3, table, settings, clock, window, report.task_id, staged, landed)
+        with transient_aws_errors(f"publishing {key}"):
+            publish(s3, settings.lake_bucket, {staged.raw: key, staged.curated: curated_object})
+    except BaseException:
+        discard(s3, settings.lake_bucket, staged.raw, staged.curated)
+        raise
+    curated = dataclasses.replace(curated, key=curated_object)
     curated_seconds = round(time.monotonic() - clock_started - landing_seconds, 3)
     generation_seconds = seconds_between(report.request_time, report.last_updated_time)
     manifest = Manifest(
@@ -306,6 +307,7 @@ def land_report(
             Body=manifest.to_json_line(),
             ContentType="application/json",
         )
+    discard(s3, settings.lake_bucket, staged.raw, staged.curated)
     TaskLedger(table, clock).record_status(window.report_type, window.day, report.task_id, LANDED)
     if landed.drift:
         logger.error(
@@ -316,6 +318,11 @@ def land_report(
                 "drift": landed.drift,
                 "curated_extra_columns": list(curated.extra_columns),
             },
+        )
+    if curated.invalid_utf8_values:
+        logger.warning(
+            "values of the report that are not UTF-8 are mended with U+FFFD in the curated file",
+            extra={"report_type": window.report_type, "day": day, "values": curated.invalid_utf8_values},
         )
     if curated.rows_skipped:
         logger.warning(
@@ -331,6 +338,34 @@ def land_report(
         drift=landed.drift,
         attempts=event.attempt,
     )
+
+
+def _curate(s3, table, settings: Settings, clock: Clock, window: Window, task_id: str, staged: StagedWindow,
+            landed: LandingResult) -> CuratedResult:
+    """The staged raw report's typed Parquet file, staged beside it. A report that cannot be
+    curated is moved under quarantine/, and the ledger and the error name where."""
+    # Imported here: every function imports this module, and only this step needs pyarrow
+    # (about 0.1 s of cold start, benchmarks/BENCHMARKS.md).
+    from bwp.curated import write_curated
+
+    try:
+        with transient_aws_errors(f"writing {staged.curated}"):
+            return write_curated(
+                s3=s3,
+                bucket=settings.lake_bucket,
+                source_key=staged.raw,
+                key=staged.curated,
+                schema=schema_for(window.report_type),
+                header=landed.columns,
+                raw_rows=landed.rows,
+            )
+    except errors.CuratedWriteFailed as failure:
+        with transient_aws_errors(f"quarantining {staged.raw}"):
+            kept = quarantine(s3, settings.lake_bucket, staged)
+        TaskLedger(table, clock).record_quarantine(window.report_type, window.day, task_id, kept)
+        raise errors.CuratedWriteFailed(
+            f"the report as served is kept at s3://{settings.lake_bucket}/{kept}; it did not land: {failure}"
+        ) from None
 
 
 def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent) -> Summary:
@@ -366,12 +401,10 @@ def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent
         message = f"{len(failed)} of {len(event.results)} windows failed: {names}{more}"
     else:
         message = f"all {len(landed)} windows landed"
-    gaps = find_gaps(
-        landed_days(manifest_keys_in_s3(s3, settings.lake_bucket, settings.manifests_prefix)),
-        event.report_types,
-        event.coverage_from,
-        event.end_day,
-    )
+    landed_now = landed_days(manifest_keys_in_s3(s3, settings.lake_bucket, settings.manifests_prefix))
+    with transient_aws_errors("taking objects of days that did not land out of the tables"):
+        withdraw_unlanded(s3, settings, landed_now, event.report_types, clock())
+    gaps = find_gaps(landed_now, event.report_types, event.coverage_from, event.end_day)
     _emit_gap_metrics(event.report_types, gaps)
     if gaps:
         message += f"; {len(gaps)} partition(s) since {event.coverage_from} still missing (bwp-lake gaps lists them)"

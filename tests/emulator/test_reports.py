@@ -257,3 +257,19 @@ def test_gzip_reports_decompress_to_the_plain_report():
     compressed = b"".join(stream(replace(spec, gzip=True)))
     assert compressed[:2] == b"\x1f\x8b"
     assert gzip.decompress(compressed) == b"".join(stream(spec))
+
+
+@pytest.mark.parametrize("bad", reports.BAD_RECORDS)
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_bad_last_record_follows_the_rows_and_resumes_from_any_byte(bad, gzipped):
+    # given a day's report served with a bad last record
+    plain = ReportSpec("ORDER_FEES", MIDNIGHT, MIDNIGHT + timedelta(days=1), 3, 20)
+    spec = replace(plain, bad_last_record=bad, gzip=gzipped)
+    whole = b"".join(stream(spec))
+    text = gzip.decompress(whole) if gzipped else whole
+    # then it is the usual report followed by the record, and its length is the Content-Length
+    assert text.startswith(b"".join(stream(plain))) and text.endswith(reports.bad_record(spec))
+    assert len(reports.bad_record(spec)) > 0 and len(whole) == report_length(spec)
+    # and a download resumed anywhere, the record included, gets the rest
+    for offset in (1, len(whole) // 2, len(whole) - 3):
+        assert b"".join(stream(spec, offset)) == whole[offset:]

@@ -180,8 +180,8 @@ def test_an_api_gateway_that_echoes_requests_leaks_no_secret_or_token_into_any_o
     landed = sorted(path.relative_to(lake / "manifests").as_posix() for path in (lake / "manifests").rglob("*.json"))
     assert landed == [f"report_type=ORDER_FEES/dt={day}.json" for day in (ECHOED_DAY, REFUSED_DAY)]
     out, err = capfd.readouterr()
-    assert "USER_EVENTS 2024-08-21: failed: ApiUnavailable: " in out
-    assert "USER_EVENTS 2024-08-22: failed: ApiUnavailable: token: HTTP 200 with a body that is not JSON" in out
+    assert "USER_EVENTS 2024-08-21 failed: ApiUnavailable: " in out
+    assert "USER_EVENTS 2024-08-22 failed: ApiUnavailable: token: HTTP 200 with a body that is not JSON" in out
     # and no output holds the client secret or a token, in any form an echo shows them in
     outputs = {
         "stdout": out,

@@ -74,8 +74,10 @@ def test_consecutive_missing_days_print_as_one_range_and_json_lists_every_day(tm
     (line,) = capsys.readouterr().out.splitlines()
     missing = json.loads(line)["missing"]
     assert len(missing) == 120
-    assert missing[0] == {"reportType": "ORDER_FEES", "day": "2024-08-01", "failure": "ReportFailed: FAILED"}
-    assert missing[-1] == {"reportType": "USER_EVENTS", "day": "2024-09-30", "failure": None}
+    assert missing[0] == {"reportType": "ORDER_FEES", "day": "2024-08-01", "failure": "ReportFailed: FAILED",
+                          "quarantineKey": None}
+    assert missing[-1] == {"reportType": "USER_EVENTS", "day": "2024-09-30", "failure": None,
+                           "quarantineKey": None}
 
 
 def test_a_complete_lake_exits_zero_and_json_is_one_line(tmp_path, capsys):

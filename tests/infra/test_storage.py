@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from bwp.contract import QUARANTINE_PREFIX, STAGING_PREFIX
 from bwp.curated import arrow_schema
 from bwp.manifest import Manifest
 from bwp.schemas import PROVISIONAL_NOTE, REPORT_TYPES, curated_key, report_key, schema_for
@@ -84,6 +85,11 @@ def test_data_bucket_aborts_stale_uploads_and_expires_old_versions_and_athena_re
     assert any("NoncurrentVersionExpiration" in rule for rule in whole_bucket)
     results = [rule for rule in rules if rule.get("Prefix") == "athena-results/"]
     assert results and results[0]["ExpirationInDays"] > 0
+    staged = [rule for rule in rules if rule.get("Prefix") == "staging/"]
+    assert staged and staged[0]["ExpirationInDays"] > 0
+    # and nothing expires the quarantined reports: the bytes the API served are kept
+    expiring = [rule.get("Prefix", "") for rule in rules if "ExpirationInDays" in rule]
+    assert not [prefix for prefix in expiring if QUARANTINE_PREFIX.startswith(prefix)]
 
 
 def day_table(name: str, columns: list[tuple[str, str]], prefix: str, storage: dict, parameters: dict) -> dict:
@@ -205,6 +211,9 @@ def test_manifests_have_their_own_table_outside_every_report_location(synthesize
         for name in (schema_for(report_type).raw_table_name, schema_for(report_type).curated_table_name)
     ]
     assert not any(location.startswith(report) or report.startswith(location) for report in report_locations)
+    # and neither are the objects a day keeps beside the tables: staged before it lands, or quarantined
+    for aside in (STAGING_PREFIX, QUARANTINE_PREFIX):
+        assert not any(f"s3://<bucket>/{aside}".startswith(table) for table in [location, *report_locations])
 
 
 def test_workgroup_enforces_encrypted_results_location_and_a_scan_cutoff(template, synthesized):

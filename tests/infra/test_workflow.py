@@ -43,6 +43,10 @@ def actions(statement: dict) -> list[str]:
     return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
 
 
+def resources(statement: dict) -> list:
+    return statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+
+
 def test_one_function_per_step_on_arm64_with_the_current_python(functions):
     assert set(functions) == set(FUNCTION_PLACEHOLDERS.values())
     for step, (_, properties) in functions.items():
@@ -130,31 +134,37 @@ def test_the_secret_is_created_with_the_three_credential_fields_empty(synthesize
     assert json.loads(secret["Properties"]["SecretString"]) == {"clientId": "", "clientSecret": "", "targetId": ""}
 
 
-def test_only_landing_writes_the_lake_and_only_under_reports_curated_and_manifests(synthesized, functions):
+def test_only_landing_writes_the_lake_and_only_under_its_layers_staging_and_quarantine(synthesized, functions):
     writers = {}
     for step, (_, properties) in functions.items():
         puts = [s for s in role_statements(synthesized, properties["Role"]) if "s3:PutObject" in actions(s)]
         if puts:
             writers[step] = puts
-    assert set(writers) == WRITES_LAKE
+    assert set(writers) == WRITES_LAKE | {"summarize"}
+    (quarantine,) = writers["summarize"]
+    assert {resource["Fn::Join"][1][-1] for resource in resources(quarantine)} == {"/quarantine/*"}
     (statement,) = writers["land_report"]
     assert "s3:Abort*" in actions(statement)
     suffixes = sorted(resource["Fn::Join"][1][-1] for resource in statement["Resource"])
-    assert suffixes == ["/curated/*", "/manifests/*", "/reports/*"]
+    assert suffixes == ["/curated/*", "/manifests/*", "/quarantine/*", "/reports/*", "/staging/*"]
 
 
-def test_landing_reads_back_only_raw_objects(synthesized, functions):
-    # given the statements that let a function read objects of the lake
+def test_only_landing_and_summarize_read_or_delete_objects_each_where_its_code_does(synthesized, functions):
+    # given the statements that let a function read or delete objects of the lake
     readers = {
-        step: [s for s in role_statements(synthesized, properties["Role"]) if "s3:GetObject" in actions(s)]
+        step: [s for s in role_statements(synthesized, properties["Role"])
+               if "s3:GetObject" in actions(s) or any(a.startswith("s3:Delete") for a in actions(s))]
         for step, (_, properties) in functions.items()
     }
     readers = {step: statements for step, statements in readers.items() if statements}
-    # then only the landing reads, the raw objects it has just written, and nothing else of the bucket
-    assert set(readers) == {"land_report"}
-    (statement,) = readers["land_report"]
-    assert actions(statement) == ["s3:GetObject"]
-    assert statement["Resource"]["Fn::Join"][1][-1] == "/reports/*"
+    assert set(readers) == {"land_report", "summarize"}
+    # then the landing reads back and deletes only what it has just staged
+    (staged,) = readers["land_report"]
+    assert actions(staged) == ["s3:DeleteObject", "s3:GetObject"]
+    assert staged["Resource"]["Fn::Join"][1][-1] == "/staging/*"
+    # and the summary reads and deletes in the table locations only, to take out what did not land
+    (withdrawn,) = readers["summarize"]
+    assert sorted(resource["Fn::Join"][1][-1] for resource in resources(withdrawn)) == ["/curated/*", "/reports/*"]
 
 
 def test_no_function_role_carries_a_managed_policy(synthesized, functions):

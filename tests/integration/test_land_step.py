@@ -145,26 +145,53 @@ def test_landing_writes_the_curated_file_the_manifest_describes_and_a_rerun_repl
     assert table.column("event_id").to_pylist() == [row["eventId"] for row in csv.DictReader(io.StringIO(raw))]
 
 
-def test_a_curated_upload_that_fails_leaves_no_parquet_object_and_no_manifest(completed_report, state_table):
+def failing_staged_curated_uploads(s3) -> None:
+    """S3 failing every part of an upload of a staged Parquet object (a 500: transient)."""
+
+    def fail(params, **_):
+        if params["auth_path"].startswith("/lake/staging/") and params["auth_path"].endswith(".parquet"):
+            raise ClientError({"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+                              "UploadPart")
+
+    s3.meta.events.register("before-call.s3.UploadPart", fail)
+
+
+def lake_objects(s3) -> dict[str, bytes]:
+    return {item["Key"]: s3.get_object(Bucket="lake", Key=item["Key"])["Body"].read()
+            for item in s3.list_objects_v2(Bucket="lake").get("Contents", [])}
+
+
+def test_a_curated_upload_that_fails_leaves_nothing_in_any_table_location(completed_report, state_table):
     # given S3 failing every part of the curated object's upload
     _, client, progress = completed_report
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
-
-    def fail_curated_parts(params, **_):
-        if params["auth_path"].startswith("/lake/curated/"):
-            raise ClientError({"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
-                              "UploadPart")
-
-    s3.meta.events.register("before-call.s3.UploadPart", fail_curated_parts)
+    failing_staged_curated_uploads(s3)
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs, then it fails with the error the state machine retries
-    with pytest.raises(errors.AwsUnavailable, match="curated/"):
+    with pytest.raises(errors.AwsUnavailable, match="staging/"):
         steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, event)
-    # and the raw object landed, but neither a Parquet object nor a manifest claims the partition
-    keys = {item["Key"] for item in s3.list_objects_v2(Bucket="lake").get("Contents", [])}
-    assert keys == {WINDOW_RAW_KEY}
+    # and the raw object is in no table location, nor left staged; no upload is open
+    assert lake_objects(s3) == {}
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="lake")
+
+
+def test_a_rerun_of_a_landed_day_that_fails_keeps_the_landed_day_whole(completed_report, state_table):
+    # given a landed day
+    _, client, progress = completed_report
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="lake")
+    first = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec:first")
+    steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, first)
+    landed = lake_objects(s3)
+    # when the day runs again and its curated write fails
+    failing_staged_curated_uploads(s3)
+    again = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec:again")
+    with pytest.raises(errors.AwsUnavailable):
+        steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, again)
+    # then the raw file, the curated file and the manifest are the first landing's, byte for byte
+    assert lake_objects(s3) == landed
+    assert {key.split("/")[0] for key in landed} == {"reports", "curated", "manifests"}
 
 
 def glue_members(column_type: str) -> dict[str, str]:
@@ -212,7 +239,9 @@ def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(c
         "expectedColumns", "provisionalSchema", "drift", "curated", "landedAt", "timings", "download",
         "attempts", "executionId", "task",
     ]
-    assert list(manifest["curated"]) == ["key", "rows", "rowsSkipped", "bytes", "sha256", "rowGroups", "extraColumns"]
+    assert list(manifest["curated"]) == [
+        "key", "rows", "rowsSkipped", "bytes", "sha256", "rowGroups", "extraColumns", "invalidUtf8Values",
+    ]
     assert list(manifest["timings"]) == [
         "requestedAt", "completedAt", "generationSeconds", "polls", "landingStartedAt", "landingSeconds",
         "curatedSeconds",

@@ -157,6 +157,20 @@ def test_the_ledger_keeps_the_task_and_its_status_and_forgets_the_failure_once_l
     assert ledger.find("USER_EVENTS", DAY) is None
 
 
+def test_the_ledger_names_where_a_report_that_could_not_be_curated_is_kept_until_the_day_lands(state_table, clock):
+    # given a window whose report could not be curated
+    ledger = TaskLedger(state_table, clock)
+    ledger.record_started("ORDER_FEES", DAY, "ORDER_FEES:1", "arn:execution:a", 1)
+    ledger.record_quarantine("ORDER_FEES", DAY, "ORDER_FEES:1", "quarantine/report_type=ORDER_FEES/dt=2024-08-22/a")
+    # and a late write for a task the window no longer has
+    ledger.record_quarantine("ORDER_FEES", DAY, "ORDER_FEES:old", "quarantine/elsewhere")
+    # then the ledger names where this task's report is kept
+    assert ledger.find("ORDER_FEES", DAY).quarantine_key == "quarantine/report_type=ORDER_FEES/dt=2024-08-22/a"
+    # and forgets it once the day lands
+    ledger.record_status("ORDER_FEES", DAY, "ORDER_FEES:1", "LANDED")
+    assert ledger.find("ORDER_FEES", DAY).quarantine_key is None
+
+
 @pytest.mark.parametrize(
     ("status", "age", "adoptable"),
     [

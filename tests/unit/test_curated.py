@@ -192,9 +192,28 @@ def test_a_row_of_another_width_is_skipped_and_counted():
     assert table.column("order_id").to_pylist() == ["322-A", "322-B", None]
 
 
-def test_text_that_is_not_utf8_is_a_named_failure():
-    text = csv_text(ORDER_FEES.column_names, FEE_ROWS[:1]).encode() + b"322-X,\xff\xfe" + b",x" * 11 + b"\r\n"
-    with pytest.raises(errors.CuratedWriteFailed, match="ORDER_FEES"):
+def test_text_that_is_not_utf8_is_mended_with_replacement_characters_and_counted():
+    # given a report whose third row has a Latin-1 "café" and two bytes that are no text at all
+    good = csv_text(ORDER_FEES.column_names, FEE_ROWS[:2]).encode()
+    text = good + b"322-X,caf\xe9,\xff\xfeS" + b",1" * 10 + b"\r\n"
+    # when it is curated
+    sink = io.BytesIO()
+    result = curated.convert(io.BytesIO(text), sink, ORDER_FEES, list(ORDER_FEES.column_names))
+    table = pq.read_table(io.BytesIO(sink.getvalue()))
+    # then the day is curated whole: each invalid sequence is U+FFFD, the values so mended are counted
+    assert (result.rows, result.invalid_utf8_values) == (3, 2)
+    assert table.column("payment_id").to_pylist()[2] == "caf\ufffd"
+    assert table.column("selling_partner_fba_order_id").to_pylist()[2] == "\ufffd\ufffdS"
+    # and every other value reads as it would have without the bad row
+    assert as_python(table.slice(0, 2)) == expected_rows(ORDER_FEES, list(ORDER_FEES.column_names), good.decode())
+
+
+def test_a_record_longer_than_the_reader_block_is_a_named_failure(monkeypatch):
+    # given a reader block of 4 KiB and a report that ends with one field of 10 KiB and no line end
+    monkeypatch.setattr(curated, "CSV_BLOCK_BYTES", 4096)
+    text = csv_text(ORDER_FEES.column_names, FEE_ROWS[:1]).encode() + b"x" * 10240
+    # then curating it fails, naming the report type and what the reader said
+    with pytest.raises(errors.CuratedWriteFailed, match="could not be read as ORDER_FEES: .*straddl"):
         curated.convert(io.BytesIO(text), io.BytesIO(), ORDER_FEES, list(ORDER_FEES.column_names))
 
 
@@ -241,7 +260,7 @@ def test_a_rerun_replaces_the_parquet_object(s3):
 @pytest.mark.parametrize(
     ("raw", "raw_rows", "error"),
     [
-        (csv_text(ORDER_FEES.column_names, FEE_ROWS).encode() + b"\xff,\xfe" + b",x" * 11 + b"\r\n", 5,
+        (csv_text(ORDER_FEES.column_names, FEE_ROWS).encode() + b"x" * (2 * curated.CSV_BLOCK_BYTES), 5,
          errors.CuratedWriteFailed),
         # the raw landing counted another number of rows than the CSV reader sees
         (csv_text(ORDER_FEES.column_names, FEE_ROWS).encode(), len(FEE_ROWS) + 1, errors.CuratedWriteFailed),

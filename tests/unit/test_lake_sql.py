@@ -304,6 +304,33 @@ def test_an_empty_lake_opens_with_no_rows_anywhere(tmp_path):
             assert lake.query(f"SELECT count(*) FROM {schema.view_name}")[1] == [(0,)]
 
 
+def test_files_duckdb_cannot_read_are_left_out_named_and_every_other_day_stays_queryable(tmp_path, caplog):
+    # given two good days, a third raw file with Latin-1 text (as a failed landing used to leave)
+    # and a truncated curated file
+    write_report(tmp_path, "ORDER_FEES", SEED_DAY, ORDER_FEES.column_names, SEED_ROWS)
+    write_report(tmp_path, "ORDER_FEES", NEXT_DAY, ORDER_FEES.column_names, NEXT_ROWS)
+    bad_raw = tmp_path / report_key("reports/", "ORDER_FEES", "2024-08-24")
+    bad_raw.parent.mkdir(parents=True)
+    header = ",".join(ORDER_FEES.column_names).encode()
+    bad_raw.write_bytes(gzip.compress(header + b"\n322-X,caf\xe9" + b",1" * 11 + b"\n"))
+    bad_curated = tmp_path / curated_key("curated/", "ORDER_FEES", "2024-08-24")
+    bad_curated.parent.mkdir(parents=True)
+    bad_curated.write_bytes((tmp_path / curated_key("curated/", "ORDER_FEES", SEED_DAY)).read_bytes()[:100])
+    # when the lake opens
+    with LakeSql(tmp_path) as lake:
+        raw = lake.query("SELECT dt, count(*) FROM order_fees_raw GROUP BY dt ORDER BY dt")[1]
+        typed = lake.query("SELECT dt, count(*) FROM order_fees GROUP BY dt ORDER BY dt")[1]
+        named = lake.run_named("daily_fees_by_fee_type")[1]
+        unreadable = lake.unreadable
+    # then the good days answer, in the raw table, the view and a named query
+    assert raw == typed == [(SEED_DAY, len(SEED_ROWS)), (NEXT_DAY, len(NEXT_ROWS))]
+    assert named
+    # and each bad file is named, with DuckDB's reason, in the lake's list and a warning
+    assert [line.split(": ", 1)[0] for line in unreadable] == [str(bad_raw), str(bad_curated)]
+    assert "unicode" in unreadable[0].lower()
+    assert all(str(path) in caplog.text for path in (bad_raw, bad_curated))
+
+
 def test_a_drifted_header_is_matched_by_name_and_a_renamed_column_reads_null(tmp_path):
     # given a normal day, and a day whose file renamed feeType and inserted a column before feeAmount
     write_report(tmp_path, "ORDER_FEES", SEED_DAY, ORDER_FEES.column_names, SEED_ROWS)

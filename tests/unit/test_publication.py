@@ -1,0 +1,50 @@
+"""Publishing a window: what a landing killed half-way leaves in a table location is taken back."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from bwp.publication import PUBLISHING_GRACE, withdraw_unlanded
+from bwp.schemas import curated_key, manifest_key, report_key
+
+from tests.moto_account import LAKE_BUCKET, settings_with
+
+LANDED_DAY, UNLANDED_DAY = "2024-08-21", "2024-08-22"
+
+
+def put(s3, key: str, body: bytes) -> None:
+    s3.put_object(Bucket=LAKE_BUCKET, Key=key, Body=body)
+
+
+def objects(s3, prefix: str = "") -> dict[str, bytes]:
+    listing = s3.list_objects_v2(Bucket=LAKE_BUCKET, Prefix=prefix).get("Contents", [])
+    return {item["Key"]: s3.get_object(Bucket=LAKE_BUCKET, Key=item["Key"])["Body"].read() for item in listing}
+
+
+def test_objects_of_a_day_without_manifest_are_taken_out_once_no_landing_can_be_publishing_them(s3):
+    # given a versioned lake with a landed day, and a day whose landing died after publishing its
+    # raw and curated objects, before its manifest
+    s3.put_bucket_versioning(Bucket=LAKE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    settings = settings_with()
+    for day in (LANDED_DAY, UNLANDED_DAY):
+        put(s3, report_key("reports/", "ORDER_FEES", day), f"raw {day}".encode())
+        put(s3, curated_key("curated/", "ORDER_FEES", day), f"parquet {day}".encode())
+    put(s3, manifest_key("manifests/", "ORDER_FEES", LANDED_DAY), b"{}\n")
+    landed = {"ORDER_FEES": {date.fromisoformat(LANDED_DAY)}}
+    before = objects(s3)
+    now = datetime.now(UTC)
+    # when a summary runs while a landing could still be publishing them, then nothing moves
+    assert withdraw_unlanded(s3, settings, landed, ["ORDER_FEES", "USER_EVENTS"], now) == []
+    assert objects(s3) == before
+    # when a summary runs once none can
+    withdrawn = withdraw_unlanded(s3, settings, landed, ["ORDER_FEES"], now + PUBLISHING_GRACE + timedelta(minutes=1))
+    # then both objects of the unlanded day left the tables, and the landed day is untouched
+    assert sorted(withdrawn) == sorted([report_key("reports/", "ORDER_FEES", UNLANDED_DAY),
+                                        curated_key("curated/", "ORDER_FEES", UNLANDED_DAY)])
+    assert {key for key in objects(s3) if not key.startswith("quarantine/")} == {
+        report_key("reports/", "ORDER_FEES", LANDED_DAY),
+        curated_key("curated/", "ORDER_FEES", LANDED_DAY),
+        manifest_key("manifests/", "ORDER_FEES", LANDED_DAY),
+    }
+    # and the raw report's bytes are kept under quarantine/, named for its day
+    (kept, body), = objects(s3, "quarantine/").items()
+    assert kept.startswith(f"quarantine/report_type=ORDER_FEES/dt={UNLANDED_DAY}/unlanded.")
+    assert body == f"raw {UNLANDED_DAY}".encode()
