@@ -16,11 +16,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, NAMESPACE, REPORTS_PREFIX, SERVICE
 from constructs import Construct
 
+from infra.access import BUCKET, FUNCTION_ACCESS, SECRET, STATE_MACHINE_ACCESS, STATE_TABLE, Access
 from infra.config import LakeConfig
 from infra.nag import acknowledge
 from infra.naming import pascal
 from infra.storage import LakeStorage
-from statemachine import ASL_PATH, FUNCTION_PLACEHOLDERS, placeholders
+from statemachine import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS, placeholders
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,14 +41,11 @@ class UnknownPlaceholder(ValueError):
 
 @dataclass(frozen=True)
 class StepProfile:
-    """What one step's function needs: how long it may run, its memory and its access."""
+    """What one step's function needs: how long it may run and its memory (its access is in
+    infra/access.py)."""
 
     timeout: Duration
     memory_mb: int = 256
-    reads_credentials: bool = False
-    writes_lake: bool = False
-    keeps_state: bool = False  # reads and writes the task ledger and slots (bwp.coordination)
-    lists_manifests: bool = False  # reads which partitions have landed (bwp.gaps)
     description: str = ""
 
 
@@ -57,27 +55,14 @@ class StepProfile:
 _API_CALL = Duration.minutes(5)
 
 STEPS: dict[str, StepProfile] = {
-    "plan_windows": StepProfile(
-        _API_CALL, reads_credentials=True, lists_manifests=True, description="Validate the input, plan the windows"
-    ),
-    "start_report": StepProfile(
-        _API_CALL, reads_credentials=True, keeps_state=True, description="Adopt a live task or start one"
-    ),
-    "check_report": StepProfile(_API_CALL, reads_credentials=True, keeps_state=True, description="reportTask status"),
+    "plan_windows": StepProfile(_API_CALL, description="Validate the input, plan the windows"),
+    "start_report": StepProfile(_API_CALL, description="Adopt a live task or start one"),
+    "check_report": StepProfile(_API_CALL, description="reportTask status"),
     # Landing is CPU-bound (zlib, then the Parquet casts) and Lambda's CPU grows with memory up to
     # one vCPU at 1,769 MB: until there, memory buys speed at the same GB-seconds per report
     # (benchmarks/BENCHMARKS.md, "land_report's memory").
-    "land_report": StepProfile(
-        Duration.minutes(15),
-        memory_mb=1769,
-        reads_credentials=True,
-        writes_lake=True,
-        keeps_state=True,
-        description="Stream a report into its partition",
-    ),
-    "summarize": StepProfile(
-        Duration.minutes(1), keeps_state=True, lists_manifests=True, description="One line per window, gaps"
-    ),
+    "land_report": StepProfile(Duration.minutes(15), memory_mb=1769, description="Stream a report into its partition"),
+    "summarize": StepProfile(Duration.minutes(1), description="One line per window, gaps"),
 }
 
 
@@ -116,7 +101,7 @@ class Workflow(Construct):
         self.state_machine = self._add_state_machine()
 
     def _check_definition(self) -> None:
-        missing = placeholders(ASL_PATH.read_text()) - FUNCTION_PLACEHOLDERS.keys()
+        missing = placeholders(ASL_PATH.read_text()) - FUNCTION_PLACEHOLDERS.keys() - {BUCKET_PLACEHOLDER}
         if missing:
             raise UnknownPlaceholder(f"{ASL_PATH.name} uses {', '.join(sorted(missing))}, which no function fills")
 
@@ -203,43 +188,7 @@ class Workflow(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
         )
-        if profile.reads_credentials:
-            self.secret.grant_read(function)
-        if profile.keeps_state:
-            self.state_table.grant_read_write_data(function)
-        if profile.lists_manifests:
-            self._storage.bucket.grant_read(function, f"{MANIFESTS_PREFIX}*")
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._storage.bucket)}.Arn>/{MANIFESTS_PREFIX}*]",
-                f"Manifests are per report type and day, all under {MANIFESTS_PREFIX}.",
-            )
-            for action, reason in (
-                ("s3:GetBucket*", "Bucket-level reads that come with listing the bucket's manifests."),
-                ("s3:GetObject*", f"Object reads, limited to {MANIFESTS_PREFIX} by the resource."),
-                ("s3:List*", "Listing the manifests: which partitions have landed."),
-            ):
-                acknowledge(role, f"AwsSolutions-IAM5[Action::{action}]", reason)
-        if profile.writes_lake:
-            for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX):
-                self._storage.bucket.grant_put(function, f"{prefix}*")
-                acknowledge(
-                    role,
-                    f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._storage.bucket)}.Arn>/{prefix}*]",
-                    f"Partition keys are per report type and day, all under {prefix}.",
-                )
-            # The curated file is made from the raw object just landed, read back: GetObject
-            # alone (grant_read would add listing the whole bucket).
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["s3:GetObject"], resources=[self._storage.bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]
-                )
-            )
-            acknowledge(
-                role,
-                "AwsSolutions-IAM5[Action::s3:Abort*]",
-                "s3:Abort* is AbortMultipartUpload: a landing that fails cleans up its partial upload.",
-            )
+        self._grant(role, FUNCTION_ACCESS[step])
         return function
 
     def _add_state_machine(self) -> sfn.StateMachine:
@@ -257,7 +206,11 @@ class Workflow(Construct):
             state_machine_name=self._state_machine_name,
             definition_body=sfn.DefinitionBody.from_file(str(ASL_PATH)),
             definition_substitutions={
-                placeholder: self.functions[step].function_arn for placeholder, step in FUNCTION_PLACEHOLDERS.items()
+                **{
+                    placeholder: self.functions[step].function_arn
+                    for placeholder, step in FUNCTION_PLACEHOLDERS.items()
+                },
+                BUCKET_PLACEHOLDER: self._storage.bucket.bucket_name,
             },
             # The execution timeout is the definition's TimeoutSeconds: CDK cannot add it to a
             # definition read from a file, and the local engine reads the same file.
@@ -266,6 +219,7 @@ class Workflow(Construct):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         self._allow_child_executions(state_machine)
+        self._grant(state_machine.role, STATE_MACHINE_ACCESS)
         for function in self.functions.values():
             function.grant_invoke(state_machine)
             acknowledge(
@@ -314,6 +268,31 @@ class Workflow(Construct):
             f"{self._state_machine_name}/*]",
             "The Distributed Map describes and stops its own child executions, whose names it generates.",
         )
+
+    def _grant(self, role: iam.IRole, accesses: tuple[Access, ...]) -> None:
+        """One statement per access: its actions, on its resource or its key prefix."""
+        bucket = self._storage.bucket
+        for access in accesses:
+            conditions = None
+            if access.on == SECRET:
+                # An imported secret is known by name: its ARN ends in six random characters.
+                resources = [self.secret.secret_full_arn or f"{self.secret.secret_arn}-??????"]
+            elif access.on == STATE_TABLE:
+                resources = [self.state_table.table_arn]
+            elif access.on == BUCKET:
+                resources = [bucket.bucket_arn]
+                conditions = {"StringLike": {"s3:prefix": [f"{access.prefix}*"]}}
+            else:
+                resources = [bucket.arn_for_objects(f"{access.prefix}*")]
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::<{self._logical_id(bucket)}.Arn>/{access.prefix}*]",
+                    f"Keys under {access.prefix} are named per report type and day or per execution: "
+                    "the wildcard is the key prefix.",
+                )
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=list(access.actions), resources=resources, conditions=conditions)
+            )
 
     def _logical_id(self, construct: Construct) -> str:
         """How cdk-nag names a resource in the findings of a policy that refers to it."""

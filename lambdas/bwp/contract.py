@@ -13,6 +13,12 @@ NAMESPACE = "BwpReportLake"
 REPORTS_PREFIX = "reports/"
 CURATED_PREFIX = "curated/"
 MANIFESTS_PREFIX = "manifests/"
+# What one execution hands from state to state, kept in the bucket so that no state's payload
+# grows with the number of windows; no table reads under _runs/.
+RUNS_PREFIX = "_runs/"
+PLANS_PREFIX = f"{RUNS_PREFIX}plans/"  # Plan windows' windows, one JSON array per execution: the Map's items
+MAP_RESULTS_PREFIX = f"{RUNS_PREFIX}map-results/"  # the Distributed Map's ResultWriter files
+SUMMARIES_PREFIX = f"{RUNS_PREFIX}summaries/"  # Summarize's full report: one line per window
 
 # Limits the workflow enforces and the stack's configuration is validated against.
 API_CONCURRENT_TASKS = 5  # the API allows five report tasks in progress per target id

@@ -9,14 +9,13 @@ import pytest
 from bwp.settings import Settings
 
 from infra.workflow import LAMBDA_RUNTIME
-from statemachine import ASL_PATH, FUNCTION_PLACEHOLDERS
+from statemachine import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS
 
 pytestmark = pytest.mark.xdist_group("infra-synth")
 
 REPO = Path(__file__).resolve().parents[2]
-# Which steps talk to the API (Plan windows checks the credentials), and the one that writes the lake.
+# Which steps talk to the API (Plan windows checks the credentials).
 READS_CREDENTIALS = {"plan_windows", "start_report", "check_report", "land_report"}
-WRITES_LAKE = {"land_report"}
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +40,10 @@ def role_statements(synthesized, role_arn: dict) -> list[dict]:
 
 def actions(statement: dict) -> list[str]:
     return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def resources(statement: dict) -> list:
+    return statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
 
 
 def test_one_function_per_step_on_arm64_with_the_current_python(functions):
@@ -120,31 +123,46 @@ def test_the_secret_is_created_with_the_three_credential_fields_empty(synthesize
     assert json.loads(secret["Properties"]["SecretString"]) == {"clientId": "", "clientSecret": "", "targetId": ""}
 
 
-def test_only_landing_writes_the_lake_and_only_under_reports_curated_and_manifests(synthesized, functions):
-    writers = {}
+def object_prefix(resource) -> str | None:
+    """``manifests/`` of ``{"Fn::Join": ["", [<bucket arn>, "/manifests/*"]]}``; None for any other resource."""
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        first, *_, last = resource["Fn::Join"][1]
+        if is_lake_bucket_arn(first):
+            return last.removeprefix("/").removesuffix("*")
+    return None
+
+
+def is_lake_bucket_arn(resource) -> bool:
+    return isinstance(resource, dict) and resource.get("Fn::GetAtt", [""])[0].startswith("StorageData")
+
+
+def object_access(synthesized, functions, action: str) -> dict[str, set[str]]:
+    """step -> the key prefixes it may ``action`` on."""
+    found = {}
     for step, (_, properties) in functions.items():
-        puts = [s for s in role_statements(synthesized, properties["Role"]) if "s3:PutObject" in actions(s)]
-        if puts:
-            writers[step] = puts
-    assert set(writers) == WRITES_LAKE
-    (statement,) = writers["land_report"]
-    assert "s3:Abort*" in actions(statement)
-    suffixes = sorted(resource["Fn::Join"][1][-1] for resource in statement["Resource"])
-    assert suffixes == ["/curated/*", "/manifests/*", "/reports/*"]
+        for statement in role_statements(synthesized, properties["Role"]):
+            if action in actions(statement):
+                found.setdefault(step, set()).update(filter(None, map(object_prefix, resources(statement))))
+    return found
+
+
+def test_only_landing_writes_the_tables_locations(synthesized, functions):
+    writers = object_access(synthesized, functions, "s3:PutObject")
+    table_locations = {"reports/", "curated/", "manifests/"}
+    assert writers.pop("land_report") == table_locations
+    # and the others write only what an execution hands on, outside every table's location
+    assert writers == {"plan_windows": {"_runs/plans/"}, "summarize": {"_runs/summaries/"}}
+    aborts = object_access(synthesized, functions, "s3:AbortMultipartUpload")
+    assert aborts == {"land_report": {"reports/", "curated/"}}
 
 
 def test_landing_reads_back_only_raw_objects(synthesized, functions):
-    # given the statements that let a function read objects of the lake
-    readers = {
-        step: [s for s in role_statements(synthesized, properties["Role"]) if "s3:GetObject" in actions(s)]
-        for step, (_, properties) in functions.items()
+    readers = object_access(synthesized, functions, "s3:GetObject")
+    assert readers == {
+        "land_report": {"reports/"},
+        "plan_windows": {"manifests/"},
+        "summarize": {"_runs/plans/", "_runs/map-results/"},
     }
-    readers = {step: statements for step, statements in readers.items() if statements}
-    # then only the landing reads, the raw objects it has just written, and nothing else of the bucket
-    assert set(readers) == {"land_report"}
-    (statement,) = readers["land_report"]
-    assert actions(statement) == ["s3:GetObject"]
-    assert statement["Resource"]["Fn::Join"][1][-1] == "/reports/*"
 
 
 def test_no_function_role_carries_a_managed_policy(synthesized, functions):
@@ -176,7 +194,7 @@ def test_the_definition_bounds_each_execution_in_time():
 def test_every_placeholder_is_substituted_with_its_steps_function(state_machine, functions):
     _, properties = state_machine
     substitutions = properties["DefinitionSubstitutions"]
-    assert set(substitutions) == set(FUNCTION_PLACEHOLDERS)
+    assert set(substitutions) == set(FUNCTION_PLACEHOLDERS) | {BUCKET_PLACEHOLDER}
     for placeholder, step in FUNCTION_PLACEHOLDERS.items():
         assert substitutions[placeholder] == {"Fn::GetAtt": [functions[step][0], "Arn"]}
 
@@ -216,6 +234,23 @@ def test_state_machine_may_run_its_windows_as_child_executions_of_itself_only(sy
     assert processor["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
 
 
+def test_the_map_may_read_the_plans_and_write_its_result_files_and_nothing_else_of_the_bucket(
+    synthesized, state_machine
+):
+    _, properties = state_machine
+    by_prefix = {}
+    for statement in role_statements(synthesized, properties["RoleArn"]):
+        prefix = object_prefix(statement["Resource"])
+        if prefix is not None:
+            by_prefix.setdefault(prefix, set()).update(actions(statement))
+    assert by_prefix == {
+        "_runs/plans/": {"s3:GetObject"},
+        "_runs/map-results/": {"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts",
+                               "s3:AbortMultipartUpload"},
+    }
+    assert properties["DefinitionSubstitutions"]["LakeBucketName"]["Ref"].startswith("StorageData")
+
+
 def test_the_state_table_keeps_its_items_recoverable_and_expires_old_ledger_entries(synthesized):
     (table,) = synthesized.resources("AWS::DynamoDB::Table").values()
     properties = table["Properties"]
@@ -231,7 +266,8 @@ def test_only_the_steps_that_coordinate_write_the_state_table(synthesized, funct
         step
         for step, (_, properties) in functions.items()
         for statement in role_statements(synthesized, properties["Role"])
-        if "dynamodb:PutItem" in actions(statement) and table_id in json.dumps(statement["Resource"])
+        if {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(actions(statement))
+        and table_id in json.dumps(statement["Resource"])
     }
     assert writers == {"start_report", "check_report", "land_report", "summarize"}
     variables = functions["start_report"][1]["Environment"]["Variables"]
