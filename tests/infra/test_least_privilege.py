@@ -38,8 +38,9 @@ def _target(resource, condition, table_id: str) -> str:
     if resource == {"Fn::GetAtt": [table_id, "Arn"]}:
         return STATE_TABLE
     if is_lake_bucket_arn(resource):
-        (prefix,) = condition["StringLike"]["s3:prefix"]
-        return f"{BUCKET} {prefix.removesuffix('*')}"
+        # Without a condition on s3:prefix, the whole bucket may be listed.
+        prefixes = ((condition or {}).get("StringLike") or {}).get("s3:prefix") or ["(any key)"]
+        return f"{BUCKET} {','.join(prefix.removesuffix('*') for prefix in prefixes)}"
     if isinstance(resource, dict) and "Ref" in resource:
         return SECRET
     return str(resource)
