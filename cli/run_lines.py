@@ -11,12 +11,13 @@ def plan_line(plan: dict[str, Any]) -> str:
     """The output of *Plan windows* as one line: how many windows, how many of them heal gaps."""
     backfilled = plan.get("backfilled")
     healing = f" ({backfilled} of them missing days)" if backfilled else ""
-    return f"planned {len(plan.get('windows', []))} windows{healing}, {plan.get('maxConcurrency')} at a time"
+    return f"planned {plan.get('windows', 0)} windows{healing}, {plan.get('maxConcurrency')} at a time"
 
 
-def window_lines(summary: dict[str, Any]) -> list[str]:
-    """The summary's one line per window, indented under the progress."""
-    return [f"  {line}" for line in summary.get("lines", [])]
+def window_lines(report: dict[str, Any]) -> list[str]:
+    """The run report's one line per window (Summarize writes it to the bucket), indented under
+    the progress."""
+    return [f"  {line}" for line in report.get("lines", [])]
 
 
 def outcome_verdict(status: str, error: str | None, cause: str | None) -> str:

@@ -12,6 +12,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+from bwp import runs
+from bwp.models import ObjectLocation
+
 from cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values
 from cli.execution_input import add_window_arguments, execution_input
 from cli.run_lines import outcome_verdict, plan_line, window_lines
@@ -66,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     stepfunctions = client(args, "stepfunctions")
+    s3 = client(args, "s3")
     request = execution_input(args)
     execution_arn = start(stepfunctions, state_machine_arn, request)
     print(f"started {execution_arn} with {json.dumps(request)}")
@@ -76,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             stepfunctions,
             execution_arn,
             print,
+            read_report=report_reader(s3),
             poll_seconds=args.poll_seconds,
             timeout_seconds=args.timeout_minutes * 60,
         )
@@ -99,6 +105,7 @@ def follow(
     execution_arn: str,
     emit: Callable[[str], None],
     *,
+    read_report: Callable[[dict[str, Any]], dict[str, Any]],
     poll_seconds: float,
     timeout_seconds: float,
     sleep: Callable[[float], None] = time.sleep,
@@ -115,7 +122,7 @@ def follow(
         for event in new_events(stepfunctions, execution_arn, after=last_seen):
             last_seen = event["id"]
             map_started = map_started or event["type"] == "MapRunStarted"
-            for line in describe_event(event):
+            for line in describe_event(event, read_report):
                 emit(line)
         # There is no map run to ask about before the Map state has started one.
         progress = window_progress(stepfunctions, execution_arn) if map_started else None
@@ -168,15 +175,29 @@ def _history_pages(stepfunctions: Any, execution_arn: str) -> Iterator[dict[str,
         request["nextToken"] = page["nextToken"]
 
 
-def describe_event(event: dict[str, Any]) -> list[str]:
-    """Lines for the plan and the summary; nothing for the other events."""
+def report_reader(s3: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Reads the summary's report, one line per window, from where the summary's output says."""
+    return lambda location: runs.read_report(s3, ObjectLocation.model_validate(location)).to_wire()
+
+
+def describe_event(event: dict[str, Any], read_report: Callable[[dict[str, Any]], dict[str, Any]]) -> list[str]:
+    """Lines for the plan and the summary; nothing for the other events. The summary's output
+    says where its report is, with one line per window; ``read_report`` reads it."""
     details = event.get("stateExitedEventDetails") or {}
     if details.get("name") not in (PLAN_STATE, SUMMARY_STATE) or "output" not in details:
         return []
     output = json.loads(details["output"])
     if details["name"] == PLAN_STATE:
         return [plan_line(output)]
-    return window_lines(output)
+    location = output.get("report") or {}
+    try:
+        return window_lines(read_report(location))
+    except (BotoCoreError, ClientError, ValueError) as error:
+        # The failed windows the output names are still worth printing.
+        where = f"s3://{location.get('bucket')}/{location.get('key')}"
+        return [f"  (every window's line is in {where}, which could not be read: {error})"] + window_lines(
+            {"lines": output.get("failures", [])}
+        )
 
 
 def describe_outcome(description: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena_cfn
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
-from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX, STAGING_PREFIX
+from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX, RUNS_PREFIX, STAGING_PREFIX
 from bwp.schemas import REPORT_TYPES, table_location_prefix
 from constructs import Construct
 
@@ -26,6 +26,9 @@ ATHENA_RESULTS_EXPIRY = Duration.days(30)
 NONCURRENT_VERSIONS_EXPIRY = Duration.days(30)
 # A landing takes 15 minutes at most: a staged object a week old belongs to no landing any more.
 STAGED_OBJECTS_EXPIRY = Duration.days(7)
+# An execution's plan, map results and summary: an execution runs a week at most, and a month
+# leaves time to read a summary after the fact.
+RUN_OBJECTS_EXPIRY = Duration.days(30)
 ACCESS_LOGS_EXPIRY = Duration.days(365)
 
 # Both buckets: private, TLS only, encrypted (SSE-S3, the only encryption server access logs
@@ -123,6 +126,7 @@ class LakeStorage(Construct):
                 # A landing killed between staging and publishing leaves its staged objects
                 # behind; the day itself is landed again from the API (quarantine/ never expires).
                 s3.LifecycleRule(id="ExpireStagedObjects", prefix=STAGING_PREFIX, expiration=STAGED_OBJECTS_EXPIRY),
+                s3.LifecycleRule(id="ExpireRunObjects", prefix=RUNS_PREFIX, expiration=RUN_OBJECTS_EXPIRY),
                 s3.LifecycleRule(
                     id="ExpireAthenaResults",
                     prefix=ATHENA_RESULTS_PREFIX,

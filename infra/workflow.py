@@ -24,11 +24,12 @@ from bwp.contract import (
 )
 from constructs import Construct
 
+from infra.access import BUCKET, FUNCTION_ACCESS, SECRET, STATE_MACHINE_ACCESS, STATE_TABLE, Access
 from infra.config import LakeConfig
 from infra.nag import acknowledge
 from infra.naming import pascal
 from infra.storage import LakeStorage
-from statemachine import ASL_PATH, FUNCTION_PLACEHOLDERS, placeholders
+from statemachine import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS, placeholders
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,15 +49,11 @@ class UnknownPlaceholder(ValueError):
 
 @dataclass(frozen=True)
 class StepProfile:
-    """What one step's function needs: how long it may run, its memory and its access."""
+    """What one step's function needs: how long it may run and its memory (its access is in
+    infra/access.py)."""
 
     timeout: Duration
     memory_mb: int = 256
-    reads_credentials: bool = False
-    writes_lake: bool = False
-    keeps_state: bool = False  # reads and writes the task ledger and slots (bwp.coordination)
-    lists_manifests: bool = False  # reads which partitions have landed (bwp.gaps)
-    withdraws_unlanded: bool = False  # takes objects of days without a manifest out of the tables
     description: str = ""
     bundle: str = "core"  # the one of BUNDLES it runs from: only landing carries pyarrow
 
@@ -70,32 +67,16 @@ _API_CALL = Duration.minutes(5)
 BUNDLES = ("core", "landing")
 
 STEPS: dict[str, StepProfile] = {
-    "plan_windows": StepProfile(
-        _API_CALL, reads_credentials=True, lists_manifests=True, description="Validate the input, plan the windows"
-    ),
-    "start_report": StepProfile(
-        _API_CALL, reads_credentials=True, keeps_state=True, description="Adopt a live task or start one"
-    ),
-    "check_report": StepProfile(_API_CALL, reads_credentials=True, keeps_state=True, description="reportTask status"),
+    "plan_windows": StepProfile(_API_CALL, description="Validate the input, plan the windows"),
+    "start_report": StepProfile(_API_CALL, description="Adopt a live task or start one"),
+    "check_report": StepProfile(_API_CALL, description="reportTask status"),
     # Landing is CPU-bound (zlib, then the Parquet casts) and Lambda's CPU grows with memory up to
     # one vCPU at 1,769 MB: until there, memory buys speed at the same GB-seconds per report
     # (benchmarks/BENCHMARKS.md, "land_report's memory").
     "land_report": StepProfile(
-        Duration.minutes(15),
-        memory_mb=1769,
-        reads_credentials=True,
-        writes_lake=True,
-        keeps_state=True,
-        description="Stream a report into its partition",
-        bundle="landing",
+        Duration.minutes(15), memory_mb=1769, description="Stream a report into its partition", bundle="landing"
     ),
-    "summarize": StepProfile(
-        Duration.minutes(1),
-        keeps_state=True,
-        lists_manifests=True,
-        withdraws_unlanded=True,
-        description="One line per window, gaps",
-    ),
+    "summarize": StepProfile(Duration.minutes(1), description="One line per window, gaps"),
 }
 
 
@@ -136,7 +117,7 @@ class Workflow(Construct):
         self.state_machine = self._add_state_machine()
 
     def _check_definition(self) -> None:
-        missing = placeholders(ASL_PATH.read_text()) - FUNCTION_PLACEHOLDERS.keys()
+        missing = placeholders(ASL_PATH.read_text()) - FUNCTION_PLACEHOLDERS.keys() - {BUCKET_PLACEHOLDER}
         if missing:
             raise UnknownPlaceholder(f"{ASL_PATH.name} uses {', '.join(sorted(missing))}, which no function fills")
 
@@ -223,73 +204,8 @@ class Workflow(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
         )
-        if profile.reads_credentials:
-            self.secret.grant_read(function)
-        if profile.keeps_state:
-            self.state_table.grant_read_write_data(function)
-        if profile.lists_manifests:
-            self._storage.bucket.grant_read(function, f"{MANIFESTS_PREFIX}*")
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._storage.bucket)}.Arn>/{MANIFESTS_PREFIX}*]",
-                f"Manifests are per report type and day, all under {MANIFESTS_PREFIX}.",
-            )
-            for action, reason in (
-                ("s3:GetBucket*", "Bucket-level reads that come with listing the bucket's manifests."),
-                ("s3:GetObject*", f"Object reads, limited to {MANIFESTS_PREFIX} by the resource."),
-                ("s3:List*", "Listing the manifests: which partitions have landed."),
-            ):
-                acknowledge(role, f"AwsSolutions-IAM5[Action::{action}]", reason)
-        if profile.writes_lake:
-            for prefix in (STAGING_PREFIX, REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX):
-                self._storage.bucket.grant_put(function, f"{prefix}*")
-                acknowledge(
-                    role,
-                    f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._storage.bucket)}.Arn>/{prefix}*]",
-                    f"Keys are per report type and day, all under {prefix}.",
-                )
-            # The staged raw object is read back to make the curated file, and both are copied
-            # (inside S3) into the table locations or quarantine/, then deleted: GetObject and
-            # DeleteObject on staging/ alone (grant_read would add listing the whole bucket).
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["s3:GetObject", "s3:DeleteObject"],
-                    resources=[self._storage.bucket.arn_for_objects(f"{STAGING_PREFIX}*")],
-                )
-            )
-            acknowledge(
-                role,
-                "AwsSolutions-IAM5[Action::s3:Abort*]",
-                "s3:Abort* is AbortMultipartUpload: a landing that fails cleans up its partial upload.",
-            )
-        if profile.withdraws_unlanded:
-            self._grant_withdrawing(function, role)
+        self._grant(role, FUNCTION_ACCESS[step])
         return function
-
-    def _grant_withdrawing(self, function: lambda_.Function, role: iam.Role) -> None:
-        """What bwp.publication.withdraw_unlanded calls: list and read the table locations (the
-        version read), copy a raw report under quarantine/, delete that version."""
-        bucket = self._storage.bucket
-        tables = [bucket.arn_for_objects(f"{prefix}*") for prefix in (REPORTS_PREFIX, CURATED_PREFIX)]
-        role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"],
-                resources=tables,
-            )
-        )
-        bucket.grant_put(function, f"{QUARANTINE_PREFIX}*")
-        for prefix in (REPORTS_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX):
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::<{self._logical_id(bucket)}.Arn>/{prefix}*]",
-                f"Objects of days that did not land, per report type and day, all under {prefix}.",
-            )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Action::s3:Abort*]",
-            "s3:Abort* is AbortMultipartUpload: a copy into quarantine/ that fails cleans up its parts.",
-        )
 
     def _add_state_machine(self) -> sfn.StateMachine:
         log_group = logs.LogGroup(
@@ -306,7 +222,11 @@ class Workflow(Construct):
             state_machine_name=self._state_machine_name,
             definition_body=sfn.DefinitionBody.from_file(str(ASL_PATH)),
             definition_substitutions={
-                placeholder: self.functions[step].function_arn for placeholder, step in FUNCTION_PLACEHOLDERS.items()
+                **{
+                    placeholder: self.functions[step].function_arn
+                    for placeholder, step in FUNCTION_PLACEHOLDERS.items()
+                },
+                BUCKET_PLACEHOLDER: self._storage.bucket.bucket_name,
             },
             # The execution timeout is the definition's TimeoutSeconds: CDK cannot add it to a
             # definition read from a file, and the local engine reads the same file.
@@ -315,6 +235,7 @@ class Workflow(Construct):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         self._allow_child_executions(state_machine)
+        self._grant(state_machine.role, STATE_MACHINE_ACCESS)
         for function in self.functions.values():
             function.grant_invoke(state_machine)
             acknowledge(
@@ -363,6 +284,31 @@ class Workflow(Construct):
             f"{self._state_machine_name}/*]",
             "The Distributed Map describes and stops its own child executions, whose names it generates.",
         )
+
+    def _grant(self, role: iam.IRole, accesses: tuple[Access, ...]) -> None:
+        """One statement per access: its actions, on its resource or its key prefix."""
+        bucket = self._storage.bucket
+        for access in accesses:
+            conditions = None
+            if access.on == SECRET:
+                # An imported secret is known by name: its ARN ends in six random characters.
+                resources = [self.secret.secret_full_arn or f"{self.secret.secret_arn}-??????"]
+            elif access.on == STATE_TABLE:
+                resources = [self.state_table.table_arn]
+            elif access.on == BUCKET:
+                resources = [bucket.bucket_arn]
+                conditions = {"StringLike": {"s3:prefix": [f"{access.prefix}*"]}}
+            else:
+                resources = [bucket.arn_for_objects(f"{access.prefix}*")]
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::<{self._logical_id(bucket)}.Arn>/{access.prefix}*]",
+                    f"Keys under {access.prefix} are named per report type and day or per execution: "
+                    "the wildcard is the key prefix.",
+                )
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=list(access.actions), resources=resources, conditions=conditions)
+            )
 
     def _logical_id(self, construct: Construct) -> str:
         """How cdk-nag names a resource in the findings of a policy that refers to it."""

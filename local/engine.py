@@ -25,8 +25,10 @@ from unittest import mock
 import boto3
 from bwp import dependencies
 from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, NAMESPACE, REPORTS_PREFIX, SERVICE
+from bwp.models import ObjectLocation
 from bwp.observability import logger as lambda_logger
 from bwp.observability import metrics as lambda_metrics
+from bwp.runs import read_report
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.stepfunctions.parser.backend.execution import Execution as MotoExecution
@@ -37,6 +39,7 @@ from infra.config import DEFAULTS
 from local.lake_dir import LakeDirectory
 from local.lake_state import held_by_this_run, load_state, written_through
 from local.lambda_runtime import InProcessLambdas, Invocation, load_handler
+from local.map_results import MapResults
 from local.virtual_time import EmulatorClock, VirtualTime
 
 REGION = "us-east-1"
@@ -121,6 +124,7 @@ class LocalEngine:
         # shared instead, so that executions can overlap, as a schedule and a backfill do.
         enter(mock.patch.object(MotoExecution, "__deepcopy__", lambda execution, memo: execution, create=True))
         enter(self._lambdas.routing())
+        enter(MapResults().installed())
         if self._virtual_time:
             enter(self._virtual_time.installed())
         # What a function prints (Powertools' metrics, as EMF lines) goes where Lambda sends it:
@@ -196,7 +200,8 @@ class LocalEngine:
                 Handler=f"{step}.handler.handler",
                 Code={"ZipFile": _placeholder_zip()},
             )["FunctionArn"]
-        return role, statemachine.render(statemachine.ASL_PATH.read_text(), arns)
+        substitutions = {**arns, statemachine.BUCKET_PLACEHOLDER: BUCKET}
+        return role, statemachine.render(statemachine.ASL_PATH.read_text(), substitutions)
 
     # --- running ------------------------------------------------------------------------------------
     def start(self, execution_input: Any) -> str:
@@ -236,7 +241,7 @@ class LocalEngine:
                 status=description["status"],
                 error=description.get("error"),
                 cause=description.get("cause"),
-                summary=_summary_of(arn, invocations),
+                summary=self._report_of(arn, invocations),
                 invocations=invocations,
                 api_seconds_elapsed=api_seconds,
             )
@@ -248,12 +253,27 @@ class LocalEngine:
         stepfunctions_parser_backends[DEFAULT_ACCOUNT_ID][REGION].reset()
         return outcomes
 
+    def invocations(self, function: str | None = None) -> list[Invocation]:
+        """The functions' invocations so far (of one function, if named), oldest first."""
+        return [i for i in self._lambdas.invocations if function is None or i.function == function]
+
     def export_lake(self) -> list[Path]:
         """Copy to the lake directory what is in the bucket and not there yet (windows are
         copied as they land; this catches the rest)."""
         if self.lake is None:
             raise ValueError("this engine was started without a lake_dir")
         return self.lake.sweep()
+
+    def _report_of(self, execution_arn: str, invocations: list[Invocation]) -> dict[str, Any] | None:
+        """Summarize's full report of the execution (every window's line), from the bucket."""
+        summaries = [
+            i.result
+            for i in invocations
+            if i.function == "bwp-summarize" and i.result and i.event.get("executionId") == execution_arn
+        ]
+        if not summaries:
+            return None
+        return read_report(self.s3, ObjectLocation.model_validate(summaries[-1]["report"])).to_wire()
 
     def _invoked(self, invocation: Invocation) -> None:
         if self.lake is not None and invocation.function == LAND_FUNCTION and invocation.result:
@@ -289,13 +309,6 @@ def create_state_table():
     )
 
 
-def _summary_of(execution_arn: str, invocations: list[Invocation]) -> dict[str, Any] | None:
-    summaries = [
-        i.result
-        for i in invocations
-        if i.function == "bwp-summarize" and i.result and i.event.get("executionId") == execution_arn
-    ]
-    return summaries[-1] if summaries else None
 
 
 def _wait_for_end(sfn, arn: str, timeout_seconds: float | None) -> dict[str, Any]:

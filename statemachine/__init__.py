@@ -20,6 +20,9 @@ FUNCTION_PLACEHOLDERS: dict[str, str] = {
     "SummarizeFunctionArn": "summarize",
 }
 
+# The lake bucket, where the Distributed Map writes its result files.
+BUCKET_PLACEHOLDER = "LakeBucketName"
+
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 

@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
 
 from emulator import Emulator, EmulatorConfig
 from emulator.reports import ReportSpec, stream
@@ -82,6 +83,12 @@ def landed_csv(engine: LocalEngine, key: str) -> bytes:
 def keys(engine: LocalEngine, prefix: str) -> list[str]:
     listing = engine.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def table_keys(engine: LocalEngine) -> list[str]:
+    """Every key in a table's location or the manifests: what a query can see (an execution's
+    own objects under _runs/ are not)."""
+    return [key for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX) for key in keys(engine, prefix)]
 
 
 def manifest(engine: LocalEngine, report_type: str, day: str) -> dict:

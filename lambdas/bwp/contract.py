@@ -17,6 +17,12 @@ MANIFESTS_PREFIX = "manifests/"
 # locations, and the raw reports of days that could not be curated (kept, never deleted).
 STAGING_PREFIX = "staging/"
 QUARANTINE_PREFIX = "quarantine/"
+# What one execution hands from state to state, kept in the bucket so that no state's payload
+# grows with the number of windows; no table reads under _runs/.
+RUNS_PREFIX = "_runs/"
+PLANS_PREFIX = f"{RUNS_PREFIX}plans/"  # Plan windows' windows, one JSON array per execution: the Map's items
+MAP_RESULTS_PREFIX = f"{RUNS_PREFIX}map-results/"  # the Distributed Map's ResultWriter files
+SUMMARIES_PREFIX = f"{RUNS_PREFIX}summaries/"  # Summarize's full report: one line per window
 
 # Limits the workflow enforces and the stack's configuration is validated against.
 API_CONCURRENT_TASKS = 5  # the API allows five report tasks in progress per target id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 
@@ -34,7 +34,7 @@ class Window(WireModel):
 
 
 class Plan(WireModel):
-    """What "Plan windows" hands the Map: the windows, and what the summary answers for."""
+    """What planning decides: the windows, and what the summary answers for."""
 
     windows: list[Window]
     max_concurrency: int
@@ -47,9 +47,30 @@ class Plan(WireModel):
     backfilled: int = 0
 
 
+class ObjectLocation(WireModel):
+    bucket: str
+    key: str
+
+
+class PlannedRun(WireModel):
+    """What "Plan windows" hands the Map: where the windows are (the Map reads them from S3),
+    how many, and what the summary answers for. Its size does not depend on the windows'."""
+
+    plan: ObjectLocation
+    windows: int
+    max_concurrency: int
+    first_day: date
+    end_day: date
+    widened: bool
+    report_types: list[str]
+    coverage_from: date
+    backfilled: int = 0
+
+
 class PlanWindowsEvent(WireModel):
     request: Any = None
     execution_start_time: str
+    execution_name: str = Field(min_length=1)  # names the plan object: unique per state machine
 
 
 class ReportProgress(WireModel):
@@ -86,8 +107,8 @@ class LandReportEvent(WireModel):
 
 
 class WindowLanded(WireModel):
-    """Kept small: every window's result travels back in the Map's output (256 KB at most);
-    the manifest has the rest."""
+    """Kept small: it is the child execution's output, in the Map's result files; the manifest
+    has the rest."""
 
     status: Literal["LANDED"] = "LANDED"
     report_type: str
@@ -106,23 +127,42 @@ class WindowFailed(WireModel):
     attempts: int = 1
 
 
+# A child execution's output: what its last state returned.
+WINDOW_RESULT = TypeAdapter(Annotated[WindowLanded | WindowFailed, Field(discriminator="status")])
+
+
 class SummarizeEvent(WireModel):
-    results: list[Annotated[WindowLanded | WindowFailed, Field(discriminator="status")]]
+    plan: ObjectLocation
+    map_results: ObjectLocation  # the ResultWriter's manifest.json, which lists the result files
     execution_id: str
+    execution_name: str = Field(min_length=1)
     report_types: list[str]
     coverage_from: date  # the days this run answers for: [coverageFrom, endDay)
     end_day: date
 
 
-class Summary(WireModel):
+class RunTotals(WireModel):
     execution_id: str
     windows: int
     landed: int
-    failed: int
+    failed: int  # failed or without a result, whatever the cause
     rows: int
     bytes_out: int
-    drifted: list[str]
-    lines: list[str]
     message: str
     missing: int  # partitions still missing in the days the run answers for, after it
 
+
+class RunReport(RunTotals):
+    """Summarize's full account of a run, kept in the bucket: one line per window."""
+
+    drifted: list[str]
+    lines: list[str]
+
+
+class Summary(RunTotals):
+    """Summarize's output: the totals, a sample of the failed and drifted windows, and where the
+    full report is; bounded whatever the number of windows."""
+
+    drifted: list[str]  # the first few
+    failures: list[str]  # the first few failed windows' lines
+    report: ObjectLocation

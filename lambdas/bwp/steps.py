@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import requests
 from aws_lambda_powertools.metrics import single_metric
 
-from bwp import contract, errors, generation, polling
+from bwp import contract, errors, generation, polling, runs
 from bwp.aws import transient_aws_errors
 from bwp.client import BwpClient, ReportTask
 from bwp.clock import Clock, iso_utc, parse_api_time, seconds_between
@@ -26,11 +26,13 @@ from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_d
 from bwp.landing import LandingResult, land_download
 from bwp.manifest import Download, Manifest, TaskOrigin, Timings
 from bwp.models import (
+    WINDOW_RESULT,
     CheckReportEvent,
     LandReportEvent,
-    Plan,
+    PlannedRun,
     PlanWindowsEvent,
     ReportProgress,
+    RunReport,
     StartReportEvent,
     SummarizeEvent,
     Summary,
@@ -48,11 +50,13 @@ if TYPE_CHECKING:
     from bwp.curated import CuratedResult
 
 MAX_FAILURES_NAMED = 50
+SUMMARY_SAMPLE = 20  # failed and drifted windows named in Summarize's output; the report has all
 
 
-def plan(client: BwpClient, s3, settings: Settings, event: PlanWindowsEvent) -> Plan:
+def plan(client: BwpClient, s3, settings: Settings, event: PlanWindowsEvent) -> PlannedRun:
     """Validate the input, check the credentials once, and plan the windows, backfill included,
-    each with its report type's expected generation time."""
+    each with its report type's expected generation time; the windows go to the bucket, for the
+    Map to read, and the state's output says where."""
     started = datetime.fromisoformat(event.execution_start_time)
     request = parse_request(event.request)
     result = plan_windows(request, started, settings.projection_start_date)
@@ -81,8 +85,9 @@ def plan(client: BwpClient, s3, settings: Settings, event: PlanWindowsEvent) -> 
         window.model_copy(update={"expected_generation": expected.get(window.report_type)})
         for window in result.windows
     ]
-    logger.info("planned windows", extra={"windows": len(windows)})
-    return result.model_copy(update={"windows": windows})
+    location = runs.write_plan(s3, settings.lake_bucket, event.execution_name, windows)
+    logger.info("planned windows", extra={"windows": len(windows), "plan": location.key})
+    return PlannedRun.model_validate({**dict(result), "plan": location, "windows": len(windows)})
 
 
 def start_report(
@@ -369,8 +374,10 @@ def _curate(s3, table, settings: Settings, clock: Clock, window: Window, task_id
 
 
 def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent) -> Summary:
-    landed = [result for result in event.results if isinstance(result, WindowLanded)]
-    failed = [result for result in event.results if isinstance(result, WindowFailed)]
+    """Every planned window's outcome, from the Map's result files: landed, failed in a way the
+    child caught, failed in a way it could not (its execution failed, timed out or was stopped),
+    or never run. Failures go to the ledger; the full report goes to the bucket."""
+    landed, failed = window_outcomes(s3, event)
     ledger = TaskLedger(table, clock)
     # Remembered beyond this execution, so that `bwp-lake gaps` can say why a day is missing.
     for failure in failed:
@@ -381,16 +388,20 @@ def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent
             readable_cause(failure.cause),
             event.execution_id,
         )
-    lines = [
-        f"{r.report_type} {r.day}: landed {r.rows} rows, {r.bytes_out} bytes"
-        + (f" (header drift: {json.dumps(r.drift)})" if r.drift else "")
-        for r in landed
-    ] + [
+    failure_lines = sorted(
         f"{f.window.report_type} {f.window.day}: FAILED after {f.attempts} attempt(s): {f.error}: "
         f"{readable_cause(f.cause)}"
         for f in failed
-    ]
-    lines.sort()
+    )
+    lines = sorted(
+        [
+            f"{r.report_type} {r.day}: landed {r.rows} rows, {r.bytes_out} bytes"
+            + (f" (header drift: {json.dumps(r.drift)})" if r.drift else "")
+            for r in landed
+        ]
+        + failure_lines
+    )
+    windows = len(landed) + len(failed)
     if failed:
         # The message becomes the execution's cause, which Step Functions caps at 32,768 characters.
         named = failed[:MAX_FAILURES_NAMED]
@@ -398,7 +409,7 @@ def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent
             f"{f.window.report_type} {f.window.day} ({f.error}: {readable_cause(f.cause)[:200]})" for f in named
         )
         more = f"; and {len(failed) - len(named)} more" if len(failed) > len(named) else ""
-        message = f"{len(failed)} of {len(event.results)} windows failed: {names}{more}"
+        message = f"{len(failed)} of {windows} windows failed: {names}{more}"
     else:
         message = f"all {len(landed)} windows landed"
     landed_now = landed_days(manifest_keys_in_s3(s3, settings.lake_bucket, settings.manifests_prefix))
@@ -408,17 +419,75 @@ def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent
     _emit_gap_metrics(event.report_types, gaps)
     if gaps:
         message += f"; {len(gaps)} partition(s) since {event.coverage_from} still missing (bwp-lake gaps lists them)"
-    return Summary(
+    drifted = sorted(f"{r.report_type} {r.day}" for r in landed if r.drift)
+    report = RunReport(
         execution_id=event.execution_id,
-        windows=len(event.results),
+        windows=windows,
         landed=len(landed),
         failed=len(failed),
         rows=sum(r.rows for r in landed),
         bytes_out=sum(r.bytes_out for r in landed),
-        drifted=sorted(f"{r.report_type} {r.day}" for r in landed if r.drift),
-        lines=lines,
         message=message,
         missing=len(gaps),
+        drifted=drifted,
+        lines=lines,
+    )
+    location = runs.write_report(s3, settings.lake_bucket, event.execution_name, report)
+    return Summary(
+        **report.model_dump(exclude={"drifted", "lines"}),
+        drifted=drifted[:SUMMARY_SAMPLE],
+        failures=failure_lines[:SUMMARY_SAMPLE],
+        report=location,
+    )
+
+
+def window_outcomes(s3, event: SummarizeEvent) -> tuple[list[WindowLanded], list[WindowFailed]]:
+    """Each planned window once: its child's result, or a failure saying why there is none."""
+    unaccounted = {(window.report_type, window.day): window for window in runs.read_plan(s3, event.plan)}
+    landed: list[WindowLanded] = []
+    failed: list[WindowFailed] = []
+    for child in runs.child_results(s3, event.map_results):
+        window = _window_of(child)
+        if window is None or unaccounted.pop((window.report_type, window.day), None) is None:
+            continue  # not a window of this plan, or one already counted
+        outcome = _outcome_of(child, window)
+        (landed if isinstance(outcome, WindowLanded) else failed).append(outcome)
+    failed.extend(
+        WindowFailed(window=window, error=NO_RESULT, cause="the Map recorded no result for this window")
+        for window in unaccounted.values()
+    )
+    return landed, failed
+
+
+# Error names of windows whose child execution did not end with an answer of ours.
+NOT_STARTED = "WindowNotStarted"  # PENDING: the map run ended before starting it
+NO_RESULT = "WindowWithoutResult"  # planned, but in none of the result files
+
+
+def _window_of(child: runs.ChildResult) -> Window | None:
+    try:
+        return Window.model_validate(child.input["window"])
+    except (TypeError, KeyError, ValueError):
+        logger.warning("a map result without a window", extra={"status": child.status})
+        return None
+
+
+def _outcome_of(child: runs.ChildResult, window: Window) -> WindowLanded | WindowFailed:
+    attempts = child.input.get("attempt", 1) if isinstance(child.input, dict) else 1
+    if child.status == "SUCCEEDED":
+        try:
+            return WINDOW_RESULT.validate_python(child.output)
+        except ValueError as error:
+            return WindowFailed(window=window, error="UnreadableWindowResult", cause=str(error)[:500],
+                                attempts=attempts)
+    if child.status == "PENDING":
+        return WindowFailed(window=window, error=NOT_STARTED, cause="the map run ended before this window started")
+    # FAILED, TIMED_OUT or ABORTED: the child's Catch did not apply, so the error is the execution's.
+    return WindowFailed(
+        window=window,
+        error=child.error or f"Execution{child.status.title().replace('_', '')}",
+        cause=child.cause,
+        attempts=attempts,
     )
 
 

@@ -19,9 +19,9 @@ from tests.twin import (
     assert_landed,
     assert_nothing_landed,
     assert_window_failed,
-    keys,
     manifest,
     served_csv,
+    table_keys,
 )
 
 DAY = "2024-08-22"
@@ -93,12 +93,12 @@ def test_a_rerun_replaces_its_partitions_and_never_duplicates(engine_for):
     engine = engine_for()
     request = {"reportTypes": ["ORDER_FEES"], "startDate": "2024-08-21", "endDate": "2024-08-23"}
     first = engine.run(request)
-    before = keys(engine, "")
+    before = table_keys(engine)
     # when the same days run again
     second = engine.run(request)
     # then the same keys hold the second run's landing: replaced, not added
     assert first.succeeded and second.succeeded
-    assert keys(engine, "") == before
+    assert table_keys(engine) == before
     for day in ("2024-08-21", "2024-08-22"):
         assert assert_landed(engine, "ORDER_FEES", day)["executionId"] == second.execution_arn != first.execution_arn
 

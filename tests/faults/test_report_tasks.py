@@ -5,7 +5,15 @@ from __future__ import annotations
 from bwp.polling import MAX_POLLS, MAX_WAIT_SECONDS
 
 from emulator import Emulator, EmulatorConfig
-from tests.twin import ROWS_PER_DAY, SEED, assert_landed, assert_nothing_landed, assert_window_failed, calls, keys
+from tests.twin import (
+    ROWS_PER_DAY,
+    SEED,
+    assert_landed,
+    assert_nothing_landed,
+    assert_window_failed,
+    calls,
+    table_keys,
+)
 
 ONE_DAY = {"reportTypes": ["ORDER_FEES"], "startDate": "2024-08-22", "endDate": "2024-08-23"}
 
@@ -42,7 +50,7 @@ def test_a_report_that_keeps_failing_fails_each_window_by_name_after_three_attem
     for day in ("2024-08-21", "2024-08-22"):
         assert_window_failed(outcome, "ORDER_FEES", day, "ReportFailed", "after 3 attempt(s)", "FAILED")
         assert_nothing_landed(engine, "ORDER_FEES", day)
-    assert keys(engine, "") == []
+    assert table_keys(engine) == []
 
 
 def test_a_task_that_expires_while_waiting_is_restarted_and_lands(engine_for, emulator):

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from cli import start
@@ -147,15 +148,44 @@ def test_the_first_look_reads_the_whole_history_in_order():
     assert history.requests == 3
 
 
+def no_report(location):
+    raise AssertionError("only the summary's report is read")
+
+
 def test_events_other_than_the_plan_and_the_summary_print_nothing():
     event = {"stateExitedEventDetails": {"name": "Land report", "output": json.dumps({"rows": 1})}}
-    assert start.describe_event(event) == []
+    assert start.describe_event(event, no_report) == []
 
 
 def test_the_plan_line_says_how_many_windows_heal_missing_days_as_local_run_does():
-    plan = {"windows": [{"reportType": "ORDER_FEES", "day": "2024-08-22"}] * 5, "maxConcurrency": 5, "backfilled": 3}
+    plan = {"plan": {"bucket": "lake", "key": "_runs/plans/x.json"}, "windows": 5, "maxConcurrency": 5,
+            "backfilled": 3}
     event = {"stateExitedEventDetails": {"name": start.PLAN_STATE, "output": json.dumps(plan)}}
-    assert start.describe_event(event) == ["planned 5 windows (3 of them missing days), 5 at a time"]
+    assert start.describe_event(event, no_report) == ["planned 5 windows (3 of them missing days), 5 at a time"]
+
+
+SUMMARY_OUTPUT = {"report": {"bucket": "lake", "key": "_runs/summaries/x.json"},
+                  "failures": ["ORDER_FEES 2024-08-22: FAILED after 1 attempt(s): States.Runtime: bad path"]}
+
+
+def test_the_summary_prints_every_windows_line_from_the_report_it_points_at():
+    # given a summary whose report holds a line per window
+    event = {"stateExitedEventDetails": {"name": start.SUMMARY_STATE, "output": json.dumps(SUMMARY_OUTPUT)}}
+    reports = {"_runs/summaries/x.json": {"lines": ["ORDER_FEES 2024-08-21: landed 3 rows, 90 bytes"] * 3}}
+    # then each line is printed, read from where the summary says
+    lines = start.describe_event(event, lambda location: reports[location["key"]])
+    assert lines == ["  ORDER_FEES 2024-08-21: landed 3 rows, 90 bytes"] * 3
+
+
+def test_a_report_that_cannot_be_read_leaves_the_failed_windows_the_summary_names():
+    event = {"stateExitedEventDetails": {"name": start.SUMMARY_STATE, "output": json.dumps(SUMMARY_OUTPUT)}}
+
+    def denied(location):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "GetObject")
+
+    lines = start.describe_event(event, denied)
+    assert "s3://lake/_runs/summaries/x.json" in lines[0] and "AccessDenied" in lines[0]
+    assert lines[1:] == ["  ORDER_FEES 2024-08-22: FAILED after 1 attempt(s): States.Runtime: bad path"]
 
 
 @mock_aws

@@ -87,6 +87,8 @@ def test_data_bucket_aborts_stale_uploads_and_expires_old_versions_and_athena_re
     assert results and results[0]["ExpirationInDays"] > 0
     staged = [rule for rule in rules if rule.get("Prefix") == "staging/"]
     assert staged and staged[0]["ExpirationInDays"] > 0
+    runs = [rule for rule in rules if rule.get("Prefix") == "_runs/"]
+    assert runs and runs[0]["ExpirationInDays"] >= 7  # never before an execution (a week at most) ends
     # and nothing expires the quarantined reports: the bytes the API served are kept
     expiring = [rule.get("Prefix", "") for rule in rules if "ExpirationInDays" in rule]
     assert not [prefix for prefix in expiring if QUARANTINE_PREFIX.startswith(prefix)]

@@ -9,14 +9,13 @@ import pytest
 from bwp.settings import Settings
 
 from infra.workflow import LAMBDA_RUNTIME
-from statemachine import ASL_PATH, FUNCTION_PLACEHOLDERS
+from statemachine import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS
 
 pytestmark = pytest.mark.xdist_group("infra-synth")
 
 REPO = Path(__file__).resolve().parents[2]
-# Which steps talk to the API (Plan windows checks the credentials), and the one that writes the lake.
+# Which steps talk to the API (Plan windows checks the credentials).
 READS_CREDENTIALS = {"plan_windows", "start_report", "check_report", "land_report"}
-WRITES_LAKE = {"land_report"}
 
 
 @pytest.fixture(scope="module")
@@ -134,37 +133,52 @@ def test_the_secret_is_created_with_the_three_credential_fields_empty(synthesize
     assert json.loads(secret["Properties"]["SecretString"]) == {"clientId": "", "clientSecret": "", "targetId": ""}
 
 
-def test_only_landing_writes_the_lake_and_only_under_its_layers_staging_and_quarantine(synthesized, functions):
-    writers = {}
+def object_prefix(resource) -> str | None:
+    """``manifests/`` of ``{"Fn::Join": ["", [<bucket arn>, "/manifests/*"]]}``; None for any other resource."""
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        first, *_, last = resource["Fn::Join"][1]
+        if is_lake_bucket_arn(first):
+            return last.removeprefix("/").removesuffix("*")
+    return None
+
+
+def is_lake_bucket_arn(resource) -> bool:
+    return isinstance(resource, dict) and resource.get("Fn::GetAtt", [""])[0].startswith("StorageData")
+
+
+def object_access(synthesized, functions, action: str) -> dict[str, set[str]]:
+    """step -> the key prefixes it may ``action`` on."""
+    found = {}
     for step, (_, properties) in functions.items():
-        puts = [s for s in role_statements(synthesized, properties["Role"]) if "s3:PutObject" in actions(s)]
-        if puts:
-            writers[step] = puts
-    assert set(writers) == WRITES_LAKE | {"summarize"}
-    (quarantine,) = writers["summarize"]
-    assert {resource["Fn::Join"][1][-1] for resource in resources(quarantine)} == {"/quarantine/*"}
-    (statement,) = writers["land_report"]
-    assert "s3:Abort*" in actions(statement)
-    suffixes = sorted(resource["Fn::Join"][1][-1] for resource in statement["Resource"])
-    assert suffixes == ["/curated/*", "/manifests/*", "/quarantine/*", "/reports/*", "/staging/*"]
+        for statement in role_statements(synthesized, properties["Role"]):
+            if action in actions(statement):
+                found.setdefault(step, set()).update(filter(None, map(object_prefix, resources(statement))))
+    return found
 
 
-def test_only_landing_and_summarize_read_or_delete_objects_each_where_its_code_does(synthesized, functions):
-    # given the statements that let a function read or delete objects of the lake
-    readers = {
-        step: [s for s in role_statements(synthesized, properties["Role"])
-               if "s3:GetObject" in actions(s) or any(a.startswith("s3:Delete") for a in actions(s))]
-        for step, (_, properties) in functions.items()
+def test_only_landing_writes_the_tables_locations(synthesized, functions):
+    writers = object_access(synthesized, functions, "s3:PutObject")
+    assert writers.pop("land_report") == {"staging/", "reports/", "curated/", "manifests/", "quarantine/"}
+    # and the others write only what an execution hands on, or what did not land into quarantine/,
+    # outside every table's location
+    assert writers == {"plan_windows": {"_runs/plans/"}, "summarize": {"_runs/summaries/", "quarantine/"}}
+    aborts = object_access(synthesized, functions, "s3:AbortMultipartUpload")
+    assert aborts == {"land_report": {"staging/", "reports/", "curated/", "quarantine/"}, "summarize": {"quarantine/"}}
+
+
+def test_landing_reads_back_only_what_it_staged_and_summarize_what_did_not_land(synthesized, functions):
+    readers = object_access(synthesized, functions, "s3:GetObject")
+    assert readers == {
+        "land_report": {"staging/"},
+        "plan_windows": {"manifests/"},
+        "summarize": {"_runs/plans/", "_runs/map-results/", "reports/", "curated/"},
     }
-    readers = {step: statements for step, statements in readers.items() if statements}
-    assert set(readers) == {"land_report", "summarize"}
-    # then the landing reads back and deletes only what it has just staged
-    (staged,) = readers["land_report"]
-    assert actions(staged) == ["s3:DeleteObject", "s3:GetObject"]
-    assert staged["Resource"]["Fn::Join"][1][-1] == "/staging/*"
-    # and the summary reads and deletes in the table locations only, to take out what did not land
-    (withdrawn,) = readers["summarize"]
-    assert sorted(resource["Fn::Join"][1][-1] for resource in resources(withdrawn)) == ["/curated/*", "/reports/*"]
+    deleters = {action: object_access(synthesized, functions, action)
+                for action in ("s3:DeleteObject", "s3:DeleteObjectVersion")}
+    assert deleters == {
+        "s3:DeleteObject": {"land_report": {"staging/"}},
+        "s3:DeleteObjectVersion": {"summarize": {"reports/", "curated/"}},
+    }
 
 
 def test_no_function_role_carries_a_managed_policy(synthesized, functions):
@@ -196,7 +210,7 @@ def test_the_definition_bounds_each_execution_in_time():
 def test_every_placeholder_is_substituted_with_its_steps_function(state_machine, functions):
     _, properties = state_machine
     substitutions = properties["DefinitionSubstitutions"]
-    assert set(substitutions) == set(FUNCTION_PLACEHOLDERS)
+    assert set(substitutions) == set(FUNCTION_PLACEHOLDERS) | {BUCKET_PLACEHOLDER}
     for placeholder, step in FUNCTION_PLACEHOLDERS.items():
         assert substitutions[placeholder] == {"Fn::GetAtt": [functions[step][0], "Arn"]}
 
@@ -236,6 +250,23 @@ def test_state_machine_may_run_its_windows_as_child_executions_of_itself_only(sy
     assert processor["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
 
 
+def test_the_map_may_read_the_plans_and_write_its_result_files_and_nothing_else_of_the_bucket(
+    synthesized, state_machine
+):
+    _, properties = state_machine
+    by_prefix = {}
+    for statement in role_statements(synthesized, properties["RoleArn"]):
+        prefix = object_prefix(statement["Resource"])
+        if prefix is not None:
+            by_prefix.setdefault(prefix, set()).update(actions(statement))
+    assert by_prefix == {
+        "_runs/plans/": {"s3:GetObject"},
+        "_runs/map-results/": {"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts",
+                               "s3:AbortMultipartUpload"},
+    }
+    assert properties["DefinitionSubstitutions"]["LakeBucketName"]["Ref"].startswith("StorageData")
+
+
 def test_the_state_table_keeps_its_items_recoverable_and_expires_old_ledger_entries(synthesized):
     (table,) = synthesized.resources("AWS::DynamoDB::Table").values()
     properties = table["Properties"]
@@ -251,7 +282,8 @@ def test_only_the_steps_that_coordinate_write_the_state_table(synthesized, funct
         step
         for step, (_, properties) in functions.items()
         for statement in role_statements(synthesized, properties["Role"])
-        if "dynamodb:PutItem" in actions(statement) and table_id in json.dumps(statement["Resource"])
+        if {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(actions(statement))
+        and table_id in json.dumps(statement["Resource"])
     }
     assert writers == {"start_report", "check_report", "land_report", "summarize"}
     variables = functions["start_report"][1]["Environment"]["Variables"]

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from bwp import errors
+from bwp.contract import MAP_RESULTS_PREFIX
 from bwp.polling import MAX_POLLS
 from bwp.windows import MAX_ATTEMPTS
 
@@ -22,12 +23,14 @@ def all_states(states=None):
 
 
 def test_every_placeholder_has_a_substitution_and_every_substitution_is_used():
-    assert statemachine.placeholders(DEFINITION) == set(statemachine.FUNCTION_PLACEHOLDERS)
+    expected = set(statemachine.FUNCTION_PLACEHOLDERS) | {statemachine.BUCKET_PLACEHOLDER}
+    assert statemachine.placeholders(DEFINITION) == expected
 
 
 def test_rendering_fills_every_placeholder_and_refuses_to_leave_one_unfilled():
     arns = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
             for name in statemachine.FUNCTION_PLACEHOLDERS}
+    arns[statemachine.BUCKET_PLACEHOLDER] = "lake"
     rendered = statemachine.render(DEFINITION, arns)
     assert "${" not in rendered
     json.loads(rendered)
@@ -146,3 +149,35 @@ def test_every_transient_error_our_code_raises_is_retried_where_it_can_be_raised
         if not error.startswith(("States.", "Lambda."))
     }
     assert ours_retried == transient
+
+
+MAP = json.loads(DEFINITION)["States"]["Ingest each window"]
+
+
+def test_the_map_reads_its_windows_from_the_plan_object_not_from_a_payload():
+    # given the Distributed Map: its items come from the S3 object Plan windows wrote
+    assert "ItemsPath" not in MAP and "Items" not in MAP
+    reader = MAP["ItemReader"]
+    assert reader["Resource"] == "arn:aws:states:::s3:getObject"
+    assert reader["ReaderConfig"] == {"InputType": "JSON"}
+    assert reader["Parameters"] == {"Bucket.$": "$.plan.bucket", "Key.$": "$.plan.key"}
+
+
+def test_the_map_writes_every_childs_result_to_the_bucket_and_tolerates_every_failure():
+    # given the Map's results: they go to result files under the contract's prefix, not to its output
+    writer = MAP["ResultWriter"]
+    assert writer["Resource"] == "arn:aws:states:::s3:putObject"
+    assert writer["Parameters"]["Bucket"] == "${" + statemachine.BUCKET_PLACEHOLDER + "}"
+    assert writer["Parameters"]["Prefix"] + "/" == MAP_RESULTS_PREFIX
+    # and no child's failure fails the Map: Summarize always runs and records it
+    assert MAP["ToleratedFailurePercentage"] == 100
+    assert "ToleratedFailureCount" not in MAP and MAP["Next"] == "Summarize the run"
+    assert "Catch" not in MAP
+
+
+def test_summarize_is_handed_locations_and_settings_never_the_windows():
+    parameters = json.loads(DEFINITION)["States"]["Summarize the run"]["Parameters"]
+    assert parameters["plan.$"] == "$.plan"
+    assert parameters["mapResults"] == {"bucket.$": "$.results.ResultWriterDetails.Bucket",
+                                        "key.$": "$.results.ResultWriterDetails.Key"}
+    assert not any(value in ("$", "$.results") for value in parameters.values())

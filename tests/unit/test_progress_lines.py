@@ -21,7 +21,7 @@ def test_waiting_for_a_slot_is_said_as_waiting_not_as_an_error():
 
 
 def test_the_plan_says_how_many_windows_heal_missing_days():
-    plan = {"windows": [WINDOW] * 5, "maxConcurrency": 5, "backfilled": 3}
+    plan = {"plan": {"bucket": "lake", "key": "_runs/plans/x.json"}, "windows": 5, "maxConcurrency": 5, "backfilled": 3}
     healing = Invocation("bwp-plan-windows", {}, plan)
     plain = Invocation("bwp-plan-windows", {}, {**plan, "backfilled": 0})
     assert describe(healing) == "planned 5 windows (3 of them missing days), 5 at a time"

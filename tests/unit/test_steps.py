@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
-from bwp import clock, errors, polling, steps
+from bwp import clock, errors, polling, runs, steps
 from bwp.client import ReportTask
 from bwp.coordination import TaskLedger
 from bwp.models import (
@@ -57,8 +57,10 @@ def lake(state_table):
 
 
 def plan(request, lake, *, api=None, projection_start="2024-01-01", started="2024-08-25T06:00:00Z"):
-    event = PlanWindowsEvent(request=request, execution_start_time=started)
-    return steps.plan(api or CredentialsCheck(), lake, settings_with(PROJECTION_START_DATE=projection_start), event)
+    """The state's output, and the windows in the plan object it points at."""
+    event = PlanWindowsEvent(request=request, execution_start_time=started, execution_name="run-1")
+    run = steps.plan(api or CredentialsCheck(), lake, settings_with(PROJECTION_START_DATE=projection_start), event)
+    return run, list(runs.read_plan(lake, run.plan))
 
 
 def land_manifest(lake, report_type, day, body=b"{}"):
@@ -78,8 +80,12 @@ def check(state_table):
 
 
 def test_plan_reads_the_execution_start_time_and_input(lake):
-    result = plan({"lookbackDays": 1, "reportTypes": ["USER_EVENTS"]}, lake, started="2024-08-25T06:00:00.123Z")
-    assert [(w.report_type, w.day) for w in result.windows] == [("USER_EVENTS", date(2024, 8, 24))]
+    result, windows = plan({"lookbackDays": 1, "reportTypes": ["USER_EVENTS"]}, lake,
+                           started="2024-08-25T06:00:00.123Z")
+    assert [(w.report_type, w.day) for w in windows] == [("USER_EVENTS", date(2024, 8, 24))]
+    # and the state's output carries where the windows are and how many, not the windows
+    assert result.plan.to_wire() == {"bucket": "lake", "key": "_runs/plans/run-1.json"}
+    assert result.windows == 1
 
 
 def test_plan_refuses_a_null_input_rather_than_taking_the_default_range(lake):
@@ -107,9 +113,9 @@ def test_plan_heals_the_oldest_missing_days_since_backfill_from_within_the_limit
     land_manifest(lake, "ORDER_FEES", "2024-08-12")
     # when the schedule plans a 2-day look-back, healing from 2024-08-10, at most 4 windows
     request = {"lookbackDays": 2, "backfillFrom": "2024-08-10", "maxBackfillWindows": 4}
-    result = plan(request, lake)
+    result, windows = plan(request, lake)
     # then the look-back comes first, then the oldest missing days of each type
-    planned = [(w.report_type, str(w.day)) for w in result.windows]
+    planned = [(w.report_type, str(w.day)) for w in windows]
     assert planned[:4] == [("ORDER_FEES", "2024-08-23"), ("USER_EVENTS", "2024-08-23"),
                            ("ORDER_FEES", "2024-08-24"), ("USER_EVENTS", "2024-08-24")]
     assert planned[4:] == [("USER_EVENTS", "2024-08-10"), ("ORDER_FEES", "2024-08-11"),
@@ -118,8 +124,8 @@ def test_plan_heals_the_oldest_missing_days_since_backfill_from_within_the_limit
 
 
 def test_plan_without_backfill_from_plans_only_what_was_asked(lake):
-    result = plan({"lookbackDays": 2}, lake)
-    assert (len(result.windows), result.backfilled) == (4, 0)
+    result, windows = plan({"lookbackDays": 2}, lake)
+    assert (len(windows), result.windows, result.backfilled) == (4, 4, 0)
 
 
 @pytest.mark.parametrize("status", ["STARTED", "RUNNING"])
@@ -198,45 +204,112 @@ def test_plan_gives_each_window_its_report_types_generation_time_from_recent_man
     land_manifest(lake, "ORDER_FEES", "2024-08-19", b"not json")
     land_manifest(lake, "USER_EVENTS", "2024-08-22", manifest_body(50, 500))
     # when a run is planned
-    result = plan({"lookbackDays": 1}, lake)
+    _, windows = plan({"lookbackDays": 1}, lake)
     # then ORDER_FEES windows expect 0.11 s/row (0.1 at the fastest) x 2000 rows; USER_EVENTS
     # has too little history
-    expected = {w.report_type: w.expected_generation for w in result.windows}
+    expected = {w.report_type: w.expected_generation for w in windows}
     assert expected == {"ORDER_FEES": ExpectedGeneration(typical_seconds=220, earliest_seconds=200),
                         "USER_EVENTS": None}
+
+
+def window_on(day):
+    return WINDOW.model_copy(update={"day": date.fromisoformat(day), "start_date": f"{day}T00:00:00Z"})
+
+
+def child(window, status="SUCCEEDED", output=None, **failure):
+    """One child execution as a ResultWriter result file lists it: input and output as JSON text."""
+    entry = {"ExecutionArn": f"arn:exec:{window.day}", "Status": status,
+             "Input": json.dumps({"window": window.to_wire(), "attempt": 1, "executionId": "arn:exec"})}
+    if output is not None:
+        entry["Output"] = json.dumps(output)
+    return {**entry, **failure}
+
+
+def map_results(lake, files):
+    """The ResultWriter's manifest and result files, as Step Functions writes them."""
+    listing = {"DestinationBucket": "lake", "MapRunArn": "arn:maprun", "ResultFiles": {}}
+    for kind, entries in files.items():
+        key = f"_runs/map-results/run/{kind}_0.json"
+        lake.put_object(Bucket="lake", Key=key, Body=json.dumps(entries).encode())
+        listing["ResultFiles"][kind] = [{"Key": key, "Size": 1}]
+    lake.put_object(Bucket="lake", Key="_runs/map-results/run/manifest.json", Body=json.dumps(listing).encode())
+    return {"bucket": "lake", "key": "_runs/map-results/run/manifest.json"}
 
 
 def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(lake, state_table, capsys):
     # given a lake that holds USER_EVENTS 2024-08-22 and ORDER_FEES 2024-08-21 only
     land_manifest(lake, "USER_EVENTS", "2024-08-22")
     land_manifest(lake, "ORDER_FEES", "2024-08-21")
+    # and a plan of five windows: two landed, one failed in a way its child caught, one whose
+    # child execution failed uncaught, and one the Map recorded nothing for
+    user_events = WINDOW.model_copy(update={"report_type": "USER_EVENTS"})
+    uncaught, unrecorded = window_on("2024-08-20"), window_on("2024-08-19")
+    plan_object = runs.write_plan(lake, "lake", "run", [WINDOW, user_events, window_on("2024-08-21"), uncaught,
+                                                        unrecorded])
+    results = map_results(lake, {
+        "SUCCEEDED": [
+            child(window_on("2024-08-21"), output={"status": "LANDED", "reportType": "ORDER_FEES",
+                                                   "day": "2024-08-21", "rows": 10, "bytesOut": 100, "attempts": 1}),
+            child(user_events, output={"status": "LANDED", "reportType": "USER_EVENTS", "day": "2024-08-22",
+                                       "rows": 5, "bytesOut": 50, "attempts": 1,
+                                       "drift": {"missing": ["ip"], "unexpected": ["ipAddress"]}}),
+            child(WINDOW, output={"status": "FAILED", "window": WINDOW.to_wire(), "attempts": 3,
+                                  "error": "ReportFailed", "cause": '{"errorMessage": "report task X FAILED"}'}),
+        ],
+        "FAILED": [child(uncaught, "FAILED", Error="States.Runtime", Cause="Invalid path '$.report.status'")],
+    })
     event = SummarizeEvent.model_validate({
+        "plan": plan_object.to_wire(),
+        "mapResults": results,
         "executionId": "arn:exec",
+        "executionName": "run",
         "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
         "coverageFrom": "2024-08-21",
         "endDay": "2024-08-23",
-        "results": [
-            {"status": "LANDED", "reportType": "ORDER_FEES", "day": "2024-08-22", "rows": 10, "bytesOut": 100,
-             "attempts": 1},
-            {"status": "LANDED", "reportType": "USER_EVENTS", "day": "2024-08-22", "rows": 5, "bytesOut": 50,
-             "attempts": 1, "drift": {"missing": ["ip"], "unexpected": ["ipAddress"]}},
-            {"status": "FAILED", "window": WINDOW.model_dump(by_alias=True, mode="json"), "attempts": 3,
-             "error": "ReportFailed", "cause": '{"errorMessage": "report task X FAILED"}'},
-        ],
     })
     summary = steps.summarize(lake, state_table, settings_with(), lambda: NOW, event)
-    assert (summary.windows, summary.landed, summary.failed, summary.rows, summary.bytes_out) == (3, 2, 1, 15, 150)
-    assert summary.message == (
-        "1 of 3 windows failed: ORDER_FEES 2024-08-22 (ReportFailed: report task X FAILED); "
-        "2 partition(s) since 2024-08-21 still missing (bwp-lake gaps lists them)"
+    assert (summary.windows, summary.landed, summary.failed, summary.rows, summary.bytes_out) == (5, 2, 3, 15, 150)
+    assert summary.message.startswith(
+        "3 of 5 windows failed: ORDER_FEES 2024-08-22 (ReportFailed: report task X FAILED); "
+        "ORDER_FEES 2024-08-20 (States.Runtime: Invalid path '$.report.status'); "
+        "ORDER_FEES 2024-08-19 (WindowWithoutResult: "
     )
+    assert summary.message.endswith("; 2 partition(s) since 2024-08-21 still missing (bwp-lake gaps lists them)")
     assert summary.missing == 2
-    # and the failure is remembered beyond the execution, for bwp-lake gaps
-    entry = TaskLedger(state_table, clock.utc_now).find("ORDER_FEES", date(2024, 8, 22))
+    # and every failure, caught or not, is remembered beyond the execution, for bwp-lake gaps
+    ledger = TaskLedger(state_table, clock.utc_now)
+    entry = ledger.find("ORDER_FEES", date(2024, 8, 22))
     assert (entry.last_error, entry.last_cause) == ("ReportFailed", "report task X FAILED")
+    assert ledger.find("ORDER_FEES", date(2024, 8, 20)).last_error == "States.Runtime"
+    assert ledger.find("ORDER_FEES", date(2024, 8, 19)).last_error == "WindowWithoutResult"
     # and each report type's count of missing partitions is a metric, zero or not
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "PartitionsMissing" in line]
     counts = {m["ReportType"]: m["PartitionsMissing"] for m in emitted}
     assert counts in ({"ORDER_FEES": 1, "USER_EVENTS": 1}, {"ORDER_FEES": [1], "USER_EVENTS": [1]})
     assert summary.drifted == ["USER_EVENTS 2024-08-22"]
-    assert any("FAILED after 3 attempt(s): ReportFailed" in line for line in summary.lines)
+    # and the full report, one line per window, is where the output says
+    report = runs.read_report(lake, summary.report)
+    assert summary.report.key == "_runs/summaries/run.json"
+    assert len(report.lines) == 5
+    assert any("FAILED after 3 attempt(s): ReportFailed" in line for line in report.lines)
+    assert [line.split(":")[0] for line in summary.failures] == [
+        "ORDER_FEES 2024-08-19", "ORDER_FEES 2024-08-20", "ORDER_FEES 2024-08-22"]
+
+
+def test_the_summarys_output_stays_small_however_many_windows_fail(lake, state_table):
+    # given 400 windows whose children all failed uncaught, with long causes
+    windows = [WINDOW.model_copy(update={"day": date(2023, 1, 1) + timedelta(days=n)}) for n in range(400)]
+    plan_object = runs.write_plan(lake, "lake", "run", windows)
+    results = map_results(lake, {"FAILED": [child(w, "FAILED", Error="States.Timeout", Cause="x" * 2000)
+                                            for w in windows]})
+    event = SummarizeEvent.model_validate({
+        "plan": plan_object.to_wire(), "mapResults": results, "executionId": "arn:exec", "executionName": "run",
+        "reportTypes": ["ORDER_FEES"], "coverageFrom": "2023-01-01", "endDay": "2023-02-01",
+    })
+    # when the run is summarized
+    summary = steps.summarize(lake, state_table, settings_with(), lambda: NOW, event)
+    # then all 400 are counted and in the report, and the output names a bounded sample
+    assert (summary.windows, summary.failed) == (400, 400)
+    assert len(runs.read_report(lake, summary.report).lines) == 400
+    assert len(summary.failures) == steps.SUMMARY_SAMPLE
+    assert len(json.dumps(summary.to_wire())) < 64 * 1024

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from cli.start import follow
+from cli.start import follow, report_reader
 from local.engine import REGION
 
 REQUEST = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-08-22", "endDate": "2024-08-23"}
@@ -14,7 +14,8 @@ def follow_to_the_end(engine) -> tuple[str, list[str]]:
     lines: list[str] = []
     arn = engine.start(REQUEST)
     status = follow(
-        boto3.client("stepfunctions", region_name=REGION), arn, lines.append, poll_seconds=0.05, timeout_seconds=60
+        boto3.client("stepfunctions", region_name=REGION), arn, lines.append, read_report=report_reader(engine.s3),
+        poll_seconds=0.05, timeout_seconds=60,
     )
     return status, lines
 
@@ -43,11 +44,13 @@ def test_following_a_failed_execution_names_the_failed_window(engine_for, emulat
 
 def test_following_an_execution_whose_input_is_refused_ends_with_the_message(engine_for):
     # given an execution started with a number of days written as a string
-    arn = engine_for().start({"lookbackDays": "3"})
+    engine = engine_for()
+    arn = engine.start({"lookbackDays": "3"})
     lines: list[str] = []
     # when it is followed to its end
     status = follow(
-        boto3.client("stepfunctions", region_name=REGION), arn, lines.append, poll_seconds=0.05, timeout_seconds=60
+        boto3.client("stepfunctions", region_name=REGION), arn, lines.append, read_report=report_reader(engine.s3),
+        poll_seconds=0.05, timeout_seconds=60,
     )
     # then the last line is the refusal in words, not the Lambda's error JSON
     assert status == "FAILED"
