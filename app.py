@@ -41,8 +41,8 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     from aws_cdk import App, Validations
     from cdk_nag import AwsSolutionsChecks
 
-    from infra.config import LakeConfig
-    from infra.stack import ReportLakeStack
+    from bwp_lake.infra.config import LakeConfig
+    from bwp_lake.infra.stack import ReportLakeStack
 
     defaults = json.loads((ROOT / "cdk.json").read_text())["context"]
     app = App(
@@ -65,7 +65,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    from infra.config import InvalidConfiguration
+    from bwp_lake.infra.config import InvalidConfiguration
 
     try:
         build_app().synth()

@@ -39,7 +39,6 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration impo
 from moto.stepfunctions.parser.asl.eval import environment
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 
-import local.engine
 from benchmarks.common import machine
 from benchmarks.workflow_metrics import (
     Interval,
@@ -49,9 +48,10 @@ from benchmarks.workflow_metrics import (
     slot_utilization,
     state_transitions,
 )
-from emulator import Emulator, EmulatorConfig, service
-from emulator.clock import parse_instant
-from local.engine import BUCKET, ApiEndpoint, LocalEngine
+from bwp_lake.emulator import Emulator, EmulatorConfig, service
+from bwp_lake.emulator.clock import parse_instant
+from bwp_lake.local import engine as local_engine
+from bwp_lake.local.engine import BUCKET, ApiEndpoint, LocalEngine
 
 REPORT_TYPES = ("ORDER_FEES", "USER_EVENTS")
 FIRST_DAY = date(2024, 7, 1)
@@ -109,7 +109,7 @@ def recorded_histories() -> Iterator[list[EventManager]]:
 def timed_handlers() -> Iterator[list[tuple[str, float]]]:
     """(step, seconds) of every handler call of the engines started while this is active."""
     calls: list[tuple[str, float]] = []
-    load_handler = local.engine.load_handler
+    load_handler = local_engine.load_handler
 
     def load_timed(step: str):
         handler = load_handler(step)
@@ -123,7 +123,7 @@ def timed_handlers() -> Iterator[list[tuple[str, float]]]:
 
         return timed
 
-    with mock.patch.object(local.engine, "load_handler", load_timed):
+    with mock.patch.object(local_engine, "load_handler", load_timed):
         yield calls
 
 
@@ -257,7 +257,7 @@ def table(runs: list[dict[str, Any]], days: int, info: dict[str, str]) -> list[s
 
 def configured_memory_mb() -> dict[str, int]:
     """Each step's memory as the stack configures it."""
-    from infra.workflow import STEPS
+    from bwp_lake.infra.workflow import STEPS
 
     return {step: profile.memory_mb for step, profile in STEPS.items()}
 

@@ -3,7 +3,7 @@
 For each report type, two servers run side by side, each in its own process, and this process
 is the client, downloading with ``requests`` (``iter_content`` in 1 MiB chunks, counting bytes):
 
-- the emulator (``python -m cli.main emulator``, what ``bwp-lake emulator`` runs), with the rows
+- the emulator (``python -m bwp_lake.cli.main emulator``, what ``bwp-lake emulator`` runs), with the rows
   per day that make a one-day report of about ``--size-mb``, and generation_seconds 0. Each run
   asks for a token, starts a one-day task with the API documentation's StartReportTask document
   (``bwp.client.START_REPORT_TASK``), polls ReportTask until COMPLETED, asks for the download link
@@ -37,7 +37,7 @@ from benchmarks.common import MIB, machine, process, rss_kib
 if TYPE_CHECKING:
     import requests
 
-# requests, bwp.client and emulator.reports are imported where they are used, so that the
+# requests, bwp.client and bwp_lake.emulator.reports are imported where they are used, so that the
 # baseline server process holds only the standard library's HTTP server: its RSS is the floor.
 
 REPORT_TYPES = ("ORDER_FEES", "USER_EVENTS")
@@ -77,7 +77,7 @@ def serve_baseline(length: int) -> None:
 
 # --- sizing ----------------------------------------------------------------------------------
 def _spec(report_type: str, seed: int, rows_per_day: int):
-    from emulator.reports import ReportSpec
+    from bwp_lake.emulator.reports import ReportSpec
 
     midnight = datetime.combine(DAY, datetime.min.time(), UTC)
     return ReportSpec(report_type, midnight, midnight + timedelta(days=1), seed, rows_per_day)
@@ -88,7 +88,7 @@ def rows_for_size(report_type: str, size_mb: float, seed: int) -> tuple[int, int
 
     The emulator's sizes are arithmetic on the day's layout, so this costs milliseconds.
     """
-    from emulator.reports import report_length
+    from bwp_lake.emulator.reports import report_length
 
     per_row = report_length(_spec(report_type, seed, PROBE_ROWS)) / PROBE_ROWS
     rows = max(1, round(size_mb * MB / per_row))
@@ -202,7 +202,7 @@ def measure(report_type: str, args: argparse.Namespace) -> dict:
     import requests
 
     rows, length = rows_for_size(report_type, args.size_mb, args.seed)
-    emulator_args = ["-m", "cli.main", "emulator", "--port", "0", "--quiet", "--seed", str(args.seed)]
+    emulator_args = ["-m", "bwp_lake.cli.main", "emulator", "--port", "0", "--quiet", "--seed", str(args.seed)]
     emulator_args += ["--rows-per-day", str(rows), "--generation-seconds", "0"]
     baseline_args = ["-m", "benchmarks.emulator_stream", "serve-baseline", "--bytes", str(length)]
     with (

@@ -36,11 +36,11 @@ from bwp.curated import convert
 from bwp.landing import GZIP_LEVEL
 from bwp.schemas import REGISTRY, ColumnType, curated_key, report_key, snake_case
 
-import athena
-from athena.views import PARTITION_COLUMN, REPORT_DATE_COLUMN
 from benchmarks.common import MIB, machine
 from benchmarks.landing import HEADERS, order_fees_rows, user_events_rows
-from local.lake_sql import LakeSql
+from bwp_lake import athena
+from bwp_lake.athena.views import PARTITION_COLUMN, REPORT_DATE_COLUMN
+from bwp_lake.local.lake_sql import LakeSql
 
 FIRST_DAY = date(2024, 8, 1)
 _GENERATORS = {"ORDER_FEES": order_fees_rows, "USER_EVENTS": user_events_rows}

@@ -257,7 +257,7 @@ def workflow_section(run: PieceRun) -> list[str]:
         "execution and of the Distributed Map's child executions (kept as moto records them; it drops the "
         "children's once the Map ends).",
         "- **Lambda**: each handler call timed in-process, billed per started millisecond at the memory "
-        "`infra/workflow.py` gives its function ("
+        "`bwp_lake/infra/workflow.py` gives its function ("
         + ", ".join(f"{step} {mb} MB" for step, mb in memory.items())
         + "). In-process calls skip the network between Lambda and the API, S3 and DynamoDB, and cold starts: "
         "in AWS each call is longer, which the Lambda share below would scale with.",

@@ -9,7 +9,7 @@ import pytest
 from bwp.settings import Settings
 from moto import mock_aws
 
-from local.engine import REGION, create_state_table
+from bwp_lake.local.engine import REGION, create_state_table
 
 LAKE_BUCKET = "lake"
 

@@ -19,10 +19,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
 
-from emulator import Emulator, EmulatorConfig
-from emulator.reports import ReportSpec, stream
-from local.engine import BUCKET, ApiEndpoint, ExecutionOutcome, LocalEngine
-from local.lambda_runtime import Invocation
+from bwp_lake.emulator import Emulator, EmulatorConfig
+from bwp_lake.emulator.reports import ReportSpec, stream
+from bwp_lake.local.engine import BUCKET, ApiEndpoint, ExecutionOutcome, LocalEngine
+from bwp_lake.local.lambda_runtime import Invocation
 
 SEED = 11
 ROWS_PER_DAY = 40

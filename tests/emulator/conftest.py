@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from emulator import Emulator, EmulatorConfig
+from bwp_lake.emulator import Emulator, EmulatorConfig
 from tests.emulator.support import START, ApiClient
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import requests
 from bwp.client import REPORT_DOWNLOAD_LINK, REPORT_TASK, START_REPORT_TASK, graphql_string
 
-from emulator import Emulator
+from bwp_lake.emulator import Emulator
 
 TIMEOUT = (2.0, 10.0)
 # A fixed start makes the default window and the task expiry easy to reason about.

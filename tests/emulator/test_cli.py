@@ -11,8 +11,8 @@ import sys
 
 import requests
 
-from cli import emulator_serve
-from cli.main import build_parser
+from bwp_lake.cli import emulator_serve
+from bwp_lake.cli.main import build_parser
 from tests.emulator.support import TIMEOUT
 
 
@@ -58,7 +58,7 @@ def test_the_printed_lines_name_the_credentials_and_the_environment(monkeypatch,
 
 def test_the_command_runs_a_server_in_its_own_process_until_ctrl_c():
     environment = {**os.environ, "PYTHONPATH": os.getcwd()}
-    process = subprocess.Popen([sys.executable, "-m", "cli.main", "emulator", "--port", "0", "--quiet"],
+    process = subprocess.Popen([sys.executable, "-m", "bwp_lake.cli.main", "emulator", "--port", "0", "--quiet"],
                                stdout=subprocess.PIPE, text=True, env=environment)
     try:
         url = re.search(r"listening on (\S+)", process.stdout.readline()).group(1)
@@ -77,7 +77,7 @@ def test_a_port_in_use_is_one_line_naming_the_port_and_the_fix():
         port = taken.getsockname()[1]
         # when the emulator is asked to listen there
         result = subprocess.run(
-            [sys.executable, "-m", "cli.main", "emulator", "--port", str(port), "--quiet"],
+            [sys.executable, "-m", "bwp_lake.cli.main", "emulator", "--port", str(port), "--quiet"],
             capture_output=True, text=True, timeout=60,
         )
     # then it stops at once with one line, not a traceback

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from emulator import Emulator, EmulatorConfig
+from bwp_lake.emulator import Emulator, EmulatorConfig
 from tests.emulator.support import START, TIMEOUT, ApiClient
 
 

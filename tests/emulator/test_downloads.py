@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from emulator.reports import header_line, report_bytes
+from bwp_lake.emulator.reports import header_line, report_bytes
 from tests.emulator.support import classification
 
 DAY = date(2024, 8, 22)

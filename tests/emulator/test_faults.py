@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from emulator.reports import columns, report_bytes
+from bwp_lake.emulator.reports import columns, report_bytes
 from tests.emulator.support import ApiClient, classification
 
 DAY = date(2024, 8, 22)
@@ -63,7 +63,7 @@ def test_latency_delays_api_and_download_requests_but_not_control(api, emulator,
     url = api.download_url(api.completed_task())
     headers = api.headers()
     pauses: list[float] = []
-    monkeypatch.setattr("emulator.server.sleep", pauses.append)
+    monkeypatch.setattr("bwp_lake.emulator.server.sleep", pauses.append)
     emulator.set_faults(latency_ms=250)
     api.post_graphql('query { reportTask(taskId: "x") { status } }', headers=headers)
     api.token_response()

@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from emulator import reports
-from emulator.reports import ReportSpec, report_bytes, report_length, stream
+from bwp_lake.emulator import reports
+from bwp_lake.emulator.reports import ReportSpec, report_bytes, report_length, stream
 
 DAY = date(2024, 8, 22)
 MIDNIGHT = datetime(2024, 8, 22, tzinfo=UTC)
@@ -181,7 +181,7 @@ def test_the_same_seed_type_and_day_always_give_the_same_bytes(report_type):
 
 def test_the_bytes_do_not_depend_on_the_process():
     # given another interpreter with another hash seed, when it generates the same day, then the bytes match
-    program = ("import hashlib, sys; from datetime import date; from emulator.reports import report_bytes; "
+    program = ("import hashlib, sys; from datetime import date; from bwp_lake.emulator.reports import report_bytes; "
                "h = hashlib.sha256(); [h.update(c) for c in report_bytes('USER_EVENTS', date(2024, 8, 22), 7, 300)]; "
                "print(h.hexdigest())")
     environment = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": os.getcwd()}

@@ -6,8 +6,8 @@ import json
 import threading
 from datetime import date, timedelta
 
-from emulator import Emulator, EmulatorConfig
-from local.engine import BUCKET
+from bwp_lake.emulator import Emulator, EmulatorConfig
+from bwp_lake.local.engine import BUCKET
 from tests.twin import ROWS_PER_DAY, SEED, calls, keys, landed_csv, served_csv
 
 DAYS = [date(2024, 8, 20) + timedelta(days=n) for n in range(5)]

@@ -11,8 +11,8 @@ from unittest import mock
 
 import pytest
 
-from emulator import Emulator, EmulatorConfig
-from local.engine import ApiEndpoint, LocalEngine
+from bwp_lake.emulator import Emulator, EmulatorConfig
+from bwp_lake.local.engine import ApiEndpoint, LocalEngine
 from tests.faults.network import Gate
 from tests.twin import ROWS_PER_DAY, SEED, assert_landed, assert_nothing_landed, assert_window_failed, calls
 

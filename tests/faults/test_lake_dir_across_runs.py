@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
-from emulator import Emulator, EmulatorConfig
-from local.lake_state import STATE_FILE, saved_ledger_items
+from bwp_lake.cli.main import main
+from bwp_lake.emulator import Emulator, EmulatorConfig
+from bwp_lake.local.lake_state import STATE_FILE, saved_ledger_items
 from tests.twin import ROWS_PER_DAY, SEED, calls
 
 BWP_LAKE = Path(sys.executable).parent / "bwp-lake"

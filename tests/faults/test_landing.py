@@ -11,9 +11,9 @@ import pytest
 from moto.s3.exceptions import S3ClientError
 from moto.s3.models import S3Backend
 
-from emulator import Emulator, EmulatorConfig
-from local.engine import BUCKET
-from local.lake_sql import LakeSql
+from bwp_lake.emulator import Emulator, EmulatorConfig
+from bwp_lake.local.engine import BUCKET
+from bwp_lake.local.lake_sql import LakeSql
 from tests.twin import (
     SEED,
     assert_landed,

@@ -16,7 +16,7 @@ from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
 from bwp.models import ReportProgress, Window, WindowLanded
 
-from local.engine import REGION
+from bwp_lake.local.engine import REGION
 from tests.twin import assert_landed
 
 PAYLOAD_BUDGET = 64 * 1024  # a quarter of Step Functions' 256 KiB

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bwp.polling import MAX_POLLS, MAX_WAIT_SECONDS
 
-from emulator import Emulator, EmulatorConfig
+from bwp_lake.emulator import Emulator, EmulatorConfig
 from tests.twin import (
     ROWS_PER_DAY,
     SEED,

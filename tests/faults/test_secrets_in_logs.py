@@ -9,12 +9,12 @@ import re
 import sys
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
-import local.engine
-from cli.local_run import ingest, outcome_record
-from cli.main import main
-from emulator import Emulator, EmulatorConfig
-from emulator.service import LINK_LIFETIME_SECONDS
-from local.engine import ApiEndpoint
+from bwp_lake.cli.local_run import ingest, outcome_record
+from bwp_lake.cli.main import main
+from bwp_lake.emulator import Emulator, EmulatorConfig
+from bwp_lake.emulator.service import LINK_LIFETIME_SECONDS
+from bwp_lake.local import engine as local_engine
+from bwp_lake.local.engine import ApiEndpoint
 from tests.faults.network import EchoingGateway
 from tests.twin import ROWS_PER_DAY, SEED, assert_landed
 
@@ -143,7 +143,7 @@ def test_an_api_gateway_that_echoes_requests_leaks_no_secret_or_token_into_any_o
     monkeypatch.setattr(logging.getLogger("bwp-report-lake"), "propagate", True)
     # and the execution history read before the engine forgets it
     histories: list[str] = []
-    wait_for_end = local.engine._wait_for_end
+    wait_for_end = local_engine._wait_for_end
 
     def wait_and_read_history(sfn, arn, timeout_seconds):
         description = wait_for_end(sfn, arn, timeout_seconds)
@@ -151,7 +151,7 @@ def test_an_api_gateway_that_echoes_requests_leaks_no_secret_or_token_into_any_o
         histories.append(json.dumps([description, [event for page in pages for event in page["events"]]], default=str))
         return description
 
-    monkeypatch.setattr(local.engine, "_wait_for_end", wait_and_read_history)
+    monkeypatch.setattr(local_engine, "_wait_for_end", wait_and_read_history)
     lake = tmp_path / "lake"
     token_requests: list[bytes] = []
     config = EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=120.0, client_secret=ECHO_SECRET)

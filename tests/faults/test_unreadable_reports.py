@@ -10,10 +10,10 @@ import json
 
 import pyarrow.parquet as pq
 
-from cli.main import main
-from local.engine import BUCKET
-from local.lake_sql import LakeSql
-from local.lake_state import saved_ledger_items
+from bwp_lake.cli.main import main
+from bwp_lake.local.engine import BUCKET
+from bwp_lake.local.lake_sql import LakeSql
+from bwp_lake.local.lake_state import saved_ledger_items
 from tests.twin import assert_landed, assert_nothing_landed, assert_window_failed, keys, served_csv
 
 GOOD_DAY, BAD_DAY = "2024-08-21", "2024-08-22"

@@ -130,7 +130,10 @@ def _definitions(modules: dict[str, ast.Module]) -> dict[str, _Definition]:
                     definition.operations.add(node.args[0].value)
                 elif operation in OPERATION_ACTIONS and (receiver_name, operation) not in _IN_MEMORY:
                     definition.operations.add(operation)
-        if any(isinstance(node, ast.Constant) and node.value == "VersionId" for root in body for node in ast.walk(root)):
+        names_a_version = any(
+            isinstance(node, ast.Constant) and node.value == "VersionId" for root in body for node in ast.walk(root)
+        )
+        if names_a_version:
             definition.operations = {
                 f"{operation}@version" if operation in VERSIONED_OPERATION_ACTIONS else operation
                 for operation in definition.operations

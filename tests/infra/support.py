@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from statemachine import FUNCTION_PLACEHOLDERS
+from bwp_lake.definition import FUNCTION_PLACEHOLDERS
 
 REPO = Path(__file__).resolve().parents[2]
 ALARM_EMAIL = "data-team@example.com"

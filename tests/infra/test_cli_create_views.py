@@ -8,9 +8,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cli.athena_setup import ViewQueryFailed, ViewQueryTimedOut, run_query
-from cli.main import main
-from infra.outputs import DATABASE, VIEW_QUERY_PREFIX, WORKGROUP
+from bwp_lake.cli.athena_setup import ViewQueryFailed, ViewQueryTimedOut, run_query
+from bwp_lake.cli.main import main
+from bwp_lake.infra.outputs import DATABASE, VIEW_QUERY_PREFIX, WORKGROUP
 
 REGION = "us-east-1"
 STACK = "BwpReportLakeTest"

@@ -10,10 +10,10 @@ import pytest
 from bwp.coordination import TaskLedger
 from moto import mock_aws
 
-from cli.main import main
-from infra.outputs import DATA_BUCKET, STATE_TABLE
-from local.engine import create_state_table
-from local.lake_state import STATE_FILE
+from bwp_lake.cli.main import main
+from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE
+from bwp_lake.local.engine import create_state_table
+from bwp_lake.local.lake_state import STATE_FILE
 
 REGION = "us-east-1"
 STACK = "BwpReportLakeTest"

@@ -11,10 +11,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from cli import start
-from cli.main import main
-from infra.outputs import STATE_MACHINE_ARN
-from statemachine import ASL_PATH
+from bwp_lake.cli import start
+from bwp_lake.cli.main import main
+from bwp_lake.definition import ASL_PATH
+from bwp_lake.infra.outputs import STATE_MACHINE_ARN
 
 REGION = "us-east-1"
 STACK = "BwpReportLakeTest"

@@ -10,9 +10,9 @@ import pytest
 from bwp.coordination import TaskLedger
 from moto import mock_aws
 
-from cli.main import main
-from infra.outputs import DATA_BUCKET, STATE_TABLE
-from local.engine import create_state_table
+from bwp_lake.cli.main import main
+from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE
+from bwp_lake.local.engine import create_state_table
 
 REGION = "us-east-1"
 STACK = "BwpReportLakeTest"

@@ -7,7 +7,7 @@ import json
 import pytest
 from cfnlint.api import lint
 
-from infra import outputs
+from bwp_lake.infra import outputs
 
 pytestmark = pytest.mark.xdist_group("infra-synth")
 

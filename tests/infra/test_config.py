@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import DEFAULTS, InvalidConfiguration, LakeConfig
+from bwp_lake.infra.config import DEFAULTS, InvalidConfiguration, LakeConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,7 +76,7 @@ def test_lookback_is_bounded_as_the_workflow_bounds_a_range():
 def test_backfill_is_bounded_as_the_workflow_bounds_it_and_only_scheduled_when_configured():
     from bwp.windows import MAX_BACKFILL_WINDOWS, parse_request
 
-    from infra.schedule import schedule_input
+    from bwp_lake.infra.schedule import schedule_input
 
     assert context_of({"maxBackfillWindows": MAX_BACKFILL_WINDOWS}).max_backfill_windows == MAX_BACKFILL_WINDOWS
     with pytest.raises(InvalidConfiguration, match="maxBackfillWindows"):

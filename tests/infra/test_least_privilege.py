@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.access import BUCKET, FUNCTION_ACCESS, OBJECTS, SECRET, STATE_TABLE
+from bwp_lake.infra.access import BUCKET, FUNCTION_ACCESS, OBJECTS, SECRET, STATE_TABLE
 from tests.infra.aws_calls import actions_by_step
 from tests.infra.test_workflow import actions, is_lake_bucket_arn, object_prefix, resources, role_statements
 

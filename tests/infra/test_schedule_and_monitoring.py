@@ -9,7 +9,7 @@ from aws_cdk.assertions import Template
 from bwp.observability import NAMESPACE, SERVICE
 from bwp.windows import parse_request
 
-from statemachine import FUNCTION_PLACEHOLDERS
+from bwp_lake.definition import FUNCTION_PLACEHOLDERS
 from tests.infra.support import ALARM_EMAIL
 
 pytestmark = pytest.mark.xdist_group("infra-synth")

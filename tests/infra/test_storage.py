@@ -9,8 +9,8 @@ from bwp.curated import arrow_schema
 from bwp.manifest import Manifest
 from bwp.schemas import PROVISIONAL_NOTE, REPORT_TYPES, curated_key, report_key, schema_for
 
-import athena
-from infra.outputs import VIEW_QUERY_PREFIX
+from bwp_lake import athena
+from bwp_lake.infra.outputs import VIEW_QUERY_PREFIX
 
 pytestmark = pytest.mark.xdist_group("infra-synth")
 

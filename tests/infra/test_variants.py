@@ -48,7 +48,7 @@ def test_only_that_secret_can_be_read(imported_secret_template):
 
 def test_synth_without_the_bundle_says_to_run_make_build(tmp_path):
     import app
-    from infra.workflow import LambdaBundleMissing
+    from bwp_lake.infra.workflow import LambdaBundleMissing
 
     with pytest.raises(LambdaBundleMissing, match="run `make build` first"):
         app.build_app(context={"lambdaAssetDir": str(tmp_path / "missing")}, outdir=str(tmp_path / "out"))

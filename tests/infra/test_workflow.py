@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from bwp.settings import Settings
 
-from infra.workflow import LAMBDA_RUNTIME
-from statemachine import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS
+from bwp_lake.definition import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS
+from bwp_lake.infra.workflow import LAMBDA_RUNTIME
 
 pytestmark = pytest.mark.xdist_group("infra-synth")
 

@@ -13,7 +13,7 @@ from bwp.client import BwpClient
 from bwp.credentials import Credentials, SecretsManagerCredentials
 from moto import mock_aws
 
-from emulator import Emulator, EmulatorConfig
+from bwp_lake.emulator import Emulator, EmulatorConfig
 
 DAY = ("2024-08-22T00:00:00Z", "2024-08-23T00:00:00Z")
 

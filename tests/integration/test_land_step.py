@@ -25,8 +25,8 @@ from bwp.observability import metrics
 from bwp.settings import Settings
 from pydantic import ValidationError
 
-from emulator import Emulator, EmulatorConfig
-from emulator.reports import report_bytes
+from bwp_lake.emulator import Emulator, EmulatorConfig
+from bwp_lake.emulator.reports import report_bytes
 from tests.moto_account import settings_with
 
 DAY = date(2024, 8, 22)

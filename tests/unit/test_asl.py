@@ -8,7 +8,7 @@ from bwp.contract import MAP_RESULTS_PREFIX
 from bwp.polling import MAX_POLLS
 from bwp.windows import MAX_ATTEMPTS
 
-import statemachine
+from bwp_lake import definition as statemachine
 
 DEFINITION = statemachine.ASL_PATH.read_text()
 

@@ -6,9 +6,9 @@ import pytest
 from bwp.errors import UnknownReportType
 from bwp.schemas import REGISTRY, Column, ColumnType, ReportSchema, snake_case
 
-import athena
-from athena.named import MalformedNamedQuery, _load
-from athena.views import UnsupportedColumnName
+from bwp_lake import athena
+from bwp_lake.athena.named import MalformedNamedQuery, _load
+from bwp_lake.athena.views import UnsupportedColumnName
 
 VIEW_NAMES = {schema.view_name for schema in REGISTRY.values()}
 

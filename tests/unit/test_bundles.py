@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.workflow import STEPS
+from bwp_lake.infra.workflow import STEPS
 
 REPO = Path(__file__).resolve().parents[2]
 

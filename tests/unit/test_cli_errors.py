@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from cli import main as cli
+from bwp_lake.cli import main as cli
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
@@ -67,14 +67,14 @@ def test_report_types_that_name_nothing_or_an_unknown_type_are_refused(capsys, c
 
 
 def test_report_types_become_the_execution_input_in_order():
-    from cli.execution_input import report_type_list
+    from bwp_lake.cli.execution_input import report_type_list
 
     assert report_type_list(" USER_EVENTS , ORDER_FEES") == ["USER_EVENTS", "ORDER_FEES"]
 
 
 def test_an_unexpected_error_is_one_line_naming_its_kind(capsys, monkeypatch):
     # given a command whose run fails in a way no command answers itself
-    from cli import gaps
+    from bwp_lake.cli import gaps
 
     def broken(args):
         raise RuntimeError("disk\nfull")
@@ -89,7 +89,7 @@ def test_an_unexpected_error_is_one_line_naming_its_kind(capsys, monkeypatch):
 
 
 def test_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch):
-    from cli import gaps
+    from bwp_lake.cli import gaps
 
     def interrupted(args):
         raise KeyboardInterrupt

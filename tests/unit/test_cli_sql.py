@@ -8,8 +8,8 @@ import re
 import pytest
 from bwp.schemas import ORDER_FEES, USER_EVENTS
 
-from cli.main import main
-from local.lake_sql import LakeSql
+from bwp_lake.cli.main import main
+from bwp_lake.local.lake_sql import LakeSql
 from tests.unit.test_lake_sql import EVENT_ROWS, NEXT_DAY, NEXT_ROWS, SEED_DAY, SEED_ROWS, write_report
 
 FEES_BY_TYPE = "daily_fees_by_fee_type"

@@ -6,8 +6,8 @@ from bwp.contract import FRESHNESS_HOURS
 from bwp.manifest import glue_column_comments
 from bwp.schemas import REGISTRY
 
-import athena
-from cli.main import main
+from bwp_lake import athena
+from bwp_lake.cli.main import main
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from datetime import date
 
 from bwp.gaps import Gap
 
-from cli.gaps import GapRange, gap_ranges
+from bwp_lake.cli.gaps import GapRange, gap_ranges
 
 
 def day(n: int) -> date:

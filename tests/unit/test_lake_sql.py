@@ -23,7 +23,7 @@ from bwp.schemas import (
     schema_for,
 )
 
-from local.lake_sql import LakeSql, format_table
+from bwp_lake.local.lake_sql import LakeSql, format_table
 
 SEED_DAY = "2024-08-22"
 NEXT_DAY = "2024-08-23"
@@ -416,7 +416,7 @@ def test_the_manifests_view_has_every_manifest_field_before_and_after_a_manifest
 
 
 def test_unknown_named_query_is_refused(lake):
-    import athena
+    from bwp_lake import athena
 
     with pytest.raises(athena.UnknownNamedQuery):
         lake.run_named("fees_by_moon_phase")

@@ -4,9 +4,14 @@ and every declared package is pinned, so `pip install .[twin]` and `make install
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -66,3 +71,49 @@ def test_the_lambda_bundles_need_nothing_the_package_does_not_declare_as_a_depen
     bundle = pinned(REPO / "lambdas" / "requirements-landing.txt")
     dependencies = {canonicalize_name(Requirement(text).name) for text in PROJECT["dependencies"]}
     assert set(bundle) <= dependencies
+
+
+def test_the_wheel_holds_two_top_level_packages_and_everything_the_twin_reads(tmp_path):
+    # given the wheel `pip install .` would install
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "-w", str(tmp_path), str(REPO)],
+        check=True, capture_output=True, timeout=300,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    # then nothing generic lands at the top of site-packages: bwp and bwp_lake only
+    assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == {"bwp", "bwp_lake"}
+    # and it carries every module, the workflow definition, the handlers and the named queries
+    lambdas, queries = REPO / "lambdas", REPO / "bwp_lake" / "athena" / "queries"
+    expected = {f"bwp/{path.name}" for path in (lambdas / "bwp").glob("*.py")}
+    expected |= {str(path.relative_to(REPO)) for path in (REPO / "bwp_lake").rglob("*.py")}
+    expected |= {f"bwp_lake/athena/queries/{path.name}" for path in queries.glob("*")}
+    expected |= {f"bwp_lake/functions/{path.parent.name}/handler.py" for path in lambdas.glob("*/handler.py")}
+    expected.add("bwp_lake/statemachine/ingest_reports.asl.json")
+    assert expected - names == set()
+    # and, installed, the twin finds the definition and the handlers inside the package
+    installed = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(installed)
+    probe = (
+        "from bwp_lake.definition import ASL_PATH; from bwp_lake.local.lambda_runtime import LAMBDAS_DIR;"
+        "print(ASL_PATH.read_text()[:1], (LAMBDAS_DIR / 'land_report' / 'handler.py').is_file(), ASL_PATH)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(installed)},
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout.split()
+    assert found == ["{", "True", str(installed / "bwp_lake" / "statemachine" / "ingest_reports.asl.json")]
+
+
+@pytest.mark.parametrize("command", ["start", "gaps", "status", "create-views", "dbt-sources"])
+def test_the_stack_commands_need_no_extra(command):
+    # given an interpreter without what only the twin and the CDK app need (`pip install .` alone)
+    program = (
+        "import sys\n"
+        "for name in ('moto', 'duckdb', 'graphql', 'aws_cdk', 'cdk_nag', 'constructs'): sys.modules[name] = None\n"
+        f"from bwp_lake.cli.main import build_parser; build_parser([{command!r}])\n"
+    )
+    # when the command's module is loaded, then nothing it imports is missing
+    result = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

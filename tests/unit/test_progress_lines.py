@@ -1,7 +1,7 @@
 """The progress lines `local-run` and `demo` print as the functions return."""
 
-from cli.local_run import describe
-from local.lambda_runtime import Invocation
+from bwp_lake.cli.local_run import describe
+from bwp_lake.local.lambda_runtime import Invocation
 
 WINDOW = {"reportType": "ORDER_FEES", "day": "2024-08-22"}
 

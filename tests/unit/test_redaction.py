@@ -12,7 +12,7 @@ from bwp import errors, redaction
 from bwp.observability import logger, observed
 from bwp.redaction import REDACTED, SecretRegistry
 
-from local.lambda_runtime import LambdaContext
+from bwp_lake.local.lambda_runtime import LambdaContext
 
 SECRET = 'k3y/with+sp"ci@l&chars=='
 TOKEN = "eyJzdWIiOiJjbGllbnQifQ.c2lnbmF0dXJl"

@@ -6,8 +6,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from emulator.clock import Clock
-from local.virtual_time import VirtualTime
+from bwp_lake.emulator.clock import Clock
+from bwp_lake.local.virtual_time import VirtualTime
 
 T0 = datetime(2024, 8, 25, 6, 0, tzinfo=UTC)
 # Real time runs on while the flows act: a wake-up may be this much past its instant.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import boto3
 
-from cli.start import follow, report_reader
-from local.engine import REGION
+from bwp_lake.cli.start import follow, report_reader
+from bwp_lake.local.engine import REGION
 
 REQUEST = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-08-22", "endDate": "2024-08-23"}
 

@@ -15,8 +15,8 @@ import pytest
 import requests
 from bwp.errors import readable_cause
 
-from emulator import Emulator, EmulatorConfig
-from local.engine import BUCKET
+from bwp_lake.emulator import Emulator, EmulatorConfig
+from bwp_lake.local.engine import BUCKET
 from tests.twin import ROWS_PER_DAY, SEED, assert_landed, calls, keys
 
 TWO_DAYS = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-08-21", "endDate": "2024-08-23"}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from local.engine import BUCKET
-from local.lake_dir import INCOMING
+from bwp_lake.local.engine import BUCKET
+from bwp_lake.local.lake_dir import INCOMING
 
 TWO_DAYS = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-08-21", "endDate": "2024-08-23"}
 

@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
-from cli.main import main
-from emulator import Emulator, EmulatorConfig
+from bwp_lake.cli.main import main
+from bwp_lake.emulator import Emulator, EmulatorConfig
 
 WINDOW = ["--report-types", "ORDER_FEES", "--start", "2024-08-22", "--end", "2024-08-23", "--rows-per-day", "30"]
 

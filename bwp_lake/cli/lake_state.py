@@ -1,0 +1,113 @@
+"""What a lake says of itself, read the same way from a local lake directory or the deployed stack.
+
+The manifests say which (report type, day) partitions landed and how many rows each holds; the
+task ledger remembers the last failure of a day that has not landed since. ``bwp-lake gaps`` and
+``bwp-lake status`` read a lake through one of the two sources here and share their flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from bwp.contract import MANIFESTS_PREFIX
+from bwp.coordination import LedgerEntry, TaskLedger
+from bwp.gaps import manifest_keys_in_s3
+from bwp.schemas import REPORT_TYPES
+
+from bwp_lake.cli.deployed import client, stack_output_values, table
+from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE
+from bwp_lake.local.lake_state import saved_ledger_items
+
+
+class LakeArgumentError(ValueError):
+    """A flag names no report type, or an empty or reversed range of days."""
+
+
+class LakeSource(Protocol):
+    def manifest_keys(self) -> list[str]: ...
+
+    def ledger_entries(self, report_types: list[str]) -> list[LedgerEntry]: ...
+
+    def manifest(self, key: str) -> dict[str, Any]: ...
+
+
+class LocalLake:
+    """A lake directory as ``bwp-lake local-run`` leaves it: the bucket's keys as paths."""
+
+    def __init__(self, root: Path) -> None:
+        if not root.is_dir():
+            raise FileNotFoundError(f"--lake-dir {root} is not a directory")
+        self.root = root
+
+    def manifest_keys(self) -> list[str]:
+        return [path.relative_to(self.root).as_posix() for path in (self.root / MANIFESTS_PREFIX).rglob("*.json")]
+
+    def ledger_entries(self, report_types: list[str]) -> list[LedgerEntry]:
+        entries = [LedgerEntry.from_item(item) for item in saved_ledger_items(self.root)]
+        return [entry for entry in entries if entry.report_type in report_types]
+
+    def manifest(self, key: str) -> dict[str, Any]:
+        return json.loads((self.root / key).read_text())
+
+
+class DeployedLake:
+    """The deployed stack's bucket and state table, found through its outputs."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._bucket, table_name = stack_output_values(args, DATA_BUCKET, STATE_TABLE)
+        self._s3 = client(args, "s3")
+        self._ledger = TaskLedger(table(args, table_name), lambda: datetime.now(UTC))
+
+    def manifest_keys(self) -> list[str]:
+        return manifest_keys_in_s3(self._s3, self._bucket, MANIFESTS_PREFIX)
+
+    def ledger_entries(self, report_types: list[str]) -> list[LedgerEntry]:
+        return [entry for report_type in report_types for entry in self._ledger.entries(report_type)]
+
+    def manifest(self, key: str) -> dict[str, Any]:
+        return json.loads(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+
+
+def add_lake_arguments(
+    parser: argparse.ArgumentParser, *, default_range: str, default_end: str = "today, UTC"
+) -> None:
+    """--lake-dir (else the deployed stack), --from/--to, --report-types and --json."""
+    parser.add_argument("--lake-dir", type=Path, help="a local lake directory (bwp-lake local-run's); "
+                        "without it, the deployed stack is read")
+    parser.add_argument("--from", dest="first", type=day_argument, help=f"first day (default: {default_range})")
+    parser.add_argument("--to", dest="end", type=day_argument, help=f"day after the last (default: {default_end})")
+    parser.add_argument("--report-types", help="comma-separated (default: all)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line")
+
+
+def day_argument(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD day") from None
+
+
+def report_types_of(args: argparse.Namespace) -> list[str]:
+    """The report types --report-types names (all when it is not given)."""
+    if args.report_types is None:
+        return list(REPORT_TYPES)
+    report_types = [name.strip() for name in args.report_types.split(",") if name.strip()]
+    unknown = [name for name in report_types if name not in REPORT_TYPES]
+    if unknown:
+        raise LakeArgumentError(f"unknown report type(s) {', '.join(unknown)}; known: {', '.join(REPORT_TYPES)}")
+    if not report_types:
+        raise LakeArgumentError(f"--report-types names no report type; known: {', '.join(REPORT_TYPES)}")
+    return report_types
+
+
+def check_range(first: date, end: date) -> None:
+    if first >= end:
+        raise LakeArgumentError(f"--from {first} is not before {end}")
+
+
+def lake_source(args: argparse.Namespace) -> LakeSource:
+    return LocalLake(args.lake_dir) if args.lake_dir else DeployedLake(args)

@@ -1,0 +1,208 @@
+"""``bwp-lake start``: start an ingestion on the deployed stack and, with ``--wait``, follow it,
+printing each window's result as it finishes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from bwp import runs
+from bwp.models import ObjectLocation
+
+from bwp_lake.cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values
+from bwp_lake.cli.execution_input import add_window_arguments, execution_input
+from bwp_lake.cli.run_lines import outcome_verdict, plan_line, window_lines
+from bwp_lake.infra.outputs import STATE_MACHINE_ARN
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# States of statemachine/ingest_reports.asl.json whose exits are reported. Each window runs in
+# a child execution of the Distributed Map: the parent shows the plan, the windows' progress
+# (the map run's counts) and, at the end, the summary's one line per window.
+PLAN_STATE = "Plan windows"
+SUMMARY_STATE = "Summarize the run"
+
+
+class FollowTimedOut(Exception):
+    """The execution was still running when --timeout-minutes ran out; it goes on in AWS."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_stack_command(
+        subparsers,
+        "start",
+        run,
+        help="start an ingestion on the deployed stack (found by its outputs)",
+        description="Start an execution of the deployed state machine; with --wait, follow it to the end.",
+    )
+    add_window_arguments(parser)
+    parser.add_argument(
+        "--wait", action="store_true", help="follow the execution, print each window's result"
+    )
+    parser.add_argument(
+        "--poll-seconds", type=positive_seconds, default=15.0, help="between looks at the execution (default 15)"
+    )
+    parser.add_argument(
+        "--timeout-minutes", type=float, default=24 * 60, help="stop following (not the execution) after this"
+    )
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if seconds < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 second: each look is an API call")
+    return seconds
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        [state_machine_arn] = stack_output_values(args, STATE_MACHINE_ARN)
+    except StackNotUsable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    stepfunctions = client(args, "stepfunctions")
+    s3 = client(args, "s3")
+    request = execution_input(args)
+    execution_arn = start(stepfunctions, state_machine_arn, request)
+    print(f"started {execution_arn} with {json.dumps(request)}")
+    if not args.wait:
+        return 0
+    try:
+        status = follow(
+            stepfunctions,
+            execution_arn,
+            print,
+            read_report=report_reader(s3),
+            poll_seconds=args.poll_seconds,
+            timeout_seconds=args.timeout_minutes * 60,
+        )
+    except FollowTimedOut as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0 if status == "SUCCEEDED" else 1
+
+
+def start(stepfunctions: Any, state_machine_arn: str, request: dict[str, Any]) -> str:
+    # A readable, unique name: who started it and when, as the console lists it.
+    name = f"cli-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    started = stepfunctions.start_execution(
+        stateMachineArn=state_machine_arn, name=name, input=json.dumps(request)
+    )
+    return started["executionArn"]
+
+
+def follow(
+    stepfunctions: Any,
+    execution_arn: str,
+    emit: Callable[[str], None],
+    *,
+    read_report: Callable[[dict[str, Any]], dict[str, Any]],
+    poll_seconds: float,
+    timeout_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """Print the plan, the windows' progress and each window's result; return the final status."""
+    deadline = clock() + timeout_seconds
+    last_seen = 0
+    last_progress = None
+    map_started = False
+    while True:
+        # Status first: once it is terminal, the history read after it is complete.
+        description = stepfunctions.describe_execution(executionArn=execution_arn)
+        for event in new_events(stepfunctions, execution_arn, after=last_seen):
+            last_seen = event["id"]
+            map_started = map_started or event["type"] == "MapRunStarted"
+            for line in describe_event(event, read_report):
+                emit(line)
+        # There is no map run to ask about before the Map state has started one.
+        progress = window_progress(stepfunctions, execution_arn) if map_started else None
+        if progress and progress != last_progress and description["status"] not in TERMINAL:
+            emit(progress)
+            last_progress = progress
+        if description["status"] in TERMINAL:
+            emit(describe_outcome(description))
+            return description["status"]
+        if clock() >= deadline:
+            raise FollowTimedOut(
+                f"{execution_arn} is still {description['status']} after {timeout_seconds / 60:g} minutes; "
+                "it goes on in AWS: follow it in the Step Functions console"
+            )
+        sleep(poll_seconds)
+
+
+def window_progress(stepfunctions: Any, execution_arn: str) -> str | None:
+    """How many windows are done, running and waiting, from the Distributed Map's map run."""
+    runs = stepfunctions.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
+    if not runs:
+        return None
+    counts = stepfunctions.describe_map_run(mapRunArn=runs[-1]["mapRunArn"])["itemCounts"]
+    done = counts.get("succeeded", 0) + counts.get("failed", 0)
+    return f"windows: {done} of {counts.get('total', 0)} done, {counts.get('running', 0)} running"
+
+
+def new_events(stepfunctions: Any, execution_arn: str, *, after: int) -> list[dict[str, Any]]:
+    """History events with an id above ``after``, oldest first.
+
+    Read newest first, so that each look costs only the events since the last one, not the
+    whole history (up to 25,000 events); sorting by id also copes with a service that ignores
+    the order asked for.
+    """
+    events: list[dict[str, Any]] = []
+    for page in _history_pages(stepfunctions, execution_arn):
+        events.extend(event for event in page["events"] if event["id"] > after)
+        if any(event["id"] <= after for event in page["events"]):
+            break
+    return sorted(events, key=lambda event: event["id"])
+
+
+def _history_pages(stepfunctions: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
+    request: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": 1000}
+    while True:
+        page = stepfunctions.get_execution_history(**request)
+        yield page
+        if not page.get("nextToken"):
+            return
+        request["nextToken"] = page["nextToken"]
+
+
+def report_reader(s3: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Reads the summary's report, one line per window, from where the summary's output says."""
+    return lambda location: runs.read_report(s3, ObjectLocation.model_validate(location)).to_wire()
+
+
+def describe_event(event: dict[str, Any], read_report: Callable[[dict[str, Any]], dict[str, Any]]) -> list[str]:
+    """Lines for the plan and the summary; nothing for the other events. The summary's output
+    says where its report is, with one line per window; ``read_report`` reads it."""
+    details = event.get("stateExitedEventDetails") or {}
+    if details.get("name") not in (PLAN_STATE, SUMMARY_STATE) or "output" not in details:
+        return []
+    output = json.loads(details["output"])
+    if details["name"] == PLAN_STATE:
+        return [plan_line(output)]
+    location = output.get("report") or {}
+    try:
+        return window_lines(read_report(location))
+    except (BotoCoreError, ClientError, ValueError) as error:
+        # The failed windows the output names are still worth printing.
+        where = f"s3://{location.get('bucket')}/{location.get('key')}"
+        return [f"  (every window's line is in {where}, which could not be read: {error})"] + window_lines(
+            {"lines": output.get("failures", [])}
+        )
+
+
+def describe_outcome(description: dict[str, Any]) -> str:
+    status = description["status"]
+    if status == "SUCCEEDED":
+        output = json.loads(description.get("output") or "{}")
+        return f"SUCCEEDED: {output.get('message', 'done')}"
+    return outcome_verdict(status, description.get("error"), description.get("cause"))

@@ -1,0 +1,279 @@
+"""Monitoring: an encrypted alarm topic, the alarms that say a run went wrong or that data stopped
+arriving, and one dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from bwp import contract
+from constructs import Construct
+
+from bwp_lake.infra.config import LakeConfig
+from bwp_lake.infra.naming import pascal
+
+# Functions raise named errors that the state machine retries (throttling, an expired link):
+# a few an hour is the workflow doing its job, more means trouble even while runs succeed.
+LAMBDA_ERRORS_PER_HOUR = 5
+GAP_DAYS = 2
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: LakeConfig,
+        state_machine: sfn.StateMachine,
+        functions: dict[str, lambda_.Function],
+        dead_letter_queue: sqs.Queue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self.topic = self._add_topic()
+        self.execution_alarms = self._add_execution_alarms(state_machine)
+        self.function_alarms = self._add_function_alarms(functions)
+        self.dead_letter_alarm = self._add_dead_letter_alarm(dead_letter_queue)
+        self.freshness_alarms = self._add_freshness_alarms()
+        self.gap_alarms = self._add_gap_alarms()
+        self.dashboard = self._add_dashboard(state_machine, functions, dead_letter_queue)
+
+    @property
+    def alarms(self) -> list[cw.Alarm]:
+        return [
+            *self.execution_alarms,
+            *self.function_alarms,
+            self.dead_letter_alarm,
+            *self.freshness_alarms,
+            *self.gap_alarms,
+        ]
+
+    def _add_topic(self) -> sns.Topic:
+        # CloudWatch cannot publish to a topic under the AWS-managed SNS key, so the topic has
+        # its own key, which grant_publish opens to CloudWatch alarms of this account only.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="Encrypts the report lake's alarm notifications",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        topic = sns.Topic(
+            self, "Alarms", display_name="Buy with Prime report lake alarms", master_key=key, enforce_ssl=True
+        )
+        topic.grant_publish(
+            iam.ServicePrincipal(
+                "cloudwatch.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
+        if self._config.alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(self._config.alarm_email))
+        return topic
+
+    def _alarm(self, construct_id: str, description: str, *, notify_ok: bool = False, **props) -> cw.Alarm:
+        alarm = cw.Alarm(self, construct_id, alarm_description=description, **props)
+        action = cw_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(action)
+        # Event alarms (a failed run) clear by themselves minutes later: an "OK" then would read
+        # as "fixed". Only a state that recovers (data arriving again) is worth a second message.
+        if notify_ok:
+            alarm.add_ok_action(action)
+        return alarm
+
+    def _add_execution_alarms(self, state_machine: sfn.StateMachine) -> list[cw.Alarm]:
+        outcomes = {
+            "ExecutionsFailed": ("failed", state_machine.metric_failed),
+            "ExecutionsTimedOut": ("timed out", state_machine.metric_timed_out),
+            "ExecutionsAborted": ("was aborted", state_machine.metric_aborted),
+        }
+        return [
+            self._alarm(
+                construct_id,
+                f"An ingestion execution {outcome}: see its events in the console, then re-run its days",
+                metric=metric(period=Duration.minutes(5), statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            for construct_id, (outcome, metric) in outcomes.items()
+        ]
+
+    def _add_function_alarms(self, functions: dict[str, lambda_.Function]) -> list[cw.Alarm]:
+        return [
+            self._alarm(
+                f"{pascal(step)}Errors",
+                f"The {step} function failed at least {LAMBDA_ERRORS_PER_HOUR} times within an hour",
+                metric=function.metric_errors(period=Duration.hours(1), statistic="Sum"),
+                threshold=LAMBDA_ERRORS_PER_HOUR,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            for step, function in functions.items()
+        ]
+
+    def _add_dead_letter_alarm(self, queue: sqs.Queue) -> cw.Alarm:
+        return self._alarm(
+            "ScheduleDeadLetters",
+            "The schedule could not start an execution: the run was skipped; see the dead-letter queue",
+            metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _add_freshness_alarms(self) -> list[cw.Alarm]:
+        # "No partition landed for 26 hours": the landing step emits PartitionsLanded=1 per
+        # partition. Hourly sums over the last 26 hours, all 26 below 1, is exactly "none
+        # landed in that time"; an hour without any datapoint is a breaching hour, because a
+        # missing metric is what silence looks like. 26 hours leaves a daily run two hours of slack.
+        return self._per_report_type_alarms(
+            "Freshness",
+            lambda report_type: f"No {report_type} partition has landed for {contract.FRESHNESS_HOURS} hours",
+            lambda report_type: partitions_landed(report_type, Duration.hours(1)),
+            periods=contract.FRESHNESS_HOURS,
+            comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.BREACHING,
+        )
+
+    def _add_gap_alarms(self) -> list[cw.Alarm]:
+        # Every run counts the partitions still missing in the days it answers for (backfillFrom
+        # to today, or its own range). One bad night is healed by the next run's look-back or
+        # backfill; missing days on two daily runs in a row need a person.
+        return self._per_report_type_alarms(
+            "Gaps",
+            lambda report_type: (
+                f"{report_type} partitions are still missing after two daily runs: `bwp-lake gaps` lists them"
+            ),
+            lambda report_type: landing_metric(contract.PARTITIONS_MISSING, report_type, Duration.days(1), "Minimum"),
+            periods=GAP_DAYS,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _per_report_type_alarms(
+        self,
+        kind: str,
+        description: Callable[[str], str],
+        metric: Callable[[str], cw.IMetric],
+        *,
+        periods: int,
+        **props,
+    ) -> list[cw.Alarm]:
+        """One alarm per report type against a threshold of 1, raised only when every one of
+        ``periods`` periods breaches, and announced again when it clears."""
+        return [
+            self._alarm(
+                f"{pascal(report_type)}{kind}",
+                description(report_type),
+                metric=metric(report_type),
+                threshold=1,
+                evaluation_periods=periods,
+                datapoints_to_alarm=periods,
+                notify_ok=True,
+                **props,
+            )
+            for report_type in self._config.report_types
+        ]
+
+    def _add_dashboard(
+        self, state_machine: sfn.StateMachine, functions: dict[str, lambda_.Function], queue: sqs.Queue
+    ) -> cw.Dashboard:
+        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=self._config.stack_name)
+        daily = Duration.days(1)
+        dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=4))
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Executions",
+                left=[
+                    state_machine.metric_started(period=daily, statistic="Sum"),
+                    state_machine.metric_succeeded(period=daily, statistic="Sum"),
+                    state_machine.metric_failed(period=daily, statistic="Sum"),
+                    state_machine.metric_timed_out(period=daily, statistic="Sum"),
+                    state_machine.metric_aborted(period=daily, statistic="Sum"),
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Partitions landed per day",
+                left=self._per_report_type(contract.PARTITIONS_LANDED, daily),
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Rows landed per day",
+                left=self._per_report_type(contract.ROWS_LANDED, daily),
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Report generation (seconds, p90)",
+                left=self._per_report_type(contract.REPORT_GENERATION_SECONDS, daily, statistic="p90"),
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Function errors",
+                left=[
+                    function.metric_errors(period=Duration.hours(1), statistic="Sum") for function in functions.values()
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Function duration (p99)",
+                left=[
+                    function.metric_duration(period=Duration.hours(1), statistic="p99")
+                    for function in functions.values()
+                ],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Schedule dead letters",
+                left=[queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5))],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Partitions missing after each day's runs",
+                left=self._per_report_type(contract.PARTITIONS_MISSING, daily, "Minimum"),
+                width=12,
+            ),
+        )
+        return dashboard
+
+    def _per_report_type(self, name: str, period: Duration, statistic: str = "Sum") -> list[cw.IMetric]:
+        return [
+            landing_metric(name, report_type, period, statistic).with_(label=report_type)
+            for report_type in self._config.report_types
+        ]
+
+
+def landing_metric(name: str, report_type: str, period: Duration, statistic: str = "Sum") -> cw.Metric:
+    """A metric the landing step emits through Powertools (EMF), per report type."""
+    return cw.Metric(
+        namespace=contract.NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": contract.SERVICE, "ReportType": report_type},
+        statistic=statistic,
+        period=period,
+    )
+
+
+def partitions_landed(report_type: str, period: Duration) -> cw.Metric:
+    return landing_metric(contract.PARTITIONS_LANDED, report_type, period)
