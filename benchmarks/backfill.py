@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from unittest import mock
 
-from bwp.contract import API_CONCURRENT_TASKS, MANIFESTS_PREFIX
+from bwp.lake.contract import API_CONCURRENT_TASKS, MANIFESTS_PREFIX
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import distributed_iteration_component
 from moto.stepfunctions.parser.asl.eval import environment
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager

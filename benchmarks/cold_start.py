@@ -22,7 +22,7 @@ from benchmarks.common import MIB, ROOT, machine
 BUNDLES = ROOT / "build" / "lambda"
 VARIANTS = (
     ("land_report handler (as every function imports it)", "import land_report.handler"),
-    ("land_report handler + bwp.curated (pyarrow)", "import land_report.handler, bwp.curated"),
+    ("land_report handler + bwp.landing.curated (pyarrow)", "import land_report.handler, bwp.landing.curated"),
     ("pyarrow modules alone", "import pyarrow, pyarrow.compute, pyarrow.csv, pyarrow.parquet"),
 )
 # The handler reads its settings only when invoked; Powertools wants these at import.

@@ -26,7 +26,7 @@ import zlib
 from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bwp.schemas import REGISTRY
+from bwp.lake.schemas import REGISTRY
 
 from benchmarks.common import MIB, ROOT, free_port, machine, process, rss_kib, wait_for_port
 
@@ -147,7 +147,7 @@ def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int
     """Land ``url`` once; prints one JSON line with what it measured."""
     import boto3
     import requests
-    from bwp.landing import land_download
+    from bwp.landing.raw import land_download
 
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
     session = requests.Session()
@@ -181,8 +181,8 @@ def run_variant(variant: str, level: int, url: str, endpoint: str, part_mib: int
             "parts": landed.parts,
         }
         if variant == "curated":
-            from bwp.curated import write_curated
-            from bwp.schemas import REGISTRY
+            from bwp.lake.schemas import REGISTRY
+            from bwp.landing.curated import write_curated
 
             curated_started = time.perf_counter()
             written = write_curated(

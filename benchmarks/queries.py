@@ -2,7 +2,7 @@
 
 One lake laid out like the bucket is generated once (report-like rows, every row distinct, so
 neither gzip nor Parquet's dictionaries gain from repeats): per day a raw gzip CSV at the
-landing's level and its curated file, written by ``bwp.curated.convert``. For each named query:
+landing's level and its curated file, written by ``bwp.landing.curated.convert``. For each named query:
 
 - bytes read. Over gzip CSV a query reads every byte of every file of the report types it reads
   (gzip is not splittable and CSV has no columns to skip): the objects' sizes, as Athena bills.
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
-from bwp.curated import convert
-from bwp.landing import GZIP_LEVEL
-from bwp.schemas import REGISTRY, ColumnType, curated_key, report_key, snake_case
+from bwp.lake.schemas import REGISTRY, ColumnType, curated_key, report_key, snake_case
+from bwp.landing.curated import convert
+from bwp.landing.raw import GZIP_LEVEL
 
 from benchmarks.common import MIB, machine
 from benchmarks.landing import HEADERS, order_fees_rows, user_events_rows

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
+from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
 
 from bwp_lake.emulator import Emulator, EmulatorConfig
 from bwp_lake.emulator.reports import ReportSpec, stream

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bwp.manifest import glue_column_comments, glue_columns
-from bwp.schemas import REPORT_TYPES, schema_for
+from bwp.lake.manifest import glue_column_comments, glue_columns
+from bwp.lake.schemas import REPORT_TYPES, schema_for
 
 from bwp_lake.athena.views import PARTITION_COLUMN, curated_table_columns, raw_table_columns
 
@@ -29,7 +29,7 @@ class CatalogTable:
     description: str
     columns: tuple[CatalogColumn, ...]
     partition: CatalogColumn  # from the folder <name>=<value>/ of each file
-    provisional: bool = False  # its columns are the registry's provisional guess (see bwp.schemas)
+    provisional: bool = False  # its columns are the registry's provisional guess (see bwp.lake.schemas)
 
 
 _DAY_PARTITION = CatalogColumn(PARTITION_COLUMN, "string", "UTC day of the report, YYYY-MM-DD (the folder dt=<day>/)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bwp.schemas import REGISTRY, Column, ColumnType, schema_for, snake_case
+from bwp.lake.schemas import REGISTRY, Column, ColumnType, schema_for, snake_case
 
 PARTITION_COLUMN = "dt"
 REPORT_DATE_COLUMN = "report_date"
@@ -39,7 +39,7 @@ def raw_table_columns(report_type: str) -> list[tuple[str, str]]:
 
 def curated_table_columns(report_type: str) -> list[tuple[str, str]]:
     """(column name, Glue type) of the curated table: the registry's columns in snake_case, typed;
-    ``dt`` is the partition key and not listed. ``bwp.curated`` writes the Parquet files so."""
+    ``dt`` is the partition key and not listed. ``bwp.landing.curated`` writes the Parquet files so."""
     schema = schema_for(report_type)
     columns = [(_identifier(snake_case(column.name), column.name), column.type.glue_type) for column in schema.columns]
     _require_unique(report_type, [name for name, _ in columns] + [PARTITION_COLUMN, REPORT_DATE_COLUMN], "view")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from bwp.contract import FRESHNESS_HOURS
+from bwp.lake.contract import FRESHNESS_HOURS
 
 from bwp_lake.athena.catalog import CatalogTable, catalog_tables, manifests_table
 from bwp_lake.infra.config import DEFAULTS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bwp.schemas import REPORT_TYPES
+from bwp.lake.schemas import REPORT_TYPES
 
 
 def report_type_list(text: str) -> list[str]:

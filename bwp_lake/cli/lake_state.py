@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from bwp.contract import MANIFESTS_PREFIX
 from bwp.coordination import LedgerEntry, TaskLedger
 from bwp.gaps import manifest_keys_in_s3
-from bwp.schemas import REPORT_TYPES
+from bwp.lake.contract import MANIFESTS_PREFIX
+from bwp.lake.schemas import REPORT_TYPES
 
 from bwp_lake.cli.deployed import client, stack_output_values, table
 from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE

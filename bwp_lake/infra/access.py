@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bwp.contract import (
+from bwp.lake.contract import (
     CURATED_PREFIX,
     MANIFESTS_PREFIX,
     MAP_RESULTS_PREFIX,

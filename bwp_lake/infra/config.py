@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from bwp.contract import API_CONCURRENT_TASKS, MAX_BACKFILL_WINDOWS, MAX_RANGE_DAYS
-from bwp.schemas import REPORT_TYPES
+from bwp.lake.contract import API_CONCURRENT_TASKS, MAX_BACKFILL_WINDOWS, MAX_RANGE_DAYS
+from bwp.lake.schemas import REPORT_TYPES
 
 from bwp_lake.infra.outputs import DEFAULT_STACK_NAME
 

@@ -15,7 +15,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
-from bwp import contract
+from bwp.lake import contract
 from constructs import Construct
 
 from bwp_lake.infra.config import LakeConfig

@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
-from bwp.contract import (
+from bwp.lake.contract import (
     CURATED_PREFIX,
     MANIFESTS_PREFIX,
     NAMESPACE,

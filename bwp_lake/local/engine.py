@@ -24,7 +24,7 @@ from unittest import mock
 
 import boto3
 from bwp import dependencies
-from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, NAMESPACE, REPORTS_PREFIX, SERVICE
+from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, NAMESPACE, REPORTS_PREFIX, SERVICE
 from bwp.models import ObjectLocation
 from bwp.observability import logger as lambda_logger
 from bwp.observability import metrics as lambda_metrics

@@ -16,8 +16,8 @@ import threading
 import uuid
 from pathlib import Path
 
-from bwp.contract import CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
-from bwp.schemas import curated_key, manifest_key, report_key
+from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
+from bwp.lake.schemas import curated_key, manifest_key, report_key
 
 INCOMING = "_incoming"
 # Copied from the bucket in this order: a manifest never arrives before its report.

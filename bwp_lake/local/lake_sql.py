@@ -20,8 +20,8 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
-from bwp.manifest import duckdb_columns
-from bwp.schemas import REGISTRY, ReportSchema
+from bwp.lake.manifest import duckdb_columns
+from bwp.lake.schemas import REGISTRY, ReportSchema
 
 from bwp_lake import athena
 from bwp_lake.athena.views import PARTITION_COLUMN, curated_table_columns, raw_table_columns

@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from bwp.contract import NAMESPACE, SERVICE
+from bwp.lake.contract import NAMESPACE, SERVICE
 from bwp.redaction import redact, redact_payload, redacted_error
 
 # With the function's log level at DEBUG, the HTTP clients would log what must never reach a log:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bwp.aws import transient_aws_errors
-from bwp.contract import PLANS_PREFIX, SUMMARIES_PREFIX
+from bwp.lake.contract import PLANS_PREFIX, SUMMARIES_PREFIX
 from bwp.models import ObjectLocation, RunReport, Window
 
 # ResultWriter's manifest names three kinds of result file; TIMED_OUT and ABORTED children are

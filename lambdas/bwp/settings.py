@@ -8,7 +8,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
-from bwp.contract import (
+from bwp.errors import InvalidSettings
+from bwp.lake.contract import (
     API_CONCURRENT_TASKS,
     CURATED_PREFIX,
     MANIFESTS_PREFIX,
@@ -16,7 +17,6 @@ from bwp.contract import (
     REPORTS_PREFIX,
     STAGING_PREFIX,
 )
-from bwp.errors import InvalidSettings
 
 
 class Settings(BaseModel):

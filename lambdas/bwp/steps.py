@@ -16,15 +16,18 @@ from typing import TYPE_CHECKING
 import requests
 from aws_lambda_powertools.metrics import single_metric
 
-from bwp import contract, errors, generation, polling, runs
+from bwp import errors, generation, polling, runs
 from bwp.aws import transient_aws_errors
 from bwp.client import BwpClient, ReportTask
 from bwp.clock import Clock, iso_utc, parse_api_time, seconds_between
 from bwp.coordination import LANDED, LedgerEntry, TaskLedger, TaskSlots
 from bwp.errors import readable_cause
 from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_days
-from bwp.landing import LandingResult, land_download
-from bwp.manifest import Download, Manifest, TaskOrigin, Timings
+from bwp.lake import contract
+from bwp.lake.manifest import Download, Manifest, TaskOrigin, Timings
+from bwp.lake.schemas import curated_key, manifest_key, report_key, schema_for
+from bwp.landing.publication import StagedWindow, discard, publish, quarantine, withdraw_unlanded
+from bwp.landing.raw import LandingResult, land_download
 from bwp.models import (
     WINDOW_RESULT,
     CheckReportEvent,
@@ -41,13 +44,11 @@ from bwp.models import (
     WindowLanded,
 )
 from bwp.observability import logger, metrics
-from bwp.publication import StagedWindow, discard, publish, quarantine, withdraw_unlanded
-from bwp.schemas import curated_key, manifest_key, report_key, schema_for
 from bwp.settings import Settings
 from bwp.windows import DEFAULT_BACKFILL_WINDOWS, parse_request, plan_windows, with_backfill
 
 if TYPE_CHECKING:
-    from bwp.curated import CuratedResult
+    from bwp.landing.curated import CuratedResult
 
 MAX_FAILURES_NAMED = 50
 SUMMARY_SAMPLE = 20  # failed and drifted windows named in Summarize's output; the report has all
@@ -351,7 +352,7 @@ def _curate(s3, table, settings: Settings, clock: Clock, window: Window, task_id
     curated is moved under quarantine/, and the ledger and the error name where."""
     # Imported here: every function imports this module, and only this step needs pyarrow
     # (about 0.1 s of cold start, benchmarks/BENCHMARKS.md).
-    from bwp.curated import write_curated
+    from bwp.landing.curated import write_curated
 
     try:
         with transient_aws_errors(f"writing {staged.curated}"):

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bwp.contract import API_CONCURRENT_TASKS, MAX_BACKFILL_WINDOWS, MAX_RANGE_DAYS
 from bwp.errors import InvalidExecutionInput, UnknownReportType
+from bwp.lake.contract import API_CONCURRENT_TASKS, MAX_BACKFILL_WINDOWS, MAX_RANGE_DAYS
+from bwp.lake.schemas import REPORT_TYPES, schema_for
 from bwp.models import Plan, Window
-from bwp.schemas import REPORT_TYPES, schema_for
 
 DEFAULT_DAYS = 7  # the API's own default range: the last seven days
 # What a run heals of the history when the input names backfillFrom but not maxBackfillWindows:

@@ -74,21 +74,26 @@ class _Definition:
 
 
 def _modules() -> dict[str, ast.Module]:
-    modules = {f"bwp.{path.stem}": ast.parse(path.read_text()) for path in (LAMBDAS / "bwp").glob("*.py")}
+    modules = {
+        ".".join(path.relative_to(LAMBDAS).with_suffix("").parts).removesuffix(".__init__"): ast.parse(
+            path.read_text()
+        )
+        for path in (LAMBDAS / "bwp").rglob("*.py")
+    }
     for handler in LAMBDAS.glob("*/handler.py"):
         modules[f"{handler.parent.name}.handler"] = ast.parse(handler.read_text())
     return modules
 
 
-def _imports(module: ast.Module) -> tuple[dict[str, str], dict[str, str]]:
+def _imports(module: ast.Module, module_names: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     """(names imported from bwp modules -> "module:name", module aliases -> module)."""
     names, aliases = {}, {}
     # Anywhere in the module: a function may import what only it needs.
     for node in ast.walk(module):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "bwp":
             for alias in node.names:
-                if node.module == "bwp":
-                    aliases[alias.asname or alias.name] = f"bwp.{alias.name}"
+                if f"{node.module}.{alias.name}" in module_names:  # a module: from bwp.landing import raw
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
                 else:
                     names[alias.asname or alias.name] = f"{node.module}:{alias.name}"
     return names, aliases
@@ -106,7 +111,7 @@ def _definitions(modules: dict[str, ast.Module]) -> dict[str, _Definition]:
                     if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
                         definitions[f"{name}:{node.name}.{member.name}"] = _Definition(name, member)
     for key, definition in definitions.items():
-        names, aliases = _imports(modules[definition.module])
+        names, aliases = _imports(modules[definition.module], set(modules))
         # A class's own node stands for its construction only: its methods are followed by name.
         body = [definition.node] if not isinstance(definition.node, ast.ClassDef) else [
             member for member in definition.node.body if not isinstance(member, ast.FunctionDef)

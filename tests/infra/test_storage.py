@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from bwp.contract import QUARANTINE_PREFIX, STAGING_PREFIX
-from bwp.curated import arrow_schema
-from bwp.manifest import Manifest
-from bwp.schemas import PROVISIONAL_NOTE, REPORT_TYPES, curated_key, report_key, schema_for
+from bwp.lake.contract import QUARANTINE_PREFIX, STAGING_PREFIX
+from bwp.lake.manifest import Manifest
+from bwp.lake.schemas import PROVISIONAL_NOTE, REPORT_TYPES, curated_key, report_key, schema_for
+from bwp.landing.curated import arrow_schema
 
 from bwp_lake import athena
 from bwp_lake.infra.outputs import VIEW_QUERY_PREFIX

@@ -19,7 +19,7 @@ from bwp.client import BwpClient
 from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
-from bwp.manifest import CuratedFile, glue_columns
+from bwp.lake.manifest import CuratedFile, glue_columns
 from bwp.models import LandReportEvent, ReportProgress, Window
 from bwp.observability import metrics
 from bwp.settings import Settings

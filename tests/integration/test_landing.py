@@ -18,8 +18,9 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from bwp import download, errors, landing, multipart
-from bwp.landing import land_download
+from bwp import errors
+from bwp.landing import download, multipart, raw
+from bwp.landing.raw import land_download
 
 from tests.integration.download_server import S3_EXPIRED, ReportServer, serving
 
@@ -45,7 +46,7 @@ class Links:
         return self.first if self.issued == 1 else self.server.url(str(self.issued), host=self.host)
 
 
-def land(server: ReportServer, s3, **overrides) -> landing.LandingResult:
+def land(server: ReportServer, s3, **overrides) -> raw.LandingResult:
     arguments = {
         "s3": s3,
         "bucket": BUCKET,

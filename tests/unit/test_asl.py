@@ -4,7 +4,7 @@ import json
 
 import pytest
 from bwp import errors
-from bwp.contract import MAP_RESULTS_PREFIX
+from bwp.lake.contract import MAP_RESULTS_PREFIX
 from bwp.polling import MAX_POLLS
 from bwp.windows import MAX_ATTEMPTS
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 from bwp.errors import UnknownReportType
-from bwp.schemas import REGISTRY, Column, ColumnType, ReportSchema, snake_case
+from bwp.lake.schemas import REGISTRY, Column, ColumnType, ReportSchema, snake_case
 
 from bwp_lake import athena
 from bwp_lake.athena.named import MalformedNamedQuery, _load

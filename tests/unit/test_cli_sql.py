@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from bwp.schemas import ORDER_FEES, USER_EVENTS
+from bwp.lake.schemas import ORDER_FEES, USER_EVENTS
 
 from bwp_lake.cli.main import main
 from bwp_lake.local.lake_sql import LakeSql

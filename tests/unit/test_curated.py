@@ -12,8 +12,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from bwp import curated, errors
-from bwp.schemas import ORDER_FEES, USER_EVENTS, Column, ColumnType, ReportSchema, snake_case
+from bwp import errors
+from bwp.lake.schemas import ORDER_FEES, USER_EVENTS, Column, ColumnType, ReportSchema, snake_case
+from bwp.landing import curated
 
 BUCKET = "lake"
 RAW_KEY = "reports/report_type=T/dt=2024-08-22/T_2024-08-22.csv.gz"

@@ -2,9 +2,9 @@
 
 import pytest
 import yaml
-from bwp.contract import FRESHNESS_HOURS
-from bwp.manifest import glue_column_comments
-from bwp.schemas import REGISTRY
+from bwp.lake.contract import FRESHNESS_HOURS
+from bwp.lake.manifest import glue_column_comments
+from bwp.lake.schemas import REGISTRY
 
 from bwp_lake import athena
 from bwp_lake.cli.main import main

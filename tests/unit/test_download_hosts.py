@@ -2,7 +2,7 @@
 
 import pytest
 from bwp import errors
-from bwp.download import check_download_host
+from bwp.landing.download import check_download_host
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 import pytest
-from bwp.curated import convert
-from bwp.manifest import duckdb_columns
-from bwp.schemas import (
+from bwp.lake.manifest import duckdb_columns
+from bwp.lake.schemas import (
     ORDER_FEES,
     REGISTRY,
     USER_EVENTS,
@@ -22,6 +21,7 @@ from bwp.schemas import (
     report_key,
     schema_for,
 )
+from bwp.landing.curated import convert
 
 from bwp_lake.local.lake_sql import LakeSql, format_table
 

@@ -86,7 +86,7 @@ def test_the_wheel_holds_two_top_level_packages_and_everything_the_twin_reads(tm
     assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == {"bwp", "bwp_lake"}
     # and it carries every module, the workflow definition, the handlers and the named queries
     lambdas, queries = REPO / "lambdas", REPO / "bwp_lake" / "athena" / "queries"
-    expected = {f"bwp/{path.name}" for path in (lambdas / "bwp").glob("*.py")}
+    expected = {f"bwp/{path.relative_to(lambdas / 'bwp')}" for path in (lambdas / "bwp").rglob("*.py")}
     expected |= {str(path.relative_to(REPO)) for path in (REPO / "bwp_lake").rglob("*.py")}
     expected |= {f"bwp_lake/athena/queries/{path.name}" for path in queries.glob("*")}
     expected |= {f"bwp_lake/functions/{path.parent.name}/handler.py" for path in lambdas.glob("*/handler.py")}

@@ -2,8 +2,8 @@
 
 from datetime import UTC, date, datetime, timedelta
 
-from bwp.publication import PUBLISHING_GRACE, withdraw_unlanded
-from bwp.schemas import curated_key, manifest_key, report_key
+from bwp.lake.schemas import curated_key, manifest_key, report_key
+from bwp.landing.publication import PUBLISHING_GRACE, withdraw_unlanded
 
 from tests.moto_account import LAKE_BUCKET, settings_with
 

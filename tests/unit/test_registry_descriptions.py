@@ -1,7 +1,7 @@
 """The registry describes every column: the descriptions Glue's comments and dbt's docs show."""
 
 import pytest
-from bwp.schemas import ORDER_FEES, PROVISIONAL_NOTE, REGISTRY, Column, ColumnType, column_table
+from bwp.lake.schemas import ORDER_FEES, PROVISIONAL_NOTE, REGISTRY, Column, ColumnType, column_table
 
 
 def test_a_line_indented_under_a_column_continues_its_description():

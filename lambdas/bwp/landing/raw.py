@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import requests
 
-from bwp.download import Download, check_download_host
-from bwp.inspection import GZIP_WBITS, CsvInspector, Gunzip, compare_columns, peek_gzip
-from bwp.multipart import DEFAULT_PART_SIZE, MIN_PART_SIZE, MultipartUpload
+from bwp.landing.download import Download, check_download_host
+from bwp.landing.inspection import GZIP_WBITS, CsvInspector, Gunzip, compare_columns, peek_gzip
+from bwp.landing.multipart import DEFAULT_PART_SIZE, MIN_PART_SIZE, MultipartUpload
 
 # Level 1, measured (benchmarks/BENCHMARKS.md): on report-like CSV zlib level 1 compresses 2.7-3.8
 # times as fast as level 6 and stores 16-19 % more; the whole landing runs at ≈160-180 MB/s at

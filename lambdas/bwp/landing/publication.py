@@ -24,8 +24,8 @@ from datetime import date, datetime, timedelta
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bwp.lake.schemas import aside_key, table_location_prefix
 from bwp.observability import logger
-from bwp.schemas import aside_key, table_location_prefix
 from bwp.settings import Settings
 
 # CopyObject copies up to 5 GB in one call; a larger object needs a multipart copy

@@ -2,7 +2,7 @@
 service and metric namespace, the metric names the alarms and the dashboard read, and the
 limits the stack's configuration is checked against.
 
-The stack reads this module as it reads the registry (``bwp.schemas``): a name changed here
+The stack reads this module as it reads the registry (``bwp.lake.schemas``): a name changed here
 changes on both sides, so an alarm cannot watch a metric that is no longer emitted.
 """
 

@@ -5,7 +5,7 @@ every column as text, typed by the registry in record batches and written by a P
 into a multipart upload: memory stays flat whatever the report's size (a few row groups), and the
 object appears only when the upload completes. Any failure aborts the upload.
 
-Typing rules, one per registry type (``bwp.schemas.ColumnType``); a value that does not follow
+Typing rules, one per registry type (``bwp.lake.schemas.ColumnType``); a value that does not follow
 its rule becomes NULL, never an error:
 
 - STRING: the text as it is; '' and 'N/A' (the reports' "not applicable") are NULL.
@@ -40,8 +40,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from bwp import errors
-from bwp.multipart import DEFAULT_PART_SIZE, MultipartUpload
-from bwp.schemas import ColumnType, ReportSchema, snake_case
+from bwp.lake.schemas import ColumnType, ReportSchema, snake_case
+from bwp.landing.multipart import DEFAULT_PART_SIZE, MultipartUpload
 
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 # zstd level 3: on report-like rows 3 % smaller than level 1 (9 % of the columns the

@@ -1,0 +1,64 @@
+"""The folders' boundaries, read from the imports: what may depend on what."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def imported_modules(folder: Path) -> dict[str, set[str]]:
+    """File (relative to the repository) -> every module it imports, anywhere in it."""
+    found = {}
+    for path in sorted(folder.rglob("*.py")):
+        modules = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        found[str(path.relative_to(REPO))] = modules
+    return found
+
+
+def offending(folder: Path, allowed) -> dict[str, set[str]]:
+    return {
+        path: bad for path, modules in imported_modules(folder).items()
+        if (bad := {module for module in modules if not allowed(module)})
+    }
+
+
+def bwp_module(module: str) -> bool:
+    return module == "bwp" or module.startswith("bwp.")
+
+
+@pytest.mark.parametrize("folder", ["bwp_lake/infra", "bwp_lake/athena"])
+def test_the_stack_reads_only_the_lakes_contract_of_the_lambda_code(folder):
+    # the stack (and the SQL it deploys) may read the registry, the manifest model and the
+    # contract's constants, nothing that talks to the API or S3
+    assert offending(REPO / folder, lambda m: not bwp_module(m) or m == "bwp.lake" or m.startswith("bwp.lake.")) == {}
+
+
+def test_the_lakes_contract_depends_on_nothing_else_of_the_lambda_code_but_its_error_names():
+    allowed = {"bwp.errors", "bwp.errors.UnknownReportType"}
+    assert offending(
+        REPO / "lambdas" / "bwp" / "lake",
+        lambda m: not bwp_module(m) or m.startswith("bwp.lake") or m in allowed,
+    ) == {}
+
+
+def test_the_lambda_code_knows_nothing_of_the_cdk_the_twin_or_the_cli():
+    assert offending(REPO / "lambdas", lambda m: not m.startswith(("bwp_lake", "aws_cdk", "cdk_nag", "moto"))) == {}
+
+
+def test_the_emulator_is_written_apart_from_the_client_it_is_tested_against():
+    assert offending(REPO / "bwp_lake" / "emulator", lambda m: not bwp_module(m)) == {}
+
+
+def test_only_the_landing_path_imports_pyarrow():
+    users = {path for path, modules in imported_modules(REPO / "lambdas").items()
+             if any(module == "pyarrow" or module.startswith("pyarrow.") for module in modules)}
+    assert users and all(path.startswith("lambdas/bwp/landing/") for path in users), users
