@@ -137,17 +137,20 @@ class Monitoring(Construct):
         )
 
     def _add_freshness_alarms(self) -> list[cw.Alarm]:
-        # "No partition landed for 26 hours": the landing step emits PartitionsLanded=1 per
-        # partition. Hourly sums over the last 26 hours, all 26 below 1, is exactly "none
-        # landed in that time"; an hour without any datapoint is a breaching hour, because a
-        # missing metric is what silence looks like. 26 hours leaves a daily run two hours of slack.
+        # Every run's Summarize reports, per report type that has ever landed, the hours since its
+        # newest manifest was written. A new deployment reports nothing until its first partition
+        # lands, and nothing reported is not breaching: it starts quiet instead of paging before the
+        # first scheduled run. A daily period keeps a run's figure in force until the next run's.
         return self._per_report_type_alarms(
             "Freshness",
             lambda report_type: f"No {report_type} partition has landed for {contract.FRESHNESS_HOURS} hours",
-            lambda report_type: partitions_landed(report_type, Duration.hours(1)),
-            periods=contract.FRESHNESS_HOURS,
-            comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.BREACHING,
+            lambda report_type: landing_metric(
+                contract.HOURS_SINCE_LAST_LANDING, report_type, Duration.days(1), "Maximum"
+            ),
+            periods=1,
+            threshold=contract.FRESHNESS_HOURS,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
 
     def _add_gap_alarms(self) -> list[cw.Alarm]:
@@ -172,16 +175,17 @@ class Monitoring(Construct):
         metric: Callable[[str], cw.IMetric],
         *,
         periods: int,
+        threshold: float = 1,
         **props,
     ) -> list[cw.Alarm]:
-        """One alarm per report type against a threshold of 1, raised only when every one of
-        ``periods`` periods breaches, and announced again when it clears."""
+        """One alarm per report type, raised only when every one of ``periods`` periods breaches
+        ``threshold``, and announced again when it clears."""
         return [
             self._alarm(
                 f"{pascal(report_type)}{kind}",
                 description(report_type),
                 metric=metric(report_type),
-                threshold=1,
+                threshold=threshold,
                 evaluation_periods=periods,
                 datapoints_to_alarm=periods,
                 notify_ok=True,
@@ -273,7 +277,3 @@ def landing_metric(name: str, report_type: str, period: Duration, statistic: str
         statistic=statistic,
         period=period,
     )
-
-
-def partitions_landed(report_type: str, period: Duration) -> cw.Metric:
-    return landing_metric(contract.PARTITIONS_LANDED, report_type, period)

@@ -110,22 +110,23 @@ def test_a_schedule_dead_letter_raises_an_alarm(synthesized):
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
 
 
-def test_freshness_alarm_per_report_type_fires_after_26_silent_hours(synthesized):
+def test_freshness_alarm_per_report_type_fires_after_26_hours_without_a_landing_and_starts_quiet(synthesized):
     freshness = {
         next(d["Value"] for d in a["Dimensions"] if d["Name"] == "ReportType"): a
         for a in alarms(synthesized)
-        if a.get("MetricName") == "PartitionsLanded"
+        if a.get("MetricName") == "HoursSinceLastLanding"
     }
     assert set(freshness) == set(synthesized.context["reportTypes"])
     for alarm in freshness.values():
-        # The metric the landing step emits, as Powertools names it
+        # The metric each run's Summarize emits, as Powertools names it
         assert alarm["Namespace"] == NAMESPACE
         assert {"Name": "service", "Value": SERVICE} in alarm["Dimensions"]
-        # 26 hourly sums all below one: no partition in 26 hours; silence counts as breaching
-        assert (alarm["Statistic"], alarm["Period"]) == ("Sum", 3600)
-        assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 26
-        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "LessThanThreshold")
-        assert alarm["TreatMissingData"] == "breaching"
+        # the run's figure over 26 hours is stale; it holds for a day, until the next run's
+        assert (alarm["Statistic"], alarm["Period"]) == ("Maximum", 86400)
+        assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 1
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (26, "GreaterThanThreshold")
+        # a new deployment reports no age until it first lands: no data is not breaching
+        assert alarm["TreatMissingData"] == "notBreaching"
         # landing again is news too: the all-clear goes to the same topic
         assert alarm["OKActions"] == alarm["AlarmActions"]
 

@@ -33,9 +33,12 @@ MAX_BACKFILL_WINDOWS = 400
 FRESHNESS_HOURS = 26
 
 # Per report type (dimension ReportType), emitted by the land and summarize steps.
-PARTITIONS_LANDED = "PartitionsLanded"  # 1 per partition: what the freshness alarm counts
+PARTITIONS_LANDED = "PartitionsLanded"  # 1 per partition
 ROWS_LANDED = "RowsLanded"
 BYTES_LANDED = "BytesLanded"
 REPORT_GENERATION_SECONDS = "ReportGenerationSeconds"
 REPORT_POLLS = "ReportPolls"
+# Per run, for a report type that has landed at least once: hours since its newest manifest was
+# written, what the freshness alarm reads (a new deployment reports nothing until it first lands).
+HOURS_SINCE_LAST_LANDING = "HoursSinceLastLanding"
 PARTITIONS_MISSING = "PartitionsMissing"  # per run, zero included: what the gap alarm reads

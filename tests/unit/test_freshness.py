@@ -1,0 +1,31 @@
+"""Hours since a report type last landed, read from its manifests' write times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bwp.freshness import hours_since_last_landing
+from bwp.lake.contract import MANIFESTS_PREFIX
+from bwp.lake.schemas import manifest_key
+
+BUCKET = "lake"
+
+
+def test_a_report_type_that_never_landed_has_no_age(s3):
+    # given a lake with only another report type's manifest
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=manifest_key(MANIFESTS_PREFIX, "USER_EVENTS", "2024-08-01"), Body=b"{}")
+    # then ORDER_FEES has no age: nothing to be stale about yet
+    assert hours_since_last_landing(s3, BUCKET, "ORDER_FEES", datetime.now(UTC)) is None
+
+
+def test_the_age_is_that_of_the_newest_manifest_whatever_its_day(s3):
+    # given two manifests of ORDER_FEES, the older day written last (a backfill)
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=manifest_key(MANIFESTS_PREFIX, "ORDER_FEES", "2024-08-02"), Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key=manifest_key(MANIFESTS_PREFIX, "ORDER_FEES", "2024-08-01"), Body=b"{}")
+    written = max(item["LastModified"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
+    # when its age is asked 30 hours after the last write
+    hours = hours_since_last_landing(s3, BUCKET, "ORDER_FEES", written + timedelta(hours=30))
+    # then it is 30 hours
+    assert hours == 30.0
