@@ -43,11 +43,16 @@ def landed_days(manifest_keys: Iterable[str]) -> dict[str, set[date]]:
 
 
 def manifest_keys_in_s3(s3, bucket: str, manifests_prefix: str) -> list[str]:
-    keys: list[str] = []
+    return [item["Key"] for item in manifests_in_s3(s3, bucket, manifests_prefix)]
+
+
+def manifests_in_s3(s3, bucket: str, manifests_prefix: str) -> list[dict]:
+    """Every manifest's listing entry (its ``Key`` and ``LastModified`` among others)."""
+    items: list[dict] = []
     with transient_aws_errors(f"listing s3://{bucket}/{manifests_prefix}"):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=manifests_prefix):
-            keys.extend(item["Key"] for item in page.get("Contents", []))
-    return keys
+            items.extend(page.get("Contents", []))
+    return items
 
 
 def missing_days(landed: set[date], first: date, end: date) -> list[date]:

@@ -22,7 +22,8 @@ from bwp.client import BwpClient, ReportTask
 from bwp.clock import Clock, iso_utc, parse_api_time, seconds_between
 from bwp.coordination import LANDED, LedgerEntry, TaskLedger, TaskSlots
 from bwp.errors import readable_cause
-from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_days
+from bwp.freshness import hours_since_last_landing
+from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, manifests_in_s3, missing_days
 from bwp.lake import contract
 from bwp.lake.manifest import Download, Manifest, TaskOrigin, Timings
 from bwp.lake.schemas import curated_key, manifest_key, report_key, schema_for
@@ -413,11 +414,13 @@ def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent
         message = f"{len(failed)} of {windows} windows failed: {names}{more}"
     else:
         message = f"all {len(landed)} windows landed"
-    landed_now = landed_days(manifest_keys_in_s3(s3, settings.lake_bucket, settings.manifests_prefix))
+    manifests = manifests_in_s3(s3, settings.lake_bucket, settings.manifests_prefix)
+    landed_now = landed_days(item["Key"] for item in manifests)
     with transient_aws_errors("taking objects of days that did not land out of the tables"):
         withdraw_unlanded(s3, settings, landed_now, event.report_types, clock())
     gaps = find_gaps(landed_now, event.report_types, event.coverage_from, event.end_day)
     _emit_gap_metrics(event.report_types, gaps)
+    _emit_freshness_metrics(event.report_types, manifests, clock())
     if gaps:
         message += f"; {len(gaps)} partition(s) since {event.coverage_from} still missing (bwp-lake gaps lists them)"
     drifted = sorted(f"{r.report_type} {r.day}" for r in landed if r.drift)
@@ -499,6 +502,20 @@ def _emit_gap_metrics(report_types: list[str], gaps: list[Gap]) -> None:
         # A metric set has one set of dimensions: each report type's count is a metric of its own.
         with single_metric(
             name=contract.PARTITIONS_MISSING, unit="Count", value=missing, namespace=contract.NAMESPACE,
+            default_dimensions={"service": contract.SERVICE},
+        ) as metric:
+            metric.add_dimension(name="ReportType", value=report_type)
+
+
+def _emit_freshness_metrics(report_types: list[str], manifests: list[dict], now: datetime) -> None:
+    """Hours since each report type last landed; nothing for one that never did, so that a new
+    deployment's freshness alarm stays quiet until its first landing."""
+    for report_type in report_types:
+        hours = hours_since_last_landing(manifests, report_type, now)
+        if hours is None:
+            continue
+        with single_metric(
+            name=contract.HOURS_SINCE_LAST_LANDING, unit="None", value=hours, namespace=contract.NAMESPACE,
             default_dimensions={"service": contract.SERVICE},
         ) as metric:
             metric.add_dimension(name="ReportType", value=report_type)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bwp.freshness import hours_since_last_landing
+from bwp.gaps import manifests_in_s3
 from bwp.lake.contract import MANIFESTS_PREFIX
 from bwp.lake.schemas import manifest_key
 
@@ -16,7 +17,8 @@ def test_a_report_type_that_never_landed_has_no_age(s3):
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key=manifest_key(MANIFESTS_PREFIX, "USER_EVENTS", "2024-08-01"), Body=b"{}")
     # then ORDER_FEES has no age: nothing to be stale about yet
-    assert hours_since_last_landing(s3, BUCKET, "ORDER_FEES", datetime.now(UTC)) is None
+    manifests = manifests_in_s3(s3, BUCKET, MANIFESTS_PREFIX)
+    assert hours_since_last_landing(manifests, "ORDER_FEES", datetime.now(UTC)) is None
 
 
 def test_the_age_is_that_of_the_newest_manifest_whatever_its_day(s3):
@@ -26,6 +28,7 @@ def test_the_age_is_that_of_the_newest_manifest_whatever_its_day(s3):
     s3.put_object(Bucket=BUCKET, Key=manifest_key(MANIFESTS_PREFIX, "ORDER_FEES", "2024-08-01"), Body=b"{}")
     written = max(item["LastModified"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
     # when its age is asked 30 hours after the last write
-    hours = hours_since_last_landing(s3, BUCKET, "ORDER_FEES", written + timedelta(hours=30))
+    manifests = manifests_in_s3(s3, BUCKET, MANIFESTS_PREFIX)
+    hours = hours_since_last_landing(manifests, "ORDER_FEES", written + timedelta(hours=30))
     # then it is 30 hours
     assert hours == 30.0

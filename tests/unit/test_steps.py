@@ -313,3 +313,24 @@ def test_the_summarys_output_stays_small_however_many_windows_fail(lake, state_t
     assert len(runs.read_report(lake, summary.report).lines) == 400
     assert len(summary.failures) == steps.SUMMARY_SAMPLE
     assert len(json.dumps(summary.to_wire())) < 64 * 1024
+
+
+def test_each_run_reports_how_long_ago_a_report_type_last_landed_and_nothing_for_one_never_landed(
+    lake, state_table, capsys
+):
+    # given a lake where ORDER_FEES landed once and USER_EVENTS never did
+    land_manifest(lake, "ORDER_FEES", "2024-08-21")
+    written = lake.list_objects_v2(Bucket="lake", Prefix="manifests/")["Contents"][0]["LastModified"]
+    # and a run, 30 hours later, whose one window failed
+    plan_object = runs.write_plan(lake, "lake", "run", [WINDOW])
+    results = map_results(lake, {"FAILED": [child(WINDOW, "FAILED", Error="States.Runtime", Cause="boom")]})
+    event = SummarizeEvent.model_validate({
+        "plan": plan_object.to_wire(), "mapResults": results, "executionId": "arn:exec", "executionName": "run",
+        "reportTypes": ["ORDER_FEES", "USER_EVENTS"], "coverageFrom": "2024-08-22", "endDay": "2024-08-23",
+    })
+    # when it is summarized
+    steps.summarize(lake, state_table, settings_with(), lambda: written + timedelta(hours=30), event)
+    # then ORDER_FEES is 30 hours stale, and USER_EVENTS reports nothing: its alarm stays quiet
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "HoursSinceLastLanding" in line]
+    hours = {m["ReportType"]: m["HoursSinceLastLanding"] for m in emitted}
+    assert hours in ({"ORDER_FEES": 30.0}, {"ORDER_FEES": [30.0]})
