@@ -5,6 +5,7 @@ and the Athena workgroup with the views' DDL and the named queries from ``athena
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena_cfn
@@ -33,7 +34,7 @@ ACCESS_LOGS_EXPIRY = Duration.days(365)
 
 # Both buckets: private, TLS only, encrypted (SSE-S3, the only encryption server access logs
 # can be delivered to), versioned, and kept by `make destroy`: the lake outlives the stack.
-_PRIVATE_BUCKET = {
+_PRIVATE_BUCKET: dict[str, Any] = {
     "encryption": s3.BucketEncryption.S3_MANAGED,
     "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
     "enforce_ssl": True,

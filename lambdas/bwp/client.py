@@ -266,10 +266,10 @@ def _api_error(graphql_errors: Any, field: str) -> errors.BwpError:
     first = graphql_errors[0] if isinstance(graphql_errors, list) and graphql_errors else graphql_errors
     if not isinstance(first, dict):
         first = {"message": str(first)}
-    extensions = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
-    classification = extensions.get("classification")
-    if not isinstance(classification, dict):
-        classification = extensions
+    found = first.get("extensions")
+    extensions: dict[str, Any] = found if isinstance(found, dict) else {}
+    nested = extensions.get("classification")
+    classification: dict[str, Any] = nested if isinstance(nested, dict) else extensions
     error_type = str(classification.get("errorType") or _exception_name(classification.get("type")) or "")
     detail = {
         key: classification[key] for key in ("type", "code", "errorCode", "details") if key in classification
