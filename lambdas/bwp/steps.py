@@ -25,7 +25,7 @@ from bwp.errors import readable_cause
 from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_days
 from bwp.lake import contract
 from bwp.lake.manifest import Download, Manifest, TaskOrigin, Timings
-from bwp.lake.schemas import curated_key, manifest_key, report_key, schema_for
+from bwp.lake.schemas import schema_for
 from bwp.landing.publication import StagedWindow, discard, publish, quarantine, withdraw_unlanded
 from bwp.landing.raw import LandingResult, land_download
 from bwp.models import (
@@ -63,7 +63,7 @@ def plan(client: BwpClient, s3, settings: Settings, event: PlanWindowsEvent) -> 
     result = plan_windows(request, started, settings.projection_start_date)
     # Bad credentials fail the execution here, once, instead of in every window.
     client.check_credentials()
-    manifest_keys = manifest_keys_in_s3(s3, settings.lake_bucket, settings.manifests_prefix)
+    manifest_keys = manifest_keys_in_s3(s3, settings.lake_bucket)
     if request.backfill_from is not None:
         landed = landed_days(manifest_keys)
         missing = {
@@ -100,7 +100,7 @@ def start_report(
     ledger = TaskLedger(table, clock)
     slots = _slots(client, table, settings, clock)
     holder = _slot_holder(event.execution_id, window)
-    adopted = _adoptable_task(client, ledger.find(window.report_type, window.day), now)
+    adopted = _adoptable_task(client, ledger.find(window.partition), now)
     if adopted is not None:
         entry, task = adopted
         slot = slots.take_over(task.task_id, holder) if task.status in polling.IN_PROGRESS else None
@@ -127,7 +127,7 @@ def start_report(
         # Throttled by a task we do not know of, or refused: the slot goes to the next window.
         slots.release(slot, holder=holder)
         raise
-    ledger.record_started(window.report_type, window.day, task_id, event.execution_id, event.attempt)
+    ledger.record_started(window.partition, task_id, event.execution_id, event.attempt)
     slots.attach(slot, holder, task_id)
     logger.info("report task started", extra={"task_id": task_id, "day": str(window.day), "attempt": event.attempt})
     return ReportProgress(
@@ -198,7 +198,7 @@ def check_report(
     )
     in_progress = task.status in polling.IN_PROGRESS
     if task.status != previous.status:
-        TaskLedger(table, clock).record_status(window.report_type, window.day, task.task_id, task.status)
+        TaskLedger(table, clock).record_status(window.partition, task.task_id, task.status)
     if previous.slot is not None:
         slots = _slots(client, table, settings, clock)
         if in_progress:
@@ -241,11 +241,11 @@ def land_report(
     window, report = event.window, event.report
     schema = schema_for(window.report_type)
     day = window.day.isoformat()
-    key = report_key(settings.reports_prefix, window.report_type, day)
-    curated_object = curated_key(settings.curated_prefix, window.report_type, day)
+    partition = window.partition
+    key, curated_object = partition.raw_key, partition.curated_key
     # Both objects are made under staging/, which no table reads, and published together just
     # before the manifest: a day that does not land is never visible in a table location.
-    staged = StagedWindow.for_attempt(settings, window.report_type, day, report.task_id)
+    staged = StagedWindow.for_attempt(partition, report.task_id)
     started, clock_started = clock(), time.monotonic()
     # A fresh link right before the download: links live minutes (some only seconds).
     with transient_aws_errors(f"landing {staged.raw}"):
@@ -305,7 +305,7 @@ def land_report(
         execution_id=event.execution_id,
         task=TaskOrigin(adopted=report.adopted, started_by=report.started_by),
     )
-    manifest_object = manifest_key(settings.manifests_prefix, window.report_type, day)
+    manifest_object = partition.manifest_key
     with transient_aws_errors(f"writing {manifest_object}"):
         s3.put_object(
             Bucket=settings.lake_bucket,
@@ -314,7 +314,7 @@ def land_report(
             ContentType="application/json",
         )
     discard(s3, settings.lake_bucket, staged.raw, staged.curated)
-    TaskLedger(table, clock).record_status(window.report_type, window.day, report.task_id, LANDED)
+    TaskLedger(table, clock).record_status(partition, report.task_id, LANDED)
     if landed.drift:
         logger.error(
             "report header differs from the registry; landed anyway",
@@ -368,7 +368,7 @@ def _curate(s3, table, settings: Settings, clock: Clock, window: Window, task_id
     except errors.CuratedWriteFailed as failure:
         with transient_aws_errors(f"quarantining {staged.raw}"):
             kept = quarantine(s3, settings.lake_bucket, staged)
-        TaskLedger(table, clock).record_quarantine(window.report_type, window.day, task_id, kept)
+        TaskLedger(table, clock).record_quarantine(window.partition, task_id, kept)
         raise errors.CuratedWriteFailed(
             f"the report as served is kept at s3://{settings.lake_bucket}/{kept}; it did not land: {failure}"
         ) from None
@@ -383,8 +383,7 @@ def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent
     # Remembered beyond this execution, so that `bwp-lake gaps` can say why a day is missing.
     for failure in failed:
         ledger.record_failure(
-            failure.window.report_type,
-            failure.window.day,
+            failure.window.partition,
             failure.error,
             readable_cause(failure.cause),
             event.execution_id,
@@ -413,7 +412,7 @@ def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent
         message = f"{len(failed)} of {windows} windows failed: {names}{more}"
     else:
         message = f"all {len(landed)} windows landed"
-    landed_now = landed_days(manifest_keys_in_s3(s3, settings.lake_bucket, settings.manifests_prefix))
+    landed_now = landed_days(manifest_keys_in_s3(s3, settings.lake_bucket))
     with transient_aws_errors("taking objects of days that did not land out of the tables"):
         withdraw_unlanded(s3, settings, landed_now, event.report_types, clock())
     gaps = find_gaps(landed_now, event.report_types, event.coverage_from, event.end_day)
@@ -444,12 +443,12 @@ def summarize(s3, table, settings: Settings, clock: Clock, event: SummarizeEvent
 
 def window_outcomes(s3, event: SummarizeEvent) -> tuple[list[WindowLanded], list[WindowFailed]]:
     """Each planned window once: its child's result, or a failure saying why there is none."""
-    unaccounted = {(window.report_type, window.day): window for window in runs.read_plan(s3, event.plan)}
+    unaccounted = {window.partition: window for window in runs.read_plan(s3, event.plan)}
     landed: list[WindowLanded] = []
     failed: list[WindowFailed] = []
     for child in runs.child_results(s3, event.map_results):
         window = _window_of(child)
-        if window is None or unaccounted.pop((window.report_type, window.day), None) is None:
+        if window is None or unaccounted.pop(window.partition, None) is None:
             continue  # not a window of this plan, or one already counted
         outcome = _outcome_of(child, window)
         (landed if isinstance(outcome, WindowLanded) else failed).append(outcome)

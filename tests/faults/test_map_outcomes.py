@@ -14,6 +14,7 @@ import boto3
 from bwp import runs, steps
 from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
+from bwp.lake.partition import Partition
 from bwp.models import ReportProgress, Window, WindowLanded
 
 from bwp_lake.local.engine import REGION
@@ -57,7 +58,7 @@ def test_a_window_whose_child_fails_uncaught_is_summarized_and_remembered(engine
     assert (outcome.status, outcome.error) == ("FAILED", "WindowsFailed")
     assert f"ORDER_FEES {first_day} (States.Runtime" in outcome.cause
     # and the ledger remembers why the day is missing, for `bwp-lake gaps`
-    entry = TaskLedger(engine.state_table, utc_now).find("ORDER_FEES", date.fromisoformat(first_day))
+    entry = TaskLedger(engine.state_table, utc_now).find(Partition("ORDER_FEES", date.fromisoformat(first_day)))
     assert entry.last_error == "States.Runtime"
     # and the other windows landed
     second_day = (utc_now().date() - timedelta(days=1)).isoformat()

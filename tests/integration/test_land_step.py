@@ -20,6 +20,7 @@ from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
 from bwp.lake.manifest import CuratedFile, glue_columns
+from bwp.lake.partition import Partition
 from bwp.models import LandReportEvent, ReportProgress, Window
 from bwp.observability import metrics
 from bwp.settings import Settings
@@ -75,7 +76,7 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     _, client, progress = completed_report
     ledger = TaskLedger(state_table, utc_now)
-    ledger.record_started(WINDOW.report_type, DAY, progress.task_id, "arn:exec", 2)
+    ledger.record_started(Partition(WINDOW.report_type, DAY), progress.task_id, "arn:exec", 2)
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, attempt=2, execution_id="arn:exec")
@@ -94,7 +95,7 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     assert manifest["timings"]["polls"] == 3 and manifest["timings"]["generationSeconds"] >= 0
     assert (landed.rows, landed.attempts) == (25, 2)
     # and the ledger knows the window landed, so that no later run adopts its task
-    assert ledger.find(WINDOW.report_type, DAY).status == "LANDED"
+    assert ledger.find(Partition(WINDOW.report_type, DAY)).status == "LANDED"
     # and the metrics the freshness alarm and dashboard read were published for the report type
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line][-1]
     assert emf["ReportType"] == "USER_EVENTS" and emf["service"] == "bwp-report-lake"

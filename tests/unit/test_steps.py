@@ -8,6 +8,7 @@ import pytest
 from bwp import clock, errors, polling, runs, steps
 from bwp.client import ReportTask
 from bwp.coordination import TaskLedger
+from bwp.lake.partition import Partition
 from bwp.models import (
     CheckReportEvent,
     ExpectedGeneration,
@@ -278,10 +279,10 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
     assert summary.missing == 2
     # and every failure, caught or not, is remembered beyond the execution, for bwp-lake gaps
     ledger = TaskLedger(state_table, clock.utc_now)
-    entry = ledger.find("ORDER_FEES", date(2024, 8, 22))
+    entry = ledger.find(Partition("ORDER_FEES", date(2024, 8, 22)))
     assert (entry.last_error, entry.last_cause) == ("ReportFailed", "report task X FAILED")
-    assert ledger.find("ORDER_FEES", date(2024, 8, 20)).last_error == "States.Runtime"
-    assert ledger.find("ORDER_FEES", date(2024, 8, 19)).last_error == "WindowWithoutResult"
+    assert ledger.find(Partition("ORDER_FEES", date(2024, 8, 20))).last_error == "States.Runtime"
+    assert ledger.find(Partition("ORDER_FEES", date(2024, 8, 19))).last_error == "WindowWithoutResult"
     # and each report type's count of missing partitions is a metric, zero or not
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "PartitionsMissing" in line]
     counts = {m["ReportType"]: m["PartitionsMissing"] for m in emitted}
