@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
-from bwp import clock, errors, polling, runs, steps
+from bwp import clock, errors, polling, runs
 from bwp.client import ReportTask
 from bwp.coordination import TaskLedger
 from bwp.lake.partition import Partition
@@ -17,6 +17,7 @@ from bwp.models import (
     SummarizeEvent,
     Window,
 )
+from bwp.states import check_report, plan_windows, summarize
 
 from tests.moto_account import settings_with
 
@@ -60,7 +61,8 @@ def lake(state_table):
 def plan(request, lake, *, api=None, projection_start="2024-01-01", started="2024-08-25T06:00:00Z"):
     """The state's output, and the windows in the plan object it points at."""
     event = PlanWindowsEvent(request=request, execution_start_time=started, execution_name="run-1")
-    run = steps.plan(api or CredentialsCheck(), lake, settings_with(PROJECTION_START_DATE=projection_start), event)
+    settings = settings_with(PROJECTION_START_DATE=projection_start)
+    run = plan_windows.plan(api or CredentialsCheck(), lake, settings, event)
     return run, list(runs.read_plan(lake, run.plan))
 
 
@@ -75,7 +77,7 @@ def check(state_table):
         progress = ReportProgress(task_id="ORDER_FEES:abc", report_type="ORDER_FEES", status="STARTED",
                                   polls=polls, wait_seconds=wait)
         event = CheckReportEvent(window=window, report=progress)
-        return steps.check_report(api, state_table, settings_with(), lambda: NOW, event)
+        return check_report.check_report(api, state_table, settings_with(), lambda: NOW, event)
 
     return check
 
@@ -268,7 +270,7 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
         "coverageFrom": "2024-08-21",
         "endDay": "2024-08-23",
     })
-    summary = steps.summarize(lake, state_table, settings_with(), lambda: NOW, event)
+    summary = summarize.summarize(lake, state_table, settings_with(), lambda: NOW, event)
     assert (summary.windows, summary.landed, summary.failed, summary.rows, summary.bytes_out) == (5, 2, 3, 15, 150)
     assert summary.message.startswith(
         "3 of 5 windows failed: ORDER_FEES 2024-08-22 (ReportFailed: report task X FAILED); "
@@ -308,9 +310,9 @@ def test_the_summarys_output_stays_small_however_many_windows_fail(lake, state_t
         "reportTypes": ["ORDER_FEES"], "coverageFrom": "2023-01-01", "endDay": "2023-02-01",
     })
     # when the run is summarized
-    summary = steps.summarize(lake, state_table, settings_with(), lambda: NOW, event)
+    summary = summarize.summarize(lake, state_table, settings_with(), lambda: NOW, event)
     # then all 400 are counted and in the report, and the output names a bounded sample
     assert (summary.windows, summary.failed) == (400, 400)
     assert len(runs.read_report(lake, summary.report).lines) == 400
-    assert len(summary.failures) == steps.SUMMARY_SAMPLE
+    assert len(summary.failures) == summarize.SUMMARY_SAMPLE
     assert len(json.dumps(summary.to_wire())) < 64 * 1024
