@@ -10,7 +10,7 @@ from bwp.lake.contract import QUARANTINE_PREFIX, STAGING_PREFIX
 from bwp.lake.manifest import Manifest
 from bwp.lake.partition import Partition
 from bwp.lake.schemas import PROVISIONAL_NOTE, REPORT_TYPES, schema_for
-from bwp.landing.curated import arrow_schema
+from bwp.landing.typed import arrow_schema
 
 from bwp_lake import athena
 from bwp_lake.infra.outputs import VIEW_QUERY_PREFIX

@@ -16,7 +16,7 @@ from bwp.errors import UnknownReportType
 
 class ColumnType(str, Enum):
     """Logical types (the values are SQL's); raw tables keep every column as text, the curated
-    layer stores each column in its type (``bwp.landing.curated`` has the parsing rules)."""
+    layer stores each column in its type (``bwp.landing.typed`` has the parsing rules)."""
 
     STRING = "string"
     TIMESTAMP = "timestamp"
