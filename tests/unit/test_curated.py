@@ -274,3 +274,23 @@ def test_a_failed_curated_write_leaves_no_object_and_no_upload_in_progress(s3, r
         write(s3, raw_rows=raw_rows)
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="curated/")["KeyCount"] == 0
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=BUCKET)
+
+
+def test_typing_yields_the_batches_the_parquet_file_is_written_from_with_their_counts():
+    # given a report with a column the registry does not know, a record of the wrong width and a
+    # value that is not UTF-8
+    header = [*ORDER_FEES.column_names, "newColumn"]
+    text = (csv_text(header, [[*row, "x"] for row in FEE_ROWS[:2]]).encode()
+            + b"short,row\r\n" + b"322-Y,caf\xe9" + b",1" * 12 + b"\r\n")
+    # when it is typed, with no file format at all
+    typed = typing_step.TypedBatches(io.BytesIO(text), ORDER_FEES, header)
+    batches = list(typed)
+    # then the batches are of the typed schema, extra column included, and say what typing saw
+    assert all(batch.schema == typed.arrow_schema for batch in batches)
+    assert typed.extra_columns == ("extra_new_column",)
+    assert (typed.rows, typed.rows_skipped, typed.invalid_utf8_values) == (3, 1, 1)
+    # and the curated Parquet file holds exactly these rows
+    sink = io.BytesIO()
+    curated.convert(io.BytesIO(text), sink, ORDER_FEES, header)
+    written = pq.read_table(io.BytesIO(sink.getvalue()))
+    assert pa.Table.from_batches(batches, typed.arrow_schema).to_pylist() == written.to_pylist()
