@@ -32,7 +32,8 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
-from bwp.lake.schemas import REGISTRY, ColumnType, curated_key, report_key, snake_case
+from bwp.lake.partition import Partition
+from bwp.lake.schemas import REGISTRY, ColumnType, snake_case
 from bwp.landing.curated import convert
 from bwp.landing.raw import GZIP_LEVEL
 
@@ -57,13 +58,13 @@ def build_lake(lake: Path, days: int, day_mib: float) -> dict[str, int]:
         units = max(1, round(day_mib * MIB / (len(probe) / 100)))
         total = 0
         for offset in range(days):
-            day = (FIRST_DAY + timedelta(days=offset)).isoformat()
+            partition = Partition(report_type, FIRST_DAY + timedelta(days=offset))
             text = (header + "\r\n" + "\r\n".join(generate(random.Random(offset), units)) + "\r\n").encode()
             total += len(text)
-            raw = lake / report_key("reports/", report_type, day)
+            raw = lake / partition.raw_key
             raw.parent.mkdir(parents=True, exist_ok=True)
             raw.write_bytes(gzip.compress(text, GZIP_LEVEL))
-            curated = lake / curated_key("curated/", report_type, day)
+            curated = lake / partition.curated_key
             curated.parent.mkdir(parents=True, exist_ok=True)
             with curated.open("wb") as sink, gzip.open(raw) as source:
                 convert(source, sink, schema, header.split(","))

@@ -63,7 +63,7 @@ class DeployedLake:
         self._ledger = TaskLedger(table(args, table_name), lambda: datetime.now(UTC))
 
     def manifest_keys(self) -> list[str]:
-        return manifest_keys_in_s3(self._s3, self._bucket, MANIFESTS_PREFIX)
+        return manifest_keys_in_s3(self._s3, self._bucket)
 
     def ledger_entries(self, report_types: list[str]) -> list[LedgerEntry]:
         return [entry for report_type in report_types for entry in self._ledger.entries(report_type)]

@@ -19,7 +19,8 @@ from enum import Enum
 from typing import Any
 
 from bwp.coordination import LedgerEntry
-from bwp.gaps import Gap, failures_of, gap_of, manifest_day
+from bwp.gaps import Gap, failures_of, gap_of
+from bwp.lake.partition import Partition
 from rich.console import Console
 from rich.text import Text
 
@@ -136,19 +137,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _manifest_keys_by_day(keys: list[str], report_types: list[str]) -> dict[tuple[str, date], str]:
+def _manifest_keys_by_day(keys: list[str], report_types: list[str]) -> dict[Partition, str]:
     found = {}
     for key in keys:
-        parsed = manifest_day(key)
-        if parsed is not None and parsed[0] in report_types:
-            found[parsed] = key
+        partition = Partition.of_manifest_key(key)
+        if partition is not None and partition.report_type in report_types:
+            found[partition] = key
     return found
 
 
-def _day_range(args: argparse.Namespace, known: set[tuple[str, date]]) -> tuple[date, date]:
+def _day_range(args: argparse.Namespace, known: set[Partition]) -> tuple[date, date]:
     """--from and --to, or the last DEFAULT_DAYS days, not starting before the oldest day the lake
     knows; a local lake ends after its newest day (it has no schedule that keeps it current)."""
-    days = sorted(day for _, day in known)
+    days = sorted(partition.day for partition in known)
     end = args.end
     if end is None:
         end = days[-1] + timedelta(days=1) if days and args.lake_dir else datetime.now(UTC).date()
@@ -162,24 +163,25 @@ def _day_range(args: argparse.Namespace, known: set[tuple[str, date]]) -> tuple[
 def _report_status(
     lake: LakeSource,
     report_type: str,
-    keys: dict[tuple[str, date], str],
-    failures: dict[tuple[str, date], LedgerEntry],
+    keys: dict[Partition, str],
+    failures: dict[Partition, LedgerEntry],
     first: date,
     end: date,
 ) -> ReportStatus:
     days = []
     for offset in range((end - first).days):
         day = first + timedelta(days=offset)
-        key = keys.get((report_type, day))
+        partition = Partition(report_type, day)
+        key = keys.get(partition)
         if key is not None:
             days.append(Day(day, DayState.LANDED, rows=_rows(lake, key)))
-        elif (report_type, day) in failures:
-            gap = gap_of(report_type, day, failures[(report_type, day)])
+        elif partition in failures:
+            gap = gap_of(report_type, day, failures[partition])
             kept = f" [report kept at {gap.quarantine_key}]" if gap.quarantine_key else ""
             days.append(Day(day, DayState.FAILED, failure=f"{gap.failure or 'not curated'}{kept}"))
         else:
             days.append(Day(day, DayState.MISSING))
-    landed = [day for kind, day in keys if kind == report_type]
+    landed = [partition.day for partition in keys if partition.report_type == report_type]
     return ReportStatus(report_type, days, max(landed) if landed else None)
 
 

@@ -12,7 +12,8 @@ from aws_cdk import aws_athena as athena_cfn
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX, RUNS_PREFIX, STAGING_PREFIX
-from bwp.lake.schemas import REPORT_TYPES, table_location_prefix
+from bwp.lake.partition import table_location_prefix
+from bwp.lake.schemas import REPORT_TYPES
 from constructs import Construct
 
 from bwp_lake import athena

@@ -13,15 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
-from bwp.lake.contract import (
-    CURATED_PREFIX,
-    MANIFESTS_PREFIX,
-    NAMESPACE,
-    QUARANTINE_PREFIX,
-    REPORTS_PREFIX,
-    SERVICE,
-    STAGING_PREFIX,
-)
+from bwp.lake.contract import NAMESPACE, SERVICE
 from constructs import Construct
 
 from bwp_lake.definition import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS, placeholders
@@ -88,11 +80,6 @@ def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str, sta
         "BWP_CREDENTIALS_SECRET": secret_id,
         "LAKE_BUCKET": bucket_name,
         "STATE_TABLE": state_table,
-        "REPORTS_PREFIX": REPORTS_PREFIX,
-        "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
-        "CURATED_PREFIX": CURATED_PREFIX,
-        "STAGING_PREFIX": STAGING_PREFIX,
-        "QUARANTINE_PREFIX": QUARANTINE_PREFIX,
         "DOWNLOAD_HOST_ALLOWLIST": ",".join(config.download_host_allowlist),
         "PROJECTION_START_DATE": config.projection_start_date,
         "POWERTOOLS_SERVICE_NAME": SERVICE,

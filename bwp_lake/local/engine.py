@@ -24,7 +24,7 @@ from unittest import mock
 
 import boto3
 from bwp import dependencies
-from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, NAMESPACE, REPORTS_PREFIX, SERVICE
+from bwp.lake.contract import NAMESPACE, SERVICE
 from bwp.models import ObjectLocation
 from bwp.observability import logger as lambda_logger
 from bwp.observability import metrics as lambda_metrics
@@ -171,9 +171,6 @@ class LocalEngine:
             "BWP_CREDENTIALS_SECRET": SECRET_ID,
             "LAKE_BUCKET": BUCKET,
             "STATE_TABLE": STATE_TABLE,
-            "REPORTS_PREFIX": REPORTS_PREFIX,
-            "CURATED_PREFIX": CURATED_PREFIX,
-            "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
             "DOWNLOAD_HOST_ALLOWLIST": self._allowed_hosts,
             # The emulator serves its reports over http on loopback; nothing else may be plain http.
             "DOWNLOAD_PLAIN_HTTP_ON_LOOPBACK": "true",

@@ -14,10 +14,11 @@ import re
 import shutil
 import threading
 import uuid
+from datetime import date
 from pathlib import Path
 
 from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
-from bwp.lake.schemas import curated_key, manifest_key, report_key
+from bwp.lake.partition import Partition
 
 INCOMING = "_incoming"
 # Copied from the bucket in this order: a manifest never arrives before its report.
@@ -49,11 +50,8 @@ class LakeDirectory:
 
     def export_window(self, report_type: str, day: str) -> list[Path]:
         """One landed window: its report, its curated file, then its manifest."""
-        return [
-            self._copy(report_key(REPORTS_PREFIX, report_type, day)),
-            self._copy(curated_key(CURATED_PREFIX, report_type, day)),
-            self._copy(manifest_key(MANIFESTS_PREFIX, report_type, day)),
-        ]
+        partition = Partition(report_type, date.fromisoformat(day))
+        return [self._copy(key) for key in (partition.raw_key, partition.curated_key, partition.manifest_key)]
 
     def sweep(self) -> list[Path]:
         """Whatever is in the bucket and not yet here as it is there: every quarantined report,

@@ -20,15 +20,13 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
+from bwp.lake.contract import CURATED_PREFIX, REPORTS_PREFIX
 from bwp.lake.manifest import duckdb_columns
+from bwp.lake.partition import CURATED_FILES, MANIFEST_FILES, RAW_FILES, table_location_prefix
 from bwp.lake.schemas import REGISTRY, ReportSchema
 
 from bwp_lake import athena
 from bwp_lake.athena.views import PARTITION_COLUMN, curated_table_columns, raw_table_columns
-
-REPORTS_DIR = "reports"
-CURATED_DIR = "curated"
-MANIFESTS_DIR = "manifests"
 
 Result = tuple[list[str], list[tuple[Any, ...]]]
 log = logging.getLogger(__name__)
@@ -110,9 +108,9 @@ class LakeSql:
         self._db.execute(self._manifests_view_sql())
 
     def _raw_view_sql(self, schema: ReportSchema) -> str:
-        folder = self.lake_dir / REPORTS_DIR / f"report_type={schema.report_type}"
+        folder = self.lake_dir / table_location_prefix(REPORTS_PREFIX, schema.report_type)
         files = self._readable(
-            sorted(folder.glob("dt=*/*.csv.gz")), lambda paths: f"FROM read_csv({_list_literal(paths)}, {_CSV_OPTIONS})"
+            sorted(folder.glob(RAW_FILES)), lambda paths: f"FROM read_csv({_list_literal(paths)}, {_CSV_OPTIONS})"
         )
         columns = [name for name, _ in raw_table_columns(schema.report_type)] + [PARTITION_COLUMN]
         if files:
@@ -127,9 +125,9 @@ class LakeSql:
         return f"CREATE OR REPLACE VIEW {schema.raw_table_name} AS SELECT {select} {source}"
 
     def _curated_view_sql(self, schema: ReportSchema) -> str:
-        folder = self.lake_dir / CURATED_DIR / f"report_type={schema.report_type}"
+        folder = self.lake_dir / table_location_prefix(CURATED_PREFIX, schema.report_type)
         files = self._readable(
-            sorted(folder.glob("dt=*/*.parquet")),
+            sorted(folder.glob(CURATED_FILES)),
             lambda paths: f"FROM read_parquet({_list_literal(paths)}, {_PARQUET_OPTIONS})",
         )
         columns = [
@@ -144,7 +142,7 @@ class LakeSql:
 
     def _manifests_view_sql(self) -> str:
         files = self._readable(
-            sorted((self.lake_dir / MANIFESTS_DIR).glob("report_type=*/dt=*.json")),
+            sorted(self.lake_dir.glob(MANIFEST_FILES)),
             lambda paths: f"FROM read_json({_list_literal(paths)}, {_JSON_OPTIONS})",
         )
         source, select = self._columns_or_nulls(

@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from bwp import errors
 from bwp.aws import transient_aws_errors
 from bwp.clock import Clock, iso_utc
+from bwp.lake.partition import Partition
 from bwp.observability import logger
 from bwp.redaction import redact
 
@@ -115,6 +116,10 @@ class LedgerEntry:
             quarantine_key=item.get("quarantineKey"),
         )
 
+    @property
+    def partition(self) -> Partition:
+        return Partition(self.report_type, self.day)
+
     def may_be_adopted(self, now: datetime) -> bool:
         """Whether the task could still serve its window (the API has the final word)."""
         if not self.task_id or self.status not in ADOPTABLE_STATUSES or not self.started_at:
@@ -131,22 +136,22 @@ class TaskLedger:
         self._now = now
 
     @staticmethod
-    def _key(report_type: str, day: date) -> dict[str, str]:
-        return {"pk": f"{LEDGER_PK_PREFIX}{report_type}", "sk": day.isoformat()}
+    def _key(partition: Partition) -> dict[str, str]:
+        return {"pk": f"{LEDGER_PK_PREFIX}{partition.report_type}", "sk": partition.day.isoformat()}
 
-    def find(self, report_type: str, day: date) -> LedgerEntry | None:
-        with transient_aws_errors(f"reading the ledger entry of {report_type} {day}"):
-            item = self._table.get_item(Key=self._key(report_type, day), ConsistentRead=True).get("Item")
+    def find(self, partition: Partition) -> LedgerEntry | None:
+        with transient_aws_errors(f"reading the ledger entry of {partition}"):
+            item = self._table.get_item(Key=self._key(partition), ConsistentRead=True).get("Item")
         return LedgerEntry.from_item(item) if item else None
 
     def entries(self, report_type: str) -> list[LedgerEntry]:
         items = _query_all(self._table, f"{LEDGER_PK_PREFIX}{report_type}", f"reading the ledger of {report_type}")
         return [LedgerEntry.from_item(item) for item in items]
 
-    def record_started(self, report_type: str, day: date, task_id: str, execution_id: str, attempt: int) -> None:
+    def record_started(self, partition: Partition, task_id: str, execution_id: str, attempt: int) -> None:
         now = self._now()
         item = {
-            **self._key(report_type, day),
+            **self._key(partition),
             "taskId": task_id,
             "status": "STARTED",
             "startedAt": iso_utc(now),
@@ -158,12 +163,12 @@ class TaskLedger:
         with transient_aws_errors(f"recording task {task_id} in the ledger"):
             self._table.put_item(Item=item)
 
-    def record_status(self, report_type: str, day: date, task_id: str, status: str) -> None:
+    def record_status(self, partition: Partition, task_id: str, status: str) -> None:
         """The task's new status; a write for another task (the window was restarted since) is dropped."""
         removes = " REMOVE lastError, lastCause, failedAt, failedBy, quarantineKey" if status == LANDED else ""
         _conditional_write(
             lambda: self._table.update_item(
-                Key=self._key(report_type, day),
+                Key=self._key(partition),
                 UpdateExpression="SET #status = :status, updatedAt = :now" + removes,
                 ConditionExpression="taskId = :task",
                 ExpressionAttributeNames={"#status": "status"},
@@ -172,11 +177,11 @@ class TaskLedger:
             f"recording {status} for task {task_id}",
         )
 
-    def record_quarantine(self, report_type: str, day: date, task_id: str, key: str) -> None:
+    def record_quarantine(self, partition: Partition, task_id: str, key: str) -> None:
         """Where the report of ``task_id``, which could not be curated, is kept (dropped for another task)."""
         _conditional_write(
             lambda: self._table.update_item(
-                Key=self._key(report_type, day),
+                Key=self._key(partition),
                 UpdateExpression="SET quarantineKey = :key, updatedAt = :now",
                 ConditionExpression="taskId = :task",
                 ExpressionAttributeValues={":key": key, ":task": task_id, ":now": iso_utc(self._now())},
@@ -184,11 +189,11 @@ class TaskLedger:
             f"recording where the report of task {task_id} is kept",
         )
 
-    def record_failure(self, report_type: str, day: date, error: str, cause: str, execution_id: str) -> None:
+    def record_failure(self, partition: Partition, error: str, cause: str, execution_id: str) -> None:
         now = self._now()
-        with transient_aws_errors(f"recording the failure of {report_type} {day}"):
+        with transient_aws_errors(f"recording the failure of {partition}"):
             self._table.update_item(
-                Key=self._key(report_type, day),
+                Key=self._key(partition),
                 UpdateExpression="SET lastError = :error, lastCause = :cause, failedAt = :now, failedBy = :by, "
                 "updatedAt = :now, expiresAt = :expires",
                 ExpressionAttributeValues={

@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from bwp.gaps import manifest_day
+from bwp.lake.partition import Partition
 
 
 def hours_since_last_landing(manifests: Iterable[dict], report_type: str, now: datetime) -> float | None:
     """Hours from the newest of ``manifests`` (S3 listing entries) of ``report_type`` to ``now``;
     None when it has none."""
     newest = max(
-        (item["LastModified"] for item in manifests if (manifest_day(item["Key"]) or ("",))[0] == report_type),
-        default=None,
+        (item["LastModified"] for item in manifests if _report_type(item["Key"]) == report_type), default=None
     )
     return None if newest is None else max(0.0, (now - newest).total_seconds() / 3600)
+
+
+def _report_type(key: str) -> str | None:
+    partition = Partition.of_manifest_key(key)
+    return partition.report_type if partition else None

@@ -7,15 +7,14 @@ ledger adds why a missing day is missing, when a run tried it and failed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bwp.aws import transient_aws_errors
 from bwp.coordination import LedgerEntry
-
-_MANIFEST_KEY = re.compile(r"report_type=(?P<type>[A-Z0-9_]+)/dt=(?P<day>\d{4}-\d{2}-\d{2})\.json$")
+from bwp.lake.contract import MANIFESTS_PREFIX
+from bwp.lake.partition import Partition
 
 
 @dataclass(frozen=True)
@@ -26,31 +25,25 @@ class Gap:
     quarantine_key: str | None = None  # where its report is kept, if it could not be curated
 
 
-def manifest_day(key: str) -> tuple[str, date] | None:
-    """(report type, day) of a manifest key, or None for any other key."""
-    match = _MANIFEST_KEY.search(key)
-    return (match["type"], date.fromisoformat(match["day"])) if match else None
-
-
 def landed_days(manifest_keys: Iterable[str]) -> dict[str, set[date]]:
     """Report type -> days with a manifest, from manifest keys (in S3 or in a local lake)."""
     landed: dict[str, set[date]] = {}
     for key in manifest_keys:
-        parsed = manifest_day(key)
-        if parsed is not None:
-            landed.setdefault(parsed[0], set()).add(parsed[1])
+        partition = Partition.of_manifest_key(key)
+        if partition is not None:
+            landed.setdefault(partition.report_type, set()).add(partition.day)
     return landed
 
 
-def manifest_keys_in_s3(s3, bucket: str, manifests_prefix: str) -> list[str]:
-    return [item["Key"] for item in manifests_in_s3(s3, bucket, manifests_prefix)]
+def manifest_keys_in_s3(s3, bucket: str) -> list[str]:
+    return [item["Key"] for item in manifests_in_s3(s3, bucket)]
 
 
-def manifests_in_s3(s3, bucket: str, manifests_prefix: str) -> list[dict]:
+def manifests_in_s3(s3, bucket: str) -> list[dict]:
     """Every manifest's listing entry (its ``Key`` and ``LastModified`` among others)."""
     items: list[dict] = []
-    with transient_aws_errors(f"listing s3://{bucket}/{manifests_prefix}"):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=manifests_prefix):
+    with transient_aws_errors(f"listing s3://{bucket}/{MANIFESTS_PREFIX}"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=MANIFESTS_PREFIX):
             items.extend(page.get("Contents", []))
     return items
 
@@ -60,9 +53,9 @@ def missing_days(landed: set[date], first: date, end: date) -> list[date]:
     return [day for day in (first + timedelta(days=n) for n in range((end - first).days)) if day not in landed]
 
 
-def failures_of(entries: Iterable[LedgerEntry]) -> dict[tuple[str, date], LedgerEntry]:
-    """(report type, day) -> its ledger entry, where the ledger remembers a failure or a quarantined report."""
-    return {(entry.report_type, entry.day): entry for entry in entries if entry.last_error or entry.quarantine_key}
+def failures_of(entries: Iterable[LedgerEntry]) -> dict[Partition, LedgerEntry]:
+    """Partition -> its ledger entry, where the ledger remembers a failure or a quarantined report."""
+    return {entry.partition: entry for entry in entries if entry.last_error or entry.quarantine_key}
 
 
 def find_gaps(
@@ -70,11 +63,11 @@ def find_gaps(
     report_types: Iterable[str],
     first: date,
     end: date,
-    failures: Mapping[tuple[str, date], LedgerEntry] | None = None,
+    failures: Mapping[Partition, LedgerEntry] | None = None,
 ) -> list[Gap]:
     """Every (report type, day) in [first, end) without a manifest, with its failure if known."""
     failures = failures or {}
-    return [gap_of(report_type, day, failures.get((report_type, day)))
+    return [gap_of(report_type, day, failures.get(Partition(report_type, day)))
             for report_type in report_types
             for day in missing_days(landed.get(report_type, set()), first, end)]
 

@@ -16,7 +16,7 @@ from statistics import median
 from botocore.exceptions import ClientError
 
 from bwp.aws import transient_aws_errors
-from bwp.gaps import manifest_day
+from bwp.lake.partition import Partition
 from bwp.models import ExpectedGeneration
 from bwp.observability import logger
 
@@ -65,9 +65,9 @@ def recent_manifest_keys(manifest_keys: Iterable[str], report_type: str, limit: 
     """The ``limit`` latest days' manifest keys of one report type."""
     dated = []
     for key in manifest_keys:
-        parsed = manifest_day(key)
-        if parsed is not None and parsed[0] == report_type:
-            dated.append((parsed[1], key))
+        partition = Partition.of_manifest_key(key)
+        if partition is not None and partition.report_type == report_type:
+            dated.append((partition.day, key))
     return [key for _, key in sorted(dated)[-limit:]]
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
+from bwp.lake.partition import Partition
+
 
 class WireModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
@@ -31,6 +33,10 @@ class Window(WireModel):
     start_date: str
     end_date: str
     expected_generation: ExpectedGeneration | None = None  # None: too little history
+
+    @property
+    def partition(self) -> Partition:
+        return Partition(self.report_type, self.day)
 
 
 class Plan(WireModel):

@@ -9,14 +9,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
 from bwp.errors import InvalidSettings
-from bwp.lake.contract import (
-    API_CONCURRENT_TASKS,
-    CURATED_PREFIX,
-    MANIFESTS_PREFIX,
-    QUARANTINE_PREFIX,
-    REPORTS_PREFIX,
-    STAGING_PREFIX,
-)
+from bwp.lake.contract import API_CONCURRENT_TASKS
 
 
 class Settings(BaseModel):
@@ -29,11 +22,6 @@ class Settings(BaseModel):
     state_table: str = Field(alias="STATE_TABLE", min_length=3)
     # Tasks in progress count against the API's limit per target id, whoever started them.
     task_slots: int = Field(API_CONCURRENT_TASKS, alias="TASK_SLOTS", ge=1, le=API_CONCURRENT_TASKS)
-    reports_prefix: str = Field(REPORTS_PREFIX, alias="REPORTS_PREFIX")
-    manifests_prefix: str = Field(MANIFESTS_PREFIX, alias="MANIFESTS_PREFIX")
-    curated_prefix: str = Field(CURATED_PREFIX, alias="CURATED_PREFIX")
-    staging_prefix: str = Field(STAGING_PREFIX, alias="STAGING_PREFIX")
-    quarantine_prefix: str = Field(QUARANTINE_PREFIX, alias="QUARANTINE_PREFIX")
     download_host_allowlist: tuple[str, ...] = Field(
         ("*.amazonaws.com", "*.buywithprime.amazon.com"), alias="DOWNLOAD_HOST_ALLOWLIST"
     )
@@ -49,13 +37,6 @@ class Settings(BaseModel):
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(host.strip().lower() for host in value.split(",") if host.strip())
-        return value
-
-    @field_validator("reports_prefix", "manifests_prefix", "curated_prefix", "staging_prefix", "quarantine_prefix")
-    @classmethod
-    def _prefix_ends_with_slash(cls, value: str) -> str:
-        if not value.endswith("/") or value.startswith("/"):
-            raise ValueError("must end with '/' and not start with '/'")
         return value
 
     @property

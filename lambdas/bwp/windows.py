@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bwp.errors import InvalidExecutionInput, UnknownReportType
+from bwp.gaps import missing_days
 from bwp.lake.contract import API_CONCURRENT_TASKS, MAX_BACKFILL_WINDOWS, MAX_RANGE_DAYS
 from bwp.lake.schemas import REPORT_TYPES, schema_for
-from bwp.models import Plan, Window
+from bwp.models import ExpectedGeneration, Plan, Window
+from bwp.observability import logger
 
 DEFAULT_DAYS = 7  # the API's own default range: the last seven days
 # What a run heals of the history when the input names backfillFrom but not maxBackfillWindows:
@@ -62,6 +66,11 @@ class ExecutionRequest(BaseModel):
             value = list(dict.fromkeys(value))
         return value
 
+    @property
+    def planned_report_types(self) -> list[str]:
+        """The report types asked for, or else every type of the registry."""
+        return self.report_types or list(REPORT_TYPES)
+
     @field_validator("backfill_from", mode="before")
     @classmethod
     def _iso_day(cls, value: object) -> object:
@@ -77,21 +86,20 @@ def known_fields() -> list[str]:
     return [field.alias or name for name, field in ExecutionRequest.model_fields.items()]
 
 
-def window_for(report_type: str, day: date) -> Window:
-    return Window(report_type=report_type, day=day, start_date=_iso(day), end_date=_iso(day + timedelta(days=1)))
-
-
-def with_backfill(plan: Plan, missing: dict[str, list[date]], limit: int) -> Plan:
-    """The plan plus, after its own windows, the oldest ``limit`` missing days before it."""
-    planned = {(window.report_type, window.day) for window in plan.windows}
-    candidates = sorted(
+def _backfill(request: ExecutionRequest, first_day: date, landed: Mapping[str, set[date]]) -> list[tuple[str, date]]:
+    """The oldest missing (report type, day) pairs since ``backfillFrom`` before the first planned
+    day, at most ``maxBackfillWindows`` of them."""
+    if request.backfill_from is None:
+        return []
+    missing = sorted(
         (day, report_type)
-        for report_type, days in missing.items()
-        for day in days
-        if day < plan.first_day and (report_type, day) not in planned
+        for report_type in request.planned_report_types
+        for day in missing_days(landed.get(report_type, set()), request.backfill_from, first_day)
     )
-    backfill = [window_for(report_type, day) for day, report_type in candidates[:limit]]
-    return plan.model_copy(update={"windows": plan.windows + backfill, "backfilled": len(backfill)})
+    limit = DEFAULT_BACKFILL_WINDOWS if request.max_backfill_windows is None else request.max_backfill_windows
+    planned = missing[:limit]
+    logger.info("backfill planned", extra={"missing": len(missing), "planned": len(planned), "limit": limit})
+    return [(report_type, day) for day, report_type in planned]
 
 
 def parse_request(payload: object) -> ExecutionRequest:
@@ -108,9 +116,19 @@ def parse_request(payload: object) -> ExecutionRequest:
         raise InvalidExecutionInput(_describe(error)) from None
 
 
-def plan_windows(request: ExecutionRequest, now: datetime, projection_start: date) -> Plan:
-    """Expand a request into windows; ``now`` is when the execution started (UTC), and
-    ``projection_start`` the first day the lake's tables project."""
+@dataclass(frozen=True)
+class RequestedDays:
+    """The UTC days an execution asked for, [first_day, end_day), once the request is known good."""
+
+    first_day: date
+    end_day: date
+    widened: bool  # timestamps were widened to whole days
+
+
+def check_request(request: ExecutionRequest, now: datetime, projection_start: date) -> RequestedDays:
+    """The days ``request`` asks for, or InvalidExecutionInput naming the field: no I/O, so that bad
+    input is refused before anything is read or started. ``now`` is when the execution started
+    (UTC), and ``projection_start`` the first day the lake's tables project."""
     today = now.astimezone(UTC).date()
     first_allowed = max(projection_start, EPOCH_DAY)
     first_day, end_day, widened = _day_range(request, today)
@@ -131,19 +149,43 @@ def plan_windows(request: ExecutionRequest, now: datetime, projection_start: dat
             raise InvalidExecutionInput(
                 f"backfillFrom: {request.backfill_from} is in the future: today is {today} (UTC)"
             )
+    return RequestedDays(first_day, end_day, widened)
 
-    report_types = request.report_types or list(REPORT_TYPES)
-    windows = [
-        window_for(report_type, day)
-        for day in (first_day + timedelta(days=offset) for offset in range(days))
+
+def plan_windows(
+    request: ExecutionRequest,
+    requested: RequestedDays,
+    *,
+    landed: Mapping[str, set[date]] | None = None,
+    expected: Mapping[str, ExpectedGeneration] | None = None,
+) -> Plan:
+    """The windows of the ``requested`` days, then the oldest days since ``backfillFrom`` that have
+    not ``landed`` (report type -> days); each window carries its report type's ``expected``
+    generation time."""
+    first_day, end_day = requested.first_day, requested.end_day
+    report_types = request.planned_report_types
+    asked = [
+        (report_type, day)
+        for day in (first_day + timedelta(days=offset) for offset in range((end_day - first_day).days))
         for report_type in report_types
     ]
+    backfill = _backfill(request, first_day, landed or {})
+    if requested.widened:
+        logger.warning(
+            "timestamps widened to whole UTC days", extra={"first_day": str(first_day), "end_day": str(end_day)}
+        )
+    expected = expected or {}
     return Plan(
-        windows=windows,
+        windows=[
+            Window(report_type=report_type, day=day, start_date=_iso(day), end_date=_iso(day + timedelta(days=1)),
+                   expected_generation=expected.get(report_type))
+            for report_type, day in asked + backfill
+        ],
+        backfilled=len(backfill),
         max_concurrency=request.max_concurrency,
         first_day=first_day,
         end_day=end_day,
-        widened=widened,
+        widened=requested.widened,
         report_types=report_types,
         coverage_from=min(request.backfill_from or first_day, first_day),
     )

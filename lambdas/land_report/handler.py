@@ -1,19 +1,21 @@
-"""Land report: stream the CSV into its partition, then write the manifest."""
+"""Land report: stream the CSV under staging/ and type it into its Parquet file; publish both into
+the partition, then write the manifest."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from bwp import dependencies, steps
+from bwp import dependencies
 from bwp.models import LandReportEvent
 from bwp.observability import observed
+from bwp.states import land_report
 
 
 @observed
 def handler(event: dict, context: LambdaContext) -> dict:
-    return steps.land_report(
-        dependencies.api_client(),
-        dependencies.s3_client(),
-        dependencies.state_table(),
-        dependencies.http_session(),
-        dependencies.settings(),
-        dependencies.clock(),
-        LandReportEvent.model_validate(event),
+    return land_report.land_report(
+        client=dependencies.api_client(),
+        s3=dependencies.s3_client(),
+        table=dependencies.state_table(),
+        session=dependencies.http_session(),
+        settings=dependencies.settings(),
+        clock=dependencies.clock(),
+        event=LandReportEvent.model_validate(event),
     ).to_wire()

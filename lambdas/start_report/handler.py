@@ -1,14 +1,15 @@
 """Start report: startReportTask for one window."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from bwp import dependencies, steps
+from bwp import dependencies
 from bwp.models import StartReportEvent
 from bwp.observability import observed
+from bwp.states import start_report
 
 
 @observed
 def handler(event: dict, context: LambdaContext) -> dict:
-    return steps.start_report(
+    return start_report.start_report(
         dependencies.api_client(),
         dependencies.state_table(),
         dependencies.settings(),

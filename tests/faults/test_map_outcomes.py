@@ -11,10 +11,12 @@ from datetime import date, timedelta
 from unittest import mock
 
 import boto3
-from bwp import runs, steps
+from bwp import runs, windows
 from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
+from bwp.lake.partition import Partition
 from bwp.models import ReportProgress, Window, WindowLanded
+from bwp.states import check_report, land_report, start_report
 
 from bwp_lake.local.engine import REGION
 from tests.twin import assert_landed
@@ -29,7 +31,7 @@ class AnswersWithoutWait:
 
     def __init__(self, report_type: str, day: str) -> None:
         self.target = (report_type, day)
-        self.real = steps.start_report
+        self.real = start_report.start_report
 
     def __call__(self, client, table, settings, clock, event):
         progress = self.real(client, table, settings, clock, event)
@@ -45,7 +47,7 @@ def test_a_window_whose_child_fails_uncaught_is_summarized_and_remembered(engine
     first_day = (utc_now().date() - timedelta(days=2)).isoformat()
     broken = AnswersWithoutWait("ORDER_FEES", first_day)
     # when the run goes through
-    with mock.patch.object(steps, "start_report", broken):
+    with mock.patch.object(start_report, "start_report", broken):
         outcome = engine.run({"lookbackDays": 2})
     # then Summarize ran and counted the window as failed, with the error the engine gave its child
     assert outcome.summary is not None, (outcome.error, outcome.cause)
@@ -57,7 +59,7 @@ def test_a_window_whose_child_fails_uncaught_is_summarized_and_remembered(engine
     assert (outcome.status, outcome.error) == ("FAILED", "WindowsFailed")
     assert f"ORDER_FEES {first_day} (States.Runtime" in outcome.cause
     # and the ledger remembers why the day is missing, for `bwp-lake gaps`
-    entry = TaskLedger(engine.state_table, utc_now).find("ORDER_FEES", date.fromisoformat(first_day))
+    entry = TaskLedger(engine.state_table, utc_now).find(Partition("ORDER_FEES", date.fromisoformat(first_day)))
     assert entry.last_error == "States.Runtime"
     # and the other windows landed
     second_day = (utc_now().date() - timedelta(days=1)).isoformat()
@@ -72,10 +74,10 @@ class PlansManyWindows:
     """Plan windows as planned, then 8,000 windows: 2 report types x 4,000 days."""
 
     def __init__(self) -> None:
-        self.real = steps.plan_windows
+        self.real = windows.plan_windows
 
-    def __call__(self, request, now, projection_start):
-        planned = self.real(request, now, projection_start)
+    def __call__(self, request, requested, **lake):
+        planned = self.real(request, requested, **lake)
         first = date(2010, 1, 1)
         windows = [
             Window(report_type=report_type, day=day, start_date=f"{day}T00:00:00Z", end_date=f"{day}T00:00:00Z")
@@ -96,14 +98,15 @@ def lands_instantly() -> Iterator[None]:
     def check(client, table, settings, clock, event):
         return event.report
 
-    def land(client, s3, table, session, settings, clock, event):
+    def land(*, event, **clients):
         return WindowLanded(report_type=event.window.report_type, day=event.window.day, rows=1, bytes_out=1,
                             attempts=1)
 
-    replaced = {"plan_windows": PlansManyWindows(), "start_report": start, "check_report": check, "land_report": land}
+    replaced = [(windows, "plan_windows", PlansManyWindows()), (start_report, "start_report", start),
+                (check_report, "check_report", check), (land_report, "land_report", land)]
     with ExitStack() as stack:
-        for name, replacement in replaced.items():
-            stack.enter_context(mock.patch.object(steps, name, replacement))
+        for module, name, replacement in replaced:
+            stack.enter_context(mock.patch.object(module, name, replacement))
         yield
 
 

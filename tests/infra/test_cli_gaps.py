@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import boto3
 import pytest
 from bwp.coordination import TaskLedger
+from bwp.lake.partition import Partition
 from moto import mock_aws
 
 from bwp_lake.cli.main import main
@@ -109,7 +110,7 @@ def test_the_deployed_stack_is_read_through_its_bucket_and_state_table(capsys):
     s3.put_object(Bucket="lake", Key=manifest_key("ORDER_FEES", "2024-08-01"), Body=b"{}")
     table = create_state_table()
     TaskLedger(table, lambda: datetime(2024, 8, 3, tzinfo=UTC)).record_failure(
-        "ORDER_FEES", date(2024, 8, 2), "ReportFailed", "task FAILED", "arn:execution"
+        Partition("ORDER_FEES", date(2024, 8, 2)), "ReportFailed", "task FAILED", "arn:execution"
     )
     template = {
         "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},

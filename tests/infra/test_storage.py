@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from aws_cdk.assertions import Match, Template
 from bwp.lake.contract import QUARANTINE_PREFIX, STAGING_PREFIX
 from bwp.lake.manifest import Manifest
-from bwp.lake.schemas import PROVISIONAL_NOTE, REPORT_TYPES, curated_key, report_key, schema_for
-from bwp.landing.curated import arrow_schema
+from bwp.lake.partition import Partition
+from bwp.lake.schemas import PROVISIONAL_NOTE, REPORT_TYPES, schema_for
+from bwp.landing.typed import arrow_schema
 
 from bwp_lake import athena
 from bwp_lake.infra.outputs import VIEW_QUERY_PREFIX
@@ -184,8 +187,8 @@ def test_manifests_table_comments_are_the_manifest_models_descriptions(synthesiz
 
 @pytest.mark.parametrize(
     ("report_type", "layer", "key_for"),
-    [(t, "raw_table_name", lambda t, d: report_key("reports/", t, d)) for t in REPORT_TYPES]
-    + [(t, "curated_table_name", lambda t, d: curated_key("curated/", t, d)) for t in REPORT_TYPES],
+    [(t, "raw_table_name", lambda t, d: Partition(t, date.fromisoformat(d)).raw_key) for t in REPORT_TYPES]
+    + [(t, "curated_table_name", lambda t, d: Partition(t, date.fromisoformat(d)).curated_key) for t in REPORT_TYPES],
 )
 def test_partition_projection_finds_each_landed_day_without_a_crawler(synthesized, report_type, layer, key_for):
     table = _table(synthesized, getattr(schema_for(report_type), layer))

@@ -106,8 +106,8 @@ def test_environment_points_at_the_stack_bucket_and_secret(functions, synthesize
     assert variables["BWP_CREDENTIALS_SECRET"] == {"Ref": secret_id}
     assert variables["LAKE_BUCKET"]["Ref"].startswith("StorageData")
     assert variables["POWERTOOLS_SERVICE_NAME"] == "bwp-report-lake"
-    # and at the layers' prefixes the Glue tables read
-    assert (variables["REPORTS_PREFIX"], variables["CURATED_PREFIX"]) == ("reports/", "curated/")
+    # and no key prefix: the functions, the Glue tables and the grants read the one layout of the contract
+    assert [name for name in variables if name.endswith("_PREFIX")] == []
 
 
 def test_only_the_api_steps_can_read_the_credentials(synthesized, functions):

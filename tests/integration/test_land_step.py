@@ -14,15 +14,17 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from bwp import errors, steps
+from bwp import errors
 from bwp.client import BwpClient
 from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
 from bwp.lake.manifest import CuratedFile, glue_columns
+from bwp.lake.partition import Partition
 from bwp.models import LandReportEvent, ReportProgress, Window
 from bwp.observability import metrics
 from bwp.settings import Settings
+from bwp.states.land_report import land_report
 from pydantic import ValidationError
 
 from bwp_lake.emulator import Emulator, EmulatorConfig
@@ -75,12 +77,13 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     _, client, progress = completed_report
     ledger = TaskLedger(state_table, utc_now)
-    ledger.record_started(WINDOW.report_type, DAY, progress.task_id, "arn:exec", 2)
+    ledger.record_started(Partition(WINDOW.report_type, DAY), progress.task_id, "arn:exec", 2)
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, attempt=2, execution_id="arn:exec")
     # when the land step runs
-    landed = steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, event)
+    landed = land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
+                         settings=settings("127.0.0.1"), clock=utc_now, event=event)
     metrics.flush_metrics()
     # then the partition holds exactly the served report
     served = b"".join(report_bytes("USER_EVENTS", DAY, 5, 25))
@@ -94,7 +97,7 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     assert manifest["timings"]["polls"] == 3 and manifest["timings"]["generationSeconds"] >= 0
     assert (landed.rows, landed.attempts) == (25, 2)
     # and the ledger knows the window landed, so that no later run adopts its task
-    assert ledger.find(WINDOW.report_type, DAY).status == "LANDED"
+    assert ledger.find(Partition(WINDOW.report_type, DAY)).status == "LANDED"
     # and the metrics the freshness alarm and dashboard read were published for the report type
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line][-1]
     assert emf["ReportType"] == "USER_EVENTS" and emf["service"] == "bwp-report-lake"
@@ -112,7 +115,8 @@ def test_a_download_host_off_the_allowlist_is_refused_and_nothing_lands(complete
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs, then it refuses the host
     with pytest.raises(errors.DownloadHostNotAllowed, match="127.0.0.1"):
-        steps.land_report(client, s3, state_table, requests.Session(), settings("*.amazonaws.com"), utc_now, event)
+        land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
+                    settings=settings("*.amazonaws.com"), clock=utc_now, event=event)
     # and it asked for the link but never downloaded from it, and nothing landed
     calls = emulator.state()["calls"]
     assert (calls["reportDownloadLink"], calls["download"]) == (1, 0)
@@ -131,7 +135,8 @@ def test_landing_writes_the_curated_file_the_manifest_describes_and_a_rerun_repl
     s3.put_object(Bucket="lake", Key=CURATED_KEY, Body=b"stale")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs
-    steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, event)
+    land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
+                settings=settings("127.0.0.1"), clock=utc_now, event=event)
     # then the curated object replaced the stale one, and the manifest records its rows, bytes and checksum
     body = s3.get_object(Bucket="lake", Key=CURATED_KEY)["Body"].read()
     manifest = json.loads(s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read())
@@ -170,7 +175,8 @@ def test_a_curated_upload_that_fails_leaves_nothing_in_any_table_location(comple
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs, then it fails with the error the state machine retries
     with pytest.raises(errors.AwsUnavailable, match="staging/"):
-        steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, event)
+        land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
+                    settings=settings("127.0.0.1"), clock=utc_now, event=event)
     # and the raw object is in no table location, nor left staged; no upload is open
     assert lake_objects(s3) == {}
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="lake")
@@ -182,13 +188,15 @@ def test_a_rerun_of_a_landed_day_that_fails_keeps_the_landed_day_whole(completed
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
     first = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec:first")
-    steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, first)
+    land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
+                settings=settings("127.0.0.1"), clock=utc_now, event=first)
     landed = lake_objects(s3)
     # when the day runs again and its curated write fails
     failing_staged_curated_uploads(s3)
     again = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec:again")
     with pytest.raises(errors.AwsUnavailable):
-        steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, again)
+        land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
+                    settings=settings("127.0.0.1"), clock=utc_now, event=again)
     # then the raw file, the curated file and the manifest are the first landing's, byte for byte
     assert lake_objects(s3) == landed
     assert {key.split("/")[0] for key in landed} == {"reports", "curated", "manifests"}
@@ -227,7 +235,8 @@ def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(c
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step writes its manifest
-    steps.land_report(client, s3, state_table, requests.Session(), settings("127.0.0.1"), utc_now, event)
+    land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
+                settings=settings("127.0.0.1"), clock=utc_now, event=event)
     body = s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read()
     manifest = json.loads(body)
     # then Athena reads every key of it, nested keys included

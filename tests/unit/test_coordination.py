@@ -7,9 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from bwp import errors
 from bwp.coordination import SLOT_LEASE, WAITER_LEASE, LedgerEntry, TaskLedger, TaskSlots
+from bwp.lake.partition import Partition
 
 START = datetime(2024, 8, 25, 6, 0, tzinfo=UTC)
 DAY = date(2024, 8, 22)
+FEES_DAY = Partition("ORDER_FEES", DAY)
 
 
 class Clock:
@@ -142,33 +144,33 @@ def test_a_release_by_someone_else_leaves_the_slot_alone(slots):
 
 def test_the_ledger_keeps_the_task_and_its_status_and_forgets_the_failure_once_landed(state_table, clock):
     ledger = TaskLedger(state_table, clock)
-    ledger.record_started("ORDER_FEES", DAY, "ORDER_FEES:1", "arn:execution:a", 1)
-    ledger.record_failure("ORDER_FEES", DAY, "ReportTimedOut", "still RUNNING", "arn:execution:a")
-    entry = ledger.find("ORDER_FEES", DAY)
+    ledger.record_started(FEES_DAY, "ORDER_FEES:1", "arn:execution:a", 1)
+    ledger.record_failure(FEES_DAY, "ReportTimedOut", "still RUNNING", "arn:execution:a")
+    entry = ledger.find(FEES_DAY)
     assert (entry.task_id, entry.status, entry.started_by, entry.last_error) == (
         "ORDER_FEES:1", "STARTED", "arn:execution:a", "ReportTimedOut")
     # a status for a task the window no longer has is dropped
-    ledger.record_status("ORDER_FEES", DAY, "ORDER_FEES:old", "FAILED")
-    assert ledger.find("ORDER_FEES", DAY).status == "STARTED"
-    ledger.record_status("ORDER_FEES", DAY, "ORDER_FEES:1", "LANDED")
-    landed = ledger.find("ORDER_FEES", DAY)
+    ledger.record_status(FEES_DAY, "ORDER_FEES:old", "FAILED")
+    assert ledger.find(FEES_DAY).status == "STARTED"
+    ledger.record_status(FEES_DAY, "ORDER_FEES:1", "LANDED")
+    landed = ledger.find(FEES_DAY)
     assert (landed.status, landed.last_error) == ("LANDED", None)
     assert [e.day for e in ledger.entries("ORDER_FEES")] == [DAY]
-    assert ledger.find("USER_EVENTS", DAY) is None
+    assert ledger.find(Partition("USER_EVENTS", DAY)) is None
 
 
 def test_the_ledger_names_where_a_report_that_could_not_be_curated_is_kept_until_the_day_lands(state_table, clock):
     # given a window whose report could not be curated
     ledger = TaskLedger(state_table, clock)
-    ledger.record_started("ORDER_FEES", DAY, "ORDER_FEES:1", "arn:execution:a", 1)
-    ledger.record_quarantine("ORDER_FEES", DAY, "ORDER_FEES:1", "quarantine/report_type=ORDER_FEES/dt=2024-08-22/a")
+    ledger.record_started(FEES_DAY, "ORDER_FEES:1", "arn:execution:a", 1)
+    ledger.record_quarantine(FEES_DAY, "ORDER_FEES:1", "quarantine/report_type=ORDER_FEES/dt=2024-08-22/a")
     # and a late write for a task the window no longer has
-    ledger.record_quarantine("ORDER_FEES", DAY, "ORDER_FEES:old", "quarantine/elsewhere")
+    ledger.record_quarantine(FEES_DAY, "ORDER_FEES:old", "quarantine/elsewhere")
     # then the ledger names where this task's report is kept
-    assert ledger.find("ORDER_FEES", DAY).quarantine_key == "quarantine/report_type=ORDER_FEES/dt=2024-08-22/a"
+    assert ledger.find(FEES_DAY).quarantine_key == "quarantine/report_type=ORDER_FEES/dt=2024-08-22/a"
     # and forgets it once the day lands
-    ledger.record_status("ORDER_FEES", DAY, "ORDER_FEES:1", "LANDED")
-    assert ledger.find("ORDER_FEES", DAY).quarantine_key is None
+    ledger.record_status(FEES_DAY, "ORDER_FEES:1", "LANDED")
+    assert ledger.find(FEES_DAY).quarantine_key is None
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import pytest
 from bwp import errors
 from bwp.lake.schemas import ORDER_FEES, USER_EVENTS, Column, ColumnType, ReportSchema, snake_case
 from bwp.landing import curated
+from bwp.landing import typed as typing_step
 
 BUCKET = "lake"
 RAW_KEY = "reports/report_type=T/dt=2024-08-22/T_2024-08-22.csv.gz"
@@ -111,7 +112,7 @@ def test_curated_rows_equal_the_raw_csv_rows_parsed_and_typed(schema, rows):
     # then every row is there, every value typed as the registry says, bad values NULL
     assert (result.rows, result.rows_skipped, result.extra_columns) == (len(rows), 0, ())
     assert as_python(table) == expected_rows(schema, header, text)
-    assert table.schema == curated.arrow_schema(schema)
+    assert table.schema == typing_step.arrow_schema(schema)
 
 
 def test_types_are_utc_timestamps_two_place_decimals_and_text():
@@ -137,14 +138,14 @@ def test_integers_within_32_bits_and_null_otherwise():
 
 def test_a_header_only_report_gives_an_empty_file_with_the_registry_columns():
     table, result = convert(ORDER_FEES, list(ORDER_FEES.column_names), csv_text(ORDER_FEES.column_names, []))
-    assert table.num_rows == 0 and table.schema == curated.arrow_schema(ORDER_FEES)
+    assert table.num_rows == 0 and table.schema == typing_step.arrow_schema(ORDER_FEES)
     assert (result.rows, result.row_groups) == (0, 1)
 
 
 def test_rows_are_batched_into_row_groups(monkeypatch):
     # given row groups of 3 rows, and 7 rows
     monkeypatch.setattr(curated, "ROW_GROUP_ROWS", 3)
-    monkeypatch.setattr(curated, "CSV_BLOCK_BYTES", 200)
+    monkeypatch.setattr(typing_step, "CSV_BLOCK_BYTES", 200)
     rows = [FEE_ROWS[0][:1] + [f"P{i}"] + FEE_ROWS[0][2:] for i in range(7)]
     sink = io.BytesIO()
     result = curated.convert(io.BytesIO(csv_text(ORDER_FEES.column_names, rows).encode()), sink, ORDER_FEES,
@@ -162,14 +163,14 @@ def test_a_renamed_column_is_kept_as_extra_text_and_its_registry_column_is_null(
     rows = [row + ["1.50"] for row in FEE_ROWS]
     table, result = convert(ORDER_FEES, header, csv_text(header, rows))
     # then the registry's columns come first and fee_type is NULL for the day
-    assert table.schema.names[: len(ORDER_FEES.columns)] == curated.arrow_schema(ORDER_FEES).names
+    assert table.schema.names[: len(ORDER_FEES.columns)] == typing_step.arrow_schema(ORDER_FEES).names
     assert table.column("fee_type").null_count == len(rows)
     # and the renamed and the new column are kept, as the text they were
     assert result.extra_columns == ("extra_fee_category", "extra_fee_note")
     assert table.column("extra_fee_category").to_pylist() == [row[6] for row in FEE_ROWS]
     assert table.column("extra_fee_note").to_pylist() == ["1.50"] * len(rows)
     # and the other columns keep their values, matched by name
-    assert as_python(table.select(curated.arrow_schema(ORDER_FEES).names)) == expected_rows(
+    assert as_python(table.select(typing_step.arrow_schema(ORDER_FEES).names)) == expected_rows(
         ORDER_FEES, header, csv_text(header, rows)
     )
 
@@ -211,7 +212,7 @@ def test_text_that_is_not_utf8_is_mended_with_replacement_characters_and_counted
 
 def test_a_record_longer_than_the_reader_block_is_a_named_failure(monkeypatch):
     # given a reader block of 4 KiB and a report that ends with one field of 10 KiB and no line end
-    monkeypatch.setattr(curated, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(typing_step, "CSV_BLOCK_BYTES", 4096)
     text = csv_text(ORDER_FEES.column_names, FEE_ROWS[:1]).encode() + b"x" * 10240
     # then curating it fails, naming the report type and what the reader said
     with pytest.raises(errors.CuratedWriteFailed, match="could not be read as ORDER_FEES: .*straddl"):
@@ -261,7 +262,7 @@ def test_a_rerun_replaces_the_parquet_object(s3):
 @pytest.mark.parametrize(
     ("raw", "raw_rows", "error"),
     [
-        (csv_text(ORDER_FEES.column_names, FEE_ROWS).encode() + b"x" * (2 * curated.CSV_BLOCK_BYTES), 5,
+        (csv_text(ORDER_FEES.column_names, FEE_ROWS).encode() + b"x" * (2 * typing_step.CSV_BLOCK_BYTES), 5,
          errors.CuratedWriteFailed),
         # the raw landing counted another number of rows than the CSV reader sees
         (csv_text(ORDER_FEES.column_names, FEE_ROWS).encode(), len(FEE_ROWS) + 1, errors.CuratedWriteFailed),
@@ -273,3 +274,23 @@ def test_a_failed_curated_write_leaves_no_object_and_no_upload_in_progress(s3, r
         write(s3, raw_rows=raw_rows)
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="curated/")["KeyCount"] == 0
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=BUCKET)
+
+
+def test_typing_yields_the_batches_the_parquet_file_is_written_from_with_their_counts():
+    # given a report with a column the registry does not know, a record of the wrong width and a
+    # value that is not UTF-8
+    header = [*ORDER_FEES.column_names, "newColumn"]
+    text = (csv_text(header, [[*row, "x"] for row in FEE_ROWS[:2]]).encode()
+            + b"short,row\r\n" + b"322-Y,caf\xe9" + b",1" * 12 + b"\r\n")
+    # when it is typed, with no file format at all
+    typed = typing_step.TypedBatches(io.BytesIO(text), ORDER_FEES, header)
+    batches = list(typed)
+    # then the batches are of the typed schema, extra column included, and say what typing saw
+    assert all(batch.schema == typed.arrow_schema for batch in batches)
+    assert typed.extra_columns == ("extra_new_column",)
+    assert (typed.rows, typed.rows_skipped, typed.invalid_utf8_values) == (3, 1, 1)
+    # and the curated Parquet file holds exactly these rows
+    sink = io.BytesIO()
+    curated.convert(io.BytesIO(text), sink, ORDER_FEES, header)
+    written = pq.read_table(io.BytesIO(sink.getvalue()))
+    assert pa.Table.from_batches(batches, typed.arrow_schema).to_pylist() == written.to_pylist()

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from bwp.errors import InvalidExecutionInput
-from bwp.windows import parse_request, plan_windows
+from bwp.windows import check_request, parse_request, plan_windows
 
 NOW = datetime(2024, 8, 25, 6, 30, tzinfo=UTC)
 PROJECTION_START = date(2024, 1, 1)
@@ -72,7 +72,8 @@ MALFORMED = [
 
 
 def plan(payload, projection_start=PROJECTION_START):
-    return plan_windows(parse_request(payload), NOW, projection_start)
+    request = parse_request(payload)
+    return plan_windows(request, check_request(request, NOW, projection_start))
 
 
 @pytest.mark.parametrize(("payload", "field", "says"), MALFORMED)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bwp.freshness import hours_since_last_landing
 from bwp.gaps import manifests_in_s3
-from bwp.lake.contract import MANIFESTS_PREFIX
-from bwp.lake.schemas import manifest_key
+from bwp.lake.partition import Partition
 
 BUCKET = "lake"
 
@@ -15,20 +14,20 @@ BUCKET = "lake"
 def test_a_report_type_that_never_landed_has_no_age(s3):
     # given a lake with only another report type's manifest
     s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(Bucket=BUCKET, Key=manifest_key(MANIFESTS_PREFIX, "USER_EVENTS", "2024-08-01"), Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key=Partition("USER_EVENTS", date(2024, 8, 1)).manifest_key, Body=b"{}")
     # then ORDER_FEES has no age: nothing to be stale about yet
-    manifests = manifests_in_s3(s3, BUCKET, MANIFESTS_PREFIX)
+    manifests = manifests_in_s3(s3, BUCKET)
     assert hours_since_last_landing(manifests, "ORDER_FEES", datetime.now(UTC)) is None
 
 
 def test_the_age_is_that_of_the_newest_manifest_whatever_its_day(s3):
     # given two manifests of ORDER_FEES, the older day written last (a backfill)
     s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(Bucket=BUCKET, Key=manifest_key(MANIFESTS_PREFIX, "ORDER_FEES", "2024-08-02"), Body=b"{}")
-    s3.put_object(Bucket=BUCKET, Key=manifest_key(MANIFESTS_PREFIX, "ORDER_FEES", "2024-08-01"), Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key=Partition("ORDER_FEES", date(2024, 8, 2)).manifest_key, Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key=Partition("ORDER_FEES", date(2024, 8, 1)).manifest_key, Body=b"{}")
     written = max(item["LastModified"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
     # when its age is asked 30 hours after the last write
-    manifests = manifests_in_s3(s3, BUCKET, MANIFESTS_PREFIX)
+    manifests = manifests_in_s3(s3, BUCKET)
     hours = hours_since_last_landing(manifests, "ORDER_FEES", written + timedelta(hours=30))
     # then it is 30 hours
     assert hours == 30.0

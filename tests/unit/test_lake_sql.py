@@ -10,15 +10,13 @@ from decimal import Decimal, InvalidOperation
 
 import pytest
 from bwp.lake.manifest import duckdb_columns
+from bwp.lake.partition import Partition
 from bwp.lake.schemas import (
     ORDER_FEES,
     REGISTRY,
     USER_EVENTS,
     ReportSchema,
     column_table,
-    curated_key,
-    manifest_key,
-    report_key,
     schema_for,
 )
 from bwp.landing.curated import convert
@@ -80,11 +78,11 @@ def write_report(lake, report_type, day, header, rows):
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    path = lake / report_key("reports/", report_type, day)
+    path = lake / Partition(report_type, date.fromisoformat(day)).raw_key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(buffer.getvalue().encode()))
     # and its curated file, as the landing writes it
-    curated = lake / curated_key("curated/", report_type, day)
+    curated = lake / Partition(report_type, date.fromisoformat(day)).curated_key
     curated.parent.mkdir(parents=True, exist_ok=True)
     with curated.open("wb") as sink:
         convert(io.BytesIO(buffer.getvalue().encode()), sink, schema_for(report_type), header)
@@ -93,7 +91,7 @@ def write_report(lake, report_type, day, header, rows):
 def write_manifest(lake, report_type, day, rows, drift=None):
     manifest = {"reportType": report_type, "day": day, "taskId": f"{report_type}:t", "rows": rows,
                 "bytesIn": 100, "bytesOut": 40, "drift": drift, "landedAt": f"{day}T23:59:00Z"}
-    path = lake / manifest_key("manifests/", report_type, day)
+    path = lake / Partition(report_type, date.fromisoformat(day)).manifest_key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest) + "\n")
 
@@ -309,13 +307,15 @@ def test_files_duckdb_cannot_read_are_left_out_named_and_every_other_day_stays_q
     # and a truncated curated file
     write_report(tmp_path, "ORDER_FEES", SEED_DAY, ORDER_FEES.column_names, SEED_ROWS)
     write_report(tmp_path, "ORDER_FEES", NEXT_DAY, ORDER_FEES.column_names, NEXT_ROWS)
-    bad_raw = tmp_path / report_key("reports/", "ORDER_FEES", "2024-08-24")
+    bad_day = Partition("ORDER_FEES", date.fromisoformat("2024-08-24"))
+    bad_raw = tmp_path / bad_day.raw_key
     bad_raw.parent.mkdir(parents=True)
     header = ",".join(ORDER_FEES.column_names).encode()
     bad_raw.write_bytes(gzip.compress(header + b"\n322-X,caf\xe9" + b",1" * 11 + b"\n"))
-    bad_curated = tmp_path / curated_key("curated/", "ORDER_FEES", "2024-08-24")
+    bad_curated = tmp_path / bad_day.curated_key
     bad_curated.parent.mkdir(parents=True)
-    bad_curated.write_bytes((tmp_path / curated_key("curated/", "ORDER_FEES", SEED_DAY)).read_bytes()[:100])
+    seed_curated = tmp_path / Partition("ORDER_FEES", date.fromisoformat(SEED_DAY)).curated_key
+    bad_curated.write_bytes(seed_curated.read_bytes()[:100])
     # when the lake opens
     with LakeSql(tmp_path) as lake:
         raw = lake.query("SELECT dt, count(*) FROM order_fees_raw GROUP BY dt ORDER BY dt")[1]

@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime, timedelta
 
-from bwp.lake.schemas import curated_key, manifest_key, report_key
+from bwp.lake.partition import Partition
 from bwp.landing.publication import PUBLISHING_GRACE, withdraw_unlanded
 
 from tests.moto_account import LAKE_BUCKET, settings_with
@@ -25,9 +25,9 @@ def test_objects_of_a_day_without_manifest_are_taken_out_once_no_landing_can_be_
     s3.put_bucket_versioning(Bucket=LAKE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     settings = settings_with()
     for day in (LANDED_DAY, UNLANDED_DAY):
-        put(s3, report_key("reports/", "ORDER_FEES", day), f"raw {day}".encode())
-        put(s3, curated_key("curated/", "ORDER_FEES", day), f"parquet {day}".encode())
-    put(s3, manifest_key("manifests/", "ORDER_FEES", LANDED_DAY), b"{}\n")
+        put(s3, Partition("ORDER_FEES", date.fromisoformat(day)).raw_key, f"raw {day}".encode())
+        put(s3, Partition("ORDER_FEES", date.fromisoformat(day)).curated_key, f"parquet {day}".encode())
+    put(s3, Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).manifest_key, b"{}\n")
     landed = {"ORDER_FEES": {date.fromisoformat(LANDED_DAY)}}
     before = objects(s3)
     now = datetime.now(UTC)
@@ -37,12 +37,12 @@ def test_objects_of_a_day_without_manifest_are_taken_out_once_no_landing_can_be_
     # when a summary runs once none can
     withdrawn = withdraw_unlanded(s3, settings, landed, ["ORDER_FEES"], now + PUBLISHING_GRACE + timedelta(minutes=1))
     # then both objects of the unlanded day left the tables, and the landed day is untouched
-    assert sorted(withdrawn) == sorted([report_key("reports/", "ORDER_FEES", UNLANDED_DAY),
-                                        curated_key("curated/", "ORDER_FEES", UNLANDED_DAY)])
+    assert sorted(withdrawn) == sorted([Partition("ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).raw_key,
+                                        Partition("ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).curated_key])
     assert {key for key in objects(s3) if not key.startswith("quarantine/")} == {
-        report_key("reports/", "ORDER_FEES", LANDED_DAY),
-        curated_key("curated/", "ORDER_FEES", LANDED_DAY),
-        manifest_key("manifests/", "ORDER_FEES", LANDED_DAY),
+        Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).raw_key,
+        Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).curated_key,
+        Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).manifest_key,
     }
     # and the raw report's bytes are kept under quarantine/, named for its day
     (kept, body), = objects(s3, "quarantine/").items()

@@ -5,9 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
-from bwp import clock, errors, polling, runs, steps
+from bwp import clock, errors, polling, runs
 from bwp.client import ReportTask
 from bwp.coordination import TaskLedger
+from bwp.lake.partition import Partition
 from bwp.models import (
     CheckReportEvent,
     ExpectedGeneration,
@@ -16,6 +17,7 @@ from bwp.models import (
     SummarizeEvent,
     Window,
 )
+from bwp.states import check_report, plan_windows, summarize
 
 from tests.moto_account import settings_with
 
@@ -59,7 +61,8 @@ def lake(state_table):
 def plan(request, lake, *, api=None, projection_start="2024-01-01", started="2024-08-25T06:00:00Z"):
     """The state's output, and the windows in the plan object it points at."""
     event = PlanWindowsEvent(request=request, execution_start_time=started, execution_name="run-1")
-    run = steps.plan(api or CredentialsCheck(), lake, settings_with(PROJECTION_START_DATE=projection_start), event)
+    settings = settings_with(PROJECTION_START_DATE=projection_start)
+    run = plan_windows.plan(api or CredentialsCheck(), lake, settings, event)
     return run, list(runs.read_plan(lake, run.plan))
 
 
@@ -74,7 +77,7 @@ def check(state_table):
         progress = ReportProgress(task_id="ORDER_FEES:abc", report_type="ORDER_FEES", status="STARTED",
                                   polls=polls, wait_seconds=wait)
         event = CheckReportEvent(window=window, report=progress)
-        return steps.check_report(api, state_table, settings_with(), lambda: NOW, event)
+        return check_report.check_report(api, state_table, settings_with(), lambda: NOW, event)
 
     return check
 
@@ -96,6 +99,17 @@ def test_plan_refuses_a_null_input_rather_than_taking_the_default_range(lake):
 def test_plan_refuses_days_before_the_projection_start_it_is_given(lake):
     with pytest.raises(errors.InvalidExecutionInput, match="lookbackDays: the first day, 2024-08-22, is before"):
         plan({"lookbackDays": 3}, lake, projection_start="2024-08-23")
+
+
+def test_plan_refuses_bad_input_before_it_reads_the_lake_or_asks_for_a_token():
+    # given an API and a bucket that fail the test if they are used at all
+    class Untouchable:
+        def __getattr__(self, name):
+            raise AssertionError(f"{name} called before the input was checked")
+
+    # when the input asks for an end before its start, then it is refused, naming the fields
+    with pytest.raises(errors.InvalidExecutionInput, match="startDate .* must be before endDate"):
+        plan({"startDate": "2024-08-20", "endDate": "2024-08-10"}, Untouchable(), api=Untouchable())
 
 
 def test_plan_checks_the_credentials_once_and_a_refusal_fails_the_whole_run(lake):
@@ -267,7 +281,7 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
         "coverageFrom": "2024-08-21",
         "endDay": "2024-08-23",
     })
-    summary = steps.summarize(lake, state_table, settings_with(), lambda: NOW, event)
+    summary = summarize.summarize(lake, state_table, settings_with(), lambda: NOW, event)
     assert (summary.windows, summary.landed, summary.failed, summary.rows, summary.bytes_out) == (5, 2, 3, 15, 150)
     assert summary.message.startswith(
         "3 of 5 windows failed: ORDER_FEES 2024-08-22 (ReportFailed: report task X FAILED); "
@@ -278,10 +292,10 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
     assert summary.missing == 2
     # and every failure, caught or not, is remembered beyond the execution, for bwp-lake gaps
     ledger = TaskLedger(state_table, clock.utc_now)
-    entry = ledger.find("ORDER_FEES", date(2024, 8, 22))
+    entry = ledger.find(Partition("ORDER_FEES", date(2024, 8, 22)))
     assert (entry.last_error, entry.last_cause) == ("ReportFailed", "report task X FAILED")
-    assert ledger.find("ORDER_FEES", date(2024, 8, 20)).last_error == "States.Runtime"
-    assert ledger.find("ORDER_FEES", date(2024, 8, 19)).last_error == "WindowWithoutResult"
+    assert ledger.find(Partition("ORDER_FEES", date(2024, 8, 20))).last_error == "States.Runtime"
+    assert ledger.find(Partition("ORDER_FEES", date(2024, 8, 19))).last_error == "WindowWithoutResult"
     # and each report type's count of missing partitions is a metric, zero or not
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "PartitionsMissing" in line]
     counts = {m["ReportType"]: m["PartitionsMissing"] for m in emitted}
@@ -307,11 +321,11 @@ def test_the_summarys_output_stays_small_however_many_windows_fail(lake, state_t
         "reportTypes": ["ORDER_FEES"], "coverageFrom": "2023-01-01", "endDay": "2023-02-01",
     })
     # when the run is summarized
-    summary = steps.summarize(lake, state_table, settings_with(), lambda: NOW, event)
+    summary = summarize.summarize(lake, state_table, settings_with(), lambda: NOW, event)
     # then all 400 are counted and in the report, and the output names a bounded sample
     assert (summary.windows, summary.failed) == (400, 400)
     assert len(runs.read_report(lake, summary.report).lines) == 400
-    assert len(summary.failures) == steps.SUMMARY_SAMPLE
+    assert len(summary.failures) == summarize.SUMMARY_SAMPLE
     assert len(json.dumps(summary.to_wire())) < 64 * 1024
 
 
@@ -329,7 +343,7 @@ def test_each_run_reports_how_long_ago_a_report_type_last_landed_and_nothing_for
         "reportTypes": ["ORDER_FEES", "USER_EVENTS"], "coverageFrom": "2024-08-22", "endDay": "2024-08-23",
     })
     # when it is summarized
-    steps.summarize(lake, state_table, settings_with(), lambda: written + timedelta(hours=30), event)
+    summarize.summarize(lake, state_table, settings_with(), lambda: written + timedelta(hours=30), event)
     # then ORDER_FEES is 30 hours stale, and USER_EVENTS reports nothing: its alarm stays quiet
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "HoursSinceLastLanding" in line]
     hours = {m["ReportType"]: m["HoursSinceLastLanding"] for m in emitted}

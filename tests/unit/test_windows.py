@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from bwp.errors import InvalidExecutionInput, UnknownReportType
-from bwp.windows import parse_request, plan_windows
+from bwp.windows import check_request, parse_request, plan_windows
 
 NOW = datetime(2024, 8, 25, 6, 30, tzinfo=UTC)
 # Early enough for the longest range allowed to end today.
@@ -12,7 +12,8 @@ PROJECTION_START = date(2023, 1, 1)
 
 
 def plan(payload):
-    return plan_windows(parse_request(payload), NOW, PROJECTION_START)
+    request = parse_request(payload)
+    return plan_windows(request, check_request(request, NOW, PROJECTION_START))
 
 
 def test_explicit_range_expands_to_one_window_per_type_and_day_with_exclusive_end():

@@ -16,7 +16,7 @@ from bwp.errors import UnknownReportType
 
 class ColumnType(str, Enum):
     """Logical types (the values are SQL's); raw tables keep every column as text, the curated
-    layer stores each column in its type (``bwp.landing.curated`` has the parsing rules)."""
+    layer stores each column in its type (``bwp.landing.typed`` has the parsing rules)."""
 
     STRING = "string"
     TIMESTAMP = "timestamp"
@@ -159,26 +159,3 @@ def schema_for(report_type: str) -> ReportSchema:
         known = ", ".join(REPORT_TYPES)
         raise UnknownReportType(f"unknown report type {report_type!r}; known: {known}") from None
 
-
-def report_key(reports_prefix: str, report_type: str, day: str) -> str:
-    """Deterministic object key of one (report type, UTC day) partition."""
-    return f"{table_location_prefix(reports_prefix, report_type)}dt={day}/{report_type}_{day}.csv.gz"
-
-
-def curated_key(curated_prefix: str, report_type: str, day: str) -> str:
-    """Deterministic object key of one partition's typed Parquet file."""
-    return f"{table_location_prefix(curated_prefix, report_type)}dt={day}/{report_type}_{day}.parquet"
-
-
-def aside_key(aside_prefix: str, report_type: str, day: str, name: str) -> str:
-    """Key of an object kept beside the tables for one partition (``staging/``, ``quarantine/``)."""
-    return f"{table_location_prefix(aside_prefix, report_type)}dt={day}/{name}"
-
-
-def manifest_key(manifests_prefix: str, report_type: str, day: str) -> str:
-    return f"{manifests_prefix}report_type={report_type}/dt={day}.json"
-
-
-def table_location_prefix(layer_prefix: str, report_type: str) -> str:
-    """A report type's table location under a layer's prefix (``reports/`` or ``curated/``)."""
-    return f"{layer_prefix}report_type={report_type}/"

@@ -24,7 +24,8 @@ from datetime import date, datetime, timedelta
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bwp.lake.schemas import aside_key, table_location_prefix
+from bwp.lake.contract import CURATED_PREFIX, REPORTS_PREFIX
+from bwp.lake.partition import Partition, day_of_key, quarantine_key_without_day, table_location_prefix
 from bwp.observability import logger
 from bwp.settings import Settings
 
@@ -36,7 +37,6 @@ _CHECKSUM = {"ChecksumAlgorithm": "CRC32"}
 # A landing runs 15 minutes at most (land_report's timeout): an object without a manifest that is
 # older than that belongs to no landing still under way.
 PUBLISHING_GRACE = timedelta(minutes=20)
-_PARTITION_DAY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -49,14 +49,14 @@ class StagedWindow:
     quarantine: str  # where the raw object goes if the day cannot be curated
 
     @classmethod
-    def for_attempt(cls, settings: Settings, report_type: str, day: str, task_id: str) -> StagedWindow:
+    def for_attempt(cls, partition: Partition, task_id: str) -> StagedWindow:
         # The task id names the attempt for a person; the random suffix keeps two landings of the
         # same task (overlapping executions) apart.
         name = f"{_UNSAFE_IN_NAME.sub('_', task_id)}.{uuid.uuid4().hex[:12]}"
         return cls(
-            raw=aside_key(settings.staging_prefix, report_type, day, f"{name}.csv.gz"),
-            curated=aside_key(settings.staging_prefix, report_type, day, f"{name}.parquet"),
-            quarantine=aside_key(settings.quarantine_prefix, report_type, day, f"{name}.csv.gz"),
+            raw=partition.staging_key(f"{name}.csv.gz"),
+            curated=partition.staging_key(f"{name}.parquet"),
+            quarantine=partition.quarantine_key(f"{name}.csv.gz"),
         )
 
 
@@ -92,13 +92,12 @@ def withdraw_unlanded(
     (it is made again from the raw report). The keys taken out."""
     withdrawn = []
     for report_type in report_types:
-        for layer in (settings.reports_prefix, settings.curated_prefix):
+        for layer in (REPORTS_PREFIX, CURATED_PREFIX):
             for item in _objects(s3, settings.lake_bucket, table_location_prefix(layer, report_type)):
-                match = _PARTITION_DAY.search(item["Key"])
-                day = date.fromisoformat(match[1]) if match else None
+                day = day_of_key(item["Key"])
                 if day in landed.get(report_type, set()) or item["LastModified"] > now - PUBLISHING_GRACE:
                     continue
-                _withdraw(s3, settings, report_type, day, item["Key"], keep=layer == settings.reports_prefix)
+                _withdraw(s3, settings, report_type, day, item["Key"], keep=layer == REPORTS_PREFIX)
                 withdrawn.append(item["Key"])
     if withdrawn:
         logger.warning("objects of days that did not land taken out of the tables", extra={"keys": withdrawn})
@@ -117,6 +116,7 @@ def _withdraw(s3, settings: Settings, report_type: str, day: date | None, key: s
     source = {"Bucket": settings.lake_bucket, "Key": key, **({"VersionId": version} if version else {})}
     if keep:
         name = f"unlanded.{uuid.uuid4().hex[:12]}.{key.rsplit('/', 1)[-1]}"
-        kept = aside_key(settings.quarantine_prefix, report_type, str(day or "unknown"), name)
+        kept = (quarantine_key_without_day(report_type, name) if day is None
+                else Partition(report_type, day).quarantine_key(name))
         s3.copy(source, settings.lake_bucket, kept, ExtraArgs=_CHECKSUM, Config=_COPY)
     s3.delete_object(**source)

@@ -1,0 +1,189 @@
+"""Land report: the report streamed into its raw object and typed into its curated Parquet file,
+both under staging/; both published into the table locations, then the manifest written.
+
+The only state that imports the landing path, and with it pyarrow: only land_report's function
+runs from the bundle that carries it."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import requests
+from boto3.resources.base import ServiceResource
+from botocore.client import BaseClient
+
+from bwp import errors
+from bwp.aws import transient_aws_errors
+from bwp.client import BwpClient
+from bwp.clock import Clock, iso_utc, seconds_between
+from bwp.coordination import LANDED, TaskLedger
+from bwp.lake import contract
+from bwp.lake.manifest import Download, Manifest, TaskOrigin, Timings
+from bwp.lake.partition import Partition
+from bwp.lake.schemas import ReportSchema, schema_for
+from bwp.landing.curated import CuratedResult, write_curated
+from bwp.landing.publication import StagedWindow, discard, publish, quarantine
+from bwp.landing.raw import LandingResult, land_download
+from bwp.models import LandReportEvent, WindowLanded
+from bwp.observability import logger, metrics
+from bwp.settings import Settings
+
+
+def land_report(
+    *,
+    client: BwpClient,
+    s3: BaseClient,
+    table: ServiceResource,
+    session: requests.Session,
+    settings: Settings,
+    clock: Clock,
+    event: LandReportEvent,
+) -> WindowLanded:
+    window, report = event.window, event.report
+    schema = schema_for(window.report_type)
+    partition = window.partition
+    day = window.day.isoformat()
+    ledger = TaskLedger(table, clock)
+    # Both objects are made under staging/, which no table reads, and published together just
+    # before the manifest: a day that does not land is never visible in a table location.
+    staged = StagedWindow.for_attempt(partition, report.task_id)
+    started, clock_started = clock(), time.monotonic()
+    # A fresh link right before the download: links live minutes (some only seconds).
+    with transient_aws_errors(f"landing {staged.raw}"):
+        landed = land_download(
+            s3=s3,
+            bucket=settings.lake_bucket,
+            key=staged.raw,
+            download_link=lambda: client.report_download_link(report.task_id),
+            session=session,
+            timeout=settings.timeout,
+            allowed_hosts=settings.download_host_allowlist,
+            plain_http_on_loopback=settings.download_plain_http_on_loopback,
+            expected_columns=schema.column_names,
+        )
+    landing_seconds = round(time.monotonic() - clock_started, 3)
+    try:
+        curated = _curate(s3, ledger, settings.lake_bucket, partition, report.task_id, schema, staged, landed)
+        with transient_aws_errors(f"publishing {partition.raw_key}"):
+            publish(s3, settings.lake_bucket, {staged.raw: partition.raw_key, staged.curated: partition.curated_key})
+    except BaseException:
+        discard(s3, settings.lake_bucket, staged.raw, staged.curated)
+        raise
+    curated = dataclasses.replace(curated, key=partition.curated_key)
+    curated_seconds = round(time.monotonic() - clock_started - landing_seconds, 3)
+    generation_seconds = seconds_between(report.request_time, report.last_updated_time)
+    manifest = Manifest(
+        report_type=window.report_type,
+        day=day,
+        task_id=report.task_id,
+        key=partition.raw_key,
+        rows=landed.rows,
+        bytes_in=landed.bytes_in,
+        bytes_out=landed.bytes_out,
+        sha256=landed.sha256,
+        columns=list(landed.columns),
+        expected_columns=list(schema.column_names),
+        provisional_schema=schema.provisional,
+        drift=landed.drift,
+        curated=curated.to_manifest(),
+        landed_at=iso_utc(clock()),
+        timings=Timings(
+            requested_at=report.request_time,
+            completed_at=report.last_updated_time,
+            generation_seconds=generation_seconds,
+            polls=report.polls,
+            landing_started_at=iso_utc(started),
+            landing_seconds=landing_seconds,
+            curated_seconds=curated_seconds,
+        ),
+        download=Download(
+            source_gzip=landed.source_gzip,
+            link_refreshes=landed.link_refreshes,
+            resumes=landed.resumes,
+            parts=landed.parts,
+        ),
+        attempts=event.attempt,
+        execution_id=event.execution_id,
+        task=TaskOrigin(adopted=report.adopted, started_by=report.started_by),
+    )
+    with transient_aws_errors(f"writing {partition.manifest_key}"):
+        s3.put_object(
+            Bucket=settings.lake_bucket,
+            Key=partition.manifest_key,
+            Body=manifest.to_json_line(),
+            ContentType="application/json",
+        )
+    discard(s3, settings.lake_bucket, staged.raw, staged.curated)
+    ledger.record_status(partition, report.task_id, LANDED)
+    _log_what_the_tables_do_not_show(partition, landed, curated)
+    _emit_landing_metrics(window.report_type, landed.rows, landed.bytes_out, generation_seconds)
+    return WindowLanded(
+        report_type=window.report_type,
+        day=window.day,
+        rows=landed.rows,
+        bytes_out=landed.bytes_out,
+        drift=landed.drift,
+        attempts=event.attempt,
+    )
+
+
+def _curate(
+    s3: BaseClient,
+    ledger: TaskLedger,
+    bucket: str,
+    partition: Partition,
+    task_id: str,
+    schema: ReportSchema,
+    staged: StagedWindow,
+    landed: LandingResult,
+) -> CuratedResult:
+    """The staged raw report's typed Parquet file, staged beside it. A report that cannot be
+    curated is moved under quarantine/, and the ledger and the error name where."""
+    try:
+        with transient_aws_errors(f"writing {staged.curated}"):
+            return write_curated(
+                s3=s3,
+                bucket=bucket,
+                source_key=staged.raw,
+                key=staged.curated,
+                schema=schema,
+                header=landed.columns,
+                raw_rows=landed.rows,
+            )
+    except errors.CuratedWriteFailed as failure:
+        with transient_aws_errors(f"quarantining {staged.raw}"):
+            kept = quarantine(s3, bucket, staged)
+        ledger.record_quarantine(partition, task_id, kept)
+        raise errors.CuratedWriteFailed(
+            f"the report as served is kept at s3://{bucket}/{kept}; it did not land: {failure}"
+        ) from None
+
+
+def _log_what_the_tables_do_not_show(partition: Partition, landed: LandingResult, curated: CuratedResult) -> None:
+    """The landed day's drift, mended text and skipped records, which a table shows only as NULLs."""
+    where = {"report_type": partition.report_type, "day": partition.day.isoformat()}
+    if landed.drift:
+        logger.error(
+            "report header differs from the registry; landed anyway",
+            extra={**where, "drift": landed.drift, "curated_extra_columns": list(curated.extra_columns)},
+        )
+    if curated.invalid_utf8_values:
+        logger.warning(
+            "values of the report that are not UTF-8 are mended with U+FFFD in the curated file",
+            extra={**where, "values": curated.invalid_utf8_values},
+        )
+    if curated.rows_skipped:
+        logger.warning(
+            "records of the report that are not rows of its header's width are not in the curated file",
+            extra={**where, "rows_skipped": curated.rows_skipped},
+        )
+
+
+def _emit_landing_metrics(report_type: str, rows: int, bytes_out: int, generation_seconds: float | None) -> None:
+    metrics.add_dimension(name="ReportType", value=report_type)
+    metrics.add_metric(name=contract.ROWS_LANDED, unit="Count", value=rows)
+    metrics.add_metric(name=contract.BYTES_LANDED, unit="Bytes", value=bytes_out)
+    metrics.add_metric(name=contract.PARTITIONS_LANDED, unit="Count", value=1)
+    if generation_seconds is not None:
+        metrics.add_metric(name=contract.REPORT_GENERATION_SECONDS, unit="Seconds", value=generation_seconds)

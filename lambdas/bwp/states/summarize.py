@@ -1,0 +1,174 @@
+"""Summarize the run: every planned window's outcome from the Map's result files, failures into the
+ledger, objects of days that did not land taken out of the tables, and the partitions still missing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from aws_lambda_powertools.metrics import single_metric
+from boto3.resources.base import ServiceResource
+from botocore.client import BaseClient
+
+from bwp import runs
+from bwp.aws import transient_aws_errors
+from bwp.clock import Clock
+from bwp.coordination import TaskLedger
+from bwp.errors import readable_cause
+from bwp.freshness import hours_since_last_landing
+from bwp.gaps import Gap, find_gaps, landed_days, manifests_in_s3
+from bwp.lake import contract
+from bwp.landing.publication import withdraw_unlanded
+from bwp.models import WINDOW_RESULT, RunReport, SummarizeEvent, Summary, Window, WindowFailed, WindowLanded
+from bwp.observability import logger
+from bwp.settings import Settings
+
+MAX_FAILURES_NAMED = 50
+SUMMARY_SAMPLE = 20  # failed and drifted windows named in Summarize's output; the report has all
+
+
+def summarize(
+    s3: BaseClient, table: ServiceResource, settings: Settings, clock: Clock, event: SummarizeEvent
+) -> Summary:
+    """Every planned window's outcome, from the Map's result files: landed, failed in a way the
+    child caught, failed in a way it could not (its execution failed, timed out or was stopped),
+    or never run. Failures go to the ledger; the full report goes to the bucket."""
+    landed, failed = window_outcomes(s3, event)
+    ledger = TaskLedger(table, clock)
+    # Remembered beyond this execution, so that `bwp-lake gaps` can say why a day is missing.
+    for failure in failed:
+        ledger.record_failure(
+            failure.window.partition,
+            failure.error,
+            readable_cause(failure.cause),
+            event.execution_id,
+        )
+    failure_lines = sorted(
+        f"{f.window.report_type} {f.window.day}: FAILED after {f.attempts} attempt(s): {f.error}: "
+        f"{readable_cause(f.cause)}"
+        for f in failed
+    )
+    lines = sorted(
+        [
+            f"{r.report_type} {r.day}: landed {r.rows} rows, {r.bytes_out} bytes"
+            + (f" (header drift: {json.dumps(r.drift)})" if r.drift else "")
+            for r in landed
+        ]
+        + failure_lines
+    )
+    windows = len(landed) + len(failed)
+    if failed:
+        # The message becomes the execution's cause, which Step Functions caps at 32,768 characters.
+        named = failed[:MAX_FAILURES_NAMED]
+        names = "; ".join(
+            f"{f.window.report_type} {f.window.day} ({f.error}: {readable_cause(f.cause)[:200]})" for f in named
+        )
+        more = f"; and {len(failed) - len(named)} more" if len(failed) > len(named) else ""
+        message = f"{len(failed)} of {windows} windows failed: {names}{more}"
+    else:
+        message = f"all {len(landed)} windows landed"
+    manifests = manifests_in_s3(s3, settings.lake_bucket)
+    landed_now = landed_days(item["Key"] for item in manifests)
+    with transient_aws_errors("taking objects of days that did not land out of the tables"):
+        withdraw_unlanded(s3, settings, landed_now, event.report_types, clock())
+    gaps = find_gaps(landed_now, event.report_types, event.coverage_from, event.end_day)
+    _emit_gap_metrics(event.report_types, gaps)
+    _emit_freshness_metrics(event.report_types, manifests, clock())
+    if gaps:
+        message += f"; {len(gaps)} partition(s) since {event.coverage_from} still missing (bwp-lake gaps lists them)"
+    drifted = sorted(f"{r.report_type} {r.day}" for r in landed if r.drift)
+    report = RunReport(
+        execution_id=event.execution_id,
+        windows=windows,
+        landed=len(landed),
+        failed=len(failed),
+        rows=sum(r.rows for r in landed),
+        bytes_out=sum(r.bytes_out for r in landed),
+        message=message,
+        missing=len(gaps),
+        drifted=drifted,
+        lines=lines,
+    )
+    location = runs.write_report(s3, settings.lake_bucket, event.execution_name, report)
+    return Summary(
+        **report.model_dump(exclude={"drifted", "lines"}),
+        drifted=drifted[:SUMMARY_SAMPLE],
+        failures=failure_lines[:SUMMARY_SAMPLE],
+        report=location,
+    )
+
+
+def window_outcomes(s3: BaseClient, event: SummarizeEvent) -> tuple[list[WindowLanded], list[WindowFailed]]:
+    """Each planned window once: its child's result, or a failure saying why there is none."""
+    unaccounted = {window.partition: window for window in runs.read_plan(s3, event.plan)}
+    landed: list[WindowLanded] = []
+    failed: list[WindowFailed] = []
+    for child in runs.child_results(s3, event.map_results):
+        window = _window_of(child)
+        if window is None or unaccounted.pop(window.partition, None) is None:
+            continue  # not a window of this plan, or one already counted
+        outcome = _outcome_of(child, window)
+        (landed if isinstance(outcome, WindowLanded) else failed).append(outcome)
+    failed.extend(
+        WindowFailed(window=window, error=NO_RESULT, cause="the Map recorded no result for this window")
+        for window in unaccounted.values()
+    )
+    return landed, failed
+
+
+# Error names of windows whose child execution did not end with an answer of ours.
+NOT_STARTED = "WindowNotStarted"  # PENDING: the map run ended before starting it
+NO_RESULT = "WindowWithoutResult"  # planned, but in none of the result files
+
+
+def _window_of(child: runs.ChildResult) -> Window | None:
+    try:
+        return Window.model_validate(child.input["window"])
+    except (TypeError, KeyError, ValueError):
+        logger.warning("a map result without a window", extra={"status": child.status})
+        return None
+
+
+def _outcome_of(child: runs.ChildResult, window: Window) -> WindowLanded | WindowFailed:
+    attempts = child.input.get("attempt", 1) if isinstance(child.input, dict) else 1
+    if child.status == "SUCCEEDED":
+        try:
+            return WINDOW_RESULT.validate_python(child.output)
+        except ValueError as error:
+            return WindowFailed(window=window, error="UnreadableWindowResult", cause=str(error)[:500],
+                                attempts=attempts)
+    if child.status == "PENDING":
+        return WindowFailed(window=window, error=NOT_STARTED, cause="the map run ended before this window started")
+    # FAILED, TIMED_OUT or ABORTED: the child's Catch did not apply, so the error is the execution's.
+    return WindowFailed(
+        window=window,
+        error=child.error or f"Execution{child.status.title().replace('_', '')}",
+        cause=child.cause,
+        attempts=attempts,
+    )
+
+
+def _emit_gap_metrics(report_types: list[str], gaps: list[Gap]) -> None:
+    """One PartitionsMissing datapoint per report type, zero included, so the gap alarm can clear."""
+    for report_type in report_types:
+        missing = sum(1 for gap in gaps if gap.report_type == report_type)
+        # A metric set has one set of dimensions: each report type's count is a metric of its own.
+        with single_metric(
+            name=contract.PARTITIONS_MISSING, unit="Count", value=missing, namespace=contract.NAMESPACE,
+            default_dimensions={"service": contract.SERVICE},
+        ) as metric:
+            metric.add_dimension(name="ReportType", value=report_type)
+
+
+def _emit_freshness_metrics(report_types: list[str], manifests: list[dict], now: datetime) -> None:
+    """Hours since each report type last landed; nothing for one that never did, so that a new
+    deployment's freshness alarm stays quiet until its first landing."""
+    for report_type in report_types:
+        hours = hours_since_last_landing(manifests, report_type, now)
+        if hours is None:
+            continue
+        with single_metric(
+            name=contract.HOURS_SINCE_LAST_LANDING, unit="None", value=hours, namespace=contract.NAMESPACE,
+            default_dimensions={"service": contract.SERVICE},
+        ) as metric:
+            metric.add_dimension(name="ReportType", value=report_type)
