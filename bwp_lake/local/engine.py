@@ -24,7 +24,7 @@ from unittest import mock
 
 import boto3
 from bwp import dependencies
-from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, NAMESPACE, REPORTS_PREFIX, SERVICE
+from bwp.lake.settings import Settings, function_environment
 from bwp.models import ObjectLocation
 from bwp.observability import logger as lambda_logger
 from bwp.observability import metrics as lambda_metrics
@@ -35,7 +35,6 @@ from moto.stepfunctions.parser.backend.execution import Execution as MotoExecuti
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from bwp_lake import definition as statemachine
-from bwp_lake.infra.config import DEFAULTS
 from bwp_lake.local.lake_dir import LakeDirectory
 from bwp_lake.local.lake_state import held_by_this_run, load_state, written_through
 from bwp_lake.local.lambda_runtime import InProcessLambdas, Invocation, load_handler
@@ -163,23 +162,20 @@ class LocalEngine:
         self._stack.enter_context(written_through(root, STATE_TABLE))
 
     def _lambda_environment(self) -> dict[str, str]:
+        settings = Settings.of(
+            api_base_url=self.api.base_url,
+            credentials_secret_id=SECRET_ID,
+            lake_bucket=BUCKET,
+            state_table=STATE_TABLE,
+            download_host_allowlist=self._allowed_hosts,
+            # The emulator serves its reports over http on loopback; nothing else may be plain http.
+            download_plain_http_on_loopback=True,
+        )
         return {
+            **function_environment(settings),
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
-            "BWP_API_URL": self.api.base_url,
-            "BWP_CREDENTIALS_SECRET": SECRET_ID,
-            "LAKE_BUCKET": BUCKET,
-            "STATE_TABLE": STATE_TABLE,
-            "REPORTS_PREFIX": REPORTS_PREFIX,
-            "CURATED_PREFIX": CURATED_PREFIX,
-            "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
-            "DOWNLOAD_HOST_ALLOWLIST": self._allowed_hosts,
-            # The emulator serves its reports over http on loopback; nothing else may be plain http.
-            "DOWNLOAD_PLAIN_HTTP_ON_LOOPBACK": "true",
-            "PROJECTION_START_DATE": DEFAULTS["projectionStartDate"],
-            "POWERTOOLS_SERVICE_NAME": SERVICE,
-            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
 

@@ -26,6 +26,7 @@ from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_d
 from bwp.lake import contract
 from bwp.lake.manifest import Download, Manifest, TaskOrigin, Timings
 from bwp.lake.schemas import curated_key, manifest_key, report_key, schema_for
+from bwp.lake.settings import Settings
 from bwp.landing.publication import StagedWindow, discard, publish, quarantine, withdraw_unlanded
 from bwp.landing.raw import LandingResult, land_download
 from bwp.models import (
@@ -44,7 +45,6 @@ from bwp.models import (
     WindowLanded,
 )
 from bwp.observability import logger, metrics
-from bwp.settings import Settings
 from bwp.windows import DEFAULT_BACKFILL_WINDOWS, parse_request, plan_windows, with_backfill
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
 from bwp.lake.manifest import CuratedFile, glue_columns
+from bwp.lake.settings import Settings
 from bwp.models import LandReportEvent, ReportProgress, Window
 from bwp.observability import metrics
-from bwp.settings import Settings
 from pydantic import ValidationError
 
 from bwp_lake.emulator import Emulator, EmulatorConfig

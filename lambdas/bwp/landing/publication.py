@@ -25,8 +25,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bwp.lake.schemas import aside_key, table_location_prefix
+from bwp.lake.settings import Settings
 from bwp.observability import logger
-from bwp.settings import Settings
 
 # CopyObject copies up to 5 GB in one call; a larger object needs a multipart copy
 # (UploadPartCopy), which the transfer manager makes in parts of 512 MiB, four at once. Both run
