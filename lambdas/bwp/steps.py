@@ -20,7 +20,7 @@ from bwp import errors, generation, polling, runs
 from bwp.aws import transient_aws_errors
 from bwp.client import BwpClient, ReportTask
 from bwp.clock import Clock, iso_utc, parse_api_time, seconds_between
-from bwp.coordination import LANDED, LedgerEntry, TaskLedger, TaskSlots
+from bwp.coordination import LedgerEntry, TaskLedger, TaskSlots
 from bwp.errors import readable_cause
 from bwp.gaps import Gap, find_gaps, landed_days, manifest_keys_in_s3, missing_days
 from bwp.lake import contract
@@ -36,6 +36,7 @@ from bwp.models import (
     PlannedRun,
     PlanWindowsEvent,
     ReportProgress,
+    ReportStatus,
     RunReport,
     StartReportEvent,
     SummarizeEvent,
@@ -115,7 +116,7 @@ def start_report(
             status=task.status,
             request_time=task.request_time,
             last_updated_time=task.last_updated_time,
-            wait_seconds=0 if task.status == polling.COMPLETED else _next_wait(window, task, 0, now),
+            wait_seconds=0 if task.status == ReportStatus.COMPLETED else _next_wait(window, task, 0, now),
             slot=slot,
             adopted=True,
             started_by=entry.started_by,
@@ -133,7 +134,7 @@ def start_report(
     return ReportProgress(
         task_id=task_id,
         report_type=window.report_type,
-        status="STARTED",
+        status=ReportStatus.STARTED,
         polls=0,
         wait_seconds=polling.next_wait_seconds(0, now, now, window.expected_generation),
         slot=slot,
@@ -152,7 +153,7 @@ def _adoptable_task(
     except errors.ResourceNotFoundException:
         logger.info("ledger task expired at the API; starting a new one", extra={"task_id": entry.task_id})
         return None
-    if task.status in polling.IN_PROGRESS or task.status == polling.COMPLETED:
+    if task.status in polling.IN_PROGRESS or task.status == ReportStatus.COMPLETED:
         return entry, task
     logger.info("ledger task cannot be adopted", extra={"task_id": entry.task_id, "status": task.status})
     return None
@@ -207,11 +208,11 @@ def check_report(
             # The task no longer counts against the API's limit, whatever comes next.
             slots.release(previous.slot, task_id=task.task_id)
             progress = progress.model_copy(update={"slot": None})
-    if task.status == polling.COMPLETED:
+    if task.status == ReportStatus.COMPLETED:
         metrics.add_dimension(name="ReportType", value=previous.report_type)
         metrics.add_metric(name=contract.REPORT_POLLS, unit="Count", value=polls)
         return progress
-    if task.status == polling.FAILED:
+    if task.status == ReportStatus.FAILED:
         # The API gives no reason; everything it did say goes into the error.
         raise errors.ReportFailed(f"report task {task.task_id} FAILED: {json.dumps(asdict(task))}")
     if not in_progress:
@@ -314,7 +315,7 @@ def land_report(
             ContentType="application/json",
         )
     discard(s3, settings.lake_bucket, staged.raw, staged.curated)
-    TaskLedger(table, clock).record_status(window.report_type, window.day, report.task_id, LANDED)
+    TaskLedger(table, clock).record_status(window.report_type, window.day, report.task_id, ReportStatus.LANDED)
     if landed.drift:
         logger.error(
             "report header differs from the registry; landed anyway",
