@@ -265,7 +265,7 @@ class LocalEngine:
         summaries = [
             i.result
             for i in invocations
-            if i.function == "bwp-summarize" and i.result and i.event.get("executionId") == execution_arn
+            if i.function == SUMMARIZE_FUNCTION and i.result and i.event.get("executionId") == execution_arn
         ]
         if not summaries:
             return None
@@ -288,7 +288,10 @@ def function_name(step: str) -> str:
     return f"bwp-{step.replace('_', '-')}"
 
 
-LAND_FUNCTION = function_name("land_report")
+# Local function name -> its step, for whoever reads the invocations (the CLI's progress lines).
+FUNCTION_STEPS: dict[str, statemachine.Step] = {function_name(step): step for step in statemachine.Step}
+LAND_FUNCTION = function_name(statemachine.Step.LAND_REPORT)
+SUMMARIZE_FUNCTION = function_name(statemachine.Step.SUMMARIZE)
 
 
 def create_state_table():
