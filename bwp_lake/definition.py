@@ -7,18 +7,29 @@ ARNs). The ASL file is the one definition of the workflow.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 from bwp_lake import shipped_path
 
 ASL_PATH = shipped_path("statemachine", "statemachine") / "ingest_reports.asl.json"
 
-# ASL placeholder -> Lambda handler directory under lambdas/
-FUNCTION_PLACEHOLDERS: dict[str, str] = {
-    "PlanWindowsFunctionArn": "plan_windows",
-    "StartReportFunctionArn": "start_report",
-    "CheckReportFunctionArn": "check_report",
-    "LandReportFunctionArn": "land_report",
-    "SummarizeFunctionArn": "summarize",
+class Step(StrEnum):
+    """A function of the workflow, named as its handler directory under lambdas/."""
+
+    PLAN_WINDOWS = "plan_windows"
+    START_REPORT = "start_report"
+    CHECK_REPORT = "check_report"
+    LAND_REPORT = "land_report"
+    SUMMARIZE = "summarize"
+
+
+# ASL placeholder -> the function whose ARN fills it
+FUNCTION_PLACEHOLDERS: dict[str, Step] = {
+    "PlanWindowsFunctionArn": Step.PLAN_WINDOWS,
+    "StartReportFunctionArn": Step.START_REPORT,
+    "CheckReportFunctionArn": Step.CHECK_REPORT,
+    "LandReportFunctionArn": Step.LAND_REPORT,
+    "SummarizeFunctionArn": Step.SUMMARIZE,
 }
 
 # The lake bucket, where the Distributed Map writes its result files.

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from bwp.settings import Settings
+from bwp.lake.settings import Settings
 from moto import mock_aws
 
 from bwp_lake.local.engine import REGION, create_state_table

@@ -18,8 +18,9 @@ from bwp.errors import readable_cause
 
 from bwp_lake.cli.execution_input import add_window_arguments, execution_input
 from bwp_lake.cli.run_lines import outcome_verdict, plan_line, window_lines
+from bwp_lake.definition import Step
 from bwp_lake.emulator import Emulator, EmulatorConfig
-from bwp_lake.local.engine import DEFAULT_TIMEOUT_SECONDS, ApiEndpoint, ExecutionOutcome, LocalEngine
+from bwp_lake.local.engine import DEFAULT_TIMEOUT_SECONDS, FUNCTION_STEPS, ApiEndpoint, ExecutionOutcome, LocalEngine
 from bwp_lake.local.lake_state import LakeDirectoryInUse, StateFileUnreadable
 from bwp_lake.local.lambda_runtime import Invocation
 
@@ -155,24 +156,25 @@ def describe(invocation: Invocation) -> str | None:
     event, result = invocation.event, invocation.result
     window = event.get("window") or {}
     where = f"{window.get('reportType', ''):<12} {window.get('day', ''):<10}"
+    step = FUNCTION_STEPS.get(invocation.function)
     if invocation.error_type:
         message = (invocation.error_message or "")[:160]
-        if invocation.function == "bwp-plan-windows":
+        if step == Step.PLAN_WINDOWS:
             return f"input refused: {invocation.error_type}: {message}"
         if invocation.error_type == "TaskSlotsBusy":
             return f"{where}  waiting     for a report task slot: {message}"
         return f"{where}  {invocation.error_type}: {message}"
-    match invocation.function:
-        case "bwp-plan-windows":
+    match step:
+        case Step.PLAN_WINDOWS:
             return plan_line(result)
-        case "bwp-start-report" if result.get("adopted"):
+        case Step.START_REPORT if result.get("adopted"):
             return f"{where}  adopted     {result['taskId']} ({result['status']}, started by an earlier run)"
-        case "bwp-start-report":
+        case Step.START_REPORT:
             return f"{where}  started     {result['taskId']} (attempt {event['attempt']})"
-        case "bwp-check-report":
+        case Step.CHECK_REPORT:
             waiting = f", next check in {result['waitSeconds']} s" if result["status"] != "COMPLETED" else ""
             return f"{where}  {result['status']:<11} poll {result['polls']}{waiting}"
-        case "bwp-land-report":
+        case Step.LAND_REPORT:
             drift = "  HEADER DRIFT" if result.get("drift") else ""
             return f"{where}  landed      {result['rows']:,} rows, {result['bytesOut']:,} bytes{drift}"
     return None

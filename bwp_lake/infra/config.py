@@ -14,22 +14,30 @@ from typing import Any
 
 from bwp.lake.contract import API_CONCURRENT_TASKS, MAX_BACKFILL_WINDOWS, MAX_RANGE_DAYS
 from bwp.lake.schemas import REPORT_TYPES
+from bwp.lake.settings import Settings
 
 from bwp_lake.infra.outputs import DEFAULT_STACK_NAME
 
-# context key -> default; cdk.json carries the same values so that they can be edited in place
+# Context keys that set one of the functions' settings -> that setting (a field of Settings and of
+# LakeConfig alike): its default is the functions' own.
+FUNCTION_SETTINGS: dict[str, str] = {
+    "apiBaseUrl": "api_base_url",
+    "apiVersion": "api_version",
+    "downloadHostAllowlist": "download_host_allowlist",
+    "projectionStartDate": "projection_start_date",
+}
+
+# context key -> default. cdk.json carries the same values, so that every key can be edited in
+# place there; a test holds it to these.
 DEFAULTS: dict[str, Any] = {
     "stackName": DEFAULT_STACK_NAME,
     "reportTypes": list(REPORT_TYPES),
     "scheduleExpression": "cron(0 4 * * ? *)",
     "lookbackDays": 3,
     "maxConcurrency": 5,
-    "apiBaseUrl": "https://api.buywithprime.amazon.com",
-    "apiVersion": "2024-11-01",
+    **{key: Settings.default_of(field) for key, field in FUNCTION_SETTINGS.items()},
     "credentialsSecretName": "",
     "alarmEmail": "",
-    "downloadHostAllowlist": ["*.amazonaws.com", "*.buywithprime.amazon.com"],
-    "projectionStartDate": "2024-01-01",
     "databaseName": "bwp_report_lake",
     "athenaScanLimitGb": 10,
     "lambdaAssetDir": "build/lambda",
@@ -86,6 +94,15 @@ class LakeConfig:
             lambda_asset_dir=_text(value, "lambdaAssetDir", r".+"),
             backfill_from=_backfill_from(value),
             max_backfill_windows=_integer(value, "maxBackfillWindows", 0, MAX_BACKFILL_WINDOWS),
+        )
+
+    def function_settings(self, *, lake_bucket: str, state_table: str, credentials_secret_id: str) -> Settings:
+        """The functions' settings in this stack: the configured ones and the stack's resources."""
+        return Settings.of(
+            **{field: getattr(self, field) for field in FUNCTION_SETTINGS.values()},
+            lake_bucket=lake_bucket,
+            state_table=state_table,
+            credentials_secret_id=credentials_secret_id,
         )
 
 

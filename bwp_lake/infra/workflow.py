@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
-from bwp.lake.contract import NAMESPACE, SERVICE
+from bwp.lake.settings import function_environment
 from constructs import Construct
 
 from bwp_lake.definition import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS, placeholders
@@ -73,19 +73,11 @@ STEPS: dict[str, StepProfile] = {
 
 
 def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str, state_table: str) -> dict[str, str]:
-    """Every function's environment, named as bwp.settings.Settings' aliases."""
-    return {
-        "BWP_API_URL": config.api_base_url,
-        "BWP_API_VERSION": config.api_version,
-        "BWP_CREDENTIALS_SECRET": secret_id,
-        "LAKE_BUCKET": bucket_name,
-        "STATE_TABLE": state_table,
-        "DOWNLOAD_HOST_ALLOWLIST": ",".join(config.download_host_allowlist),
-        "PROJECTION_START_DATE": config.projection_start_date,
-        "POWERTOOLS_SERVICE_NAME": SERVICE,
-        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
-        "LOG_LEVEL": "INFO",
-    }
+    """Every function's environment (bwp.lake.settings), and the level it logs at."""
+    settings = config.function_settings(
+        lake_bucket=bucket_name, state_table=state_table, credentials_secret_id=secret_id
+    )
+    return {**function_environment(settings), "LOG_LEVEL": "INFO"}
 
 
 class Workflow(Construct):

@@ -24,7 +24,7 @@ from unittest import mock
 
 import boto3
 from bwp import dependencies
-from bwp.lake.contract import NAMESPACE, SERVICE
+from bwp.lake.settings import Settings, function_environment
 from bwp.models import ObjectLocation
 from bwp.observability import logger as lambda_logger
 from bwp.observability import metrics as lambda_metrics
@@ -35,7 +35,6 @@ from moto.stepfunctions.parser.backend.execution import Execution as MotoExecuti
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from bwp_lake import definition as statemachine
-from bwp_lake.infra.config import DEFAULTS
 from bwp_lake.local.lake_dir import LakeDirectory
 from bwp_lake.local.lake_state import held_by_this_run, load_state, written_through
 from bwp_lake.local.lambda_runtime import InProcessLambdas, Invocation, load_handler
@@ -163,20 +162,20 @@ class LocalEngine:
         self._stack.enter_context(written_through(root, STATE_TABLE))
 
     def _lambda_environment(self) -> dict[str, str]:
+        settings = Settings.of(
+            api_base_url=self.api.base_url,
+            credentials_secret_id=SECRET_ID,
+            lake_bucket=BUCKET,
+            state_table=STATE_TABLE,
+            download_host_allowlist=self._allowed_hosts,
+            # The emulator serves its reports over http on loopback; nothing else may be plain http.
+            download_plain_http_on_loopback=True,
+        )
         return {
+            **function_environment(settings),
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
-            "BWP_API_URL": self.api.base_url,
-            "BWP_CREDENTIALS_SECRET": SECRET_ID,
-            "LAKE_BUCKET": BUCKET,
-            "STATE_TABLE": STATE_TABLE,
-            "DOWNLOAD_HOST_ALLOWLIST": self._allowed_hosts,
-            # The emulator serves its reports over http on loopback; nothing else may be plain http.
-            "DOWNLOAD_PLAIN_HTTP_ON_LOOPBACK": "true",
-            "PROJECTION_START_DATE": DEFAULTS["projectionStartDate"],
-            "POWERTOOLS_SERVICE_NAME": SERVICE,
-            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
 
@@ -266,7 +265,7 @@ class LocalEngine:
         summaries = [
             i.result
             for i in invocations
-            if i.function == "bwp-summarize" and i.result and i.event.get("executionId") == execution_arn
+            if i.function == SUMMARIZE_FUNCTION and i.result and i.event.get("executionId") == execution_arn
         ]
         if not summaries:
             return None
@@ -289,7 +288,10 @@ def function_name(step: str) -> str:
     return f"bwp-{step.replace('_', '-')}"
 
 
-LAND_FUNCTION = function_name("land_report")
+# Local function name -> its step, for whoever reads the invocations (the CLI's progress lines).
+FUNCTION_STEPS: dict[str, statemachine.Step] = {function_name(step): step for step in statemachine.Step}
+LAND_FUNCTION = function_name(statemachine.Step.LAND_REPORT)
+SUMMARIZE_FUNCTION = function_name(statemachine.Step.SUMMARIZE)
 
 
 def create_state_table():

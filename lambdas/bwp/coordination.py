@@ -31,7 +31,9 @@ from bwp import errors
 from bwp.aws import transient_aws_errors
 from bwp.clock import Clock, iso_utc
 from bwp.lake.partition import Partition
+from bwp.models import ReportStatus
 from bwp.observability import logger
+from bwp.polling import IN_PROGRESS
 from bwp.redaction import redact
 
 # A task is adopted only well inside the API's seven days: one about to expire would vanish
@@ -42,18 +44,19 @@ ADOPTION_MARGIN = timedelta(hours=6)
 LEDGER_RETENTION = timedelta(days=90)
 
 # A window renews its slot's lease on every poll; polls are at most five minutes apart plus the
-# throttling retries' backoff (about half an hour), so an hour without renewal means the window
-# is gone. Its task may still be running at the API: the slot is then kept until it is not.
+# check's retries' backoff (about three quarters of an hour), so an hour without renewal means
+# the window is gone. Its task may still be running at the API: the slot is then kept until it
+# is not. tests/unit/test_asl.py holds the lease to polling's longest wait and the ASL's retries.
 SLOT_LEASE = timedelta(hours=1)
 # A waiter asks again at least every minute (the ASL's retry of TaskSlotsBusy); one that has not
-# asked for five has given up or died and no longer holds its place in the queue.
+# asked for five has given up or died and no longer holds its place in the queue (held to the
+# ASL's retry by tests/unit/test_asl.py).
 WAITER_LEASE = timedelta(minutes=5)
 
 LEDGER_PK_PREFIX = "WINDOW#"
 SLOTS_PK_PREFIX = "SLOTS#"
 WAITERS_PK_PREFIX = "WAITERS#"
-LANDED = "LANDED"
-ADOPTABLE_STATUSES = frozenset({"STARTED", "RUNNING", "COMPLETED"})
+ADOPTABLE_STATUSES = IN_PROGRESS | {ReportStatus.COMPLETED}
 MAX_CAUSE_CHARS = 500
 
 
@@ -153,7 +156,7 @@ class TaskLedger:
         item = {
             **self._key(partition),
             "taskId": task_id,
-            "status": "STARTED",
+            "status": ReportStatus.STARTED,
             "startedAt": iso_utc(now),
             "startedBy": execution_id,
             "attempt": attempt,
@@ -165,7 +168,8 @@ class TaskLedger:
 
     def record_status(self, partition: Partition, task_id: str, status: str) -> None:
         """The task's new status; a write for another task (the window was restarted since) is dropped."""
-        removes = " REMOVE lastError, lastCause, failedAt, failedBy, quarantineKey" if status == LANDED else ""
+        landed = status == ReportStatus.LANDED
+        removes = " REMOVE lastError, lastCause, failedAt, failedBy, quarantineKey" if landed else ""
         _conditional_write(
             lambda: self._table.update_item(
                 Key=self._key(partition),

@@ -15,7 +15,7 @@ from botocore.config import Config
 from bwp.client import BwpClient
 from bwp.clock import Clock, utc_now
 from bwp.credentials import SecretsManagerCredentials
-from bwp.settings import Settings
+from bwp.lake.settings import Settings
 
 _AWS_CONFIG = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 5, "mode": "standard"})
 

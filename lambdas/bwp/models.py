@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic.alias_generators import to_camel
+from pydantic import Field, TypeAdapter
 
 from bwp.lake.partition import Partition
+from bwp.lake.wire import WireModel
 
 
-class WireModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+class ReportStatus(StrEnum):
+    """A report task's status: the API's, and the ledger's own once the task's report landed.
 
-    def to_wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+    The API may answer a status not named here (``ReportTask.status`` keeps it as a string): the
+    check step refuses it by name.
+    """
+
+    STARTED = "STARTED"
+    RUNNING = "RUNNING"  # not among the API's examples, but possible
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    LANDED = "LANDED"  # ours: the ledger's, once the window's report is in the lake
 
 
 class ExpectedGeneration(WireModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bwp.models import ExpectedGeneration
+from bwp.models import ExpectedGeneration, ReportStatus
 
 MIN_WAIT_SECONDS = 10
 MAX_WAIT_SECONDS = 300  # every Wait is capped, history or not: a stuck report is noticed
@@ -29,10 +29,11 @@ DUE_AGE_FRACTION = 0.08
 # a poll costs 9 events (Wait 2, Task 5, Choice 2), so even three attempts of the whole cap stay
 # far below the limit. With waits growing to five minutes the cap is about twelve hours.
 MAX_POLLS = 150
+# A window's report task is started at most this many times: a FAILED, expired or vanished task
+# is started again until then. The ASL's "Restart allowed?" choice holds the same number.
+MAX_ATTEMPTS = 3
 
-IN_PROGRESS = frozenset({"STARTED", "RUNNING"})
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
+IN_PROGRESS = frozenset({ReportStatus.STARTED, ReportStatus.RUNNING})
 
 
 def next_wait_seconds(

@@ -29,10 +29,6 @@ DEFAULT_BACKFILL_WINDOWS = 30
 # Athena's date projection counts days from the epoch: nothing before it can be a partition.
 EPOCH_DAY = date(1970, 1, 1)
 
-# A window's report task is started at most this many times: a FAILED, expired or vanished task
-# is started again until then. The ASL's "Restart allowed?" choice holds the same number.
-MAX_ATTEMPTS = 3
-
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 

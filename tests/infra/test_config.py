@@ -86,3 +86,13 @@ def test_backfill_is_bounded_as_the_workflow_bounds_it_and_only_scheduled_when_c
     assert (healing["backfillFrom"], healing["maxBackfillWindows"]) == ("2024-03-01", 12)
     request = parse_request(healing)
     assert (str(request.backfill_from), request.max_backfill_windows) == ("2024-03-01", 12)
+
+
+def test_an_unconfigured_stack_gives_the_functions_their_own_defaults():
+    from bwp.lake.settings import Settings
+
+    # given no context at all, when the stack writes the functions' settings
+    resources = {"lake_bucket": "a-bucket", "state_table": "a-table", "credentials_secret_id": "a-secret"}
+    written = context_of({}).function_settings(**resources)
+    # then they are the settings a function takes when nothing is set
+    assert written == Settings.of(**resources)

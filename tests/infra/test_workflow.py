@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bwp.settings import Settings
+from bwp.lake.settings import Settings
 
 from bwp_lake.definition import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS
 from bwp_lake.infra.workflow import LAMBDA_RUNTIME

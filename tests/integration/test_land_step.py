@@ -21,9 +21,9 @@ from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
 from bwp.lake.manifest import CuratedFile, glue_columns
 from bwp.lake.partition import Partition
+from bwp.lake.settings import Settings
 from bwp.models import LandReportEvent, ReportProgress, Window
 from bwp.observability import metrics
-from bwp.settings import Settings
 from bwp.states.land_report import land_report
 from pydantic import ValidationError
 

@@ -4,9 +4,10 @@ import json
 
 import pytest
 from bwp import errors
+from bwp.coordination import SLOT_LEASE, WAITER_LEASE
 from bwp.lake.contract import MAP_RESULTS_PREFIX
-from bwp.polling import MAX_POLLS
-from bwp.windows import MAX_ATTEMPTS
+from bwp.lake.settings import Settings
+from bwp.polling import MAX_ATTEMPTS, MAX_POLLS, MAX_WAIT_SECONDS
 
 from bwp_lake import definition as statemachine
 
@@ -181,3 +182,41 @@ def test_summarize_is_handed_locations_and_settings_never_the_windows():
     assert parameters["mapResults"] == {"bucket.$": "$.results.ResultWriterDetails.Bucket",
                                         "key.$": "$.results.ResultWriterDetails.Key"}
     assert not any(value in ("$", "$.results") for value in parameters.values())
+
+
+def task_calling(placeholder):
+    """The Task state that invokes the function the definition names ``placeholder``."""
+    (state,) = [state for _, state in all_states() if state.get("Resource") == "${" + placeholder + "}"]
+    return state
+
+
+def request_seconds():
+    """How long one request to the API may take: its connect and read timeouts."""
+    return Settings.default_of("connect_timeout_seconds") + Settings.default_of("read_timeout_seconds")
+
+
+def test_a_slots_lease_outlasts_the_longest_gap_between_two_polls():
+    # given the loop that renews a slot's lease: each Check report of a task in progress renews it,
+    # after a Wait of the polling's waitSeconds
+    wait = dict(all_states())["Wait for report"]
+    assert (wait["SecondsPath"], wait["Next"]) == ("$.report.waitSeconds", "Check report")
+    check = task_calling("CheckReportFunctionArn")
+    # when the longest Wait is followed by a check that every one of its retries fails but the
+    # last, each failed attempt ending within one request's timeouts
+    retriers = check["Retry"]
+    attempts = 1 + sum(retrier["MaxAttempts"] for retrier in retriers)
+    gap = (MAX_WAIT_SECONDS + sum(worst_case_delay_seconds(retrier) for retrier in retriers)
+           + attempts * request_seconds())
+    # then the lease has not run out: a live window's slot is never taken for a dead one's
+    assert gap < SLOT_LEASE.total_seconds(), (gap, SLOT_LEASE)
+
+
+def test_a_waiters_lease_outlasts_the_longest_gap_between_two_asks_for_a_slot():
+    # given the retry that makes a waiting window ask again: TaskSlotsBusy on Start report
+    (busy,) = [retrier for retrier in task_calling("StartReportFunctionArn")["Retry"]
+               if retrier["ErrorEquals"] == ["TaskSlotsBusy"]]
+    # when it waits its longest (full jitter never waits longer than the capped delay) and asks
+    # again within one request's timeouts
+    gap = busy["MaxDelaySeconds"] + request_seconds()
+    # then its place in the queue is still held: a window waits its turn, not behind late comers
+    assert gap < WAITER_LEASE.total_seconds(), (gap, WAITER_LEASE)

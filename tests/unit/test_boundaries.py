@@ -43,7 +43,7 @@ def test_the_stack_reads_only_the_lakes_contract_of_the_lambda_code(folder):
 
 
 def test_the_lakes_contract_depends_on_nothing_else_of_the_lambda_code_but_its_error_names():
-    allowed = {"bwp.errors", "bwp.errors.UnknownReportType"}
+    allowed = {"bwp.errors", "bwp.errors.UnknownReportType", "bwp.errors.InvalidSettings"}
     assert offending(
         REPO / "lambdas" / "bwp" / "lake",
         lambda m: not bwp_module(m) or m.startswith("bwp.lake") or m in allowed,
@@ -62,3 +62,21 @@ def test_only_the_landing_path_imports_pyarrow():
     users = {path for path, modules in imported_modules(REPO / "lambdas").items()
              if any(module == "pyarrow" or module.startswith("pyarrow.") for module in modules)}
     assert users and all(path.startswith("lambdas/bwp/landing/") for path in users), users
+
+
+def test_the_report_statuses_are_spelled_once_in_the_lambda_code():
+    from bwp.models import ReportStatus
+
+    # given the statuses only a report task has (FAILED is also Step Functions' word for a child
+    # execution, which the Map's result files spell as Step Functions does)
+    statuses = {status.value for status in ReportStatus} - {ReportStatus.FAILED.value}
+    # when every string constant of the Lambda code but the module that names them is read
+    spelled = [
+        (str(path.relative_to(REPO)), node.lineno, node.value)
+        for path in sorted((REPO / "lambdas").rglob("*.py"))
+        if path != REPO / "lambdas" / "bwp" / "models.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value in statuses
+    ]
+    # then none is a report status: polling, coordination and the steps name them by ReportStatus
+    assert spelled == []

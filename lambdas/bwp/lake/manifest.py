@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+
+from bwp.lake.wire import WireModel
 
 
 @dataclass(frozen=True)
@@ -25,15 +26,12 @@ class Bigint:
 BigCount = Annotated[int, Bigint()]
 
 
-class ManifestPart(BaseModel):
-    """camelCase keys, as the workflow's messages (``bwp.models``); without their imports, so
-    that the stack can read this module."""
-
+class ManifestPart(WireModel):
     # A key the writer passes without a field here would be dropped, and never reach a column.
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     def to_json_line(self) -> bytes:
-        return (json.dumps(self.model_dump(mode="json", by_alias=True), separators=(",", ":")) + "\n").encode()
+        return (json.dumps(self.to_wire(), separators=(",", ":")) + "\n").encode()
 
 
 class Drift(ManifestPart):

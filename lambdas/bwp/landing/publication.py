@@ -26,8 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bwp.lake.contract import CURATED_PREFIX, REPORTS_PREFIX
 from bwp.lake.partition import Partition, day_of_key, quarantine_key_without_day, table_location_prefix
+from bwp.lake.settings import Settings
 from bwp.observability import logger
-from bwp.settings import Settings
 
 # CopyObject copies up to 5 GB in one call; a larger object needs a multipart copy
 # (UploadPartCopy), which the transfer manager makes in parts of 512 MiB, four at once. Both run

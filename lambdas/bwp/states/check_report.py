@@ -13,9 +13,9 @@ from bwp.client import BwpClient
 from bwp.clock import Clock
 from bwp.coordination import TaskLedger
 from bwp.lake import contract
-from bwp.models import CheckReportEvent, ReportProgress
+from bwp.lake.settings import Settings
+from bwp.models import CheckReportEvent, ReportProgress, ReportStatus
 from bwp.observability import logger, metrics
-from bwp.settings import Settings
 from bwp.states.report_tasks import merchant_slots, next_wait
 
 
@@ -46,11 +46,11 @@ def check_report(
             # The task no longer counts against the API's limit, whatever comes next.
             slots.release(previous.slot, task_id=task.task_id)
             progress = progress.model_copy(update={"slot": None})
-    if task.status == polling.COMPLETED:
+    if task.status == ReportStatus.COMPLETED:
         metrics.add_dimension(name="ReportType", value=previous.report_type)
         metrics.add_metric(name=contract.REPORT_POLLS, unit="Count", value=polls)
         return progress
-    if task.status == polling.FAILED:
+    if task.status == ReportStatus.FAILED:
         # The API gives no reason; everything it did say goes into the error.
         raise errors.ReportFailed(f"report task {task.task_id} FAILED: {json.dumps(asdict(task))}")
     if not in_progress:

@@ -17,17 +17,17 @@ from bwp import errors
 from bwp.aws import transient_aws_errors
 from bwp.client import BwpClient
 from bwp.clock import Clock, iso_utc, seconds_between
-from bwp.coordination import LANDED, TaskLedger
+from bwp.coordination import TaskLedger
 from bwp.lake import contract
 from bwp.lake.manifest import Download, Manifest, TaskOrigin, Timings
 from bwp.lake.partition import Partition
 from bwp.lake.schemas import ReportSchema, schema_for
+from bwp.lake.settings import Settings
 from bwp.landing.curated import CuratedResult, write_curated
 from bwp.landing.publication import StagedWindow, discard, publish, quarantine
 from bwp.landing.raw import LandingResult, land_download
-from bwp.models import LandReportEvent, WindowLanded
+from bwp.models import LandReportEvent, ReportStatus, WindowLanded
 from bwp.observability import logger, metrics
-from bwp.settings import Settings
 
 
 def land_report(
@@ -115,7 +115,7 @@ def land_report(
             ContentType="application/json",
         )
     discard(s3, settings.lake_bucket, staged.raw, staged.curated)
-    ledger.record_status(partition, report.task_id, LANDED)
+    ledger.record_status(partition, report.task_id, ReportStatus.LANDED)
     _log_what_the_tables_do_not_show(partition, landed, curated)
     _emit_landing_metrics(window.report_type, landed.rows, landed.bytes_out, generation_seconds)
     return WindowLanded(

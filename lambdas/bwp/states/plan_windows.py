@@ -9,9 +9,9 @@ from botocore.client import BaseClient
 from bwp import generation, runs, windows
 from bwp.client import BwpClient
 from bwp.gaps import landed_days, manifest_keys_in_s3
+from bwp.lake.settings import Settings
 from bwp.models import PlannedRun, PlanWindowsEvent
 from bwp.observability import logger
-from bwp.settings import Settings
 
 
 def plan(client: BwpClient, s3: BaseClient, settings: Settings, event: PlanWindowsEvent) -> PlannedRun:

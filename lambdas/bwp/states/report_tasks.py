@@ -11,8 +11,8 @@ from bwp import errors, polling
 from bwp.client import BwpClient, ReportTask
 from bwp.clock import Clock, parse_api_time
 from bwp.coordination import TaskSlots
+from bwp.lake.settings import Settings
 from bwp.models import Window
-from bwp.settings import Settings
 
 
 def merchant_slots(client: BwpClient, table: ServiceResource, settings: Settings, clock: Clock) -> TaskSlots:

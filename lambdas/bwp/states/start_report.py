@@ -10,9 +10,9 @@ from bwp import errors, polling
 from bwp.client import BwpClient, ReportTask
 from bwp.clock import Clock
 from bwp.coordination import LedgerEntry, TaskLedger
-from bwp.models import ReportProgress, StartReportEvent, Window
+from bwp.lake.settings import Settings
+from bwp.models import ReportProgress, ReportStatus, StartReportEvent, Window
 from bwp.observability import logger
-from bwp.settings import Settings
 from bwp.states.report_tasks import merchant_slots, next_wait
 
 
@@ -39,7 +39,7 @@ def start_report(
             status=task.status,
             request_time=task.request_time,
             last_updated_time=task.last_updated_time,
-            wait_seconds=0 if task.status == polling.COMPLETED else next_wait(window, task, 0, now),
+            wait_seconds=0 if task.status == ReportStatus.COMPLETED else next_wait(window, task, 0, now),
             slot=slot,
             adopted=True,
             started_by=entry.started_by,
@@ -57,7 +57,7 @@ def start_report(
     return ReportProgress(
         task_id=task_id,
         report_type=window.report_type,
-        status="STARTED",
+        status=ReportStatus.STARTED,
         polls=0,
         wait_seconds=polling.next_wait_seconds(0, now, now, window.expected_generation),
         slot=slot,
@@ -76,7 +76,7 @@ def _adoptable_task(
     except errors.ResourceNotFoundException:
         logger.info("ledger task expired at the API; starting a new one", extra={"task_id": entry.task_id})
         return None
-    if task.status in polling.IN_PROGRESS or task.status == polling.COMPLETED:
+    if task.status in polling.IN_PROGRESS or task.status == ReportStatus.COMPLETED:
         return entry, task
     logger.info("ledger task cannot be adopted", extra={"task_id": entry.task_id, "status": task.status})
     return None

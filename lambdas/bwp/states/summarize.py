@@ -18,10 +18,10 @@ from bwp.errors import readable_cause
 from bwp.freshness import hours_since_last_landing
 from bwp.gaps import Gap, find_gaps, landed_days, manifests_in_s3
 from bwp.lake import contract
+from bwp.lake.settings import Settings
 from bwp.landing.publication import withdraw_unlanded
 from bwp.models import WINDOW_RESULT, RunReport, SummarizeEvent, Summary, Window, WindowFailed, WindowLanded
 from bwp.observability import logger
-from bwp.settings import Settings
 
 MAX_FAILURES_NAMED = 50
 SUMMARY_SAMPLE = 20  # failed and drifted windows named in Summarize's output; the report has all

@@ -1,21 +1,31 @@
-"""Settings from environment variables: one typed model, validated once at cold start."""
+"""The functions' settings: one typed model, validated once at cold start.
+
+Each setting's name, environment variable (its alias), type and default are written here and
+nowhere else: the functions read them (``from_env``), and the stack and the local engine write
+the functions' environment from them (``function_environment``); the stack's configuration takes
+its defaults for the settings it shares from here too (``bwp_lake.infra.config``).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+from pydantic_core import to_jsonable_python
 
 from bwp.errors import InvalidSettings
-from bwp.lake.contract import API_CONCURRENT_TASKS
+from bwp.lake.contract import API_CONCURRENT_TASKS, NAMESPACE, SERVICE
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Built by field name where an engine writes the environment, by alias where a function reads it.
+    model_config = ConfigDict(frozen=True, validate_by_name=True)
 
-    api_base_url: HttpUrl = Field(HttpUrl("https://api.buywithprime.amazon.com"), alias="BWP_API_URL")
+    # Written as a person writes it (cdk.json shows this default); validated into a URL all the same.
+    api_base_url: HttpUrl = Field("https://api.buywithprime.amazon.com", alias="BWP_API_URL", validate_default=True)
     api_version: str = Field("2024-11-01", alias="BWP_API_VERSION", pattern=r"^\d{4}-\d{2}-\d{2}$")
     credentials_secret_id: str = Field(alias="BWP_CREDENTIALS_SECRET", min_length=1)
     lake_bucket: str = Field(alias="LAKE_BUCKET", min_length=3)
@@ -53,11 +63,45 @@ class Settings(BaseModel):
         return (self.connect_timeout_seconds, self.read_timeout_seconds)
 
     @classmethod
+    def default_of(cls, field: str) -> Any:
+        """A setting's default as JSON writes it (a list for a tuple, an ISO day for a date)."""
+        return to_jsonable_python(cls.model_fields[field].default)
+
+    def to_env(self) -> dict[str, str]:
+        """Every setting under its alias, written so that ``from_env`` reads back these settings."""
+        return {
+            type(self).model_fields[name].alias: _env_value(value) for name, value in self.model_dump().items()
+        }
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         names = {field.alias for field in cls.model_fields.values()}
+        return cls._validated({name: env[name] for name in names if name in env})
+
+    @classmethod
+    def of(cls, **values: Any) -> Settings:
+        """Settings by field name, as an engine writes them, refused as a function would refuse them."""
+        return cls._validated(values)
+
+    @classmethod
+    def _validated(cls, values: Mapping[str, Any]) -> Settings:
         try:
-            return cls.model_validate({name: env[name] for name in names if name in env})
+            return cls.model_validate(values)
         except ValidationError as error:
             problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
             raise InvalidSettings(f"invalid Lambda environment: {problems}") from None
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def function_environment(settings: Settings) -> dict[str, str]:
+    """Every function's environment, in the stack as in the local engine: its settings, and the
+    service and metric namespace Powertools reads."""
+    return {**settings.to_env(), "POWERTOOLS_SERVICE_NAME": SERVICE, "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE}
