@@ -33,6 +33,7 @@ from bwp_lake.emulator import reports
 from bwp_lake.emulator.clock import Clock, iso_millis, parse_instant
 from bwp_lake.emulator.config import EmulatorConfig
 from bwp_lake.emulator.faults import FaultSwitches
+from bwp_lake.emulator.report_types import REPORTS
 from bwp_lake.emulator.schema import OPERATIONS, SCHEMA, api_error, document_error
 
 logger = logging.getLogger(__name__)
@@ -213,9 +214,9 @@ class ReportingApi:
     # --- the three operations --------------------------------------------------------------------
     def start_report_task(self, request: dict[str, Any], target_id: str) -> dict[str, str]:
         report_type = request["reportType"]
-        if report_type not in reports.REPORT_TYPES:
+        if report_type not in REPORTS:
             raise api_error("Validation", f"Invalid report type {report_type!r}; valid report types: "
-                            f"{', '.join(reports.REPORT_TYPES)}", code="InvalidReportType")
+                            f"{', '.join(REPORTS)}", code="InvalidReportType")
         window = request.get("timeRange") or {}
         now = self.clock.now()
         end = _timestamp(window, "endDate") or now
