@@ -11,6 +11,9 @@ RNG; everything that must differ per unit (ids, timestamps) has a fixed width an
 the unit's index. So a day's byte length and the byte offset of any unit are arithmetic on the
 pool (Content-Length is known before a byte is generated, and a ``Range`` resume seeks straight
 to its unit), while memory stays at one pool per stream.
+
+What a report type's columns hold is its entry in ``emulator.report_types`` (see
+``emulator.columns``); everything here is the same for every type.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
+from itertools import chain, cycle, islice
 from operator import itemgetter
 
 from bwp_lake.emulator.columns import Draw, Drawn, Key, ReportType, Row, RowKey, Stamp
@@ -126,16 +130,16 @@ def _unit_key(seed: int, report_type: str) -> int:
 class _Shape:
     """A drawn unit's text with holes for its fixed-width values.
 
-    Writing a unit fills a tuple: its runs of Key values, its Stamp, one Stamp per row
-    (``delays``), one RowKey value per keyed row (``row_keys``: its make and the row's key), then
-    ``literals``; ``pick`` takes the unit's text from that tuple in order, for one ``str.join``.
+    Writing a unit fills a tuple: its runs of Key values, its Stamp, one Stamp per distinct row
+    delay (``delays``), one RowKey value per keyed row (``row_keys``: its make and the row's key),
+    then ``literals``; ``pick`` takes the unit's text from that tuple in order, for one ``str.join``.
     """
 
     size: int
     delays: tuple[int, ...]
     row_keys: tuple[tuple[Callable[[int, int], str], int], ...]
     literals: tuple[str, ...]
-    pick: Callable[[list[str]], tuple[str, ...]]
+    pick: Callable[[tuple[str, ...]], tuple[str, ...]]
 
 
 class _ShapeWriter:
@@ -155,22 +159,22 @@ class _ShapeWriter:
             else:
                 self._run_index[number] = len(self.key_runs)
                 self.key_runs.append((value.make,))
-        stamp_width = 8 if kind.whole_seconds else 13  # "HH:MM:SS", "HH:MM:SS.mmmZ"
-        self._widths = tuple(len(value.make(0)) if isinstance(value, Key) else len(value.make(0, 0))
-                             if isinstance(value, RowKey) else stamp_width for value in self._values)
+        self._widths = tuple(_width(value, kind.whole_seconds) for value in self._values)
         self._day_prefix = day.isoformat() + "T"
         self._stamp_suffix = "Z" if kind.whole_seconds else ""
         self._line_end = f",{ADDED_COLUMN[1]}\n" if header_drift == "add" else "\n"
         self._delayed = any(isinstance(value, Stamp) and value.delayed for value in self._values)
+        self.row_values = self._delayed or any(isinstance(value, RowKey) for value in self._values)
 
     def shape(self, rows: tuple[Row, ...]) -> _Shape:
         stamp_at = len(self.key_runs)
-        delays = tuple(row.delay for row in rows) if self._delayed else ()
+        # each distinct delay is written once per unit: an order's fees share two or three times
+        delays = tuple(dict.fromkeys(row.delay for row in rows)) if self._delayed else ()
         first_row_key = stamp_at + 1 + len(delays)
         row_keys: list[tuple[Callable[[int, int], str], int]] = []
         pieces: list[int | str] = []  # text, or the index of a value
         size = 0
-        for index, row in enumerate(rows):
+        for row in rows:
             drawn = iter(row.values)
             for number, value in enumerate(self._values):
                 if number and self._run_index.get(number, 0) is None:
@@ -182,7 +186,8 @@ class _ShapeWriter:
                     case Key():
                         pieces.append(self._run_index[number])
                     case Stamp(delayed):
-                        pieces += [self._day_prefix, stamp_at + 1 + index if delayed else stamp_at, self._stamp_suffix]
+                        at = stamp_at + 1 + delays.index(row.delay) if delayed else stamp_at
+                        pieces += [self._day_prefix, at, self._stamp_suffix]
                     case RowKey(make) if row.key is not None:
                         pieces.append(first_row_key + len(row_keys))
                         row_keys.append((make, row.key))
@@ -210,6 +215,18 @@ class _ShapeWriter:
         return _Shape(size, delays, tuple(row_keys), tuple(literals), itemgetter(*order))
 
 
+def _width(value: Key | RowKey | Stamp | Drawn, whole_seconds: bool) -> int:
+    """Characters of a fixed-width value (every key of a Key or RowKey is written as wide as key 0)."""
+    match value:
+        case Key(make):
+            return len(make(0))
+        case RowKey(make):
+            return len(make(0, 0))
+        case Stamp():
+            return 8 if whole_seconds else 13  # "HH:MM:SS", "HH:MM:SS.mmmZ"
+    return 0  # Drawn: its text is a literal of the shape
+
+
 # --- one day ------------------------------------------------------------------------------------
 class _DayPlan:
     """The units of one (report type, seed, day, rows per day) and their byte layout."""
@@ -221,7 +238,7 @@ class _DayPlan:
         self._tick_ms = 1000 if kind.whole_seconds else 1
         self._ticks_per_day = DAY_MS // self._tick_ms
         writer = _ShapeWriter(kind, day, header_drift)
-        self._key_runs = writer.key_runs
+        self._key_runs, self._row_values = writer.key_runs, writer.row_values
         self._stamp = _stamper(kind.whole_seconds)
         # shapes cycle over units [0, cycled); an optional tail unit closes the day
         drawn, self.cycled, closing = _layout(kind, Draw(random.Random(f"{seed}:{kind.name}:{day.isoformat()}"),
@@ -287,27 +304,29 @@ class _DayPlan:
             yield self._render(batch, min(stop, batch + self._batch_units), stop_tick - 1)
 
     def _render(self, first: int, stop: int, last_tick: int) -> str:
-        # column by column where values are the unit's (map calls no frame per unit), row by row for the rest
-        stamp, shapes, tail, cycled, pool = self._stamp, self.shapes, self.tail, self.cycled, len(self.shapes)
-        per_day, units, slot = self._ticks_per_day, self.units, self._slot
+        # column by column where a value is the unit's (map calls no frame per unit), row by row for the rest
+        stamp, per_day, units, slot = self._stamp, self._ticks_per_day, self.units, self._slot
         indexes = range(first, stop)
         mixed = list(map(self._mix, indexes))
         ticks = [unit * per_day // units + (x % slot if slot else 0) for unit, x in zip(indexes, mixed, strict=True)]
         runs = [map(",".join, zip(*(map(make, mixed) for make in run), strict=True)) if len(run) > 1
                 else map(run[0], mixed) for run in self._key_runs]
         unit_values = zip(*runs, map(stamp, ticks), strict=True)
+        within = first % len(self.shapes)
+        unit_shapes = chain(islice(cycle(self.shapes), within, within + max(0, min(stop, self.cycled) - first)),
+                            [self.tail] if stop > self.cycled else [])
+        if not self._row_values:
+            return "".join(["".join(shape.pick(values + shape.literals))
+                            for values, shape in zip(unit_values, unit_shapes, strict=True)])
         out: list[str] = []
         append = out.append
-        for unit, x, tick, values in zip(indexes, mixed, ticks, unit_values, strict=True):
-            shape = shapes[unit % pool] if unit < cycled else tail
-            if shape.delays or shape.row_keys:
-                row_values = []
-                for delay in shape.delays:  # a row's time: never past the window's last tick
-                    row_values.append(stamp(tick + delay if tick + delay <= last_tick else last_tick))
-                for make, key in shape.row_keys:
-                    row_values.append(make(x, key))
-                values += tuple(row_values)
-            append("".join(shape.pick(values + shape.literals)))
+        for x, tick, values, shape in zip(mixed, ticks, unit_values, unit_shapes, strict=True):
+            row_values = []
+            for delay in shape.delays:  # a row's time: never past the window's last tick
+                row_values.append(stamp(tick + delay if tick + delay <= last_tick else last_tick))
+            for make, key in shape.row_keys:
+                row_values.append(make(x, key))
+            append("".join(shape.pick(values + tuple(row_values) + shape.literals)))
         return "".join(out)
 
 
