@@ -18,9 +18,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bwp_lake.emulator import reports
-from bwp_lake.emulator.columns import Column, Draw, Drawn, Key, ReportType, Stamp
+from bwp_lake.emulator.columns import Column, Drawn, Key, ReportType
 from bwp_lake.emulator.report_types import REPORTS
 from bwp_lake.emulator.reports import ReportSpec, report_bytes, report_length, stream
+from tests.emulator.support import SHIPMENTS
 
 DAY = date(2024, 8, 22)
 MIDNIGHT = datetime(2024, 8, 22, tzinfo=UTC)
@@ -276,21 +277,6 @@ def test_a_bad_last_record_follows_the_rows_and_resumes_from_any_byte(bad, gzipp
     for offset in (1, len(whole) // 2, len(whole) - 3):
         assert b"".join(stream(spec, offset)) == whole[offset:]
 
-
-def _carrier(draw: Draw) -> str:
-    return draw.rng.choice(("UPS", "USPS", "Acme, Inc."))
-
-
-def _note(draw: Draw) -> str:
-    return 'said "leave it at the door"' if draw.rng.random() < 0.5 else ""
-
-
-SHIPMENTS = ReportType("TEST_SHIPMENTS", (
-    Column("shipmentId", Key(lambda key: f"SH-{key:015x}")),
-    Column("shippedAt", Stamp()),
-    Column("carrier", Drawn(_carrier)),
-    Column("note", Drawn(_note)),
-), whole_seconds=True)
 
 
 def test_a_report_type_written_as_one_entry_of_columns_is_served_as_csv(monkeypatch):
