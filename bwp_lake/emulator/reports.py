@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
@@ -109,20 +109,33 @@ def _millis_table() -> tuple[str, ...]:
     return tuple(f".{ms:03d}Z" for ms in range(1000))
 
 
-def _stamper(whole_seconds: bool) -> Callable[[int], str]:
-    """The text of a tick: "HH:MM:SS" of a second, or "HH:MM:SS.mmmZ" of a millisecond."""
-    clock, millis = _clock_table(), _millis_table()
+def _stamps(ticks: Iterable[int], whole_seconds: bool) -> Iterator[str]:
+    """The text of each tick: "HH:MM:SS" of a second, or "HH:MM:SS.mmmZ" of a millisecond."""
+    clock = _clock_table()
     if whole_seconds:
-        return clock.__getitem__
-
-    def stamp(tick: int) -> str:
-        return clock[tick // 1000] + millis[tick % 1000]
-
-    return stamp
+        return map(clock.__getitem__, ticks)
+    millis = _millis_table()
+    return iter([clock[tick // 1000] + millis[tick % 1000] for tick in ticks])
 
 
-def _unit_key(seed: int, report_type: str) -> int:
-    return random.Random(f"{seed}:{report_type}:units").getrandbits(59)
+def _stamper(whole_seconds: bool) -> Callable[[int], str]:
+    """One tick's text, as ``_stamps`` writes it."""
+    if whole_seconds:
+        return _clock_table().__getitem__
+    return lambda tick: next(_stamps((tick,), False))
+
+
+def _mixer(seed: int, report_type: str, day: date) -> Callable[[int], int]:
+    """A bijection of a unit's global index (its day's and its own): unique ids without remembering any."""
+    key, base = random.Random(f"{seed}:{report_type}:units").getrandbits(59), day.toordinal() << 27
+
+    def mix(unit: int) -> int:
+        x = (((base + unit) ^ key) * 0x2545F4914F6CDD1D) & _M59
+        x ^= x >> 23
+        x = (x * 0x5851F42D4C957F2D) & _M59
+        return x ^ (x >> 31)
+
+    return mix
 
 
 # --- one unit, ready to write -------------------------------------------------------------------
@@ -233,13 +246,12 @@ class _DayPlan:
 
     def __init__(self, kind: ReportType, day: date, seed: int, rows_per_day: int, header_drift: str | None):
         self.day = day
-        self._key = _unit_key(seed, kind.name)
-        self._base = day.toordinal() << 27
+        self._mix = _mixer(seed, kind.name, day)
         self._tick_ms = 1000 if kind.whole_seconds else 1
         self._ticks_per_day = DAY_MS // self._tick_ms
         writer = _ShapeWriter(kind, day, header_drift)
         self._key_runs, self._row_values = writer.key_runs, writer.row_values
-        self._stamp = _stamper(kind.whole_seconds)
+        self._whole_seconds, self._stamp = kind.whole_seconds, _stamper(kind.whole_seconds)
         # shapes cycle over units [0, cycled); an optional tail unit closes the day
         drawn, self.cycled, closing = _layout(kind, Draw(random.Random(f"{seed}:{kind.name}:{day.isoformat()}"),
                                                          day, seed), rows_per_day)
@@ -252,13 +264,6 @@ class _DayPlan:
             self._prefix.append(self._prefix[-1] + shape.size)
         self._cycle_size = self._prefix[-1]
         self._batch_units = max(1, _TEXT_BATCH * len(self.shapes) // max(1, self._cycle_size))
-
-    def _mix(self, unit: int) -> int:
-        """A bijection of the unit's global index: unique ids without remembering any."""
-        x = (((self._base + unit) ^ self._key) * 0x2545F4914F6CDD1D) & _M59
-        x ^= x >> 23
-        x = (x * 0x5851F42D4C957F2D) & _M59
-        return x ^ (x >> 31)
 
     def tick(self, unit: int) -> int:
         """The unit's timestamp in ticks since midnight; strictly increasing with the index."""
@@ -311,7 +316,7 @@ class _DayPlan:
         ticks = [unit * per_day // units + (x % slot if slot else 0) for unit, x in zip(indexes, mixed, strict=True)]
         runs = [map(",".join, zip(*(map(make, mixed) for make in run), strict=True)) if len(run) > 1
                 else map(run[0], mixed) for run in self._key_runs]
-        unit_values = zip(*runs, map(stamp, ticks), strict=True)
+        unit_values = zip(*runs, _stamps(ticks, self._whole_seconds), strict=True)
         within = first % len(self.shapes)
         unit_shapes = chain(islice(cycle(self.shapes), within, within + max(0, min(stop, self.cycled) - first)),
                             [self.tail] if stop > self.cycled else [])

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bwp_lake.emulator import reports
-from bwp_lake.emulator.columns import Column, Drawn, Key, ReportType
+from bwp_lake.emulator.columns import Column, Draw, Drawn, Groups, Key, ReportType, Row, RowKey, Stamp
 from bwp_lake.emulator.report_types import REPORTS
 from bwp_lake.emulator.reports import ReportSpec, report_bytes, report_length, stream
 from tests.emulator.support import SHIPMENTS
@@ -300,6 +300,43 @@ def test_a_report_type_written_as_one_entry_of_columns_is_served_as_csv(monkeypa
     for offset in (1, len(data) // 3, len(data) - 2):
         assert b"".join(stream(spec, offset)) == data[offset:]
     assert one_day(SHIPMENTS.name) == one_day(SHIPMENTS.name) != one_day(SHIPMENTS.name, seed=8)
+
+
+def _parcel(draw: Draw, rows: int | None = None) -> tuple[Row, ...]:
+    """A parcel scanned one to three times, minutes apart; the first scan has no scan number."""
+    count = rows or draw.rng.randint(1, 3)
+    return tuple(Row((draw.rng.choice(("in transit", "out, for delivery")),), delay=scan * draw.rng.randint(1, 600_000),
+                     key=scan or None) for scan in range(count))
+
+
+PARCELS = ReportType("TEST_PARCELS", (
+    Column("parcelId", Key(lambda key: f"PX{key:015d}"[:17])),
+    Column("orderedAt", Stamp()),
+    Column("scannedAt", Stamp(delayed=True)),
+    Column("scan", RowKey(lambda key, scan: f"{key % 1000:03d}-{scan}", absent="first")),
+    Column("status", Drawn()),
+), draw_unit=_parcel, groups=Groups(1, 3, _parcel))
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7, 500])
+def test_an_entry_of_several_rows_a_unit_fills_the_day_and_keeps_rows_in_the_window(monkeypatch, rows):
+    # given a report type written as one entry whose units are parcels of one to three scans, in milliseconds
+    monkeypatch.setitem(REPORTS, PARCELS.name, PARCELS)
+    start, end = MIDNIGHT, MIDNIGHT + timedelta(days=1)
+    data = one_day(PARCELS.name, rows)
+    parsed = dict_rows(data)
+    # then the day has exactly rows_per_day rows, each scan at or after its parcel's order and inside the day
+    assert len(parsed) == rows and read(data)[0] == ["parcelId", "orderedAt", "scannedAt", "scan", "status"]
+    for row in parsed:
+        ordered, scanned = datetime.fromisoformat(row["orderedAt"]), datetime.fromisoformat(row["scannedAt"])
+        assert start <= ordered <= scanned < end and row["scannedAt"].endswith("Z") and len(row["scannedAt"]) == 24
+        assert row["scan"] == "first" or row["scan"].endswith(("-1", "-2"))
+    # and a window's length is known before generating, and any offset resumes exactly
+    spec = ReportSpec(PARCELS.name, start + timedelta(hours=20), end, 7, rows)
+    window_data = b"".join(stream(spec))
+    assert report_length(spec) == len(window_data)
+    for offset in (1, len(window_data) // 2, len(window_data) - 1):
+        assert b"".join(stream(spec, offset)) == window_data[offset:]
 
 
 def test_an_entry_whose_drawn_column_has_no_draw_is_refused_by_name():
