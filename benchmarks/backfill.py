@@ -48,7 +48,7 @@ from benchmarks.workflow_metrics import (
     slot_utilization,
     state_transitions,
 )
-from bwp_lake.emulator import Emulator, EmulatorConfig, service
+from bwp_lake.emulator import Emulator, EmulatorConfig, tasks
 from bwp_lake.emulator.clock import parse_instant
 from bwp_lake.local import engine as local_engine
 from bwp_lake.local.engine import BUCKET, ApiEndpoint, LocalEngine
@@ -77,14 +77,14 @@ def generation_seconds(report_type: str, day: date) -> float:
 def generation_per_window() -> Iterator[None]:
     """The emulator's tasks take :func:`generation_seconds` per day of their range, instead of
     one time for every report type and day."""
-    task = service.Task
+    task = tasks.Task
 
-    def timed_task(**fields: Any) -> service.Task:
+    def timed_task(**fields: Any) -> tasks.Task:
         days = (fields["end"] - fields["start"]) / timedelta(days=1)
         seconds = generation_seconds(fields["report_type"], fields["start"].date()) * days
         return task(**fields | {"generation": timedelta(seconds=seconds)})
 
-    with mock.patch.object(service, "Task", timed_task):
+    with mock.patch.object(tasks, "Task", timed_task):
         yield
 
 

@@ -11,56 +11,24 @@ RNG; everything that must differ per unit (ids, timestamps) has a fixed width an
 the unit's index. So a day's byte length and the byte offset of any unit are arithmetic on the
 pool (Content-Length is known before a byte is generated, and a ``Range`` resume seeks straight
 to its unit), while memory stays at one pool per stream.
+
+What a report type's columns hold is its entry in ``emulator.report_types`` (see
+``emulator.columns``); everything here is the same for every type.
 """
 
 from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
+from itertools import chain, cycle, islice
+from operator import itemgetter
 
-ORDER_FEES_COLUMNS: tuple[str, ...] = (
-    "orderId",
-    "paymentId",
-    "sellingPartnerFbaOrderId",
-    "sellingPartnerFbaShipmentId",
-    "orderCreatedAt",
-    "feeChargedAt",
-    "feeType",
-    "currencyCode",
-    "primeOrderAmount",
-    "feeAmount",
-    "feeTaxAmount",
-    "feeDiscountsAmount",
-    "feeCreditsAmount",
-)
-
-# PROVISIONAL: the USER_EVENTS report's columns are not documented. These are the documented
-# fields of the events merchants send (sendUserEvents), in a fixed order; replace them here, and
-# only here, once a real report has been seen.
-USER_EVENTS_COLUMNS: tuple[str, ...] = (
-    "eventId",
-    "eventType",
-    "eventTime",
-    "clientType",
-    "clientVersion",
-    "schemaName",
-    "schemaVersion",
-    "ip",
-    "ubid",
-    "userAgent",
-    "currentUrl",
-    "referrer",
-    "product_sku",
-    "prime_promise_timestamp",
-    "page_type",
-)
-
-COLUMNS: dict[str, tuple[str, ...]] = {"ORDER_FEES": ORDER_FEES_COLUMNS, "USER_EVENTS": USER_EVENTS_COLUMNS}
-REPORT_TYPES: tuple[str, ...] = tuple(COLUMNS)
+from bwp_lake.emulator.columns import Draw, Drawn, Key, ReportType, Row, RowKey, Stamp
+from bwp_lake.emulator.report_types import REPORTS
 
 HEADER_DRIFTS = ("rename", "add")
 # What bad_last_record appends after the day's rows: one record a CSV reader chokes on.
@@ -74,7 +42,6 @@ DAY_MS = 86_400_000
 _POOL_SIZE = 512  # shapes per day: big enough to look random, small enough to build quickly
 _TEXT_BATCH = 64 * 1024  # characters of CSV per yielded chunk
 _M59 = (1 << 59) - 1
-_M64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -93,7 +60,7 @@ class ReportSpec:
 
 
 def columns(report_type: str, header_drift: str | None = None) -> tuple[str, ...]:
-    names = COLUMNS[report_type]
+    names = REPORTS[report_type].names
     if header_drift == "rename":
         return (*names[:-1], _renamed(names[-1]))
     if header_drift == "add":
@@ -142,71 +109,161 @@ def _millis_table() -> tuple[str, ...]:
     return tuple(f".{ms:03d}Z" for ms in range(1000))
 
 
-_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_BASE36_PAIRS = tuple(a + b for a in _BASE36 for b in _BASE36)
-_LETTER_PAIRS = tuple(a + b for a in _LETTERS for b in _LETTERS)
+def _stamps(ticks: Iterable[int], whole_seconds: bool) -> Iterator[str]:
+    """The text of each tick: "HH:MM:SS" of a second, or "HH:MM:SS.mmmZ" of a millisecond."""
+    clock = _clock_table()
+    if whole_seconds:
+        return map(clock.__getitem__, ticks)
+    millis = _millis_table()
+    return iter([clock[tick // 1000] + millis[tick % 1000] for tick in ticks])
 
 
-def _unit_key(seed: int, report_type: str) -> int:
-    return random.Random(f"{seed}:{report_type}:units").getrandbits(59)
+def _stamper(whole_seconds: bool) -> Callable[[int], str]:
+    """One tick's text, as ``_stamps`` writes it."""
+    if whole_seconds:
+        return _clock_table().__getitem__
+    return lambda tick: next(_stamps((tick,), False))
 
 
-def _amount(cents: int) -> str:
-    """Rounded to the cent and written as the documentation's example writes it: 60, 0.3, 1.44."""
-    units, rest = divmod(cents, 100)
-    if rest == 0:
-        return str(units)
-    if rest % 10 == 0:
-        return f"{units}.{rest // 10}"
-    return f"{units}.{rest:02d}"
+def _mixer(seed: int, report_type: str, day: date) -> Callable[[int], int]:
+    """A bijection of a unit's global index (its day's and its own): unique ids without remembering any."""
+    key, base = random.Random(f"{seed}:{report_type}:units").getrandbits(59), day.toordinal() << 27
+
+    def mix(unit: int) -> int:
+        x = (((base + unit) ^ key) * 0x2545F4914F6CDD1D) & _M59
+        x ^= x >> 23
+        x = (x * 0x5851F42D4C957F2D) & _M59
+        return x ^ (x >> 31)
+
+    return mix
+
+
+# --- one unit, ready to write -------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Shape:
+    """A drawn unit's text with holes for its fixed-width values.
+
+    Writing a unit fills a tuple: its runs of Key values, its Stamp, one Stamp per distinct row
+    delay (``delays``), one RowKey value per keyed row (``row_keys``: its make and the row's key),
+    then ``literals``; ``pick`` takes the unit's text from that tuple in order, for one ``str.join``.
+    """
+
+    size: int
+    delays: tuple[int, ...]
+    row_keys: tuple[tuple[Callable[[int, int], str], int], ...]
+    literals: tuple[str, ...]
+    pick: Callable[[tuple[str, ...]], tuple[str, ...]]
+
+
+class _ShapeWriter:
+    """Turns one report type's drawn units into shapes, for one day and header drift."""
+
+    def __init__(self, kind: ReportType, day: date, header_drift: str | None) -> None:
+        self._values = tuple(column.value for column in kind.columns)
+        # adjacent Key columns are one value, joined once per unit: "orderId,paymentId,fbaOrderId"
+        self.key_runs: list[tuple[Callable[[int], str], ...]] = []
+        self._run_index: dict[int, int | None] = {}  # Key column -> its run, or None inside one
+        for number, value in enumerate(self._values):
+            if not isinstance(value, Key):
+                continue
+            if number and isinstance(self._values[number - 1], Key):
+                self.key_runs[-1] += (value.make,)
+                self._run_index[number] = None
+            else:
+                self._run_index[number] = len(self.key_runs)
+                self.key_runs.append((value.make,))
+        self._widths = tuple(_width(value, kind.whole_seconds) for value in self._values)
+        self._day_prefix = day.isoformat() + "T"
+        self._stamp_suffix = "Z" if kind.whole_seconds else ""
+        self._line_end = f",{ADDED_COLUMN[1]}\n" if header_drift == "add" else "\n"
+        self._delayed = any(isinstance(value, Stamp) and value.delayed for value in self._values)
+        self.row_values = self._delayed or any(isinstance(value, RowKey) for value in self._values)
+
+    def shape(self, rows: tuple[Row, ...]) -> _Shape:
+        stamp_at = len(self.key_runs)
+        # each distinct delay is written once per unit: an order's fees share two or three times
+        delays = tuple(dict.fromkeys(row.delay for row in rows)) if self._delayed else ()
+        first_row_key = stamp_at + 1 + len(delays)
+        row_keys: list[tuple[Callable[[int, int], str], int]] = []
+        pieces: list[int | str] = []  # text, or the index of a value
+        size = 0
+        for row in rows:
+            drawn = iter(row.values)
+            for number, value in enumerate(self._values):
+                if number and self._run_index.get(number, 0) is None:
+                    size += 1 + self._widths[number]  # "," and the key: inside its run's value
+                    continue
+                if number:
+                    pieces.append(",")
+                match value:
+                    case Key():
+                        pieces.append(self._run_index[number])
+                    case Stamp(delayed):
+                        at = stamp_at + 1 + delays.index(row.delay) if delayed else stamp_at
+                        pieces += [self._day_prefix, at, self._stamp_suffix]
+                    case RowKey(make) if row.key is not None:
+                        pieces.append(first_row_key + len(row_keys))
+                        row_keys.append((make, row.key))
+                    case RowKey(absent=absent):
+                        pieces.append(absent)
+                        continue
+                    case Drawn():
+                        pieces.append(csv_field(next(drawn)))
+                        continue
+                size += self._widths[number]
+            pieces.append(self._line_end)
+        first_literal = first_row_key + len(row_keys)
+        literals: list[str] = []
+        order: list[int] = []
+        for piece in pieces:
+            if isinstance(piece, int):
+                order.append(piece)
+            elif piece:
+                size += len(piece)
+                if order and order[-1] >= first_literal:  # text after text: one literal
+                    literals[-1] += piece
+                else:
+                    order.append(first_literal + len(literals))
+                    literals.append(piece)
+        return _Shape(size, delays, tuple(row_keys), tuple(literals), itemgetter(*order))
+
+
+def _width(value: Key | RowKey | Stamp | Drawn, whole_seconds: bool) -> int:
+    """Characters of a fixed-width value (every key of a Key or RowKey is written as wide as key 0)."""
+    match value:
+        case Key(make):
+            return len(make(0))
+        case RowKey(make):
+            return len(make(0, 0))
+        case Stamp():
+            return 8 if whole_seconds else 13  # "HH:MM:SS", "HH:MM:SS.mmmZ"
+    return 0  # Drawn: its text is a literal of the shape
 
 
 # --- one day ------------------------------------------------------------------------------------
 class _DayPlan:
-    """The units of one (seed, report type, day) and their byte layout.
+    """The units of one (report type, seed, day, rows per day) and their byte layout."""
 
-    A report type says how its shapes are drawn (``_layout``), how long one is (``_size``) and how
-    units are written (``_render``); the arithmetic on indexes, times and offsets is shared.
-    """
-
-    TICK_MS = 1  # resolution of a unit's timestamp
-
-    def __init__(self, report_type: str, day: date, seed: int, rows_per_day: int, header_drift: str | None):
+    def __init__(self, kind: ReportType, day: date, seed: int, rows_per_day: int, header_drift: str | None):
         self.day = day
-        self._rng = random.Random(f"{seed}:{report_type}:{day.isoformat()}")
-        self._key = _unit_key(seed, report_type)
-        self._base = day.toordinal() << 27
-        self._day_prefix = day.isoformat() + "T"
-        self._line_end = f",{ADDED_COLUMN[1]}\n" if header_drift == "add" else "\n"
-        self._ticks_per_day = DAY_MS // self.TICK_MS
+        self._mix = _mixer(seed, kind.name, day)
+        self._tick_ms = 1000 if kind.whole_seconds else 1
+        self._ticks_per_day = DAY_MS // self._tick_ms
+        writer = _ShapeWriter(kind, day, header_drift)
+        self._key_runs, self._row_values = writer.key_runs, writer.row_values
+        self._whole_seconds, self._stamp = kind.whole_seconds, _stamper(kind.whole_seconds)
         # shapes cycle over units [0, cycled); an optional tail unit closes the day
-        self.shapes, self.cycled, self.tail = self._layout(rows_per_day)
+        drawn, self.cycled, closing = _layout(kind, Draw(random.Random(f"{seed}:{kind.name}:{day.isoformat()}"),
+                                                         day, seed), rows_per_day)
+        self.shapes = [writer.shape(rows) for rows in drawn]
+        self.tail = None if closing is None else writer.shape(closing)
         self.units = self.cycled + (1 if self.tail is not None else 0)
         self._slot = self._ticks_per_day // self.units if self.units else 0
         self._prefix = [0]
         for shape in self.shapes:
-            self._prefix.append(self._prefix[-1] + self._size(shape))
+            self._prefix.append(self._prefix[-1] + shape.size)
         self._cycle_size = self._prefix[-1]
         self._batch_units = max(1, _TEXT_BATCH * len(self.shapes) // max(1, self._cycle_size))
-
-    # layout, per report type
-    def _layout(self, rows_per_day: int) -> tuple[list, int, object | None]:
-        raise NotImplementedError
-
-    def _size(self, shape) -> int:
-        raise NotImplementedError
-
-    def _render(self, first: int, stop: int, stop_tick: int) -> Iterator[str]:
-        raise NotImplementedError
-
-    # arithmetic shared by both report types
-    def _mix(self, unit: int) -> int:
-        """A bijection of the unit's global index: unique ids without remembering any."""
-        x = (((self._base + unit) ^ self._key) * 0x2545F4914F6CDD1D) & _M59
-        x ^= x >> 23
-        x = (x * 0x5851F42D4C957F2D) & _M59
-        return x ^ (x >> 31)
 
     def tick(self, unit: int) -> int:
         """The unit's timestamp in ticks since midnight; strictly increasing with the index."""
@@ -218,11 +275,11 @@ class _DayPlan:
         if unit <= self.cycled:
             cycles, within = divmod(unit, len(self.shapes)) if self.shapes else (0, 0)
             return cycles * self._cycle_size + self._prefix[within]
-        return self.offset(self.cycled) + self._size(self.tail)
+        return self.offset(self.cycled) + self.tail.size
 
     def unit_range(self, lo_ms: int, hi_ms: int) -> tuple[int, int, int]:
         """Units whose timestamp is in [lo_ms, hi_ms), and the end of that range in ticks."""
-        lo_tick, hi_tick = -(-lo_ms // self.TICK_MS), -(-hi_ms // self.TICK_MS)
+        lo_tick, hi_tick = -(-lo_ms // self._tick_ms), -(-hi_ms // self._tick_ms)
         return self._first_at(lo_tick), self._first_at(hi_tick), hi_tick
 
     def _first_at(self, tick: int) -> int:
@@ -249,227 +306,59 @@ class _DayPlan:
 
     def text(self, first: int, stop: int, stop_tick: int) -> Iterator[str]:
         for batch in range(first, stop, self._batch_units):
-            yield from self._render(batch, min(stop, batch + self._batch_units), stop_tick)
+            yield self._render(batch, min(stop, batch + self._batch_units), stop_tick - 1)
 
-    def _shape(self, unit: int):
-        return self.tail if unit >= self.cycled else self.shapes[unit % len(self.shapes)]
-
-
-# ORDER_FEES: one unit is an order with 4-9 fee rows -------------------------------------------------
-_FULFILLMENT_FEES = (322, 475, 540, 612, 717, 966, 1130)
-_MIN_ORDER_ROWS = 4  # processing, authorization, Prime service, one fulfillment
-_MAX_POOL_ORDER_ROWS = 7  # ... plus cross-border and two more shipments
-
-
-@dataclass(frozen=True)
-class _OrderShape:
-    rows: tuple[tuple[int, int, str], ...]  # (charge delay in s, shipment index or -1, line tail)
-
-
-class _OrderFeesDay(_DayPlan):
-    TICK_MS = 1000  # the report's timestamps have whole seconds
-    # orderId 15, paymentId 27, FBA order id 19, two timestamps of 20, five commas
-    _FIXED_ROW_WIDTH = 15 + 27 + 19 + 20 + 20 + 5
-
-    def _layout(self, rows_per_day: int) -> tuple[list, int, object | None]:
-        """Orders, as many as fit, then one order with exactly the rows left (so rows_per_day holds)."""
-        pool = [self._order(self._rng.random() < 0.12, self._shipments())
-                for _ in range(min(_POOL_SIZE, rows_per_day // _MIN_ORDER_ROWS + 1))]
-        sizes = [len(shape.rows) for shape in pool]
-        cycle_rows = sum(sizes)
-        # whole cycles that surely fit, leaving room for any order plus a closing one; then walk
-        margin = _MIN_ORDER_ROWS + _MAX_POOL_ORDER_ROWS
-        cycles = max(0, (rows_per_day - margin) // cycle_rows) if cycle_rows else 0
-        left, cycled = rows_per_day - cycles * cycle_rows, cycles * len(pool)
-        while pool:
-            rows = sizes[cycled % len(pool)]
-            if left - rows != 0 and left - rows < _MIN_ORDER_ROWS:
-                break
-            left, cycled = left - rows, cycled + 1
-        if not left:
-            return pool, cycled, None
-        # the closing order takes the rows left: several shipments, or (below four rows a day) a cut
-        closing = self._order(False, max(1, left - 3))
-        return pool, cycled, _OrderShape(closing.rows[:left])
-
-    def _shipments(self) -> int:
-        draw = self._rng.random()
-        return 1 if draw < 0.78 else 2 if draw < 0.96 else 3
-
-    def _order(self, cross_border: bool, shipments: int) -> _OrderShape:
-        rng, end = self._rng, self._line_end
-        amount = rng.randint(1_200, 32_000)
-        quick = rng.randint(2, 40)  # Amazon Pay fees are charged seconds after the order
-        later = rng.randint(1_800, 9 * 3_600)  # Prime fees when it ships, hours later
-        rows = [
-            (quick, -1, f",ApayProcessingFee,USD,0,{_amount(round(amount * 0.024))},0,0,0{end}"),
-            (quick, -1, f",ApayAuthorizationFee,USD,0,0.3,0,0,0{end}"),
-        ]
-        if cross_border:
-            rows.append((quick, -1, f",ApayCrossBorderFee,USD,0,{_amount(round(amount * 0.01))},0,0,0{end}"))
-        gross = round(amount * rng.choice((0.04, 0.05, 0.053)))
-        tax = round(gross * 0.0825) if rng.random() < 0.1 else 0
-        discount = round(gross * rng.uniform(0.02, 0.1)) if rng.random() < 0.3 else 0
-        credits = min(gross + tax - discount, rng.randint(50, 250)) if rng.random() < 0.4 else 0
-        net = gross + tax - discount - credits
-        rows.append((later, -1, f",PrimeServiceFee,USD,{_amount(amount)},{_amount(net)},{_amount(tax)},"
-                                f"{_amount(discount)},{_amount(credits)}{end}"))
-        for shipment in range(shipments):
-            fee = rng.choice(_FULFILLMENT_FEES) * rng.randint(1, 3)
-            credited = fee if rng.random() < 0.25 else 0
-            rows.append((later + shipment * rng.randint(0, 7_200), shipment,
-                         f",PrimeFulfillmentFee,USD,0,{_amount(fee - credited)},0,0,{_amount(credited)}{end}"))
-        return _OrderShape(tuple(rows))
-
-    def _size(self, shape: _OrderShape) -> int:
-        return sum(self._FIXED_ROW_WIDTH + (3 if ship < 0 else 15) + len(tail) for _, ship, tail in shape.rows)
-
-    def _render(self, first: int, stop: int, stop_tick: int) -> Iterator[str]:
-        clock, prefix, mix = _clock_table(), self._day_prefix, self._mix
-        pairs36, letter_pairs = _BASE36_PAIRS, _LETTER_PAIRS
-        per_day, units, slot, last_second = self._ticks_per_day, self.units, self._slot, stop_tick - 1
+    def _render(self, first: int, stop: int, last_tick: int) -> str:
+        # column by column where a value is the unit's (map calls no frame per unit), row by row for the rest
+        stamp, per_day, units, slot = self._stamp, self._ticks_per_day, self.units, self._slot
+        indexes = range(first, stop)
+        mixed = list(map(self._mix, indexes))
+        ticks = [unit * per_day // units + (x % slot if slot else 0) for unit, x in zip(indexes, mixed, strict=True)]
+        runs = [map(",".join, zip(*(map(make, mixed) for make in run), strict=True)) if len(run) > 1
+                else map(run[0], mixed) for run in self._key_runs]
+        unit_values = zip(*runs, _stamps(ticks, self._whole_seconds), strict=True)
+        within = first % len(self.shapes)
+        unit_shapes = chain(islice(cycle(self.shapes), within, within + max(0, min(stop, self.cycled) - first)),
+                            [self.tail] if stop > self.cycled else [])
+        if not self._row_values:
+            return "".join(["".join(shape.pick(values + shape.literals))
+                            for values, shape in zip(unit_values, unit_shapes, strict=True)])
         out: list[str] = []
         append = out.append
-        for unit in range(first, stop):
-            x = mix(unit)
-            created_s = unit * per_day // units + (x % slot if slot else 0)
-            rest, digits = divmod(x, 1000)
-            rest, letters = divmod(rest, 676 * 676)
-            order_id = (f"{digits:03d}-{letter_pairs[letters // 676]}{letter_pairs[letters % 676]}-"
-                        f"{pairs36[rest // 1_679_616 % 1296]}{pairs36[rest // 1296 % 1296]}{pairs36[rest % 1296]}")
-            payment = f"{(x * 0x9E3779B97F4A7C15 + 0x632BE5AB) % 10**20:020d}"
-            fba = f"{(x * 0xBF58476D1CE4E5B9) % 10**14:014d}"
-            ids = (f"{order_id},P01-{payment[:7]}-{payment[7:14]}-C{payment[14:]},"
-                   f"S01-{fba[:7]}-{fba[7:]},")
-            created = "," + prefix + clock[created_s] + "Z," + prefix
-            for delay, shipment, tail in self._shape(unit).rows:
-                charged = created_s + delay
-                if charged > last_second:
-                    charged = last_second
-                ship = "N/A" if shipment < 0 else f"{(x * 0x94D049BB133111EB + shipment) % 10**15:015d}"
-                append(ids + ship + created + clock[charged] + "Z" + tail)
-        yield "".join(out)
+        for x, tick, values, shape in zip(mixed, ticks, unit_values, unit_shapes, strict=True):
+            row_values = []
+            for delay in shape.delays:  # a row's time: never past the window's last tick
+                row_values.append(stamp(tick + delay if tick + delay <= last_tick else last_tick))
+            for make, key in shape.row_keys:
+                row_values.append(make(x, key))
+            append("".join(shape.pick(values + tuple(row_values) + shape.literals)))
+        return "".join(out)
 
 
-# USER_EVENTS: one unit is one event -------------------------------------------------------------------
-_USER_AGENTS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
-    "Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
-    "Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile "
-    "Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0",
-    'Mozilla/5.0 (compatible; "ShopPreview"/2.1; +https://preview.example.com/bot)',
-)
-_SERVER_AGENT = "bwp-server-sdk/1.4.0 (python/3.11)"
-_EVENT_TYPES = (("page-load", 0.5), ("click", 0.75), ("widget-viewed", 0.9), ("bwp-widget-promise-loaded", 1.0))
-_SCHEMAS = {
-    "page-load": "PageLoadEvent",
-    "click": "ClickEvent",
-    "widget-viewed": "WidgetViewedEvent",
-    "bwp-widget-promise-loaded": "PromiseLoadedEvent",
-}
-_REFERRERS = ("https://www.google.com/", "https://www.facebook.com/", "https://www.instagram.com/", "")
-_WORDS = ("alpine", "linen", "cedar", "harbor", "maple", "summit", "coastal", "meadow", "ember", "willow")
-_GOODS = ("tee", "hoodie", "mug", "candle", "tote", "cap", "blanket", "notebook", "bottle", "scarf")
-
-
-@cache
-def _storefront(seed: int) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """The merchant's host and catalog of (sku, url slug): fixed per seed, like a real store."""
-    rng = random.Random(f"{seed}:storefront")
-    host = f"shop.{rng.choice(_WORDS)}-{rng.choice(_GOODS)}s.example.com"
-    catalog = []
-    for number in range(48):
-        word, good = rng.choice(_WORDS), rng.choice(_GOODS)
-        catalog.append((f"SKU-{good[:3].upper()}-{number:04d}", f"{word}-{good}-{number}"))
-    return host, tuple(catalog)
-
-
-class _UserEventsDay(_DayPlan):
-    TICK_MS = 1  # eventTime has milliseconds
-    _FIXED_ROW_WIDTH = 36 + 24  # eventId (UUID) and eventTime
-
-    def __init__(self, report_type: str, day: date, seed: int, rows_per_day: int, header_drift: str | None):
-        self._host, self._catalog = _storefront(seed)
-        super().__init__(report_type, day, seed, rows_per_day, header_drift)
-
-    def _layout(self, rows_per_day: int) -> tuple[list, int, object | None]:
-        return [self._event() for _ in range(min(_POOL_SIZE, rows_per_day))], rows_per_day, None
-
-    def _event(self) -> tuple[str, str]:
-        """The variable-width fields of an event: (",eventType,", ",clientType,...,page_type\\n")."""
-        rng, store = self._rng, f"https://{self._host}"
-        draw = rng.random()
-        event_type = next(name for name, cumulative in _EVENT_TYPES if draw < cumulative)
-        sku, slug = rng.choice(self._catalog)
-        page_type, url = "PRODUCT_DETAIL", f"{store}/products/{slug}?variant={rng.randint(10**12, 10**13 - 1)}"
-        if event_type == "page-load" and rng.random() < 0.45:
-            page_type, url = rng.choice((
-                ("HOME", f"{store}/"),
-                ("COLLECTION", f"{store}/collections/{rng.choice(_GOODS)}s"),
-                ("SEARCH", f"{store}/search?q={rng.choice(_WORDS)}&filter=size:m,color:{rng.choice(_WORDS)}"),
-                ("CART", f"{store}/cart"),
-                ("CHECKOUT", f"{store}/checkouts/{rng.getrandbits(64):016x}"),
-            ))
-            sku = ""
-        if rng.random() < 0.15:
-            url += ("&" if "?" in url else "?") + "utm_source=newsletter&utm_content=summer,sale"
-        server = rng.random() < 0.08
-        referrer = rng.choice(_REFERRERS) if rng.random() < 0.6 else f"{store}/collections/{rng.choice(_GOODS)}s"
-        promise = ""
-        if event_type == "bwp-widget-promise-loaded":
-            promised = self.day + timedelta(days=rng.randint(1, 4))
-            promise = f"{promised.isoformat()}T{rng.choice((20, 22, 23)):02d}:00:00Z"
-        if rng.random() < 0.9:
-            ip = ".".join(str(rng.randint(1, 254)) for _ in range(4))
-        else:
-            ip = f"2600:1700:{rng.getrandbits(16):x}:{rng.getrandbits(16):x}::{rng.getrandbits(12):x}"
-        fields = (
-            "SERVER_CLIENT" if server else "WEBSITE_CLIENT",
-            rng.choice(("1.0.4", "1.1.0", "2.0.1")),
-            _SCHEMAS[event_type],
-            rng.choice(("1.0", "1.1")),
-            ip,
-            f"{rng.randint(130, 135)}-{rng.randint(0, 9_999_999):07d}-{rng.randint(0, 9_999_999):07d}",
-            _SERVER_AGENT if server else rng.choice(_USER_AGENTS),
-            url,
-            referrer,
-            sku,
-            promise,
-            page_type,
-        )
-        return f",{event_type},", "," + ",".join(csv_field(field) for field in fields) + self._line_end
-
-    def _size(self, shape: tuple[str, str]) -> int:
-        return self._FIXED_ROW_WIDTH + len(shape[0]) + len(shape[1])
-
-    def _render(self, first: int, stop: int, stop_tick: int) -> Iterator[str]:
-        clock, millis, prefix, mix, shapes = _clock_table(), _millis_table(), self._day_prefix, self._mix, self.shapes
-        per_day, units, slot, pool = self._ticks_per_day, self.units, self._slot, len(self.shapes)
-        out: list[str] = []
-        append = out.append
-        for unit in range(first, stop):
-            x = mix(unit)
-            y = (x * 0x9E3779B97F4A7C15 + 0x7F4A7C15) & _M64
-            second, milli = divmod(unit * per_day // units + x % slot, 1000)
-            # a UUIDv4 whose first 60 bits are x: unique because x is
-            h = f"{x:015x}{y:016x}"
-            event_id = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[y & 3]}{h[15:18]}-{h[18:30]}"
-            head, rest = shapes[unit % pool]
-            append(event_id + head + prefix + clock[second] + millis[milli] + rest)
-        yield "".join(out)
-
-
-_PLANS: dict[str, Callable[..., _DayPlan]] = {"ORDER_FEES": _OrderFeesDay, "USER_EVENTS": _UserEventsDay}
+def _layout(kind: ReportType, draw: Draw, rows_per_day: int) -> tuple[list[tuple[Row, ...]], int,
+                                                                      tuple[Row, ...] | None]:
+    """(the pool of drawn units, how many units cycle over it, the closing unit or None)."""
+    if kind.groups is None:
+        return [kind.draw(draw) for _ in range(min(_POOL_SIZE, rows_per_day))], rows_per_day, None
+    least, most = kind.groups.min_rows, kind.groups.max_rows
+    # units, as many as fit, then one with exactly the rows left (so rows_per_day holds)
+    pool = [kind.draw(draw) for _ in range(min(_POOL_SIZE, rows_per_day // least + 1))]
+    sizes = [len(rows) for rows in pool]
+    cycle_rows = sum(sizes)
+    # whole cycles that surely fit, leaving room for any unit plus a closing one; then walk
+    cycles = max(0, (rows_per_day - least - most) // cycle_rows) if cycle_rows else 0
+    left, cycled = rows_per_day - cycles * cycle_rows, cycles * len(pool)
+    while pool:
+        rows = sizes[cycled % len(pool)]
+        if left - rows != 0 and left - rows < least:
+            break
+        left, cycled = left - rows, cycled + 1
+    return pool, cycled, (kind.groups.closing(draw, left) if left else None)
 
 
 @lru_cache(maxsize=4)
-def _plan(report_type: str, day: date, seed: int, rows_per_day: int, header_drift: str | None) -> _DayPlan:
-    return _PLANS[report_type](report_type, day, seed, rows_per_day, header_drift)
-
+def _plan(kind: ReportType, day: date, seed: int, rows_per_day: int, header_drift: str | None) -> _DayPlan:
+    return _DayPlan(kind, day, seed, rows_per_day, header_drift)
 
 # --- a window -----------------------------------------------------------------------------------
 def _ceil_ms(delta: timedelta) -> int:
@@ -487,9 +376,9 @@ def _days(start: datetime, end: datetime) -> Iterator[tuple[date, int, int]]:
 
 
 @lru_cache(maxsize=16_384)
-def _day_size(report_type: str, day: date, seed: int, rows_per_day: int, header_drift: str | None,
+def _day_size(kind: ReportType, day: date, seed: int, rows_per_day: int, header_drift: str | None,
               lo_ms: int, hi_ms: int) -> int:
-    plan = _plan(report_type, day, seed, rows_per_day, header_drift)
+    plan = _plan(kind, day, seed, rows_per_day, header_drift)
     first, stop, _ = plan.unit_range(lo_ms, hi_ms)
     return plan.offset(stop) - plan.offset(first)
 
@@ -501,7 +390,7 @@ def report_length(spec: ReportSpec) -> int:
     if spec.gzip:
         return _gzip_length(spec)
     return len(header_line(spec.report_type, spec.header_drift)) + len(bad_record(spec)) + sum(
-        _day_size(spec.report_type, day, spec.seed, spec.rows_per_day, spec.header_drift, lo, hi)
+        _day_size(REPORTS[spec.report_type], day, spec.seed, spec.rows_per_day, spec.header_drift, lo, hi)
         for day, lo, hi in _days(spec.start, spec.end)
     )
 
@@ -537,18 +426,18 @@ def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _plain(spec: ReportSpec, offset: int) -> Iterator[bytes]:
-    header = header_line(spec.report_type, spec.header_drift)
+    header, kind = header_line(spec.report_type, spec.header_drift), REPORTS[spec.report_type]
     if offset < len(header):
         yield header[offset:].encode()
         offset = 0
     else:
         offset -= len(header)
     for day, lo, hi in _days(spec.start, spec.end):
-        size = _day_size(spec.report_type, day, spec.seed, spec.rows_per_day, spec.header_drift, lo, hi)
+        size = _day_size(kind, day, spec.seed, spec.rows_per_day, spec.header_drift, lo, hi)
         if offset >= size:
             offset -= size
             continue
-        plan = _plan(spec.report_type, day, spec.seed, spec.rows_per_day, spec.header_drift)
+        plan = _plan(kind, day, spec.seed, spec.rows_per_day, spec.header_drift)
         first, stop, stop_tick = plan.unit_range(lo, hi)
         skip = 0
         if offset:

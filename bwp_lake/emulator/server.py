@@ -1,6 +1,7 @@
 """The emulator as an HTTP server on loopback, and the handle tests and the local engine hold.
 
-The handler only routes and moves bytes; ``emulator.service`` decides every answer.
+The handler only routes and moves bytes; ``emulator.service`` (a facade over auth, tasks and
+downloads) decides every answer.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from time import sleep
 from typing import Any
 from urllib.parse import urlsplit
 
+from bwp_lake.emulator.answers import Answer, error_answer, json_answer
 from bwp_lake.emulator.clock import Clock, iso_millis, parse_instant
 from bwp_lake.emulator.config import EmulatorConfig
 from bwp_lake.emulator.faults import FaultSwitches
-from bwp_lake.emulator.service import Answer, ReportingApi, error_answer, json_answer
+from bwp_lake.emulator.service import ReportingApi
 
 logger = logging.getLogger("emulator")
 

@@ -9,6 +9,7 @@ import requests
 from bwp.client import REPORT_DOWNLOAD_LINK, REPORT_TASK, START_REPORT_TASK, graphql_string
 
 from bwp_lake.emulator import Emulator
+from bwp_lake.emulator.columns import Column, Draw, Drawn, Key, ReportType, Stamp
 
 TIMEOUT = (2.0, 10.0)
 # A fixed start makes the default window and the task expiry easy to reason about.
@@ -126,3 +127,20 @@ class ApiClient:
 
 def classification(answer: dict[str, Any]) -> dict[str, Any]:
     return answer["errors"][0]["extensions"]["classification"]
+
+
+def _carrier(draw: Draw) -> str:
+    return draw.rng.choice(("UPS", "USPS", "Acme, Inc."))
+
+
+def _note(draw: Draw) -> str:
+    return 'said "leave it at the door"' if draw.rng.random() < 0.5 else ""
+
+
+# A report type that exists only in the tests, written as one entry: an id, a time, two drawn values
+SHIPMENTS = ReportType("TEST_SHIPMENTS", (
+    Column("shipmentId", Key(lambda key: f"SH-{key:015x}")),
+    Column("shippedAt", Stamp()),
+    Column("carrier", Drawn(_carrier)),
+    Column("note", Drawn(_note)),
+), whole_seconds=True)

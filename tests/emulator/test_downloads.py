@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bwp_lake.emulator.report_types import REPORTS
 from bwp_lake.emulator.reports import header_line, report_bytes
-from tests.emulator.support import classification
+from tests.emulator.support import SHIPMENTS, classification
 
 DAY = date(2024, 8, 22)
 
@@ -144,3 +145,14 @@ def test_downloads_keep_the_connection_alive_and_are_counted(api, emulator):
     assert first.raw.version == 11 and "close" not in first.headers.get("Connection", "")
     assert first.content == second.content == expected
     assert emulator.state()["calls"]["download"] == 2
+
+
+def test_a_report_type_added_as_one_entry_is_started_and_served_by_the_api(api, monkeypatch):
+    # given a report type that exists only as an entry of the emulator's report types
+    monkeypatch.setitem(REPORTS, SHIPMENTS.name, SHIPMENTS)
+    # when a task of it completes and its report is fetched whole and resumed from byte 10
+    url, expected = served(api, SHIPMENTS.name)
+    whole, resumed = api.get(url), api.get(url, Range="bytes=10-")
+    # then the API served exactly the day's report, its header first
+    assert expected.startswith(b"shipmentId,shippedAt,carrier,note\n") and expected.count(b"\n") == 1 + 200
+    assert whole.content == expected and resumed.status_code == 206 and resumed.content == expected[10:]

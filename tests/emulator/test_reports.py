@@ -18,7 +18,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bwp_lake.emulator import reports
+from bwp_lake.emulator.columns import Column, Draw, Drawn, Groups, Key, ReportType, Row, RowKey, Stamp
+from bwp_lake.emulator.report_types import REPORTS
 from bwp_lake.emulator.reports import ReportSpec, report_bytes, report_length, stream
+from tests.emulator.support import SHIPMENTS
 
 DAY = date(2024, 8, 22)
 MIDNIGHT = datetime(2024, 8, 22, tzinfo=UTC)
@@ -102,10 +105,10 @@ def test_order_fees_has_the_documented_columns_in_the_documented_order():
 
 def test_user_events_has_the_provisional_columns_defined_in_one_place():
     assert read(one_day("USER_EVENTS"))[0] == PROVISIONAL_USER_EVENTS_COLUMNS
-    assert reports.COLUMNS["USER_EVENTS"] == tuple(PROVISIONAL_USER_EVENTS_COLUMNS)
+    assert reports.columns("USER_EVENTS") == tuple(PROVISIONAL_USER_EVENTS_COLUMNS)
 
 
-@pytest.mark.parametrize("report_type", reports.REPORT_TYPES)
+@pytest.mark.parametrize("report_type", list(REPORTS))
 @pytest.mark.parametrize("rows", [0, 1, 3, 4, 5, 9, 10, 11, 397, 2001])
 def test_a_day_has_exactly_rows_per_day_rows_of_full_width(report_type, rows):
     parsed = read(one_day(report_type, rows))
@@ -170,7 +173,7 @@ def test_values_with_commas_or_quotes_are_quoted_as_rfc_4180_says():
     assert all(len(row) == len(PROVISIONAL_USER_EVENTS_COLUMNS) for row in read(data))
 
 
-@pytest.mark.parametrize("report_type", reports.REPORT_TYPES)
+@pytest.mark.parametrize("report_type", list(REPORTS))
 def test_the_same_seed_type_and_day_always_give_the_same_bytes(report_type):
     header = reports.header_line(report_type).encode()
     assert one_day(report_type) == one_day(report_type)
@@ -190,7 +193,7 @@ def test_the_bytes_do_not_depend_on_the_process():
     assert output == hashlib.sha256(one_day("USER_EVENTS", 300)).hexdigest()
 
 
-@pytest.mark.parametrize("report_type", reports.REPORT_TYPES)
+@pytest.mark.parametrize("report_type", list(REPORTS))
 def test_a_multi_day_window_is_the_header_then_each_days_rows(report_type):
     days = [one_day(report_type, day=DAY + timedelta(days=offset)) for offset in range(3)]
     header = reports.header_line(report_type).encode()
@@ -198,7 +201,7 @@ def test_a_multi_day_window_is_the_header_then_each_days_rows(report_type):
     assert served == header + b"".join(day.removeprefix(header) for day in days)
 
 
-@pytest.mark.parametrize("report_type", reports.REPORT_TYPES)
+@pytest.mark.parametrize("report_type", list(REPORTS))
 def test_a_partial_window_keeps_the_rows_inside_it(report_type):
     # given a window from 05:30 to 01:00 the next day
     start, end = MIDNIGHT + timedelta(hours=5, minutes=30), MIDNIGHT + timedelta(days=1, hours=1)
@@ -209,7 +212,7 @@ def test_a_partial_window_keeps_the_rows_inside_it(report_type):
     else:
         assert all(start <= datetime.fromisoformat(row["eventTime"]) < end for row in rows)
     # and they are the full days' rows for the units created in the window
-    key = reports.COLUMNS[report_type][0]
+    key = reports.columns(report_type)[0]
     full_days = [dict_rows(one_day(report_type, 1000, DAY + timedelta(days=day))) for day in range(2)]
     assert {row[key] for row in rows} <= {row[key] for day in full_days for row in day}
 
@@ -273,3 +276,69 @@ def test_a_bad_last_record_follows_the_rows_and_resumes_from_any_byte(bad, gzipp
     # and a download resumed anywhere, the record included, gets the rest
     for offset in (1, len(whole) // 2, len(whole) - 3):
         assert b"".join(stream(spec, offset)) == whole[offset:]
+
+
+
+def test_a_report_type_written_as_one_entry_of_columns_is_served_as_csv(monkeypatch):
+    # given a report type that exists only as an entry: an id, a time and two values drawn each on its own
+    monkeypatch.setitem(REPORTS, SHIPMENTS.name, SHIPMENTS)
+    spec = ReportSpec(SHIPMENTS.name, MIDNIGHT + timedelta(hours=6), MIDNIGHT + timedelta(days=2), 7, 300)
+    # when a window of a day and a half is generated
+    data = b"".join(stream(spec))
+    rows = dict_rows(data)
+    # then it is RFC 4180 CSV with the entry's header and its rows: unique ids, times in the window and in order
+    assert read(data)[0] == ["shipmentId", "shippedAt", "carrier", "note"]
+    assert 300 < len(rows) < 600 and all(len(row) == 4 for row in read(data))
+    assert len({row["shipmentId"] for row in rows}) == len(rows)
+    times = [row["shippedAt"] for row in rows]
+    assert all(SECONDS.match(value) for value in times) and times == sorted(times)
+    assert spec.start <= datetime.fromisoformat(times[0]) and datetime.fromisoformat(times[-1]) < spec.end
+    assert {row["carrier"] for row in rows} == {"UPS", "USPS", "Acme, Inc."}
+    assert {row["note"] for row in rows} == {"", 'said "leave it at the door"'}
+    # and its length is known before generating, and any offset resumes exactly
+    assert report_length(spec) == len(data)
+    for offset in (1, len(data) // 3, len(data) - 2):
+        assert b"".join(stream(spec, offset)) == data[offset:]
+    assert one_day(SHIPMENTS.name) == one_day(SHIPMENTS.name) != one_day(SHIPMENTS.name, seed=8)
+
+
+def _parcel(draw: Draw, rows: int | None = None) -> tuple[Row, ...]:
+    """A parcel scanned one to three times, minutes apart; the first scan has no scan number."""
+    count = rows or draw.rng.randint(1, 3)
+    return tuple(Row((draw.rng.choice(("in transit", "out, for delivery")),), delay=scan * draw.rng.randint(1, 600_000),
+                     key=scan or None) for scan in range(count))
+
+
+PARCELS = ReportType("TEST_PARCELS", (
+    Column("parcelId", Key(lambda key: f"PX{key:015d}"[:17])),
+    Column("orderedAt", Stamp()),
+    Column("scannedAt", Stamp(delayed=True)),
+    Column("scan", RowKey(lambda key, scan: f"{key % 1000:03d}-{scan}", absent="first")),
+    Column("status", Drawn()),
+), draw_unit=_parcel, groups=Groups(1, 3, _parcel))
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7, 500])
+def test_an_entry_of_several_rows_a_unit_fills_the_day_and_keeps_rows_in_the_window(monkeypatch, rows):
+    # given a report type written as one entry whose units are parcels of one to three scans, in milliseconds
+    monkeypatch.setitem(REPORTS, PARCELS.name, PARCELS)
+    start, end = MIDNIGHT, MIDNIGHT + timedelta(days=1)
+    data = one_day(PARCELS.name, rows)
+    parsed = dict_rows(data)
+    # then the day has exactly rows_per_day rows, each scan at or after its parcel's order and inside the day
+    assert len(parsed) == rows and read(data)[0] == ["parcelId", "orderedAt", "scannedAt", "scan", "status"]
+    for row in parsed:
+        ordered, scanned = datetime.fromisoformat(row["orderedAt"]), datetime.fromisoformat(row["scannedAt"])
+        assert start <= ordered <= scanned < end and row["scannedAt"].endswith("Z") and len(row["scannedAt"]) == 24
+        assert row["scan"] == "first" or row["scan"].endswith(("-1", "-2"))
+    # and a window's length is known before generating, and any offset resumes exactly
+    spec = ReportSpec(PARCELS.name, start + timedelta(hours=20), end, 7, rows)
+    window_data = b"".join(stream(spec))
+    assert report_length(spec) == len(window_data)
+    for offset in (1, len(window_data) // 2, len(window_data) - 1):
+        assert b"".join(stream(spec, offset)) == window_data[offset:]
+
+
+def test_an_entry_whose_drawn_column_has_no_draw_is_refused_by_name():
+    with pytest.raises(ValueError, match="TEST_BROKEN: columns carrier have no draw"):
+        ReportType("TEST_BROKEN", (Column("id", Key(str)), Column("carrier", Drawn())))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bwp_lake.emulator import Emulator, EmulatorConfig
-from bwp_lake.emulator.service import LINK_LIFETIME_SECONDS
+from bwp_lake.emulator.downloads import LINK_LIFETIME_SECONDS
 from tests.twin import GENERATION_SECONDS, SEED, assert_landed, assert_nothing_landed, assert_window_failed
 
 DAY = "2024-08-22"

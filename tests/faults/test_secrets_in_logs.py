@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 from bwp_lake.cli.local_run import ingest, outcome_record
 from bwp_lake.cli.main import main
 from bwp_lake.emulator import Emulator, EmulatorConfig
-from bwp_lake.emulator.service import LINK_LIFETIME_SECONDS
+from bwp_lake.emulator.downloads import LINK_LIFETIME_SECONDS
 from bwp_lake.local import engine as local_engine
 from bwp_lake.local.engine import ApiEndpoint
 from tests.faults.network import EchoingGateway
