@@ -1,0 +1,217 @@
+"""What ``local-run`` and ``demo`` show while the workflow runs, from the functions' invocations
+and the windows' ends: the plan, a counter of the windows, every retry of a step that blocks the
+whole run, and (with ``--verbose``) one line per step of each window.
+
+A failed invocation that the state's ``Retry`` will try again is a retry, said as such with its
+number and the longest wait before it (the ASL's own numbers); it is a failure only once the
+retries are spent. A failure in *Plan windows* is an input refusal only when its error is one of
+the validation errors; anything else is named as it is, with the retries it had.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from bwp import errors
+
+from bwp_lake import definition
+from bwp_lake.cli.progress import ProgressDisplay, WindowCounts, duration
+from bwp_lake.cli.run_lines import outcome_verdict, plan_line
+from bwp_lake.definition import function_name
+
+if TYPE_CHECKING:  # the engine imports moto, which takes seconds: not before the input is checked
+    from bwp_lake.local.engine import ExecutionOutcome
+    from bwp_lake.local.lambda_runtime import Invocation
+
+SLOTS_BUSY = errors.TaskSlotsBusy.__name__
+MESSAGE_CHARS = 160
+
+# What to do about a step that failed for good, by its error.
+FIXES = {
+    errors.ApiUnavailable.__name__: "check that the API at {api} is up and reachable, then run again",
+    errors.ThrottlingException.__name__: "the API kept throttling; run again later",
+    errors.AccessDeniedException.__name__: "check the credentials (BWP_CLIENT_ID, BWP_CLIENT_SECRET, BWP_TARGET_ID)",
+    errors.InternalServerException.__name__: "the API kept failing on its side; run again later",
+}
+
+
+def is_input_refusal(error_type: str | None) -> bool:
+    """The validation errors: the execution input is wrong, and retrying will not help."""
+    error_class = getattr(errors, error_type or "", None)
+    return isinstance(error_class, type) and issubclass(error_class, errors.InvalidExecutionInput)
+
+
+@dataclass(frozen=True)
+class FailedStep:
+    """A step of the whole run (not of one window) that failed for good."""
+
+    state: str
+    error: str
+    message: str
+    retries: int
+    retried_for: str  # how long the retries took, as a person reads it
+
+    def text(self, api: str) -> str:
+        tried = f" after {self.retries} retries over {self.retried_for}" if self.retries else ""
+        fix = FIXES.get(self.error, "")
+        return f"{self.state} failed{tried}: {self.error}: {self.message}" + (
+            f"; {fix.format(api=api)}" if fix else ""
+        )
+
+    def record(self) -> dict[str, Any]:
+        return {"state": self.state, "error": self.error, "retries": self.retries}
+
+
+class RunProgress:
+    """Told of every invocation (``invoked``) and every window's end (``window_ended``), from
+    the engine's threads; ``begin`` once the engine runs, with the API's clock."""
+
+    def __init__(self, display: ProgressDisplay, *, api: str, api_time: bool, verbose: bool = False) -> None:
+        self._display = display
+        self._api = api
+        self._api_time = api_time
+        self._verbose = verbose
+        self._lock = threading.Lock()
+        self._tasks = {
+            function_name(task.step): task for task in definition.task_states(definition.ASL_PATH.read_text()).values()
+        }
+        self._api_now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._started: datetime | None = None
+        self._total: int | None = None
+        self._windows: dict[tuple[str, str], str] = {}  # running, waiting, retrying, landed, failed
+        # Per (function, window): the failures since its last success, by retrier, and when the first was.
+        self._failures: dict[tuple[str, tuple[str, str] | None], dict[int | None, int]] = {}
+        self._first_failure: dict[tuple[str, tuple[str, str] | None], datetime] = {}
+        self.failed_step: FailedStep | None = None
+
+    def begin(self, api_now: Callable[[], datetime]) -> None:
+        self._api_now = api_now
+        self._started = api_now()
+
+    def elapsed(self) -> str:
+        if self._started is None:
+            return ""
+        return self._time(max((self._api_now() - self._started).total_seconds(), 0.0))
+
+    def invoked(self, invocation: Invocation) -> None:
+        with self._lock:
+            for line in self._lines_for(invocation):
+                self._display.line(line)
+            self._show_counts()
+
+    def window_ended(self, window: dict[str, Any], failed: bool) -> None:
+        with self._lock:
+            where = _window_key(window)
+            self._windows[where] = "failed" if failed else "landed"
+            if failed and self._verbose:
+                self._display.line(f"{_where(window)}  failed      (the summary says why)")
+            self._show_counts()
+
+    def outcome_line(self, outcome: ExecutionOutcome) -> str:
+        step = self.failed_step
+        if step is not None and outcome.error == step.error:
+            return f"Execution {outcome.status}: {step.text(self._api)}"
+        return f"Execution {outcome_verdict(outcome.status, outcome.error, outcome.cause)}"
+
+    # --- under self._lock -------------------------------------------------------------------------
+    def _lines_for(self, invocation: Invocation) -> list[str]:
+        window = invocation.event.get("window") or None
+        key = (invocation.function, _window_key(window) if window else None)
+        if not invocation.error_type:
+            self._failures.pop(key, None)
+            self._first_failure.pop(key, None)
+            if window and self._windows.get(_window_key(window)) not in ("landed", "failed"):
+                self._windows[_window_key(window)] = "running"
+            if invocation.function == function_name("plan_windows"):
+                self._total = invocation.result.get("windows", 0)
+                return [plan_line(invocation.result)]
+            line = describe(invocation) if self._verbose else None
+            return [line] if line else []
+        return self._failure_lines(invocation, key, window)
+
+    def _failure_lines(
+        self, invocation: Invocation, key: tuple[str, tuple[str, str] | None], window: dict[str, Any] | None
+    ) -> list[str]:
+        error, message = invocation.error_type or "", " ".join((invocation.error_message or "").split())
+        message = message[:MESSAGE_CHARS]
+        task = self._tasks.get(invocation.function)
+        state = task.name if task else invocation.function
+        retrier = task.retrier_for(error) if task else None
+        index = task.retriers.index(retrier) if task and retrier else None
+        failures = self._failures.setdefault(key, {})
+        failures[index] = failures.get(index, 0) + 1
+        first = self._first_failure.setdefault(key, self._api_now())
+        attempt = failures[index]
+        if retrier is not None and attempt <= retrier.max_attempts:
+            if window:
+                self._windows[_window_key(window)] = "waiting" if error == SLOTS_BUSY else "retrying"
+            if error == SLOTS_BUSY:
+                return [f"{_where(window)}  waiting     for a report task slot: {message}"] if self._verbose else []
+            up_to = "up to " if retrier.jittered else ""
+            wait = self._time_short(retrier.longest_wait(attempt))
+            retry = f"retry {attempt} of {retrier.max_attempts} in {up_to}{wait}"
+            if window is None:
+                # A step of the whole run: nothing else moves while it retries, so each retry is said.
+                return [f"{state}: {error}: {message}; {retry}"]
+            return [f"{_where(window)}  retrying    {state}: {error}: {message}; {retry}"] if self._verbose else []
+        if window is None:
+            if not is_input_refusal(error):
+                retried_for = self._time((self._api_now() - first).total_seconds())
+                self.failed_step = FailedStep(state, error, message, sum(failures.values()) - 1, retried_for)
+            return []
+        self._windows[_window_key(window)] = "running"
+        return [f"{_where(window)}  {state}: {error}: {message}"] if self._verbose else []
+
+    def _show_counts(self) -> None:
+        if self._total is None:
+            return
+        states = list(self._windows.values())
+        landed, failed = states.count("landed"), states.count("failed")
+        self._display.update(
+            WindowCounts(
+                total=self._total,
+                done=landed + failed,
+                in_progress=states.count("running"),
+                landed=landed,
+                failed=failed,
+                waiting_for_slot=states.count("waiting"),
+                retrying=states.count("retrying"),
+            )
+        )
+
+    def _time(self, seconds: float) -> str:
+        return f"{duration(seconds)} of API time" if self._api_time else duration(seconds)
+
+    def _time_short(self, seconds: float) -> str:
+        return f"{seconds:g} s of API time" if self._api_time else f"{seconds:g} s"
+
+
+def describe(invocation: Invocation) -> str | None:
+    """A step of a window that went well, as one line (``--verbose``)."""
+    event, result = invocation.event, invocation.result
+    where = _where(event.get("window") or {})
+    match invocation.function:
+        case "bwp-start-report" if result.get("adopted"):
+            return f"{where}  adopted     {result['taskId']} ({result['status']}, started by an earlier run)"
+        case "bwp-start-report":
+            return f"{where}  started     {result['taskId']} (attempt {event['attempt']})"
+        case "bwp-check-report":
+            waiting = f", next check in {result['waitSeconds']} s" if result["status"] != "COMPLETED" else ""
+            return f"{where}  {result['status']:<11} poll {result['polls']}{waiting}"
+        case "bwp-land-report":
+            drift = "  HEADER DRIFT" if result.get("drift") else ""
+            return f"{where}  landed      {result['rows']:,} rows, {result['bytesOut']:,} bytes{drift}"
+    return None
+
+
+def _window_key(window: dict[str, Any]) -> tuple[str, str]:
+    return str(window.get("reportType", "")), str(window.get("day", ""))
+
+
+def _where(window: dict[str, Any] | None) -> str:
+    window = window or {}
+    return f"{window.get('reportType', ''):<12} {window.get('day', ''):<10}"
