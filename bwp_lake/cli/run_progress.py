@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bwp import errors
 
-from bwp_lake import definition
 from bwp_lake.cli.progress import ProgressDisplay, WindowCounts, duration
-from bwp_lake.cli.run_lines import outcome_verdict, plan_line
+from bwp_lake.cli.run_lines import FailedStep, Retries, is_input_refusal, outcome_verdict, plan_line, short
 from bwp_lake.definition import function_name
 
 if TYPE_CHECKING:  # the engine imports moto, which takes seconds: not before the input is checked
@@ -28,42 +26,6 @@ if TYPE_CHECKING:  # the engine imports moto, which takes seconds: not before th
     from bwp_lake.local.lambda_runtime import Invocation
 
 SLOTS_BUSY = errors.TaskSlotsBusy.__name__
-MESSAGE_CHARS = 160
-
-# What to do about a step that failed for good, by its error.
-FIXES = {
-    errors.ApiUnavailable.__name__: "check that the API at {api} is up and reachable, then run again",
-    errors.ThrottlingException.__name__: "the API kept throttling; run again later",
-    errors.AccessDeniedException.__name__: "check the credentials (BWP_CLIENT_ID, BWP_CLIENT_SECRET, BWP_TARGET_ID)",
-    errors.InternalServerException.__name__: "the API kept failing on its side; run again later",
-}
-
-
-def is_input_refusal(error_type: str | None) -> bool:
-    """The validation errors: the execution input is wrong, and retrying will not help."""
-    error_class = getattr(errors, error_type or "", None)
-    return isinstance(error_class, type) and issubclass(error_class, errors.InvalidExecutionInput)
-
-
-@dataclass(frozen=True)
-class FailedStep:
-    """A step of the whole run (not of one window) that failed for good."""
-
-    state: str
-    error: str
-    message: str
-    retries: int
-    retried_for: str  # how long the retries took, as a person reads it
-
-    def text(self, api: str) -> str:
-        tried = f" after {self.retries} retries over {self.retried_for}" if self.retries else ""
-        fix = FIXES.get(self.error, "")
-        return f"{self.state} failed{tried}: {self.error}: {self.message}" + (
-            f"; {fix.format(api=api)}" if fix else ""
-        )
-
-    def record(self) -> dict[str, Any]:
-        return {"state": self.state, "error": self.error, "retries": self.retries}
 
 
 class RunProgress:
@@ -76,15 +38,13 @@ class RunProgress:
         self._api_time = api_time
         self._verbose = verbose
         self._lock = threading.Lock()
-        self._tasks = {
-            function_name(task.step): task for task in definition.task_states(definition.ASL_PATH.read_text()).values()
-        }
+        self._retries = Retries()
+        self._state_of = {function_name(task.step): name for name, task in self._retries.tasks.items()}
         self._api_now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._started: datetime | None = None
         self._total: int | None = None
         self._windows: dict[tuple[str, str], str] = {}  # running, waiting, retrying, landed, failed
-        # Per (function, window): the failures since its last success, by retrier, and when the first was.
-        self._failures: dict[tuple[str, tuple[str, str] | None], dict[int | None, int]] = {}
+        # Per (function, window): when the first failure since its last success was.
         self._first_failure: dict[tuple[str, tuple[str, str] | None], datetime] = {}
         self.failed_step: FailedStep | None = None
 
@@ -122,7 +82,7 @@ class RunProgress:
         window = invocation.event.get("window") or None
         key = (invocation.function, _window_key(window) if window else None)
         if not invocation.error_type:
-            self._failures.pop(key, None)
+            self._retries.succeeded(key)
             self._first_failure.pop(key, None)
             if window and self._windows.get(_window_key(window)) not in ("landed", "failed"):
                 self._windows[_window_key(window)] = "running"
@@ -136,32 +96,24 @@ class RunProgress:
     def _failure_lines(
         self, invocation: Invocation, key: tuple[str, tuple[str, str] | None], window: dict[str, Any] | None
     ) -> list[str]:
-        error, message = invocation.error_type or "", " ".join((invocation.error_message or "").split())
-        message = message[:MESSAGE_CHARS]
-        task = self._tasks.get(invocation.function)
-        state = task.name if task else invocation.function
-        retrier = task.retrier_for(error) if task else None
-        index = task.retriers.index(retrier) if task and retrier else None
-        failures = self._failures.setdefault(key, {})
-        failures[index] = failures.get(index, 0) + 1
+        error, message = invocation.error_type or "", short(invocation.error_message)
+        state = self._state_of.get(invocation.function, invocation.function)
+        retry = self._retries.failed(key, state, error)
         first = self._first_failure.setdefault(key, self._api_now())
-        attempt = failures[index]
-        if retrier is not None and attempt <= retrier.max_attempts:
+        if retry is not None:
             if window:
                 self._windows[_window_key(window)] = "waiting" if error == SLOTS_BUSY else "retrying"
             if error == SLOTS_BUSY:
                 return [f"{_where(window)}  waiting     for a report task slot: {message}"] if self._verbose else []
-            up_to = "up to " if retrier.jittered else ""
-            wait = self._time_short(retrier.longest_wait(attempt))
-            retry = f"retry {attempt} of {retrier.max_attempts} in {up_to}{wait}"
+            retrying = retry.text("s of API time" if self._api_time else "s")
             if window is None:
                 # A step of the whole run: nothing else moves while it retries, so each retry is said.
-                return [f"{state}: {error}: {message}; {retry}"]
-            return [f"{_where(window)}  retrying    {state}: {error}: {message}; {retry}"] if self._verbose else []
+                return [f"{state}: {error}: {message}; {retrying}"]
+            return [f"{_where(window)}  retrying    {state}: {error}: {message}; {retrying}"] if self._verbose else []
         if window is None:
             if not is_input_refusal(error):
                 retried_for = self._time((self._api_now() - first).total_seconds())
-                self.failed_step = FailedStep(state, error, message, sum(failures.values()) - 1, retried_for)
+                self.failed_step = FailedStep(state, error, message, self._retries.retried(key), retried_for)
             return []
         self._windows[_window_key(window)] = "running"
         return [f"{_where(window)}  {state}: {error}: {message}"] if self._verbose else []
@@ -186,8 +138,6 @@ class RunProgress:
     def _time(self, seconds: float) -> str:
         return f"{duration(seconds)} of API time" if self._api_time else duration(seconds)
 
-    def _time_short(self, seconds: float) -> str:
-        return f"{seconds:g} s of API time" if self._api_time else f"{seconds:g} s"
 
 
 def describe(invocation: Invocation) -> str | None:

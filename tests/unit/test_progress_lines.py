@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from bwp_lake.cli.progress import ProgressDisplay
+from bwp_lake.cli.progress import ProgressDisplay, WindowCounts
 from bwp_lake.cli.run_progress import RunProgress, describe
 from bwp_lake.local.lambda_runtime import Invocation
 
@@ -168,3 +168,18 @@ def test_on_a_terminal_the_counter_is_one_line_redrawn_in_place():
     assert "windows: 2 of 3 done (1 landed, 1 failed), 0 in progress; 2m 05s of API time" in shown
     assert "\x1b[" in shown
     assert shown.count("planned 3 windows") == 1
+
+
+def test_in_a_log_a_counter_that_changes_between_milestones_is_printed_once_a_minute_at_most():
+    # given a log and a follow of a deployed run (its map run does not tell landed from failed)
+    log = io.StringIO()
+    now = [0.0]
+    display = ProgressDisplay(Console(file=log), lambda: "1m 00s elapsed", clock=lambda: now[0])
+    # when the windows in progress change every 15 s, but none is done for three minutes
+    for look in range(13):
+        display.update(WindowCounts(total=400, done=0, in_progress=look % 5 + 1))
+        now[0] += 15
+    # then a line at the start and one a minute after each, not one per look
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 4
+    assert lines[0] == "windows: 0 of 400 done, 1 in progress; 1m 00s elapsed"
