@@ -111,8 +111,6 @@ def ingest(
     from bwp_lake.local.engine import DEFAULT_TIMEOUT_SECONDS, LocalEngine
 
     console = console or Console(file=out)
-    timing = "API time: waits cost no wall time" if virtual_time else "waits take real time"
-    print(f"API: {api.base_url} ({source}; {timing})   input: {json.dumps(request)}", file=out, flush=True)
     display = ProgressDisplay(console, lambda: progress.elapsed())
     progress = RunProgress(display, api=api.base_url, api_time=virtual_time, verbose=verbose)
     try:
@@ -125,6 +123,9 @@ def ingest(
             allowed_download_hosts=_allowed_hosts(api.base_url),
             lake_dir=lake_dir,
         ) as engine:
+            # Once the engine holds the lake directory: a run refused for it prints only that.
+            timing = "API time: waits cost no wall time" if virtual_time else "waits take real time"
+            print(f"API: {api.base_url} ({source}; {timing})   input: {json.dumps(request)}", file=out, flush=True)
             progress.begin(engine.api_now)
             # On API time a run ends in seconds; against a real API it takes as long as the reports do.
             try:
