@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import re
+from datetime import UTC, date, datetime
 from typing import Any
 
+from bwp.errors import InvalidExecutionInput
 from bwp.lake.schemas import REPORT_TYPES
+from bwp.windows import check_request, parse_request
+
+# The execution input's fields and the flags that set them, so that a refusal names the flag.
+FLAG_OF_FIELD = {
+    "reportTypes": "--report-types",
+    "startDate": "--start",
+    "endDate": "--end",
+    "lookbackDays": "--lookback-days",
+    "maxConcurrency": "--max-concurrency",
+    "backfillFrom": "--backfill-from",
+    "maxBackfillWindows": "--max-backfill-windows",
+}
+_FIELD_NAME = re.compile(r"\b(" + "|".join(FLAG_OF_FIELD) + r")\b")
 
 
 def report_type_list(text: str) -> list[str]:
@@ -58,3 +74,15 @@ def execution_input(args: argparse.Namespace) -> dict[str, Any]:
     if args.max_backfill_windows is not None:
         request["maxBackfillWindows"] = args.max_backfill_windows
     return request
+
+
+def refusal(request: dict[str, Any], projection_start: date, now: datetime | None = None) -> str | None:
+    """Why *Plan windows* would refuse this input (its own validation, run here, in-process), as
+    one line naming the flags to fix; None if it would accept it."""
+    try:
+        check_request(parse_request(request), now or datetime.now(UTC), projection_start)
+    except InvalidExecutionInput as error:
+        flags = list(dict.fromkeys(FLAG_OF_FIELD[field] for field in _FIELD_NAME.findall(str(error))))
+        fix = f" (fix {', '.join(flags)})" if flags else ""
+        return f"{type(error).__name__}: {error}{fix}"
+    return None

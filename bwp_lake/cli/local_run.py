@@ -6,24 +6,31 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from bwp.errors import readable_cause
+from rich.console import Console
 
-from bwp_lake.cli.execution_input import add_window_arguments, execution_input
-from bwp_lake.cli.run_lines import outcome_verdict, plan_line, window_lines
-from bwp_lake.definition import Step
+from bwp_lake.cli.execution_input import add_window_arguments, execution_input, refusal
+from bwp_lake.cli.progress import ProgressDisplay, duration
+from bwp_lake.cli.run_lines import window_lines
+from bwp_lake.cli.run_progress import FailedStep, RunProgress
 from bwp_lake.emulator import Emulator, EmulatorConfig
-from bwp_lake.local.engine import DEFAULT_TIMEOUT_SECONDS, FUNCTION_STEPS, ApiEndpoint, ExecutionOutcome, LocalEngine
-from bwp_lake.local.lake_state import LakeDirectoryInUse, StateFileUnreadable
-from bwp_lake.local.lambda_runtime import Invocation
+from bwp_lake.infra.config import DEFAULTS
 
+if TYPE_CHECKING:
+    from bwp_lake.local.engine import ApiEndpoint, ExecutionOutcome
+
+API_URL_VARIABLE = "BWP_API_URL"
+CREDENTIAL_VARIABLES = ("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID")
+DEMO_INPUT = {"lookbackDays": 7}
+DEFAULTS_PROJECTION_START = date.fromisoformat(DEFAULTS["projectionStartDate"])
 DEMO_ROWS_PER_DAY = 400
 DEMO_GENERATION_SECONDS = 90.0
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a process stopped by Ctrl-C
@@ -34,9 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_window_arguments(run)
     run.add_argument("--faults", type=Path, metavar="FILE.json", help="emulator fault switches to set first")
     run.add_argument("--lake-dir", type=Path, default=Path("lake"), help="where landed files are copied")
-    run.add_argument("--api-url", help="an API already running (base URL); credentials from BWP_CLIENT_ID, "
-                     "BWP_CLIENT_SECRET, BWP_TARGET_ID")
-    run.add_argument("--json", action="store_true", help="print one JSON summary line last")
+    run.add_argument("--api-url", help="an API already running (base URL; default: $BWP_API_URL, else an emulator "
+                     "started for the run); credentials from BWP_CLIENT_ID, BWP_CLIENT_SECRET, BWP_TARGET_ID")
+    run.add_argument("--json", action="store_true", help="print one JSON summary line last (progress on stderr)")
     _add_emulator_arguments(run, rows_per_day=2000, generation_seconds=120.0)
     run.set_defaults(run=run_local)
 
@@ -47,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_emulator_arguments(parser: argparse.ArgumentParser, *, rows_per_day: int, generation_seconds: float) -> None:
+    parser.add_argument("--verbose", action="store_true", help="a line for every step of every window as it "
+                        "returns, instead of the counter")
     parser.add_argument("--seed", type=int, default=7, help="emulator data seed")
     parser.add_argument("--rows-per-day", type=int, default=rows_per_day)
     parser.add_argument("--generation-seconds", type=float, default=generation_seconds,
@@ -56,18 +65,30 @@ def _add_emulator_arguments(parser: argparse.ArgumentParser, *, rows_per_day: in
 def run_local(args: argparse.Namespace) -> int:
     faults = _read_faults(args.faults) if args.faults else {}
     out = sys.stderr if args.json else sys.stdout
-    with _ended_in_one_line(args.lake_dir), _api(args, faults) as (api, virtual_time):
-        outcome = ingest(api, execution_input(args), args.lake_dir, out, virtual_time=virtual_time)
+    request = execution_input(args)
+    # Plan windows' own validation, here, before the emulator and moto start: a refusal takes
+    # no time and is said once.
+    refused = refusal(request, DEFAULTS_PROJECTION_START)
+    if refused:
+        print(f"input refused: {refused}", file=sys.stderr)
+        if args.json:
+            error, _, cause = refused.partition(": ")
+            print(json.dumps(refused_record(error, cause, args.lake_dir)))
+        return 1
+    with _ended_in_one_line(args.lake_dir), _api(args, faults) as (api, source, virtual_time):
+        outcome, progress = ingest(api, source, request, args.lake_dir, out, virtual_time=virtual_time,
+                                   verbose=args.verbose)
     if args.json:
-        print(json.dumps(outcome_record(outcome, args.lake_dir)))
+        print(json.dumps(outcome_record(outcome, args.lake_dir, progress.failed_step)))
     return 0 if outcome.succeeded else 1
 
 
 def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print("bwp-report-lake demo: the last 7 days of ORDER_FEES and USER_EVENTS, on the local twin\n")
-    with _ended_in_one_line(args.lake_dir), _api(args, {}) as (api, virtual_time):
-        outcome = ingest(api, {"lookbackDays": 7}, args.lake_dir, sys.stdout, virtual_time=virtual_time)
+    with _ended_in_one_line(args.lake_dir), _api(args, {}) as (api, source, virtual_time):
+        outcome, _ = ingest(api, source, DEMO_INPUT, args.lake_dir, sys.stdout, virtual_time=virtual_time,
+                            verbose=args.verbose)
     if not outcome.succeeded:
         return 1
     show_queries(args.lake_dir, sys.stdout)
@@ -76,30 +97,50 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def ingest(
-    api: ApiEndpoint, request: dict[str, Any], lake_dir: Path, out: TextIO, *, virtual_time: bool
-) -> ExecutionOutcome:
-    progress = Progress(out)
-    with LocalEngine(
-        api,
-        virtual_time=virtual_time,
-        on_invocation=progress.show,
-        lambda_log=lake_dir / "_logs" / "lambdas.jsonl",
-        allowed_download_hosts=_allowed_hosts(api.base_url),
-        lake_dir=lake_dir,
-    ) as engine:
-        print(f"API: {api.base_url}   input: {json.dumps(request)}", file=out)
-        # On API time a run ends in seconds; against a real API it takes as long as the reports do.
-        try:
-            outcome = engine.run(request, timeout_seconds=DEFAULT_TIMEOUT_SECONDS if virtual_time else None)
-        except TimeoutError as error:
+    api: ApiEndpoint,
+    source: str,
+    request: dict[str, Any],
+    lake_dir: Path,
+    out: TextIO,
+    *,
+    virtual_time: bool,
+    verbose: bool = False,
+    console: Console | None = None,
+) -> tuple[ExecutionOutcome, RunProgress]:
+    # moto's engine takes seconds to import: only once the input has been checked.
+    from bwp_lake.local.engine import DEFAULT_TIMEOUT_SECONDS, LocalEngine
+
+    console = console or Console(file=out)
+    display = ProgressDisplay(console, lambda: progress.elapsed())
+    progress = RunProgress(display, api=api.base_url, api_time=virtual_time, verbose=verbose)
+    try:
+        with LocalEngine(
+            api,
+            virtual_time=virtual_time,
+            on_invocation=progress.invoked,
+            on_window_end=progress.window_ended,
+            lambda_log=lake_dir / "_logs" / "lambdas.jsonl",
+            allowed_download_hosts=_allowed_hosts(api.base_url),
+            lake_dir=lake_dir,
+        ) as engine:
+            # Once the engine holds the lake directory: a run refused for it prints only that.
+            timing = "API time: waits cost no wall time" if virtual_time else "waits take real time"
+            print(f"API: {api.base_url} ({source}; {timing})   input: {json.dumps(request)}", file=out, flush=True)
+            progress.begin(engine.api_now)
+            # On API time a run ends in seconds; against a real API it takes as long as the reports do.
+            try:
+                outcome = engine.run(request, timeout_seconds=DEFAULT_TIMEOUT_SECONDS if virtual_time else None)
+            except TimeoutError as error:
+                engine.export_lake()
+                raise SystemExit(f"error: {error}; the windows that landed are in {lake_dir}/") from None
             engine.export_lake()
-            raise SystemExit(f"error: {error}; the windows that landed are in {lake_dir}/") from None
-        engine.export_lake()
-    print_outcome(outcome, out)
-    return outcome
+    finally:
+        display.close()
+    print_outcome(outcome, progress, out)
+    return outcome, progress
 
 
-def print_outcome(outcome: ExecutionOutcome, out: TextIO) -> None:
+def print_outcome(outcome: ExecutionOutcome, progress: RunProgress, out: TextIO) -> None:
     summary = outcome.summary
     print("", file=out)
     if summary:
@@ -112,10 +153,10 @@ def print_outcome(outcome: ExecutionOutcome, out: TextIO) -> None:
         )
         if summary["drifted"]:
             print(f"HEADER DRIFT (landed, check the manifests): {', '.join(summary['drifted'])}", file=out)
-    print(f"Execution {outcome_verdict(outcome.status, outcome.error, outcome.cause)}", file=out)
+    print(progress.outcome_line(outcome), file=out)
 
 
-def outcome_record(outcome: ExecutionOutcome, lake_dir: Path) -> dict[str, Any]:
+def outcome_record(outcome: ExecutionOutcome, lake_dir: Path, failed_step: FailedStep | None) -> dict[str, Any]:
     return {
         "status": outcome.status,
         "error": outcome.error,
@@ -123,7 +164,14 @@ def outcome_record(outcome: ExecutionOutcome, lake_dir: Path) -> dict[str, Any]:
         "executionArn": outcome.execution_arn,
         "lakeDir": str(lake_dir),
         "summary": outcome.summary,
+        "failedStep": failed_step.record() if failed_step else None,
     }
+
+
+def refused_record(error: str, cause: str, lake_dir: Path) -> dict[str, Any]:
+    """The --json record of an input refused before anything ran: no execution, no summary."""
+    return {"status": "FAILED", "error": error, "cause": cause, "executionArn": None, "lakeDir": str(lake_dir),
+            "summary": None, "failedStep": None}
 
 
 def show_queries(lake_dir: Path, out: TextIO) -> None:
@@ -138,52 +186,12 @@ def show_queries(lake_dir: Path, out: TextIO) -> None:
             print(format_table(*lake.run_named(query.name), max_rows=12), file=out)
 
 
-class Progress:
-    """One line per step of each window, as the functions return."""
-
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-        self._lock = threading.Lock()
-
-    def show(self, invocation: Invocation) -> None:
-        line = describe(invocation)
-        if line:
-            with self._lock:
-                print(line, file=self._out, flush=True)
-
-
-def describe(invocation: Invocation) -> str | None:
-    event, result = invocation.event, invocation.result
-    window = event.get("window") or {}
-    where = f"{window.get('reportType', ''):<12} {window.get('day', ''):<10}"
-    step = FUNCTION_STEPS.get(invocation.function)
-    if invocation.error_type:
-        message = (invocation.error_message or "")[:160]
-        if step == Step.PLAN_WINDOWS:
-            return f"input refused: {invocation.error_type}: {message}"
-        if invocation.error_type == "TaskSlotsBusy":
-            return f"{where}  waiting     for a report task slot: {message}"
-        return f"{where}  {invocation.error_type}: {message}"
-    match step:
-        case Step.PLAN_WINDOWS:
-            return plan_line(result)
-        case Step.START_REPORT if result.get("adopted"):
-            return f"{where}  adopted     {result['taskId']} ({result['status']}, started by an earlier run)"
-        case Step.START_REPORT:
-            return f"{where}  started     {result['taskId']} (attempt {event['attempt']})"
-        case Step.CHECK_REPORT:
-            waiting = f", next check in {result['waitSeconds']} s" if result["status"] != "COMPLETED" else ""
-            return f"{where}  {result['status']:<11} poll {result['polls']}{waiting}"
-        case Step.LAND_REPORT:
-            drift = "  HEADER DRIFT" if result.get("drift") else ""
-            return f"{where}  landed      {result['rows']:,} rows, {result['bytesOut']:,} bytes{drift}"
-    return None
-
-
 @contextmanager
 def _ended_in_one_line(lake_dir: Path) -> Iterator[None]:
     """A run that cannot use its lake directory, or is interrupted, says so in one line, without a
     traceback."""
+    from bwp_lake.local.lake_state import LakeDirectoryInUse, StateFileUnreadable
+
     try:
         yield
     except (LakeDirectoryInUse, StateFileUnreadable) as error:
@@ -196,12 +204,17 @@ def _ended_in_one_line(lake_dir: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _api(args: argparse.Namespace, faults: dict[str, Any]) -> Iterator[tuple[ApiEndpoint, bool]]:
-    """The emulator, started here, or the API at ``--api-url`` (waits then take real time)."""
-    if getattr(args, "api_url", None):
+def _api(args: argparse.Namespace, faults: dict[str, Any]) -> Iterator[tuple[ApiEndpoint, str, bool]]:
+    """The API at ``--api-url`` or ``BWP_API_URL`` (waits then take real time), else the
+    emulator, started here; with where it came from."""
+    from bwp_lake.local.engine import ApiEndpoint
+
+    api_url, source = _api_url(args)
+    if api_url:
         if faults:
-            raise SystemExit("--faults sets the emulator's fault switches; it cannot be used with --api-url")
-        yield _external_api(args.api_url), False
+            raise SystemExit(f"--faults sets the fault switches of an emulator started here; the API comes from "
+                             f"{source}: leave --faults out, or unset BWP_API_URL and leave --api-url out")
+        yield _external_api(api_url, source), source, False
         return
     config = EmulatorConfig(
         seed=args.seed, rows_per_day=args.rows_per_day, generation_seconds=args.generation_seconds
@@ -215,15 +228,27 @@ def _api(args: argparse.Namespace, faults: dict[str, Any]) -> Iterator[tuple[Api
         credentials = emulator.credentials
         yield ApiEndpoint(
             emulator.base_url, credentials["clientId"], credentials["clientSecret"], credentials["targetId"]
-        ), True
+        ), "the emulator, started for this run", True
 
 
-def _external_api(base_url: str) -> ApiEndpoint:
-    names = ("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID")
-    missing = [name for name in names if not os.environ.get(name)]
+def _api_url(args: argparse.Namespace) -> tuple[str | None, str]:
+    """``--api-url``, else ``BWP_API_URL`` (as ``bwp-lake emulator`` suggests exporting); demo
+    always starts its own emulator."""
+    if not hasattr(args, "api_url"):
+        return None, ""
+    if args.api_url:
+        return args.api_url, "--api-url"
+    return os.environ.get(API_URL_VARIABLE) or None, API_URL_VARIABLE
+
+
+def _external_api(base_url: str, source: str) -> ApiEndpoint:
+    from bwp_lake.local.engine import ApiEndpoint
+
+    missing = [name for name in CREDENTIAL_VARIABLES if not os.environ.get(name)]
     if missing:
-        raise SystemExit(f"--api-url needs the credentials in {', '.join(missing)}")
-    return ApiEndpoint(base_url, *(os.environ[name] for name in names))
+        raise SystemExit(f"the API from {source} needs its credentials in {', '.join(missing)} "
+                         "(`bwp-lake emulator` prints them)")
+    return ApiEndpoint(base_url, *(os.environ[name] for name in CREDENTIAL_VARIABLES))
 
 
 def _allowed_hosts(base_url: str) -> str:
@@ -244,10 +269,4 @@ def _read_faults(path: Path) -> dict[str, Any]:
 def _api_time(outcome: ExecutionOutcome) -> str:
     if outcome.api_seconds_elapsed is None:
         return ""
-    return f"; {_duration(outcome.api_seconds_elapsed)} of API time went by"
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+    return f"; {duration(outcome.api_seconds_elapsed)} of API time went by"

@@ -14,11 +14,22 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from bwp import runs
+from bwp.errors import readable_cause
 from bwp.models import ObjectLocation
+from rich.console import Console
 
 from bwp_lake.cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values
 from bwp_lake.cli.execution_input import add_window_arguments, execution_input
-from bwp_lake.cli.run_lines import outcome_verdict, plan_line, window_lines
+from bwp_lake.cli.progress import ProgressDisplay, WindowCounts, duration
+from bwp_lake.cli.run_lines import (
+    FailedStep,
+    Retries,
+    is_input_refusal,
+    outcome_verdict,
+    plan_line,
+    short,
+    window_lines,
+)
 from bwp_lake.infra.outputs import STATE_MACHINE_ARN
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -44,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_window_arguments(parser)
     parser.add_argument(
         "--wait", action="store_true", help="follow the execution, print each window's result"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="with --wait, a line each time the windows' counts change"
     )
     parser.add_argument(
         "--poll-seconds", type=positive_seconds, default=15.0, help="between looks at the execution (default 15)"
@@ -73,21 +87,26 @@ def run(args: argparse.Namespace) -> int:
     s3 = client(args, "s3")
     request = execution_input(args)
     execution_arn = start(stepfunctions, state_machine_arn, request)
-    print(f"started {execution_arn} with {json.dumps(request)}")
+    print(f"started {execution_arn} with {json.dumps(request)}", flush=True)
     if not args.wait:
         return 0
+    started = time.monotonic()
+    display = ProgressDisplay(Console(file=sys.stdout), lambda: f"{duration(time.monotonic() - started)} elapsed")
     try:
         status = follow(
             stepfunctions,
             execution_arn,
-            print,
+            display.line,
             read_report=report_reader(s3),
             poll_seconds=args.poll_seconds,
             timeout_seconds=args.timeout_minutes * 60,
+            counts=(lambda counts: display.line(counts.text())) if args.verbose else display.update,
         )
     except FollowTimedOut as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    finally:
+        display.close()
     return 0 if status == "SUCCEEDED" else 1
 
 
@@ -110,27 +129,30 @@ def follow(
     timeout_seconds: float,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    counts: Callable[[WindowCounts], None] = lambda counts: None,
 ) -> str:
-    """Print the plan, the windows' progress and each window's result; return the final status."""
+    """Print the plan, each retry of a step of the whole run, the outcome and each window's
+    result; tell ``counts`` the windows' counts as they change. Return the final status."""
     deadline = clock() + timeout_seconds
     last_seen = 0
-    last_progress = None
+    last_counts = None
     map_started = False
+    steps = WholeRunSteps()
     while True:
         # Status first: once it is terminal, the history read after it is complete.
         description = stepfunctions.describe_execution(executionArn=execution_arn)
         for event in new_events(stepfunctions, execution_arn, after=last_seen):
             last_seen = event["id"]
             map_started = map_started or event["type"] == "MapRunStarted"
-            for line in describe_event(event, read_report):
+            for line in steps.lines(event) + describe_event(event, read_report):
                 emit(line)
         # There is no map run to ask about before the Map state has started one.
         progress = window_progress(stepfunctions, execution_arn) if map_started else None
-        if progress and progress != last_progress and description["status"] not in TERMINAL:
-            emit(progress)
-            last_progress = progress
+        if progress and progress != last_counts:
+            counts(progress)
+            last_counts = progress
         if description["status"] in TERMINAL:
-            emit(describe_outcome(description))
+            emit(describe_outcome(description, steps.failed_step))
             return description["status"]
         if clock() >= deadline:
             raise FollowTimedOut(
@@ -140,14 +162,46 @@ def follow(
         sleep(poll_seconds)
 
 
-def window_progress(stepfunctions: Any, execution_arn: str) -> str | None:
-    """How many windows are done, running and waiting, from the Distributed Map's map run."""
+def window_progress(stepfunctions: Any, execution_arn: str) -> WindowCounts | None:
+    """How many windows are done and running, from the Distributed Map's map run (which counts
+    a window whose failure was recorded as a child that succeeded: landed and failed are told
+    apart only by the summary)."""
     runs = stepfunctions.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
     if not runs:
         return None
     counts = stepfunctions.describe_map_run(mapRunArn=runs[-1]["mapRunArn"])["itemCounts"]
-    done = counts.get("succeeded", 0) + counts.get("failed", 0)
-    return f"windows: {done} of {counts.get('total', 0)} done, {counts.get('running', 0)} running"
+    done = sum(counts.get(ended, 0) for ended in ("succeeded", "failed", "timedOut", "aborted"))
+    return WindowCounts(total=counts.get("total", 0), done=done, in_progress=counts.get("running", 0))
+
+
+class WholeRunSteps:
+    """The retries of the steps that run once for the whole execution (*Plan windows*,
+    *Summarize the run*), read from its history: each retry as a line, and the step that gave up."""
+
+    def __init__(self) -> None:
+        self._retries = Retries()
+        self._state: str | None = None
+        self._first_failure: datetime | None = None
+        self.failed_step: FailedStep | None = None
+
+    def lines(self, event: dict[str, Any]) -> list[str]:
+        if event["type"] == "TaskStateEntered":
+            self._state = (event.get("stateEnteredEventDetails") or {}).get("name")
+        elif event["type"] == "LambdaFunctionSucceeded" and self._state:
+            self._retries.succeeded(self._state)
+            self._first_failure = None
+        elif event["type"] == "LambdaFunctionFailed" and self._state:
+            details = event.get("lambdaFunctionFailedEventDetails") or {}
+            error, message = details.get("error", ""), short(readable_cause(details.get("cause")))
+            retry = self._retries.failed(self._state, self._state, error)
+            first = self._first_failure = self._first_failure or event.get("timestamp")
+            if retry is not None:
+                return [f"{self._state}: {error}: {message}; {retry.text()}"]
+            if not is_input_refusal(error):
+                took = (event["timestamp"] - first).total_seconds() if first and event.get("timestamp") else 0.0
+                self.failed_step = FailedStep(self._state, error, message, self._retries.retried(self._state),
+                                              duration(took))
+        return []
 
 
 def new_events(stepfunctions: Any, execution_arn: str, *, after: int) -> list[dict[str, Any]]:
@@ -200,9 +254,11 @@ def describe_event(event: dict[str, Any], read_report: Callable[[dict[str, Any]]
         )
 
 
-def describe_outcome(description: dict[str, Any]) -> str:
+def describe_outcome(description: dict[str, Any], failed_step: FailedStep | None = None) -> str:
     status = description["status"]
     if status == "SUCCEEDED":
         output = json.loads(description.get("output") or "{}")
         return f"SUCCEEDED: {output.get('message', 'done')}"
+    if failed_step is not None and failed_step.error == description.get("error"):
+        return f"{status}: {failed_step.text()}"
     return outcome_verdict(status, description.get("error"), description.get("cause"))

@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 from unittest import mock
@@ -35,6 +36,7 @@ from moto.stepfunctions.parser.backend.execution import Execution as MotoExecuti
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from bwp_lake import definition as statemachine
+from bwp_lake.definition import function_name
 from bwp_lake.local.lake_dir import LakeDirectory
 from bwp_lake.local.lake_state import held_by_this_run, load_state, written_through
 from bwp_lake.local.lambda_runtime import InProcessLambdas, Invocation, load_handler
@@ -81,6 +83,7 @@ class LocalEngine:
         *,
         virtual_time: bool = True,
         on_invocation: Callable[[Invocation], None] | None = None,
+        on_window_end: Callable[[dict[str, Any], bool], None] | None = None,
         lambda_log: Path | None = None,
         allowed_download_hosts: str = "127.0.0.1,localhost",
         lake_dir: Path | None = None,
@@ -88,6 +91,7 @@ class LocalEngine:
         self.api = api
         self._virtual_time = VirtualTime(EmulatorClock(api.base_url)) if virtual_time else None
         self._on_invocation = on_invocation
+        self._on_window_end = on_window_end
         self._lambdas = InProcessLambdas(self._invoked)
         self._lake_dir = lake_dir
         self.lake: LakeDirectory | None = None
@@ -123,7 +127,7 @@ class LocalEngine:
         # shared instead, so that executions can overlap, as a schedule and a backfill do.
         enter(mock.patch.object(MotoExecution, "__deepcopy__", lambda execution, memo: execution, create=True))
         enter(self._lambdas.routing())
-        enter(MapResults().installed())
+        enter(MapResults(self._child_ended).installed())
         if self._virtual_time:
             enter(self._virtual_time.installed())
         # What a function prints (Powertools' metrics, as EMF lines) goes where Lambda sends it:
@@ -271,6 +275,19 @@ class LocalEngine:
             return None
         return read_report(self.s3, ObjectLocation.model_validate(summaries[-1]["report"])).to_wire()
 
+    def api_now(self) -> datetime:
+        """The API's time: the emulator's clock on API time (as last read, so this costs no call),
+        else the wall clock."""
+        return self._virtual_time.api_now() if self._virtual_time else datetime.now(UTC)
+
+    def _child_ended(self, child_input: Any, status: str, output: Any) -> None:
+        """A window's child execution ended: it landed, or *Record window failure* recorded it
+        (or the child itself failed)."""
+        if self._on_window_end is None or not isinstance(child_input, dict):
+            return
+        failed = status != "SUCCEEDED" or not isinstance(output, dict) or output.get("status") == "FAILED"
+        self._on_window_end(child_input.get("window") or {}, failed)
+
     def _invoked(self, invocation: Invocation) -> None:
         if self.lake is not None and invocation.function == LAND_FUNCTION and invocation.result:
             report_type, day = invocation.result["reportType"], invocation.result["day"]
@@ -284,12 +301,6 @@ class LocalEngine:
             self._on_invocation(invocation)
 
 
-def function_name(step: str) -> str:
-    return f"bwp-{step.replace('_', '-')}"
-
-
-# Local function name -> its step, for whoever reads the invocations (the CLI's progress lines).
-FUNCTION_STEPS: dict[str, statemachine.Step] = {function_name(step): step for step in statemachine.Step}
 LAND_FUNCTION = function_name(statemachine.Step.LAND_REPORT)
 SUMMARIZE_FUNCTION = function_name(statemachine.Step.SUMMARIZE)
 

@@ -14,7 +14,7 @@ import copy
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,8 +47,10 @@ class _Child:
 class MapResults:
     """Records each child of every map run, and writes them when the map run's ResultWriter runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_child_end: Callable[[Any, str, Any], None] | None = None) -> None:
         self._children: dict[str, list[_Child]] = {}
+        # Told of each child as it ends: its input, its status and its output.
+        self._on_child_end = on_child_end
         self._lock = threading.Lock()
 
     @contextmanager
@@ -99,6 +101,8 @@ class MapResults:
             record = _Child(**child, status="SUCCEEDED", output=job.job_output)
         with self._lock:
             self._children.setdefault(map_run_arn, []).append(record)
+        if self._on_child_end is not None:
+            self._on_child_end(record.input, record.status, record.output)
 
     def _write(self, env, resource_runtime_part, state_credentials) -> None:
         """As moto's ResultWriter, plus the result files: what the map run's state leaves on

@@ -35,13 +35,14 @@ def slow_reports() -> Iterator[Emulator]:
 
 @contextmanager
 def local_run_with_four_tasks_started(api: Emulator, lake: Path) -> Iterator[subprocess.Popen]:
-    """``bwp-lake local-run`` of four windows in its own process, yielded once its progress says
+    """``bwp-lake local-run --verbose`` of four windows in its own process, yielded once its progress says
     that all four report tasks started; killed on the way out if still alive."""
     environment = {**os.environ, "BWP_CLIENT_ID": api.credentials["clientId"],
                    "BWP_CLIENT_SECRET": api.credentials["clientSecret"],
                    "BWP_TARGET_ID": api.credentials["targetId"]}
     process = subprocess.Popen(
-        [str(BWP_LAKE), "local-run", *FOUR_DAYS_FLAGS, "--api-url", api.base_url, "--lake-dir", str(lake)],
+        # --verbose: a line per step, so that the four tasks' starts can be read as they happen
+        [str(BWP_LAKE), "local-run", *FOUR_DAYS_FLAGS, "--api-url", api.base_url, "--lake-dir", str(lake), "--verbose"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
     )
     try:

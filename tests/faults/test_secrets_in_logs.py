@@ -164,8 +164,10 @@ def test_an_api_gateway_that_echoes_requests_leaks_no_secret_or_token_into_any_o
         try:
             request = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": ECHOED_DAY, "endDate": "2024-08-23",
                        "maxConcurrency": 1}
-            outcome = ingest(endpoint, request, lake, sys.stdout, virtual_time=True)
-            print(json.dumps(outcome_record(outcome, lake)))
+            # (--verbose: every step's line, errors and retries included, is output to check)
+            outcome, progress = ingest(endpoint, "an echoing gateway", request, lake, sys.stdout, virtual_time=True,
+                                       verbose=True)
+            print(json.dumps(outcome_record(outcome, lake, progress.failed_step)))
             # and the lake's gaps are listed, as text and as JSON
             gaps = ["gaps", "--lake-dir", str(lake), "--from", ECHOED_DAY, "--to", "2024-08-23"]
             assert main(gaps) == 1

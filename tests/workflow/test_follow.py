@@ -10,12 +10,12 @@ from bwp_lake.local.engine import REGION
 REQUEST = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-08-22", "endDate": "2024-08-23"}
 
 
-def follow_to_the_end(engine) -> tuple[str, list[str]]:
+def follow_to_the_end(engine, counts=None) -> tuple[str, list[str]]:
     lines: list[str] = []
     arn = engine.start(REQUEST)
     status = follow(
         boto3.client("stepfunctions", region_name=REGION), arn, lines.append, read_report=report_reader(engine.s3),
-        poll_seconds=0.05, timeout_seconds=60,
+        poll_seconds=0.05, timeout_seconds=60, counts=(counts.append if counts is not None else lambda counts: None),
     )
     return status, lines
 
@@ -55,3 +55,28 @@ def test_following_an_execution_whose_input_is_refused_ends_with_the_message(eng
     # then the last line is the refusal in words, not the Lambda's error JSON
     assert status == "FAILED"
     assert lines[-1] == 'FAILED: InvalidExecutionInput: lookbackDays: must be an integer, got "3"'
+
+
+def test_following_counts_the_windows_from_the_map_run_apart_from_the_lines(engine_for):
+    # given an execution of two windows, followed with a counter
+    counts = []
+    status, lines = follow_to_the_end(engine_for(), counts)
+    # then the counter ends with both done, and no count was printed as a line of its own
+    assert status == "SUCCEEDED"
+    assert (counts[-1].done, counts[-1].total) == (2, 2)
+    assert not any(line.startswith("windows: ") for line in lines)
+
+
+def test_following_says_each_retry_of_plan_windows_and_names_the_step_that_gave_up(engine_for, emulator):
+    # given an API whose every call fails with HTTP 500
+    emulator.set_faults(http_500_rate=1.0)
+    status, lines = follow_to_the_end(engine_for())
+    # then each retry is a line as it happens, numbered against the ASL's five
+    assert status == "FAILED"
+    retries = [line for line in lines if line.startswith("Plan windows: ApiUnavailable: ")]
+    assert [line.rsplit("; ", 1)[1] for line in retries] == [
+        f"retry {n} of 5 in up to {5 * 2 ** (n - 1)} s" for n in range(1, 6)
+    ]
+    # and the outcome names the step and its retries, not an input refusal
+    assert lines[-1].startswith("FAILED: Plan windows failed after 5 retries over ")
+    assert "ApiUnavailable" in lines[-1] and "refused" not in " ".join(lines)

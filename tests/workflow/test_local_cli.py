@@ -5,11 +5,15 @@ from __future__ import annotations
 import gzip
 import json
 import warnings
+from types import SimpleNamespace
 
 import pytest
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
+from bwp_lake.cli import local_run
 from bwp_lake.cli.main import main
 from bwp_lake.emulator import Emulator, EmulatorConfig
+from bwp_lake.local import engine
 
 WINDOW = ["--report-types", "ORDER_FEES", "--start", "2024-08-22", "--end", "2024-08-23", "--rows-per-day", "30"]
 
@@ -63,24 +67,44 @@ EMPTY_RANGE = ["--report-types", "ORDER_FEES", "--start", "2024-08-22", "--end",
 REFUSED = "InvalidExecutionInput: startDate (2024-08-22) must be before endDate (2024-08-22)"
 
 
-def test_bad_input_is_refused_by_the_workflow_naming_the_field(tmp_path, capsys):
-    # when the workflow refuses the input
-    code = main(["local-run", *EMPTY_RANGE, "--lake-dir", str(tmp_path)])
-    out = capsys.readouterr().out
-    # then the last line says why in words, and no Lambda error JSON or stack trace is shown
+@pytest.fixture
+def nothing_may_start(monkeypatch):
+    """Fails the test if the emulator or the local engine is as much as constructed."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("started, though the input is refused before anything starts")
+
+    monkeypatch.setattr(local_run, "Emulator", refuse)
+    monkeypatch.setattr(engine, "LocalEngine", refuse)
+
+
+def test_bad_input_is_refused_once_naming_the_flags_before_anything_starts(tmp_path, capsys, nothing_may_start):
+    # when the input is one Plan windows would refuse
+    code = main(["local-run", *EMPTY_RANGE, "--lake-dir", str(tmp_path / "lake")])
+    captured = capsys.readouterr()
+    # then one line says why and which flags to fix, with no Lambda error JSON or stack trace,
+    # and neither the emulator nor the engine was started (nor the lake directory touched)
     assert code == 1
-    assert f"input refused: {REFUSED}" in out
-    assert out.strip().splitlines()[-1] == f"Execution FAILED: {REFUSED}"
-    assert "stackTrace" not in out and "errorType" not in out
+    assert captured.out == ""
+    assert captured.err == f"input refused: {REFUSED} (fix --start, --end)\n"
+    assert "Traceback" not in captured.err and "errorType" not in captured.err
+    assert not (tmp_path / "lake").exists()
 
 
-def test_a_refused_input_as_json_has_the_message_as_its_cause(tmp_path, capsys):
+def test_a_refused_input_as_json_has_the_message_as_its_cause(tmp_path, capsys, nothing_may_start):
     code = main(["local-run", *EMPTY_RANGE, "--lake-dir", str(tmp_path), "--json"])
     (line,) = capsys.readouterr().out.strip().splitlines()
     record = json.loads(line)
     assert code == 1
     assert (record["status"], record["error"]) == ("FAILED", "InvalidExecutionInput")
-    assert record["cause"] == "startDate (2024-08-22) must be before endDate (2024-08-22)"
+    assert record["cause"] == "startDate (2024-08-22) must be before endDate (2024-08-22) (fix --start, --end)"
+
+
+def test_an_input_past_the_lakes_first_day_is_refused_by_the_same_check_as_plan_windows(capsys, nothing_may_start):
+    code = main(["local-run", "--start", "2020-01-01", "--end", "2020-01-02"])
+    assert code == 1
+    assert capsys.readouterr().err.startswith("input refused: InvalidExecutionInput: startDate: the first day, "
+                                              "2020-01-01, is before the lake's first day")
 
 
 def test_json_output_of_a_multi_window_run_is_one_json_line(tmp_path, capsys):
@@ -136,6 +160,59 @@ def test_local_run_works_against_an_api_that_is_already_running(tmp_path, capsys
     assert code == 0, record
     assert record["summary"]["rows"] == 15
     assert api.state()["calls"]["startReportTask"] == 1
+
+
+def test_local_run_uses_the_api_bwp_api_url_names_as_bwp_lake_emulator_suggests(tmp_path, capsys, monkeypatch):
+    # given the variables `bwp-lake emulator` prints, exported, and no --api-url
+    with Emulator(EmulatorConfig(seed=9, rows_per_day=15, generation_seconds=0.0)) as api:
+        api_url = api.base_url
+        monkeypatch.setenv("BWP_API_URL", api_url)
+        for name, value in zip(("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID"), api.credentials.values(),
+                               strict=True):
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(local_run, "Emulator", lambda *a, **k: pytest.fail("started an emulator of its own"))
+        # when one window is ingested
+        code = main(["local-run", *WINDOW[:6], "--lake-dir", str(tmp_path)])
+    # then the first line names that API and where it came from, and that API served the report
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0].startswith(f"API: {api_url} (BWP_API_URL; waits take real time)")
+    assert api.state()["calls"]["startReportTask"] == 1
+
+
+def test_an_unreachable_api_names_the_step_and_its_retries_instead_of_refusing_the_input(tmp_path, capsys,
+                                                                                        monkeypatch):
+    # given an API URL nothing listens on, and Plan windows' retries made instant
+    for name in ("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None))
+    # when a run starts
+    code = main(["local-run", *WINDOW[:6], "--api-url", "http://127.0.0.1:1", "--lake-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    # then each retry was said as it happened, and the last line names the step, the error and the retries
+    assert code == 1
+    assert [line for line in lines if line.startswith("Plan windows: ApiUnavailable")][-1].endswith(
+        "retry 5 of 5 in up to 80 s")
+    assert lines[-1].startswith("Execution FAILED: Plan windows failed after 5 retries over ")
+    assert "ApiUnavailable: http://127.0.0.1:1/token" in lines[-1]
+    assert "refused" not in out and "Traceback" not in out
+
+
+def test_a_multi_window_run_prints_a_counter_not_a_line_per_step_unless_verbose(tmp_path, capsys):
+    window = ["--start", "2024-08-20", "--end", "2024-08-23", "--rows-per-day", "10"]
+    # when six windows are ingested into a log (not a terminal)
+    assert main(["local-run", *window, "--lake-dir", str(tmp_path / "quiet")]) == 0
+    quiet = capsys.readouterr().out.splitlines()
+    # then no step of a window has a line of its own; the counter ends all done; the summary has a line per window
+    assert not any("  started     " in line or "  landed      " in line for line in quiet)
+    counters = [line for line in quiet if line.startswith("windows: ")]
+    assert counters[-1].startswith("windows: 6 of 6 done (6 landed, 0 failed), 0 in progress; ")
+    assert sum(line.startswith("  ORDER_FEES 2024-08-2") for line in quiet) == 3
+    # and with --verbose, every window's steps are back
+    assert main(["local-run", *window, "--lake-dir", str(tmp_path / "verbose"), "--verbose"]) == 0
+    verbose = capsys.readouterr().out.splitlines()
+    assert sum("  landed      10 rows" in line for line in verbose) == 6
 
 
 def test_an_api_url_without_credentials_is_refused(tmp_path, monkeypatch):
