@@ -31,8 +31,11 @@ demo: install
 test: install node
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
+# What CI checks besides the tests: lint, formatting, and the Lambda code's types.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The Lambda bundles, for arm64 and the functions' Python, without Docker: wheels only. Two of them:
 # build/lambda/landing for land_report, the only function that imports pyarrow, and build/lambda/core

@@ -149,8 +149,9 @@ def run_backfill(days: int, concurrency: int, memory_mb: dict[str, int]) -> dict
         stack.enter_context(generation_per_window())
         api = stack.enter_context(Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY)))
         credentials = api.credentials
-        endpoint = ApiEndpoint(api.base_url, credentials["clientId"], credentials["clientSecret"],
-                               credentials["targetId"])
+        endpoint = ApiEndpoint(
+            api.base_url, credentials["clientId"], credentials["clientSecret"], credentials["targetId"]
+        )
         engine = stack.enter_context(LocalEngine(endpoint))
         history = engine.run(recent_week, timeout_seconds=RUN_TIMEOUT_SECONDS)
         if not history.succeeded:
@@ -265,8 +266,9 @@ def configured_memory_mb() -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backfill", description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30, help="days of each report type (default 30)")
-    parser.add_argument("--concurrency", default="5,2",
-                        help="the Map's maxConcurrency, one backfill each (default 5,2)")
+    parser.add_argument(
+        "--concurrency", default="5,2", help="the Map's maxConcurrency, one backfill each (default 5,2)"
+    )
     args = parser.parse_args(argv)
     levels = [int(level) for level in args.concurrency.split(",")]
     if args.days < 1 or not all(1 <= level <= API_CONCURRENT_TASKS for level in levels):
@@ -277,8 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for concurrency in levels:
         run = run_backfill(args.days, concurrency, memory_mb)
-        print(f"  concurrency {concurrency}: {run['status']}, {run['api_seconds'] / 60:.0f} API minutes "
-              f"in {run['wall_seconds']:.0f} s", flush=True)
+        print(
+            f"  concurrency {concurrency}: {run['status']}, {run['api_seconds'] / 60:.0f} API minutes "
+            f"in {run['wall_seconds']:.0f} s",
+            flush=True,
+        )
         runs.append(run)
     print()
     for line in table(runs, args.days, info):

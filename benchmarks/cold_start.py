@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     for bundle in sorted(path for path in BUNDLES.glob("*") if path.is_dir()):
         total = tree_bytes(bundle)
         pyarrow = tree_bytes(bundle / "pyarrow") if (bundle / "pyarrow").is_dir() else 0
-        print(f"\nbundle {bundle.relative_to(ROOT)}: {total / MIB:.1f} MiB unzipped ({total:,} bytes), "
-              f"of which pyarrow {pyarrow / MIB:.1f} MiB; Lambda allows 250 MB unzipped")
+        print(
+            f"\nbundle {bundle.relative_to(ROOT)}: {total / MIB:.1f} MiB unzipped ({total:,} bytes), "
+            f"of which pyarrow {pyarrow / MIB:.1f} MiB; Lambda allows 250 MB unzipped"
+        )
         results["bundle_bytes"][bundle.name] = total
         results["pyarrow_bytes"] = max(results["pyarrow_bytes"] or 0, pyarrow)
     print(json.dumps(results))

@@ -228,8 +228,14 @@ def measure(report_type: str, args: argparse.Namespace) -> dict:
                 flush=True,
             )
         peak_kib = {"emulator": rss_kib("VmHWM", emulator.pid), "baseline": rss_kib("VmHWM", baseline.pid)}
-    return {"report_type": report_type, "rows": rows, "bytes": length, "runs": runs, "start_kib": start_kib,
-            "peak_kib": peak_kib}
+    return {
+        "report_type": report_type,
+        "rows": rows,
+        "bytes": length,
+        "runs": runs,
+        "start_kib": start_kib,
+        "peak_kib": peak_kib,
+    }
 
 
 def _speed(run: dict) -> float:
@@ -284,14 +290,25 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         epilog="About 40 seconds at the defaults on two cores.",
     )
-    parser.add_argument("--size-mb", type=float, default=1000,
-                        help="report size in MB (10^6 bytes), reached through rows per day (default 1000)")
-    parser.add_argument("--reports", default=",".join(REPORT_TYPES),
-                        help=f"comma-separated report types (default {','.join(REPORT_TYPES)})")
+    parser.add_argument(
+        "--size-mb",
+        type=float,
+        default=1000,
+        help="report size in MB (10^6 bytes), reached through rows per day (default 1000)",
+    )
+    parser.add_argument(
+        "--reports",
+        default=",".join(REPORT_TYPES),
+        help=f"comma-separated report types (default {','.join(REPORT_TYPES)})",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="downloads from each server (default 3)")
     parser.add_argument("--seed", type=int, default=7, help="the emulator's data seed (default 7)")
-    parser.add_argument("--target-mb-s", type=float, default=TARGET_MB_S,
-                        help=f"the emulator's required speed, MB/s (default {TARGET_MB_S})")
+    parser.add_argument(
+        "--target-mb-s",
+        type=float,
+        default=TARGET_MB_S,
+        help=f"the emulator's required speed, MB/s (default {TARGET_MB_S})",
+    )
     roles = parser.add_subparsers(dest="role", help="internal: the baseline server process")
     serve = roles.add_parser("serve-baseline")
     serve.add_argument("--bytes", type=int, required=True)
@@ -312,13 +329,18 @@ def main(argv: list[str] | None = None) -> int:
     print()
     passed, verdict = target_line(results, args.target_mb_s)
     print(verdict)
-    print(json.dumps({
-        "size_mb": args.size_mb,
-        "target_mb_s": args.target_mb_s,
-        "passed": passed,
-        "slowest_mb_s": {result["report_type"]: min(_speed(run) for run in result["runs"]["emulator"])
-                         for result in results},
-    }))
+    print(
+        json.dumps(
+            {
+                "size_mb": args.size_mb,
+                "target_mb_s": args.target_mb_s,
+                "passed": passed,
+                "slowest_mb_s": {
+                    result["report_type"]: min(_speed(run) for run in result["runs"]["emulator"]) for result in results
+                },
+            }
+        )
+    )
     return 0
 
 

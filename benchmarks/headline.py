@@ -53,10 +53,10 @@ TARGETS = (
     Target("landing_vs_naive_min", "landing speed / naive, slowest size", "ratio", 1.0, at_least=True),
     Target("backfill_slot_utilization", "backfill slot utilization (5 slots)", "share", 0.85, at_least=True),
     Target("backfill_failed_windows", "backfill failed windows", "count", 0),
-    Target("backfill_utilization_at_concurrency_2", "API's 5 slots' utilization at maxConcurrency 2",
-           "share"),
-    Target("polling_overhead_share", "polling overhead (report completed -> landing started) / generation",
-           "percent", 0.10),
+    Target("backfill_utilization_at_concurrency_2", "API's 5 slots' utilization at maxConcurrency 2", "share"),
+    Target(
+        "polling_overhead_share", "polling overhead (report completed -> landing started) / generation", "percent", 0.10
+    ),
     Target("polls_per_window", "polls per window", "mean"),
     Target("state_transitions_per_window", "state transitions per window", "mean"),
     Target("cost_per_window_usd", "cost per window", "usd", 0.001),

@@ -247,8 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-level", type=int, default=1, help="gzip level of the naive variant (default 1)")
     parser.add_argument("--part-mib", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3, help="runs per variant (default 3): median and range")
-    parser.add_argument("--curated-level", type=int, default=1,
-                        help="gzip level of the landing followed by its curated write (default 1; -1: none)")
+    parser.add_argument(
+        "--curated-level",
+        type=int,
+        default=1,
+        help="gzip level of the landing followed by its curated write (default 1; -1: none)",
+    )
     parser.add_argument("--quick", action="store_true", help="50 MiB, level 1, one run each")
     roles = parser.add_subparsers(dest="role", help="internal: the server and the landing processes")
     serve = roles.add_parser("serve")

@@ -172,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                 from_csv = sum(raw_bytes(lake, t) for t in types)
                 from_parquet = sum(parquet_bytes(lake, t, columns[t]) for t in types)
                 csv_seconds, csv_rows = timed(lambda sql=query.sql: raw_db.execute(sql).fetchall(), args.repeat)
-                parquet_seconds, parquet_rows = timed(lambda name=query.name: curated_db.run_named(name)[1],
-                                                      args.repeat)
+                parquet_seconds, parquet_rows = timed(
+                    lambda name=query.name: curated_db.run_named(name)[1], args.repeat
+                )
                 named = ", ".join(sorted(name for t in types for name in columns[t]))
                 lines.append(
                     f"| `{query.name}` | {named} | {from_csv / MIB:.1f} | {from_parquet / MIB:.2f} "
@@ -181,9 +182,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"| {csv_seconds / parquet_seconds:.1f}x | {'yes' if csv_rows == parquet_rows else 'NO'} |"
                 )
                 print(f"  {query.name}: {from_csv / from_parquet:.1f}x fewer bytes", flush=True)
-                results.append({"query": query.name, "csv_bytes": from_csv, "parquet_bytes": from_parquet,
-                                "csv_seconds": csv_seconds, "parquet_seconds": parquet_seconds,
-                                "same_rows": csv_rows == parquet_rows})
+                results.append(
+                    {
+                        "query": query.name,
+                        "csv_bytes": from_csv,
+                        "parquet_bytes": from_parquet,
+                        "csv_seconds": csv_seconds,
+                        "parquet_seconds": parquet_seconds,
+                        "same_rows": csv_rows == parquet_rows,
+                    }
+                )
         raw_db.close()
     print()
     for line in lines:

@@ -62,8 +62,11 @@ class Piece:
 def pieces(quick: bool) -> list[Piece]:
     if quick:
         landings = [
-            Piece("Landing, 10 MiB", "landing", ("--size-mb", "10", "--levels", "1", "--repeat", "1",
-                                                 "--curated-level", "-1")),
+            Piece(
+                "Landing, 10 MiB",
+                "landing",
+                ("--size-mb", "10", "--levels", "1", "--repeat", "1", "--curated-level", "-1"),
+            ),
             Piece("Landing, 100 MiB", "landing", ("--size-mb", "100", "--levels", "1", "--repeat", "1")),
         ]
         others = [

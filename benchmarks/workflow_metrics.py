@@ -58,8 +58,4 @@ def gb_seconds(invocations: Iterable[tuple[int, float]]) -> float:
 
 
 def cost_usd(transitions: int, lambda_gb_seconds: float, requests: int) -> float:
-    return (
-        transitions * STATE_TRANSITION_USD
-        + lambda_gb_seconds * LAMBDA_GB_SECOND_USD
-        + requests * LAMBDA_REQUEST_USD
-    )
+    return transitions * STATE_TRANSITION_USD + lambda_gb_seconds * LAMBDA_GB_SECOND_USD + requests * LAMBDA_REQUEST_USD

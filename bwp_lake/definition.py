@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 from enum import StrEnum
+from typing import Any
 
 from bwp_lake import shipped_path
 
 ASL_PATH = shipped_path("statemachine", "statemachine") / "ingest_reports.asl.json"
+
 
 class Step(StrEnum):
     """A function of the workflow, named as its handler directory under lambdas/."""
@@ -104,8 +105,11 @@ def task_states(definition: str) -> dict[str, TaskState]:
         for name, state in states.items():
             placeholder = _PLACEHOLDER.fullmatch(state.get("Resource", ""))
             if state.get("Type") == "Task" and placeholder and placeholder.group(1) in FUNCTION_PLACEHOLDERS:
-                found[name] = TaskState(name, FUNCTION_PLACEHOLDERS[placeholder.group(1)],
-                                        tuple(_retrier(entry) for entry in state.get("Retry", [])))
+                found[name] = TaskState(
+                    name,
+                    FUNCTION_PLACEHOLDERS[placeholder.group(1)],
+                    tuple(_retrier(entry) for entry in state.get("Retry", [])),
+                )
             if "ItemProcessor" in state:
                 collect(state["ItemProcessor"]["States"])
 

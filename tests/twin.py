@@ -71,8 +71,15 @@ def served_csv(
 ) -> bytes:
     """What the emulator serves for one (type, day): the bytes the lake must hold."""
     midnight = datetime.combine(date.fromisoformat(str(day)), time(), UTC)
-    spec = ReportSpec(report_type, midnight, midnight + timedelta(days=1), SEED, rows_per_day, header_drift,
-                      bad_last_record=bad_last_record)
+    spec = ReportSpec(
+        report_type,
+        midnight,
+        midnight + timedelta(days=1),
+        SEED,
+        rows_per_day,
+        header_drift,
+        bad_last_record=bad_last_record,
+    )
     return b"".join(stream(spec))
 
 

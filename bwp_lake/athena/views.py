@@ -74,8 +74,7 @@ def view_statements(database: str | None = None) -> list[tuple[str, str]]:
 def _identifier(name: str, source: str) -> str:
     if not _IDENTIFIER.fullmatch(name):
         raise UnsupportedColumnName(
-            f"column {source!r} gives {name!r}: use letters, digits and underscores, "
-            "not starting with a digit"
+            f"column {source!r} gives {name!r}: use letters, digits and underscores, not starting with a digit"
         )
     return name
 

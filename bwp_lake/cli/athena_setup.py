@@ -46,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
         workgroup, database = stack_output_values(args, WORKGROUP, DATABASE)
         athena = client(args, "athena")
         for name, sql in view_queries(athena, workgroup):
-            run_query(
-                athena, sql, workgroup=workgroup, database=database, timeout_seconds=args.timeout_seconds
-            )
+            run_query(athena, sql, workgroup=workgroup, database=database, timeout_seconds=args.timeout_seconds)
             print(f"view {name}: created in {database}")
     except (StackNotUsable, NoViewQueries, ViewQueryFailed, ViewQueryTimedOut) as error:
         print(f"error: {error}", file=sys.stderr)

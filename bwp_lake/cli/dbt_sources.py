@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "manifests, every column with its description and type, and a freshness check on the manifests.",
     )
     parser.add_argument(
-        "--database", default=DEFAULTS["databaseName"],
+        "--database",
+        default=DEFAULTS["databaseName"],
         help=f"the Glue database, cdk.json's databaseName (default: {DEFAULTS['databaseName']})",
     )
     parser.add_argument(
@@ -49,8 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not _GLUE_NAME.fullmatch(args.database):
-        print(f"error: --database {args.database!r} is not a Glue database name: use lower case letters, digits "
-              "and underscores", file=sys.stderr)
+        print(
+            f"error: --database {args.database!r} is not a Glue database name: use lower case letters, digits "
+            "and underscores",
+            file=sys.stderr,
+        )
         return 2
     text = sources_yaml(args.database, args.catalog)
     if args.out is None:

@@ -76,6 +76,4 @@ def _stack_output(outputs: dict[str, str], key: str, stack_name: str) -> str:
     try:
         return outputs[key]
     except KeyError:
-        raise StackOutputMissing(
-            f"stack {stack_name} has no output {key}: redeploy it with `make deploy`"
-        ) from None
+        raise StackOutputMissing(f"stack {stack_name} has no output {key}: redeploy it with `make deploy`") from None

@@ -21,17 +21,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)")
     parser.add_argument("--seed", type=int, default=7, help="data seed: same seed, same reports (default 7)")
     parser.add_argument("--rows-per-day", type=int, default=2000, help="CSV rows per report type and day")
-    parser.add_argument("--generation-seconds", type=float, default=30.0,
-                        help="emulator-clock seconds to generate one day of 2,000 rows (default 30)")
+    parser.add_argument(
+        "--generation-seconds",
+        type=float,
+        default=30.0,
+        help="emulator-clock seconds to generate one day of 2,000 rows (default 30)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = EmulatorConfig(seed=args.seed, rows_per_day=args.rows_per_day,
-                                generation_seconds=args.generation_seconds, host=args.host, port=args.port,
-                                log_requests=not args.quiet)
+        config = EmulatorConfig(
+            seed=args.seed,
+            rows_per_day=args.rows_per_day,
+            generation_seconds=args.generation_seconds,
+            host=args.host,
+            port=args.port,
+            log_requests=not args.quiet,
+        )
     except ValueError as error:
         raise SystemExit(f"bwp-lake emulator: {error}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -29,14 +29,11 @@ def report_type_list(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise argparse.ArgumentTypeError(
-            f"no report type named; name one or more of {','.join(REPORT_TYPES)}, "
-            "or leave the flag out for all"
+            f"no report type named; name one or more of {','.join(REPORT_TYPES)}, or leave the flag out for all"
         )
     unknown = [name for name in names if name not in REPORT_TYPES]
     if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown {','.join(unknown)}; known: {','.join(REPORT_TYPES)}"
-        )
+        raise argparse.ArgumentTypeError(f"unknown {','.join(unknown)}; known: {','.join(REPORT_TYPES)}")
     return names
 
 
@@ -50,10 +47,12 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", help="day after the last, YYYY-MM-DD (exclusive)")
     parser.add_argument("--lookback-days", type=int, help="the last N complete UTC days")
     parser.add_argument("--max-concurrency", type=int, help="report tasks at once, 1-5 (default 5)")
-    parser.add_argument("--backfill-from", help="also plan the days since this one (YYYY-MM-DD) that have no "
-                        "manifest, oldest first")
-    parser.add_argument("--max-backfill-windows", type=int, help="at most this many backfill windows a run "
-                        "(with --backfill-from)")
+    parser.add_argument(
+        "--backfill-from", help="also plan the days since this one (YYYY-MM-DD) that have no manifest, oldest first"
+    )
+    parser.add_argument(
+        "--max-backfill-windows", type=int, help="at most this many backfill windows a run (with --backfill-from)"
+    )
 
 
 def execution_input(args: argparse.Namespace) -> dict[str, Any]:

@@ -58,7 +58,10 @@ def gap_ranges(gaps: Iterable[Gap]) -> list[GapRange]:
     for gap in gaps:
         last = ranges[-1] if ranges else None
         if last and (last.report_type, last.failure, last.quarantine_key, last.last + timedelta(days=1)) == (
-            gap.report_type, gap.failure, gap.quarantine_key, gap.day
+            gap.report_type,
+            gap.failure,
+            gap.quarantine_key,
+            gap.day,
         ):
             ranges[-1] = GapRange(last.report_type, last.first, gap.day, last.failure, last.quarantine_key)
         else:
@@ -89,15 +92,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({
-            "from": str(first),
-            "to": str(end),
-            "missing": [
-                {"reportType": g.report_type, "day": str(g.day), "failure": g.failure,
-                 "quarantineKey": g.quarantine_key}
-                for g in gaps
-            ],
-        }))
+        print(
+            json.dumps(
+                {
+                    "from": str(first),
+                    "to": str(end),
+                    "missing": [
+                        {
+                            "reportType": g.report_type,
+                            "day": str(g.day),
+                            "failure": g.failure,
+                            "quarantineKey": g.quarantine_key,
+                        }
+                        for g in gaps
+                    ],
+                }
+            )
+        )
     else:
         for gap_range in gap_ranges(gaps):
             print(gap_range.describe())

@@ -72,12 +72,13 @@ class DeployedLake:
         return json.loads(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
 
 
-def add_lake_arguments(
-    parser: argparse.ArgumentParser, *, default_range: str, default_end: str = "today, UTC"
-) -> None:
+def add_lake_arguments(parser: argparse.ArgumentParser, *, default_range: str, default_end: str = "today, UTC") -> None:
     """--lake-dir (else the deployed stack), --from/--to, --report-types and --json."""
-    parser.add_argument("--lake-dir", type=Path, help="a local lake directory (bwp-lake local-run's); "
-                        "without it, the deployed stack is read")
+    parser.add_argument(
+        "--lake-dir",
+        type=Path,
+        help="a local lake directory (bwp-lake local-run's); without it, the deployed stack is read",
+    )
     parser.add_argument("--from", dest="first", type=day_argument, help=f"first day (default: {default_range})")
     parser.add_argument("--to", dest="end", type=day_argument, help=f"day after the last (default: {default_end})")
     parser.add_argument("--report-types", help="comma-separated (default: all)")

@@ -41,8 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_window_arguments(run)
     run.add_argument("--faults", type=Path, metavar="FILE.json", help="emulator fault switches to set first")
     run.add_argument("--lake-dir", type=Path, default=Path("lake"), help="where landed files are copied")
-    run.add_argument("--api-url", help="an API already running (base URL; default: $BWP_API_URL, else an emulator "
-                     "started for the run); credentials from BWP_CLIENT_ID, BWP_CLIENT_SECRET, BWP_TARGET_ID")
+    run.add_argument(
+        "--api-url",
+        help="an API already running (base URL; default: $BWP_API_URL, else an emulator "
+        "started for the run); credentials from BWP_CLIENT_ID, BWP_CLIENT_SECRET, BWP_TARGET_ID",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON summary line last (progress on stderr)")
     _add_emulator_arguments(run, rows_per_day=2000, generation_seconds=120.0)
     run.set_defaults(run=run_local)
@@ -54,12 +57,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_emulator_arguments(parser: argparse.ArgumentParser, *, rows_per_day: int, generation_seconds: float) -> None:
-    parser.add_argument("--verbose", action="store_true", help="a line for every step of every window as it "
-                        "returns, instead of the counter")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="a line for every step of every window as it returns, instead of the counter",
+    )
     parser.add_argument("--seed", type=int, default=7, help="emulator data seed")
     parser.add_argument("--rows-per-day", type=int, default=rows_per_day)
-    parser.add_argument("--generation-seconds", type=float, default=generation_seconds,
-                        help="emulated report generation time per day (API time: waits cost no wall time)")
+    parser.add_argument(
+        "--generation-seconds",
+        type=float,
+        default=generation_seconds,
+        help="emulated report generation time per day (API time: waits cost no wall time)",
+    )
 
 
 def run_local(args: argparse.Namespace) -> int:
@@ -76,8 +86,9 @@ def run_local(args: argparse.Namespace) -> int:
             print(json.dumps(refused_record(error, cause, args.lake_dir)))
         return 1
     with _ended_in_one_line(args.lake_dir), _api(args, faults) as (api, source, virtual_time):
-        outcome, progress = ingest(api, source, request, args.lake_dir, out, virtual_time=virtual_time,
-                                   verbose=args.verbose)
+        outcome, progress = ingest(
+            api, source, request, args.lake_dir, out, virtual_time=virtual_time, verbose=args.verbose
+        )
     if args.json:
         print(json.dumps(outcome_record(outcome, args.lake_dir, progress.failed_step)))
     return 0 if outcome.succeeded else 1
@@ -87,8 +98,9 @@ def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print("bwp-report-lake demo: the last 7 days of ORDER_FEES and USER_EVENTS, on the local twin\n")
     with _ended_in_one_line(args.lake_dir), _api(args, {}) as (api, source, virtual_time):
-        outcome, _ = ingest(api, source, DEMO_INPUT, args.lake_dir, sys.stdout, virtual_time=virtual_time,
-                            verbose=args.verbose)
+        outcome, _ = ingest(
+            api, source, DEMO_INPUT, args.lake_dir, sys.stdout, virtual_time=virtual_time, verbose=args.verbose
+        )
     if not outcome.succeeded:
         return 1
     show_queries(args.lake_dir, sys.stdout)
@@ -170,8 +182,15 @@ def outcome_record(outcome: ExecutionOutcome, lake_dir: Path, failed_step: Faile
 
 def refused_record(error: str, cause: str, lake_dir: Path) -> dict[str, Any]:
     """The --json record of an input refused before anything ran: no execution, no summary."""
-    return {"status": "FAILED", "error": error, "cause": cause, "executionArn": None, "lakeDir": str(lake_dir),
-            "summary": None, "failedStep": None}
+    return {
+        "status": "FAILED",
+        "error": error,
+        "cause": cause,
+        "executionArn": None,
+        "lakeDir": str(lake_dir),
+        "summary": None,
+        "failedStep": None,
+    }
 
 
 def show_queries(lake_dir: Path, out: TextIO) -> None:
@@ -198,8 +217,10 @@ def _ended_in_one_line(lake_dir: Path) -> Iterator[None]:
         raise SystemExit(f"error: {error}") from None
     except KeyboardInterrupt:
         # Each window that landed and each ledger write reached the lake directory as it happened.
-        print(f"interrupted: the windows that landed and the ledger are saved in {lake_dir}/; "
-              "run again to resume", file=sys.stderr)
+        print(
+            f"interrupted: the windows that landed and the ledger are saved in {lake_dir}/; run again to resume",
+            file=sys.stderr,
+        )
         raise SystemExit(INTERRUPTED) from None
 
 
@@ -212,13 +233,13 @@ def _api(args: argparse.Namespace, faults: dict[str, Any]) -> Iterator[tuple[Api
     api_url, source = _api_url(args)
     if api_url:
         if faults:
-            raise SystemExit(f"--faults sets the fault switches of an emulator started here; the API comes from "
-                             f"{source}: leave --faults out, or unset BWP_API_URL and leave --api-url out")
+            raise SystemExit(
+                f"--faults sets the fault switches of an emulator started here; the API comes from "
+                f"{source}: leave --faults out, or unset BWP_API_URL and leave --api-url out"
+            )
         yield _external_api(api_url, source), source, False
         return
-    config = EmulatorConfig(
-        seed=args.seed, rows_per_day=args.rows_per_day, generation_seconds=args.generation_seconds
-    )
+    config = EmulatorConfig(seed=args.seed, rows_per_day=args.rows_per_day, generation_seconds=args.generation_seconds)
     with Emulator(config) as emulator:
         if faults:
             try:
@@ -226,9 +247,13 @@ def _api(args: argparse.Namespace, faults: dict[str, Any]) -> Iterator[tuple[Api
             except (TypeError, ValueError) as error:
                 raise SystemExit(f"--faults: {error}") from None
         credentials = emulator.credentials
-        yield ApiEndpoint(
-            emulator.base_url, credentials["clientId"], credentials["clientSecret"], credentials["targetId"]
-        ), "the emulator, started for this run", True
+        yield (
+            ApiEndpoint(
+                emulator.base_url, credentials["clientId"], credentials["clientSecret"], credentials["targetId"]
+            ),
+            "the emulator, started for this run",
+            True,
+        )
 
 
 def _api_url(args: argparse.Namespace) -> tuple[str | None, str]:
@@ -246,8 +271,9 @@ def _external_api(base_url: str, source: str) -> ApiEndpoint:
 
     missing = [name for name in CREDENTIAL_VARIABLES if not os.environ.get(name)]
     if missing:
-        raise SystemExit(f"the API from {source} needs its credentials in {', '.join(missing)} "
-                         "(`bwp-lake emulator` prints them)")
+        raise SystemExit(
+            f"the API from {source} needs its credentials in {', '.join(missing)} (`bwp-lake emulator` prints them)"
+        )
     return ApiEndpoint(base_url, *(os.environ[name] for name in CREDENTIAL_VARIABLES))
 
 

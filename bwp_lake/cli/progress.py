@@ -86,8 +86,9 @@ class ProgressDisplay:
             self._counts = counts
             if self.on_terminal:
                 if self._live is None:
-                    self._live = Live(self, console=self._console, refresh_per_second=REDRAWS_PER_SECOND,
-                                      transient=False)
+                    self._live = Live(
+                        self, console=self._console, refresh_per_second=REDRAWS_PER_SECOND, transient=False
+                    )
                     self._live.start()
                 return
             milestone = counts.done * MILESTONES // max(counts.total, 1)

@@ -139,7 +139,6 @@ class RunProgress:
         return f"{duration(seconds)} of API time" if self._api_time else duration(seconds)
 
 
-
 def describe(invocation: Invocation) -> str | None:
     """A step of a window that went well, as one line (``--verbose``)."""
     event, result = invocation.event, invocation.result

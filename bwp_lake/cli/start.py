@@ -53,9 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Start an execution of the deployed state machine; with --wait, follow it to the end.",
     )
     add_window_arguments(parser)
-    parser.add_argument(
-        "--wait", action="store_true", help="follow the execution, print each window's result"
-    )
+    parser.add_argument("--wait", action="store_true", help="follow the execution, print each window's result")
     parser.add_argument(
         "--verbose", action="store_true", help="with --wait, a line each time the windows' counts change"
     )
@@ -113,9 +111,7 @@ def run(args: argparse.Namespace) -> int:
 def start(stepfunctions: Any, state_machine_arn: str, request: dict[str, Any]) -> str:
     # A readable, unique name: who started it and when, as the console lists it.
     name = f"cli-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    started = stepfunctions.start_execution(
-        stateMachineArn=state_machine_arn, name=name, input=json.dumps(request)
-    )
+    started = stepfunctions.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(request))
     return started["executionArn"]
 
 
@@ -199,8 +195,9 @@ class WholeRunSteps:
                 return [f"{self._state}: {error}: {message}; {retry.text()}"]
             if not is_input_refusal(error):
                 took = (event["timestamp"] - first).total_seconds() if first and event.get("timestamp") else 0.0
-                self.failed_step = FailedStep(self._state, error, message, self._retries.retried(self._state),
-                                              duration(took))
+                self.failed_step = FailedStep(
+                    self._state, error, message, self._retries.retried(self._state), duration(took)
+                )
         return []
 
 

@@ -123,15 +123,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({
-            "from": str(first),
-            "to": str(end),
-            "reportTypes": [status.as_json() for status in statuses],
-            "totals": {
-                **{state.value: sum(status.count(state) for status in statuses) for state in DayState},
-                "rows": sum(status.rows for status in statuses),
-            },
-        }))
+        print(
+            json.dumps(
+                {
+                    "from": str(first),
+                    "to": str(end),
+                    "reportTypes": [status.as_json() for status in statuses],
+                    "totals": {
+                        **{state.value: sum(status.count(state) for status in statuses) for state in DayState},
+                        "rows": sum(status.rows for status in statuses),
+                    },
+                }
+            )
+        )
     else:
         _print_calendars(Console(highlight=False), statuses, first, end)
     return 0
@@ -220,13 +224,17 @@ def _print_calendars(console: Console, statuses: list[ReportStatus], first: date
 def _summary(status: ReportStatus) -> Text:
     line = Text()
     line.append(status.report_type, style="bold")
-    line.append(f"  {status.count(DayState.LANDED)} landed, {status.count(DayState.FAILED)} failed, "
-                f"{status.count(DayState.MISSING)} missing of {len(status.days)} days; ")
+    line.append(
+        f"  {status.count(DayState.LANDED)} landed, {status.count(DayState.FAILED)} failed, "
+        f"{status.count(DayState.MISSING)} missing of {len(status.days)} days; "
+    )
     line.append(f"newest {status.newest_day}" if status.newest_day else "nothing landed yet")
     rows = [day.rows for day in status.days if day.rows is not None]
     if rows:
-        line.append(f"; rows per landed day {min(rows):,}..{max(rows):,} "
-                    f"(median {statistics.median(rows):,.0f}), {sum(rows):,} in all")
+        line.append(
+            f"; rows per landed day {min(rows):,}..{max(rows):,} "
+            f"(median {statistics.median(rows):,.0f}), {sum(rows):,} in all"
+        )
     return line
 
 

@@ -44,8 +44,9 @@ class Auth:
             return json_answer(400, {"error": error, "error_description": "grant_type must be client_credentials"})
         if not (same(client_id, self.config.client_id) and same(client_secret, self.config.client_secret)):
             challenge = {"WWW-Authenticate": 'Basic realm="bwp"'} if basic else {}
-            return json_answer(401, {"error": "invalid_client", "error_description": "client authentication failed"},
-                               **challenge)
+            return json_answer(
+                401, {"error": "invalid_client", "error_description": "client authentication failed"}, **challenge
+            )
         lifetime = self.faults.current.token_expiry_seconds
         expires = self.clock.now() + timedelta(seconds=lifetime)
         token = self._sign_token(client_id, expires)

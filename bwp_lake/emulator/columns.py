@@ -98,11 +98,13 @@ class ReportType:
     groups: Groups | None = None  # None: a unit is one row
 
     def __post_init__(self) -> None:
-        undrawn = [column.name for column in self.columns
-                   if isinstance(column.value, Drawn) and column.value.draw is None]
+        undrawn = [
+            column.name for column in self.columns if isinstance(column.value, Drawn) and column.value.draw is None
+        ]
         if self.draw_unit is None and undrawn:
-            raise ValueError(f"report type {self.name}: columns {', '.join(undrawn)} have no draw and the type "
-                             "has no draw_unit")
+            raise ValueError(
+                f"report type {self.name}: columns {', '.join(undrawn)} have no draw and the type has no draw_unit"
+            )
         if self.groups is not None and self.draw_unit is None:
             raise ValueError(f"report type {self.name}: units of several rows need a draw_unit")
 

@@ -27,8 +27,9 @@ LINK_LIFETIME_SECONDS = 300
 class Downloads:
     """Signed links to COMPLETED tasks' reports, and the reports streamed with Range and the drop fault."""
 
-    def __init__(self, config: EmulatorConfig, clock: Clock, faults: FaultSwitches, signer: Signer,
-                 tasks: TaskBoard) -> None:
+    def __init__(
+        self, config: EmulatorConfig, clock: Clock, faults: FaultSwitches, signer: Signer, tasks: TaskBoard
+    ) -> None:
         self.config, self.clock, self.faults, self._signer, self._tasks = config, clock, faults, signer, tasks
         self._lock = threading.Lock()
         self._dropped: set[str] = set()  # tasks whose first download was already cut
@@ -38,11 +39,17 @@ class Downloads:
         task = self._tasks.live(task_id, now)
         status, _ = task.progress(now)
         if status == "FAILED":
-            raise api_error("Validation", f"Report task {task_id} FAILED; it has no report to download: start "
-                            "a new task", code="ReportNotAvailable")
+            raise api_error(
+                "Validation",
+                f"Report task {task_id} FAILED; it has no report to download: start a new task",
+                code="ReportNotAvailable",
+            )
         if status != "COMPLETED":
-            raise api_error("Validation", f"Report is not ready for download: task {task_id} is {status}; "
-                            "query reportTask until it is COMPLETED", code="ReportNotReady")
+            raise api_error(
+                "Validation",
+                f"Report is not ready for download: task {task_id} is {status}; query reportTask until it is COMPLETED",
+                code="ReportNotReady",
+            )
         suffix = ".csv.gz" if task.gzip else ".csv"
         path = f"/downloads/{quote(task.task_id, safe='')}/{task.report_type}{suffix}"
         signed = now.replace(microsecond=0)
@@ -59,17 +66,30 @@ class Downloads:
         params = {name: values[0] for name, values in parse_qs(query).items()}
         amz_date, expires, signature = (params.get(f"X-Amz-{name}") for name in ("Date", "Expires", "Signature"))
         if not (amz_date and expires and signature):
-            return _s3_error(403, "AccessDenied", "Query-string authentication requires the X-Amz-Date, "
-                             "X-Amz-Expires and X-Amz-Signature parameters")
+            return _s3_error(
+                403,
+                "AccessDenied",
+                "Query-string authentication requires the X-Amz-Date, X-Amz-Expires and X-Amz-Signature parameters",
+            )
         if not same(signature, self._link_signature(path, amz_date, expires)):
-            return _s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match "
-                             "the signature you provided")
+            return _s3_error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided",
+            )
         now = self.clock.now()
         expiry = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) + timedelta(seconds=int(expires))
         if now >= expiry:
-            return _s3_error(403, "AccessDenied", "Request has expired", details={
-                "X-Amz-Expires": expires, "Expires": f"{expiry:%Y-%m-%dT%H:%M:%SZ}",
-                "ServerTime": f"{now:%Y-%m-%dT%H:%M:%SZ}"})
+            return _s3_error(
+                403,
+                "AccessDenied",
+                "Request has expired",
+                details={
+                    "X-Amz-Expires": expires,
+                    "Expires": f"{expiry:%Y-%m-%dT%H:%M:%SZ}",
+                    "ServerTime": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+                },
+            )
         task_id = unquote(path.split("/")[2])
         if (task := self._tasks.find(task_id, now)) is None:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
@@ -77,8 +97,12 @@ class Downloads:
         length = reports.report_length(spec)
         wanted = _byte_range(range_header, length)
         if wanted == "unsatisfiable":
-            return _s3_error(416, "InvalidRange", "The requested range is not satisfiable",
-                             headers={"Content-Range": f"bytes */{length}"})
+            return _s3_error(
+                416,
+                "InvalidRange",
+                "The requested range is not satisfiable",
+                headers={"Content-Range": f"bytes */{length}"},
+            )
         first, last = wanted or (0, length - 1)
         headers = {
             "Content-Type": "application/octet-stream" if spec.gzip else "text/csv",
@@ -91,8 +115,12 @@ class Downloads:
             headers["Content-Range"] = f"bytes {first}-{last}/{length}"
         if head:
             return Answer(206 if wanted else 200, headers)
-        return Answer(206 if wanted else 200, headers, _limited(reports.stream(spec, first), last - first + 1),
-                      drop_after=self._drop_after(task_id, first))
+        return Answer(
+            206 if wanted else 200,
+            headers,
+            _limited(reports.stream(spec, first), last - first + 1),
+            drop_after=self._drop_after(task_id, first),
+        )
 
     def rearm(self) -> None:
         """drop_download_after_bytes cuts every task's first full download again."""
@@ -137,10 +165,18 @@ def _limited(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:
         count -= len(chunk)
 
 
-def _s3_error(status: int, code: str, message: str, *, details: dict[str, str] | None = None,
-              headers: dict[str, str] | None = None) -> Answer:
+def _s3_error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    details: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
     """The XML error document S3 answers a presigned URL with."""
     extra = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in (details or {}).items())
-    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{escape(message)}</Message>'
-            f"{extra}<RequestId>{secrets.token_hex(8).upper()}</RequestId></Error>").encode()
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{escape(message)}</Message>'
+        f"{extra}<RequestId>{secrets.token_hex(8).upper()}</RequestId></Error>"
+    ).encode()
     return Answer(status, {"Content-Type": "application/xml", **(headers or {})}, body)

@@ -21,12 +21,14 @@ _LETTER_PAIRS = tuple(a + b for a in _LETTERS for b in _LETTERS)
 
 # --- ORDER_FEES: one unit is an order with 4-9 fee rows ------------------------------------------------
 def _order_id(key: int) -> str:
-    """"322-ABCD-4TTBJ7": three digits, four letters, six base-36 characters."""
+    """ "322-ABCD-4TTBJ7": three digits, four letters, six base-36 characters."""
     rest, digits = divmod(key, 1000)
     rest, letters = divmod(rest, 676 * 676)
     pairs = _BASE36_PAIRS
-    return (f"{digits:03d}-{_LETTER_PAIRS[letters // 676]}{_LETTER_PAIRS[letters % 676]}-"
-            f"{pairs[rest // 1_679_616 % 1296]}{pairs[rest // 1296 % 1296]}{pairs[rest % 1296]}")
+    return (
+        f"{digits:03d}-{_LETTER_PAIRS[letters // 676]}{_LETTER_PAIRS[letters % 676]}-"
+        f"{pairs[rest // 1_679_616 % 1296]}{pairs[rest // 1296 % 1296]}{pairs[rest % 1296]}"
+    )
 
 
 def _payment_id(key: int) -> str:
@@ -53,8 +55,17 @@ def _amount(cents: int) -> str:
     return f"{units}.{rest:02d}"
 
 
-def _fee(fee_type: str, delay: int, fee: int, *, order: int = 0, tax: int = 0, discount: int = 0, credits: int = 0,
-         shipment: int | None = None) -> Row:
+def _fee(
+    fee_type: str,
+    delay: int,
+    fee: int,
+    *,
+    order: int = 0,
+    tax: int = 0,
+    discount: int = 0,
+    credits: int = 0,
+    shipment: int | None = None,
+) -> Row:
     """A fee row, amounts in cents: feeType, currencyCode and the five amounts, in column order."""
     amounts = (order, fee, tax, discount, credits)
     return Row((fee_type, "USD", *map(_amount, amounts)), delay, shipment)
@@ -77,8 +88,17 @@ def _order(draw: Draw, cross_border: bool, shipments: int) -> tuple[Row, ...]:
     tax = round(gross * 0.0825) if rng.random() < 0.1 else 0
     discount = round(gross * rng.uniform(0.02, 0.1)) if rng.random() < 0.3 else 0
     credits = min(gross + tax - discount, rng.randint(50, 250)) if rng.random() < 0.4 else 0
-    rows.append(_fee("PrimeServiceFee", later, gross + tax - discount - credits, order=amount, tax=tax,
-                     discount=discount, credits=credits))
+    rows.append(
+        _fee(
+            "PrimeServiceFee",
+            later,
+            gross + tax - discount - credits,
+            order=amount,
+            tax=tax,
+            discount=discount,
+            credits=credits,
+        )
+    )
     for shipment in range(shipments):
         fee = rng.choice(_FULFILLMENT_FEES) * rng.randint(1, 3)
         credited = fee if rng.random() < 0.25 else 0
@@ -175,13 +195,15 @@ def _event(draw: Draw) -> tuple[Row, ...]:
     sku, slug = rng.choice(catalog)
     page_type, url = "PRODUCT_DETAIL", f"{store}/products/{slug}?variant={rng.randint(10**12, 10**13 - 1)}"
     if event_type == "page-load" and rng.random() < 0.45:
-        page_type, url = rng.choice((
-            ("HOME", f"{store}/"),
-            ("COLLECTION", f"{store}/collections/{rng.choice(_GOODS)}s"),
-            ("SEARCH", f"{store}/search?q={rng.choice(_WORDS)}&filter=size:m,color:{rng.choice(_WORDS)}"),
-            ("CART", f"{store}/cart"),
-            ("CHECKOUT", f"{store}/checkouts/{rng.getrandbits(64):016x}"),
-        ))
+        page_type, url = rng.choice(
+            (
+                ("HOME", f"{store}/"),
+                ("COLLECTION", f"{store}/collections/{rng.choice(_GOODS)}s"),
+                ("SEARCH", f"{store}/search?q={rng.choice(_WORDS)}&filter=size:m,color:{rng.choice(_WORDS)}"),
+                ("CART", f"{store}/cart"),
+                ("CHECKOUT", f"{store}/checkouts/{rng.getrandbits(64):016x}"),
+            )
+        )
         sku = ""
     if rng.random() < 0.15:
         url += ("&" if "?" in url else "?") + "utm_source=newsletter&utm_content=summer,sale"
@@ -195,21 +217,25 @@ def _event(draw: Draw) -> tuple[Row, ...]:
         ip = ".".join(str(rng.randint(1, 254)) for _ in range(4))
     else:
         ip = f"2600:1700:{rng.getrandbits(16):x}:{rng.getrandbits(16):x}::{rng.getrandbits(12):x}"
-    return (Row((
-        event_type,
-        "SERVER_CLIENT" if server else "WEBSITE_CLIENT",
-        rng.choice(("1.0.4", "1.1.0", "2.0.1")),
-        _SCHEMAS[event_type],
-        rng.choice(("1.0", "1.1")),
-        ip,
-        f"{rng.randint(130, 135)}-{rng.randint(0, 9_999_999):07d}-{rng.randint(0, 9_999_999):07d}",
-        _SERVER_AGENT if server else rng.choice(_USER_AGENTS),
-        url,
-        referrer,
-        sku,
-        promise,
-        page_type,
-    )),)
+    return (
+        Row(
+            (
+                event_type,
+                "SERVER_CLIENT" if server else "WEBSITE_CLIENT",
+                rng.choice(("1.0.4", "1.1.0", "2.0.1")),
+                _SCHEMAS[event_type],
+                rng.choice(("1.0", "1.1")),
+                ip,
+                f"{rng.randint(130, 135)}-{rng.randint(0, 9_999_999):07d}-{rng.randint(0, 9_999_999):07d}",
+                _SERVER_AGENT if server else rng.choice(_USER_AGENTS),
+                url,
+                referrer,
+                sku,
+                promise,
+                page_type,
+            )
+        ),
+    )
 
 
 # PROVISIONAL: the USER_EVENTS report's columns are not documented. These are the documented
@@ -221,10 +247,23 @@ USER_EVENTS = ReportType(
         Column("eventId", Key(_event_id)),
         Column("eventType", Drawn()),
         Column("eventTime", Stamp()),
-        *(Column(name, Drawn()) for name in (
-            "clientType", "clientVersion", "schemaName", "schemaVersion", "ip", "ubid", "userAgent", "currentUrl",
-            "referrer", "product_sku", "prime_promise_timestamp", "page_type",
-        )),
+        *(
+            Column(name, Drawn())
+            for name in (
+                "clientType",
+                "clientVersion",
+                "schemaName",
+                "schemaVersion",
+                "ip",
+                "ubid",
+                "userAgent",
+                "currentUrl",
+                "referrer",
+                "product_sku",
+                "prime_promise_timestamp",
+                "page_type",
+            )
+        ),
     ),
     draw_unit=_event,
 )

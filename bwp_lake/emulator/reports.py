@@ -100,7 +100,7 @@ def bad_record(spec: ReportSpec) -> bytes:
 # --- fixed-width pieces -------------------------------------------------------------------------
 @cache
 def _clock_table() -> tuple[str, ...]:
-    """"HH:MM:SS" for every second of a day: one lookup instead of formatting per row."""
+    """ "HH:MM:SS" for every second of a day: one lookup instead of formatting per row."""
     return tuple(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400))
 
 
@@ -253,8 +253,9 @@ class _DayPlan:
         self._key_runs, self._row_values = writer.key_runs, writer.row_values
         self._whole_seconds, self._stamp = kind.whole_seconds, _stamper(kind.whole_seconds)
         # shapes cycle over units [0, cycled); an optional tail unit closes the day
-        drawn, self.cycled, closing = _layout(kind, Draw(random.Random(f"{seed}:{kind.name}:{day.isoformat()}"),
-                                                         day, seed), rows_per_day)
+        drawn, self.cycled, closing = _layout(
+            kind, Draw(random.Random(f"{seed}:{kind.name}:{day.isoformat()}"), day, seed), rows_per_day
+        )
         self.shapes = [writer.shape(rows) for rows in drawn]
         self.tail = None if closing is None else writer.shape(closing)
         self.units = self.cycled + (1 if self.tail is not None else 0)
@@ -314,15 +315,23 @@ class _DayPlan:
         indexes = range(first, stop)
         mixed = list(map(self._mix, indexes))
         ticks = [unit * per_day // units + (x % slot if slot else 0) for unit, x in zip(indexes, mixed, strict=True)]
-        runs = [map(",".join, zip(*(map(make, mixed) for make in run), strict=True)) if len(run) > 1
-                else map(run[0], mixed) for run in self._key_runs]
+        runs = [
+            map(",".join, zip(*(map(make, mixed) for make in run), strict=True)) if len(run) > 1 else map(run[0], mixed)
+            for run in self._key_runs
+        ]
         unit_values = zip(*runs, _stamps(ticks, self._whole_seconds), strict=True)
         within = first % len(self.shapes)
-        unit_shapes = chain(islice(cycle(self.shapes), within, within + max(0, min(stop, self.cycled) - first)),
-                            [self.tail] if stop > self.cycled else [])
+        unit_shapes = chain(
+            islice(cycle(self.shapes), within, within + max(0, min(stop, self.cycled) - first)),
+            [self.tail] if stop > self.cycled else [],
+        )
         if not self._row_values:
-            return "".join(["".join(shape.pick(values + shape.literals))
-                            for values, shape in zip(unit_values, unit_shapes, strict=True)])
+            return "".join(
+                [
+                    "".join(shape.pick(values + shape.literals))
+                    for values, shape in zip(unit_values, unit_shapes, strict=True)
+                ]
+            )
         out: list[str] = []
         append = out.append
         for x, tick, values, shape in zip(mixed, ticks, unit_values, unit_shapes, strict=True):
@@ -335,8 +344,9 @@ class _DayPlan:
         return "".join(out)
 
 
-def _layout(kind: ReportType, draw: Draw, rows_per_day: int) -> tuple[list[tuple[Row, ...]], int,
-                                                                      tuple[Row, ...] | None]:
+def _layout(
+    kind: ReportType, draw: Draw, rows_per_day: int
+) -> tuple[list[tuple[Row, ...]], int, tuple[Row, ...] | None]:
     """(the pool of drawn units, how many units cycle over it, the closing unit or None)."""
     if kind.groups is None:
         return [kind.draw(draw) for _ in range(min(_POOL_SIZE, rows_per_day))], rows_per_day, None
@@ -360,6 +370,7 @@ def _layout(kind: ReportType, draw: Draw, rows_per_day: int) -> tuple[list[tuple
 def _plan(kind: ReportType, day: date, seed: int, rows_per_day: int, header_drift: str | None) -> _DayPlan:
     return _DayPlan(kind, day, seed, rows_per_day, header_drift)
 
+
 # --- a window -----------------------------------------------------------------------------------
 def _ceil_ms(delta: timedelta) -> int:
     return -(-delta // timedelta(milliseconds=1))
@@ -376,8 +387,9 @@ def _days(start: datetime, end: datetime) -> Iterator[tuple[date, int, int]]:
 
 
 @lru_cache(maxsize=16_384)
-def _day_size(kind: ReportType, day: date, seed: int, rows_per_day: int, header_drift: str | None,
-              lo_ms: int, hi_ms: int) -> int:
+def _day_size(
+    kind: ReportType, day: date, seed: int, rows_per_day: int, header_drift: str | None, lo_ms: int, hi_ms: int
+) -> int:
     plan = _plan(kind, day, seed, rows_per_day, header_drift)
     first, stop, _ = plan.unit_range(lo_ms, hi_ms)
     return plan.offset(stop) - plan.offset(first)
@@ -389,9 +401,13 @@ def report_length(spec: ReportSpec) -> int:
         return 0
     if spec.gzip:
         return _gzip_length(spec)
-    return len(header_line(spec.report_type, spec.header_drift)) + len(bad_record(spec)) + sum(
-        _day_size(REPORTS[spec.report_type], day, spec.seed, spec.rows_per_day, spec.header_drift, lo, hi)
-        for day, lo, hi in _days(spec.start, spec.end)
+    return (
+        len(header_line(spec.report_type, spec.header_drift))
+        + len(bad_record(spec))
+        + sum(
+            _day_size(REPORTS[spec.report_type], day, spec.seed, spec.rows_per_day, spec.header_drift, lo, hi)
+            for day, lo, hi in _days(spec.start, spec.end)
+        )
     )
 
 

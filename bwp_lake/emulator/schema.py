@@ -11,7 +11,7 @@ from typing import Any
 
 from graphql import GraphQLError, build_schema
 
-SDL = '''
+SDL = """
 type Query {
   "Status of a report task; ResourceNotFoundError once it is seven days old."
   reportTask(taskId: String!): ReportTask
@@ -60,7 +60,7 @@ type ReportTask {
 type ReportDownloadLink {
   downloadUrl: String!
 }
-'''
+"""
 
 SCHEMA = build_schema(SDL)
 

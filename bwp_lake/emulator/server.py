@@ -41,8 +41,9 @@ class Emulator:
         self._server = _Server((self.config.host, self.config.port), _Handler)
         self._server.api = self.api
         self._server.log_requests = self.config.log_requests
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="bwp-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="bwp-emulator", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -67,8 +67,13 @@ class ReportingApi:
         if self.faults.roll("http_500_rate"):
             return load_balancer_error()
         refusal = self._refusal(headers)
-        result = execute(SCHEMA, document, root_value=_Root(self, refusal, host),
-                         variable_values=variables, operation_name=operation_name)
+        result = execute(
+            SCHEMA,
+            document,
+            root_value=_Root(self, refusal, host),
+            variable_values=variables,
+            operation_name=operation_name,
+        )
         payload: dict[str, Any] = {}
         if result.errors:
             payload["errors"] = [_formatted(error) for error in result.errors]
@@ -165,8 +170,11 @@ def _operation_fields(document: Any, operation_name: str | None) -> list[str]:
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return []
-    return [node.name.value for node in operation.selection_set.selections
-            if isinstance(node, FieldNode) and node.name.value in OPERATIONS]
+    return [
+        node.name.value
+        for node in operation.selection_set.selections
+        if isinstance(node, FieldNode) and node.name.value in OPERATIONS
+    ]
 
 
 def _formatted(error: GraphQLError) -> dict[str, Any]:

@@ -31,9 +31,7 @@ REFERENCE_ROWS_PER_DAY = 2000
 RUNNING_AFTER = 0.2  # share of the generation time a task spends STARTED before RUNNING
 ACCEPT_DELAY = timedelta(milliseconds=250)  # STARTED's lastUpdatedTime, after requestTime
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
-_UTC_TIMESTAMP = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]00:?00)$", re.IGNORECASE
-)
+_UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]00:?00)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,15 @@ class Task:
 
     def spec(self, config: EmulatorConfig) -> reports.ReportSpec:
         return reports.ReportSpec(
-            self.report_type, self.start, self.end, config.seed, config.rows_per_day, self.header_drift, self.gzip,
-            self.empty, self.bad_last_record,
+            self.report_type,
+            self.start,
+            self.end,
+            config.seed,
+            config.rows_per_day,
+            self.header_drift,
+            self.gzip,
+            self.empty,
+            self.bad_last_record,
         )
 
 
@@ -92,25 +97,34 @@ class TaskBoard:
     def start(self, request: dict[str, Any], target_id: str) -> dict[str, str]:
         report_type = request["reportType"]
         if report_type not in REPORTS:
-            raise api_error("Validation", f"Invalid report type {report_type!r}; valid report types: "
-                            f"{', '.join(REPORTS)}", code="InvalidReportType")
+            raise api_error(
+                "Validation",
+                f"Invalid report type {report_type!r}; valid report types: {', '.join(REPORTS)}",
+                code="InvalidReportType",
+            )
         window = request.get("timeRange") or {}
         now = self.clock.now()
         end = _timestamp(window, "endDate") or now
         start = _timestamp(window, "startDate") or end - DEFAULT_RANGE
         if start >= end:
-            raise api_error("Validation", f"startDate ({iso_millis(start)}) must be before endDate "
-                            f"({iso_millis(end)})", code="InvalidDateRange")
+            raise api_error(
+                "Validation",
+                f"startDate ({iso_millis(start)}) must be before endDate ({iso_millis(end)})",
+                code="InvalidDateRange",
+            )
         if start < EARLIEST or end > LATEST:
-            raise api_error("Validation", "Dates must fall between 1970-01-01 and 9999-01-01",
-                            code="InvalidDateRange")
+            raise api_error("Validation", "Dates must fall between 1970-01-01 and 9999-01-01", code="InvalidDateRange")
         faults = self.faults.current
         with self._lock:
-            in_progress = sum(1 for task in self._tasks.values() if task.target_id == target_id
-                              and task.in_progress(now))
+            in_progress = sum(
+                1 for task in self._tasks.values() if task.target_id == target_id and task.in_progress(now)
+            )
             if in_progress >= MAX_IN_PROGRESS:
-                raise api_error("Throttling", f"At most {MAX_IN_PROGRESS} report tasks may be STARTED or RUNNING "
-                                "at once; wait for one to finish before starting another")
+                raise api_error(
+                    "Throttling",
+                    f"At most {MAX_IN_PROGRESS} report tasks may be STARTED or RUNNING "
+                    "at once; wait for one to finish before starting another",
+                )
             task = Task(
                 task_id=f"{report_type}:{uuid.uuid4()}",
                 report_type=report_type,

@@ -45,7 +45,6 @@ _PRIVATE_BUCKET: dict[str, Any] = {
 }
 
 
-
 @dataclass(frozen=True)
 class _FileFormat:
     """How Glue (and Athena) read a table's files."""

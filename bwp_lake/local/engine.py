@@ -216,9 +216,7 @@ class LocalEngine:
             input=json.dumps(execution_input),
         )["executionArn"]
 
-    def run(
-        self, execution_input: Any, timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
-    ) -> ExecutionOutcome:
+    def run(self, execution_input: Any, timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS) -> ExecutionOutcome:
         """Run one execution to its end (``timeout_seconds`` of wall time at most, if given)."""
         (outcome,) = self.run_together([execution_input], timeout_seconds)
         return outcome
@@ -295,8 +293,9 @@ class LocalEngine:
                 self.lake.export_window(report_type, day)
             except OSError as error:
                 # The window is in the bucket; export_lake tries again and fails loudly then.
-                logging.getLogger(__name__).warning("%s %s not copied to the lake directory yet: %s",
-                                                    report_type, day, error)
+                logging.getLogger(__name__).warning(
+                    "%s %s not copied to the lake directory yet: %s", report_type, day, error
+                )
         if self._on_invocation is not None:
             self._on_invocation(invocation)
 
@@ -317,8 +316,6 @@ def create_state_table():
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-
-
 
 
 def _wait_for_end(sfn, arn: str, timeout_seconds: float | None) -> dict[str, Any]:

@@ -96,4 +96,3 @@ class LakeDirectory:
         with self._lock:
             self._copied[key] = response["ETag"]
         return target
-

@@ -41,8 +41,7 @@ _CSV_OPTIONS = (
 # As the Glue Parquet tables: columns by name (a file of a drifted day may carry extra_ columns), `dt` from the path.
 _PARQUET_OPTIONS = "hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
 _JSON_OPTIONS = (
-    "format = 'newline_delimited', hive_partitioning = true, hive_types_autocast = false, "
-    "union_by_name = true"
+    "format = 'newline_delimited', hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
 )
 
 # The manifests table's columns as Glue has them: every manifest field, NULL where a manifest
@@ -119,9 +118,7 @@ class LakeSql:
         else:
             # No partition landed yet: the same columns and no rows, as an empty Glue table.
             source, present = "WHERE false", set()
-        select = ", ".join(
-            f'"{name}"' if name in present else f'CAST(NULL AS VARCHAR) AS "{name}"' for name in columns
-        )
+        select = ", ".join(f'"{name}"' if name in present else f'CAST(NULL AS VARCHAR) AS "{name}"' for name in columns)
         return f"CREATE OR REPLACE VIEW {schema.raw_table_name} AS SELECT {select} {source}"
 
     def _curated_view_sql(self, schema: ReportSchema) -> str:

@@ -94,8 +94,9 @@ def saved_items(root: Path) -> list[dict[str, Any]]:
         items = json.loads(path.read_text(), parse_float=Decimal)
     except json.JSONDecodeError as error:
         raise StateFileUnreadable(f"{path} is not JSON ({error}); {remedy}") from None
-    if not isinstance(items, list) or not all(isinstance(item, dict) and isinstance(item.get("pk"), str)
-                                              for item in items):
+    if not isinstance(items, list) or not all(
+        isinstance(item, dict) and isinstance(item.get("pk"), str) for item in items
+    ):
         raise StateFileUnreadable(f"{path} is not a list of the state table's items; {remedy}")
     return items
 

@@ -271,9 +271,7 @@ def _api_error(graphql_errors: Any, field: str) -> errors.BwpError:
     nested = extensions.get("classification")
     classification: dict[str, Any] = nested if isinstance(nested, dict) else extensions
     error_type = str(classification.get("errorType") or _exception_name(classification.get("type")) or "")
-    detail = {
-        key: classification[key] for key in ("type", "code", "errorCode", "details") if key in classification
-    }
+    detail = {key: classification[key] for key in ("type", "code", "errorCode", "details") if key in classification}
     message = f"{field}: {excerpt(str(first.get('message', 'no message')))}" + (
         f" {excerpt(json.dumps(detail))}" if detail else ""
     )

@@ -295,9 +295,13 @@ class TaskSlots:
 
     def release(self, index: int, *, holder: str | None = None, task_id: str | None = None) -> None:
         """Give a slot back, if it is still ours (by holder before a task started, else by task)."""
-        condition, values = ("holder = :who", {":who": holder}) if task_id is None else (
-            "taskId = :who",
-            {":who": task_id},
+        condition, values = (
+            ("holder = :who", {":who": holder})
+            if task_id is None
+            else (
+                "taskId = :who",
+                {":who": task_id},
+            )
         )
         _conditional_write(
             lambda: self._table.delete_item(
@@ -365,8 +369,10 @@ class TaskSlots:
                 Key=self._slot_key(index),
                 UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in changes),
                 ConditionExpression=condition,
-                ExpressionAttributeValues={**{f":{name}": value for name, value in changes.items()},
-                                           ":expected": expected},
+                ExpressionAttributeValues={
+                    **{f":{name}": value for name, value in changes.items()},
+                    ":expected": expected,
+                },
             ),
             what,
         )

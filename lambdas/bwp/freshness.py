@@ -16,9 +16,7 @@ from bwp.lake.partition import Partition
 def hours_since_last_landing(manifests: Iterable[dict], report_type: str, now: datetime) -> float | None:
     """Hours from the newest of ``manifests`` (S3 listing entries) of ``report_type`` to ``now``;
     None when it has none."""
-    newest = max(
-        (item["LastModified"] for item in manifests if _report_type(item["Key"]) == report_type), default=None
-    )
+    newest = max((item["LastModified"] for item in manifests if _report_type(item["Key"]) == report_type), default=None)
     return None if newest is None else max(0.0, (now - newest).total_seconds() / 3600)
 
 

@@ -67,9 +67,11 @@ def find_gaps(
 ) -> list[Gap]:
     """Every (report type, day) in [first, end) without a manifest, with its failure if known."""
     failures = failures or {}
-    return [gap_of(report_type, day, failures.get(Partition(report_type, day)))
-            for report_type in report_types
-            for day in missing_days(landed.get(report_type, set()), first, end)]
+    return [
+        gap_of(report_type, day, failures.get(Partition(report_type, day)))
+        for report_type in report_types
+        for day in missing_days(landed.get(report_type, set()), first, end)
+    ]
 
 
 def gap_of(report_type: str, day: date, entry: LedgerEntry | None) -> Gap:

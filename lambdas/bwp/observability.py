@@ -18,7 +18,6 @@ for wire_logger in ("botocore", "urllib3"):
     logging.getLogger(wire_logger).setLevel(logging.INFO)
 
 
-
 def _redacted_log_line(record: dict[str, Any]) -> str:
     """Powertools' JSON line, redacted whole: message, keys, extras and exception alike."""
     return redact(json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False))

@@ -49,8 +49,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"(?<![\w-])({_CREDENTIAL_NAMES})(=|%3D)[^&\s\"'<>\\]+", re.IGNORECASE), rf"\1\2{REDACTED}"),
     # A JSON member, in plain or escaped JSON: "access_token": "...".
     (
-        re.compile(rf"((?:\\*\"|&quot;)(?:{_CREDENTIAL_NAMES})(?:\\*\"|&quot;)\s*:\s*(?:\\*\"|&quot;))"
-                   r"[^\"\\&]+", re.IGNORECASE),
+        re.compile(
+            rf"((?:\\*\"|&quot;)(?:{_CREDENTIAL_NAMES})(?:\\*\"|&quot;)\s*:\s*(?:\\*\"|&quot;))"
+            r"[^\"\\&]+",
+            re.IGNORECASE,
+        ),
         rf"\1{REDACTED}",
     ),
     # A URL's query string: a presigned URL's signature, whatever its signer names it.

@@ -173,8 +173,13 @@ def plan_windows(
     expected = expected or {}
     return Plan(
         windows=[
-            Window(report_type=report_type, day=day, start_date=_iso(day), end_date=_iso(day + timedelta(days=1)),
-                   expected_generation=expected.get(report_type))
+            Window(
+                report_type=report_type,
+                day=day,
+                start_date=_iso(day),
+                end_date=_iso(day + timedelta(days=1)),
+                expected_generation=expected.get(report_type),
+            )
             for report_type, day in asked + backfill
         ],
         backfilled=len(backfill),

@@ -62,8 +62,12 @@ class ApiClient:
 
     def token_response(self, **form: str) -> requests.Response:
         credentials = self.emulator.credentials
-        body = {"grant_type": "client_credentials", "client_id": credentials["clientId"],
-                "client_secret": credentials["clientSecret"], **form}
+        body = {
+            "grant_type": "client_credentials",
+            "client_id": credentials["clientId"],
+            "client_secret": credentials["clientSecret"],
+            **form,
+        }
         return self.session.post(f"{self.base}/token", data=body, timeout=TIMEOUT)
 
     def headers(self) -> dict[str, str]:
@@ -71,34 +75,49 @@ class ApiClient:
             answer = self.token_response().json()
             self._token = answer["access_token"]
             self._token_expires = self.emulator.now() + timedelta(seconds=answer["expires_in"] - 5)
-        return {"Authorization": f"Bearer {self._token}", "x-api-target-id": self.emulator.credentials["targetId"],
-                "x-api-version": "2024-11-01"}
+        return {
+            "Authorization": f"Bearer {self._token}",
+            "x-api-target-id": self.emulator.credentials["targetId"],
+            "x-api-version": "2024-11-01",
+        }
 
     def post_graphql(self, document: str, headers: dict[str, str] | None = None, **extra: Any) -> requests.Response:
-        return self.session.post(f"{self.base}/graphql", json={"query": document, **extra},
-                                 headers=self.headers() if headers is None else headers, timeout=TIMEOUT)
+        return self.session.post(
+            f"{self.base}/graphql",
+            json={"query": document, **extra},
+            headers=self.headers() if headers is None else headers,
+            timeout=TIMEOUT,
+        )
 
     def graphql(self, document: str, **extra: Any) -> dict[str, Any]:
         response = self.post_graphql(document, **extra)
         assert response.status_code == 200, response.text
         return response.json()
 
-    def start(self, report_type: str = "ORDER_FEES", start: str | None = "2024-08-22T00:00:00Z",
-              end: str | None = "2024-08-23T00:00:00Z") -> dict[str, Any]:
+    def start(
+        self,
+        report_type: str = "ORDER_FEES",
+        start: str | None = "2024-08-22T00:00:00Z",
+        end: str | None = "2024-08-23T00:00:00Z",
+    ) -> dict[str, Any]:
         dates = [f'{name}: "{value}"' for name, value in (("startDate", start), ("endDate", end)) if value is not None]
         time_range = f"timeRange: {{ {' '.join(dates)} }}" if dates else ""
-        return self.graphql(f'mutation {{ startReportTask(input: {{ {time_range} reportType: "{report_type}" }}) '
-                            "{ taskId } }")
+        return self.graphql(
+            f'mutation {{ startReportTask(input: {{ {time_range} reportType: "{report_type}" }}) {{ taskId }} }}'
+        )
 
-    def start_task(self, report_type: str = "ORDER_FEES", start: str = "2024-08-22T00:00:00Z",
-                   end: str = "2024-08-23T00:00:00Z") -> str:
+    def start_task(
+        self, report_type: str = "ORDER_FEES", start: str = "2024-08-22T00:00:00Z", end: str = "2024-08-23T00:00:00Z"
+    ) -> str:
         answer = self.start(report_type, start, end)
         assert "errors" not in answer, answer
         return answer["data"]["startReportTask"]["taskId"]
 
     def task(self, task_id: str) -> dict[str, Any]:
-        return self.graphql(f'query ReportTask {{ reportTask(taskId: "{task_id}") '
-                            "{ status requestTime lastUpdatedTime reportType taskId } }")
+        return self.graphql(
+            f'query ReportTask {{ reportTask(taskId: "{task_id}") '
+            "{ status requestTime lastUpdatedTime reportType taskId } }"
+        )
 
     def status(self, task_id: str) -> str:
         return self.task(task_id)["data"]["reportTask"]["status"]
@@ -111,8 +130,9 @@ class ApiClient:
         assert "errors" not in answer, answer
         return answer["data"]["reportDownloadLink"]["downloadUrl"]
 
-    def completed_task(self, report_type: str = "ORDER_FEES", start: str = "2024-08-22T00:00:00Z",
-                       end: str = "2024-08-23T00:00:00Z") -> str:
+    def completed_task(
+        self, report_type: str = "ORDER_FEES", start: str = "2024-08-22T00:00:00Z", end: str = "2024-08-23T00:00:00Z"
+    ) -> str:
         task_id = self.start_task(report_type, start, end)
         self.emulator.advance(6 * 3600)  # well past the generation time of the windows these tests use
         assert self.status(task_id) == "COMPLETED"
@@ -138,9 +158,13 @@ def _note(draw: Draw) -> str:
 
 
 # A report type that exists only in the tests, written as one entry: an id, a time, two drawn values
-SHIPMENTS = ReportType("TEST_SHIPMENTS", (
-    Column("shipmentId", Key(lambda key: f"SH-{key:015x}")),
-    Column("shippedAt", Stamp()),
-    Column("carrier", Drawn(_carrier)),
-    Column("note", Drawn(_note)),
-), whole_seconds=True)
+SHIPMENTS = ReportType(
+    "TEST_SHIPMENTS",
+    (
+        Column("shipmentId", Key(lambda key: f"SH-{key:015x}")),
+        Column("shippedAt", Stamp()),
+        Column("carrier", Drawn(_carrier)),
+        Column("note", Drawn(_note)),
+    ),
+    whole_seconds=True,
+)

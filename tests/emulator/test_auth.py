@@ -18,8 +18,12 @@ def test_form_credentials_get_a_bearer_token_for_fifteen_minutes(api):
 
 
 def test_http_basic_credentials_get_a_token(api):
-    response = requests.post(f"{api.base}/token", data={"grant_type": "client_credentials"},
-                             auth=("local-client", "local-secret"), timeout=TIMEOUT)
+    response = requests.post(
+        f"{api.base}/token",
+        data={"grant_type": "client_credentials"},
+        auth=("local-client", "local-secret"),
+        timeout=TIMEOUT,
+    )
     assert response.status_code == 200 and response.json()["token_type"] == "Bearer"
 
 
@@ -31,10 +35,13 @@ def test_bad_credentials_are_refused_as_invalid_client(api, form):
 
 
 def test_bad_basic_credentials_are_refused_with_a_challenge(api):
-    response = requests.post(f"{api.base}/token", data={"grant_type": "client_credentials"},
-                             auth=("local-client", "wrong"), timeout=TIMEOUT)
+    response = requests.post(
+        f"{api.base}/token", data={"grant_type": "client_credentials"}, auth=("local-client", "wrong"), timeout=TIMEOUT
+    )
     assert response.status_code == 401 and response.json() == {
-        "error": "invalid_client", "error_description": "client authentication failed"}
+        "error": "invalid_client",
+        "error_description": "client authentication failed",
+    }
     assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
@@ -53,8 +60,11 @@ def test_a_token_works_until_it_expires_by_the_emulator_clock(api, emulator):
     emulator.advance(2)
     # then the same token is refused
     answer = api.post_graphql(REPORT_TASK, headers=headers).json()
-    assert classification(answer) == {"type": "AccessDeniedError", "errorType": "AccessDeniedException",
-                                       "errorCode": 403}
+    assert classification(answer) == {
+        "type": "AccessDeniedError",
+        "errorType": "AccessDeniedException",
+        "errorCode": 403,
+    }
     assert answer["data"] == {"reportTask": None} and "expired" in answer["errors"][0]["message"]
 
 

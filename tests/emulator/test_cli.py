@@ -19,9 +19,15 @@ from tests.emulator.support import TIMEOUT
 def test_the_subcommand_has_the_documented_flags_and_defaults():
     args = build_parser(["emulator"]).parse_args(["emulator"])
     assert (args.host, args.port, args.seed, args.rows_per_day, args.generation_seconds) == (
-        "127.0.0.1", 8450, 7, 2000, 30.0)
+        "127.0.0.1",
+        8450,
+        7,
+        2000,
+        30.0,
+    )
     args = build_parser(["emulator"]).parse_args(
-        ["emulator", "--port", "0", "--seed", "3", "--rows-per-day", "50", "--generation-seconds", "1.5"])
+        ["emulator", "--port", "0", "--seed", "3", "--rows-per-day", "50", "--generation-seconds", "1.5"]
+    )
     assert (args.port, args.seed, args.rows_per_day, args.generation_seconds) == (0, 3, 50, 1.5)
 
 
@@ -50,16 +56,24 @@ def test_the_printed_lines_name_the_credentials_and_the_environment(monkeypatch,
     args.run(args)
     out = capsys.readouterr().out
     url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", out).group(1)
-    for line in (f"export BWP_API_URL={url}", "export BWP_CLIENT_ID=local-client",
-                 "export BWP_CLIENT_SECRET=local-secret", "export BWP_TARGET_ID=local-target"):
+    for line in (
+        f"export BWP_API_URL={url}",
+        "export BWP_CLIENT_ID=local-client",
+        "export BWP_CLIENT_SECRET=local-secret",
+        "export BWP_TARGET_ID=local-target",
+    ):
         assert line in out
     assert "local-client" in out and "local-secret" in out and "local-target" in out
 
 
 def test_the_command_runs_a_server_in_its_own_process_until_ctrl_c():
     environment = {**os.environ, "PYTHONPATH": os.getcwd()}
-    process = subprocess.Popen([sys.executable, "-m", "bwp_lake.cli.main", "emulator", "--port", "0", "--quiet"],
-                               stdout=subprocess.PIPE, text=True, env=environment)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bwp_lake.cli.main", "emulator", "--port", "0", "--quiet"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
     try:
         url = re.search(r"listening on (\S+)", process.stdout.readline()).group(1)
         assert requests.get(f"{url}/_emulator/state", timeout=TIMEOUT).json()["tasks"] == []
@@ -78,7 +92,9 @@ def test_a_port_in_use_is_one_line_naming_the_port_and_the_fix():
         # when the emulator is asked to listen there
         result = subprocess.run(
             [sys.executable, "-m", "bwp_lake.cli.main", "emulator", "--port", str(port), "--quiet"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     # then it stops at once with one line, not a traceback
     assert result.returncode == 1

@@ -41,10 +41,17 @@ def test_the_clock_never_moves_backwards(api, emulator):
         emulator.advance(-1)
 
 
-@pytest.mark.parametrize("payload", [
-    {"advance_seconds": -5}, {"advance_seconds": "5"}, {"advance_to": "2030-01-01T00:00:00"},
-    {"advance_to": "tomorrow"}, {}, {"advance_seconds": 1, "advance_to": "2030-01-01T00:00:00Z"},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"advance_seconds": -5},
+        {"advance_seconds": "5"},
+        {"advance_to": "2030-01-01T00:00:00"},
+        {"advance_to": "tomorrow"},
+        {},
+        {"advance_seconds": 1, "advance_to": "2030-01-01T00:00:00Z"},
+    ],
+)
 def test_a_bad_clock_request_is_refused(api, emulator, payload):
     before = emulator.now()
     response = api.control("POST", "clock", payload)
@@ -63,14 +70,37 @@ def test_the_state_lists_tasks_and_counts_each_operation(make_emulator):
     api.get(api.download_url(first))
     # then the state shows each of them
     state = api.control("GET", "state").json()
-    assert state["calls"] == {"token": 1, "startReportTask": 2, "reportTask": 2, "reportDownloadLink": 1,
-                              "download": 1}
-    assert [(task["taskId"] == first, task["reportType"], task["status"], task["startDate"], task["endDate"],
-             task["targetId"], task["expired"]) for task in state["tasks"]] == [
-        (True, "ORDER_FEES", "COMPLETED", "2024-08-22T00:00:00.000Z", "2024-08-23T00:00:00.000Z", "local-target",
-         False),
-        (False, "USER_EVENTS", "COMPLETED", "2024-08-01T00:00:00.000Z", "2024-08-03T00:00:00.000Z",
-         "local-target", False),
+    assert state["calls"] == {"token": 1, "startReportTask": 2, "reportTask": 2, "reportDownloadLink": 1, "download": 1}
+    assert [
+        (
+            task["taskId"] == first,
+            task["reportType"],
+            task["status"],
+            task["startDate"],
+            task["endDate"],
+            task["targetId"],
+            task["expired"],
+        )
+        for task in state["tasks"]
+    ] == [
+        (
+            True,
+            "ORDER_FEES",
+            "COMPLETED",
+            "2024-08-22T00:00:00.000Z",
+            "2024-08-23T00:00:00.000Z",
+            "local-target",
+            False,
+        ),
+        (
+            False,
+            "USER_EVENTS",
+            "COMPLETED",
+            "2024-08-01T00:00:00.000Z",
+            "2024-08-03T00:00:00.000Z",
+            "local-target",
+            False,
+        ),
     ]
     assert state["maxConcurrentInProgress"] == 0  # with no generation time nothing is ever in progress
     assert abs(datetime.fromisoformat(state["now"]) - emulator.now()) < timedelta(seconds=5)
@@ -99,8 +129,10 @@ def test_reset_forgets_tasks_counts_and_faults_but_not_the_time(api, emulator):
     assert emulator.state()["calls"]["reportTask"] == 0
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("POST", "/_emulator/nothing"),
-                                              ("GET", "/_emulator/reset"), ("GET", "/graphql")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/nowhere"), ("POST", "/_emulator/nothing"), ("GET", "/_emulator/reset"), ("GET", "/graphql")],
+)
 def test_unknown_routes_are_not_found(api, method, path):
     response = api.session.request(method, f"{api.base}{path}", timeout=TIMEOUT)
     assert response.status_code == 404 and response.json()["error"]

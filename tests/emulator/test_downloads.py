@@ -48,8 +48,9 @@ def test_the_link_serves_exactly_the_days_report_with_its_length(api, report_typ
 def test_a_multi_day_task_serves_each_days_rows_after_one_header(api, emulator):
     task_id = api.completed_task("USER_EVENTS", "2024-08-22T00:00:00Z", "2024-08-24T00:00:00Z")
     header = header_line("USER_EVENTS").encode()
-    days = [b"".join(report_bytes("USER_EVENTS", DAY + timedelta(days=n), 7, 200)).removeprefix(header)
-            for n in range(2)]
+    days = [
+        b"".join(report_bytes("USER_EVENTS", DAY + timedelta(days=n), 7, 200)).removeprefix(header) for n in range(2)
+    ]
     assert api.get(api.download_url(task_id)).content == header + b"".join(days)
 
 
@@ -63,11 +64,14 @@ def test_a_range_from_an_offset_resumes_the_download(api):
     assert int(response.headers["Content-Length"]) == len(expected) - offset
 
 
-@pytest.mark.parametrize(("header", "part"), [
-    ("bytes=10-19", slice(10, 20)),
-    ("bytes=-25", slice(-25, None)),
-    ("bytes=0-", slice(0, None)),
-])
+@pytest.mark.parametrize(
+    ("header", "part"),
+    [
+        ("bytes=10-19", slice(10, 20)),
+        ("bytes=-25", slice(-25, None)),
+        ("bytes=0-", slice(0, None)),
+    ],
+)
 def test_other_single_ranges_are_served_as_s3_serves_them(api, header, part):
     url, expected = served(api)
     response = api.get(url, Range=header)
@@ -109,12 +113,15 @@ def test_the_link_expires_five_minutes_after_it_was_given(api, emulator):
     assert api.get(api.download_url(task_id)).status_code == 200
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda url: url[:-4] + ("0000" if not url.endswith("0000") else "1111"),
-    lambda url: url.replace("X-Amz-Expires=300", "X-Amz-Expires=3600"),
-    lambda url: url.replace("ORDER_FEES.csv", "USER_EVENTS.csv"),
-    lambda url: url.replace("X-Amz-Date=", "X-Amz-Date=1"),
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda url: url[:-4] + ("0000" if not url.endswith("0000") else "1111"),
+        lambda url: url.replace("X-Amz-Expires=300", "X-Amz-Expires=3600"),
+        lambda url: url.replace("ORDER_FEES.csv", "USER_EVENTS.csv"),
+        lambda url: url.replace("X-Amz-Date=", "X-Amz-Date=1"),
+    ],
+)
 def test_a_tampered_link_is_refused_with_an_s3_error(api, tamper):
     url, _ = served(api)
     response = api.get(tamper(url))

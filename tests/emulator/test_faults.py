@@ -20,11 +20,16 @@ def expected_report(emulator, report_type: str = "ORDER_FEES") -> bytes:
     return b"".join(report_bytes(report_type, DAY, emulator.config.seed, emulator.config.rows_per_day))
 
 
-@pytest.mark.parametrize(("switch", "expected"), [
-    ("throttle_rate", {"type": "ThrottlingError", "errorType": "ThrottlingException", "errorCode": 429}),
-    ("internal_error_rate", {"type": "InternalServerError", "errorType": "InternalServerException",
-                             "errorCode": 500}),
-])
+@pytest.mark.parametrize(
+    ("switch", "expected"),
+    [
+        ("throttle_rate", {"type": "ThrottlingError", "errorType": "ThrottlingException", "errorCode": 429}),
+        (
+            "internal_error_rate",
+            {"type": "InternalServerError", "errorType": "InternalServerException", "errorCode": 500},
+        ),
+    ],
+)
 def test_error_rate_one_answers_every_graphql_call_with_that_error(api, emulator, switch, expected):
     task_id = api.completed_task()
     emulator.set_faults(**{switch: 1.0})
@@ -51,8 +56,10 @@ def test_http_500_rate_answers_api_calls_with_a_body_that_is_not_json(api, emula
     url = api.download_url(api.completed_task())
     headers = api.headers()
     emulator.set_faults(http_500_rate=1.0)
-    for response in (api.post_graphql('query { reportTask(taskId: "x") { status } }', headers=headers),
-                     api.token_response()):
+    for response in (
+        api.post_graphql('query { reportTask(taskId: "x") { status } }', headers=headers),
+        api.token_response(),
+    ):
         assert response.status_code == 500
         with pytest.raises(ValueError):
             json.loads(response.content)
@@ -192,12 +199,21 @@ def test_faults_are_a_partial_update_over_http_and_in_process(api, emulator):
     assert emulator.state()["faults"] == faults
 
 
-@pytest.mark.parametrize("changes", [
-    {"no_such_switch": 1}, {"throttle_rate": 1.5}, {"throttle_rate": "often"}, {"fail_reports": "sometimes"},
-    {"drop_download_after_bytes": -1}, {"gzip_downloads": "yes"}, {"header_drift": "shuffle"},
-    {"empty_reports": 1},
-    {"token_expiry_seconds": 0}, {"throttle_rate": 0.5, "bogus": True},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"no_such_switch": 1},
+        {"throttle_rate": 1.5},
+        {"throttle_rate": "often"},
+        {"fail_reports": "sometimes"},
+        {"drop_download_after_bytes": -1},
+        {"gzip_downloads": "yes"},
+        {"header_drift": "shuffle"},
+        {"empty_reports": 1},
+        {"token_expiry_seconds": 0},
+        {"throttle_rate": 0.5, "bogus": True},
+    ],
+)
 def test_a_bad_fault_setting_is_refused_and_changes_nothing(api, emulator, changes):
     before = emulator.state()["faults"]
     with pytest.raises(ValueError):

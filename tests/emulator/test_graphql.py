@@ -20,8 +20,9 @@ from tests.emulator.support import (
 )
 
 
-@pytest.mark.parametrize(("document", "report_type"), [(SEED_START_USER_EVENTS, "USER_EVENTS"),
-                                                      (SEED_START_ORDER_FEES, "ORDER_FEES")])
+@pytest.mark.parametrize(
+    ("document", "report_type"), [(SEED_START_USER_EVENTS, "USER_EVENTS"), (SEED_START_ORDER_FEES, "ORDER_FEES")]
+)
 def test_the_documented_start_report_task_request_works_verbatim(api, emulator, document, report_type):
     answer = api.graphql(document, operationName="StartReportTask")
     assert list(answer) == ["data"] and list(answer["data"]["startReportTask"]) == ["taskId"]
@@ -71,11 +72,14 @@ def test_variables_and_operation_names_are_honoured(api):
     assert answer == {"data": {"reportTask": {"taskId": task_id, "status": "STARTED"}}}
 
 
-@pytest.mark.parametrize(("document", "line", "column"), [
-    ("query ReportTask {\n  reportTask(taskId: \"x\") {\n    status\n  ]\n}", 4, 3),
-    ('mutation {\n  startReportTask(input: { reportType: "X" } { taskId }\n}', 2, 46),
-    ("// GraphQL query\nquery Q { reportTask(taskId: \"x\") { status } }", 1, 1),
-])
+@pytest.mark.parametrize(
+    ("document", "line", "column"),
+    [
+        ('query ReportTask {\n  reportTask(taskId: "x") {\n    status\n  ]\n}', 4, 3),
+        ('mutation {\n  startReportTask(input: { reportType: "X" } { taskId }\n}', 2, 46),
+        ('// GraphQL query\nquery Q { reportTask(taskId: "x") { status } }', 1, 1),
+    ],
+)
 def test_a_malformed_document_gets_a_syntax_error_with_its_location(api, document, line, column):
     answer = api.graphql(document)
     assert "data" not in answer
@@ -85,14 +89,17 @@ def test_a_malformed_document_gets_a_syntax_error_with_its_location(api, documen
     assert classification(answer)["errorType"] == "ValidationException"
 
 
-@pytest.mark.parametrize(("document", "complaint"), [
-    ('query { reportTask(taskId: "x") { status color } }', "color"),
-    ("query { reportTask { status } }", "taskId"),
-    ('query { reportTask(taskId: 42) { status } }', "String"),
-    ('mutation { startReportTask(input: { reportType: ORDER_FEES }) { taskId } }', "String"),
-    ('query { reportTask(taskId: "x") }', "selection of subfields"),
-    ('mutation { startReportTask(input: { reportType: "ORDER_FEES", color: "red" }) { taskId } }', "color"),
-])
+@pytest.mark.parametrize(
+    ("document", "complaint"),
+    [
+        ('query { reportTask(taskId: "x") { status color } }', "color"),
+        ("query { reportTask { status } }", "taskId"),
+        ("query { reportTask(taskId: 42) { status } }", "String"),
+        ("mutation { startReportTask(input: { reportType: ORDER_FEES }) { taskId } }", "String"),
+        ('query { reportTask(taskId: "x") }', "selection of subfields"),
+        ('mutation { startReportTask(input: { reportType: "ORDER_FEES", color: "red" }) { taskId } }', "color"),
+    ],
+)
 def test_a_document_the_schema_does_not_allow_gets_errors_with_locations(api, emulator, document, complaint):
     answer = api.graphql(document)
     assert "data" not in answer

@@ -26,10 +26,18 @@ def test_an_unknown_report_type_is_an_invalid_report_type_validation_error(api, 
     assert "SALES" in error["message"] and emulator.state()["tasks"] == []
 
 
-@pytest.mark.parametrize("value", [
-    "2024-08-22", "2024/08/22T00:00:00Z", "2024-08-22T00:00:00", "2024-08-22T00:00:00+02:00", "yesterday",
-    "2024-13-01T00:00:00Z", "",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-08-22",
+        "2024/08/22T00:00:00Z",
+        "2024-08-22T00:00:00",
+        "2024-08-22T00:00:00+02:00",
+        "yesterday",
+        "2024-13-01T00:00:00Z",
+        "",
+    ],
+)
 @pytest.mark.parametrize("which", ["start", "end"])
 def test_a_date_that_is_not_iso_8601_utc_is_an_invalid_date_format(api, value, which):
     dates = {"start": "2024-08-01T00:00:00Z", "end": "2024-08-02T00:00:00Z", which: value}
@@ -38,18 +46,24 @@ def test_a_date_that_is_not_iso_8601_utc_is_an_invalid_date_format(api, value, w
     assert classification(answer)["errorType"] == "ValidationException"
 
 
-@pytest.mark.parametrize(("start", "end"), [
-    ("2024-08-22T00:00:00.250Z", "2024-08-23T00:00:00+00:00"),
-    ("2024-08-22T00:00Z", "2024-08-22T00:00:01z"),
-])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2024-08-22T00:00:00.250Z", "2024-08-23T00:00:00+00:00"),
+        ("2024-08-22T00:00Z", "2024-08-22T00:00:01z"),
+    ],
+)
 def test_utc_timestamps_with_fractions_or_an_explicit_zero_offset_are_accepted(api, start, end):
     assert "errors" not in api.start("ORDER_FEES", start, end)
 
 
-@pytest.mark.parametrize(("start", "end"), [
-    ("2024-08-22T00:00:00Z", "2024-08-22T00:00:00Z"),
-    ("2024-08-23T00:00:00Z", "2024-08-22T00:00:00Z"),
-])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2024-08-22T00:00:00Z", "2024-08-22T00:00:00Z"),
+        ("2024-08-23T00:00:00Z", "2024-08-22T00:00:00Z"),
+    ],
+)
 def test_a_start_not_before_the_end_is_an_invalid_date_range(api, start, end):
     assert classification(api.start("ORDER_FEES", start, end))["code"] == "InvalidDateRange"
 
@@ -139,8 +153,7 @@ def test_a_sixth_task_while_five_are_in_progress_is_throttled(api, emulator):
     # when a sixth is asked for, then it is refused with a ThrottlingException
     answer = api.start()
     assert answer["data"] == {"startReportTask": None} and answer["errors"][0]["path"] == ["startReportTask"]
-    assert classification(answer) == {"type": "ThrottlingError", "errorType": "ThrottlingException",
-                                       "errorCode": 429}
+    assert classification(answer) == {"type": "ThrottlingError", "errorType": "ThrottlingException", "errorCode": 429}
     assert len(emulator.state()["tasks"]) == 5
     # and once the first ones complete, there is room again
     emulator.advance(15)

@@ -28,9 +28,19 @@ MIDNIGHT = datetime(2024, 8, 22, tzinfo=UTC)
 
 # The ORDER_FEES page: the field table and the example report, as documented
 DOCUMENTED_ORDER_FEES_COLUMNS = [
-    "orderId", "paymentId", "sellingPartnerFbaOrderId", "sellingPartnerFbaShipmentId", "orderCreatedAt",
-    "feeChargedAt", "feeType", "currencyCode", "primeOrderAmount", "feeAmount", "feeTaxAmount",
-    "feeDiscountsAmount", "feeCreditsAmount",
+    "orderId",
+    "paymentId",
+    "sellingPartnerFbaOrderId",
+    "sellingPartnerFbaShipmentId",
+    "orderCreatedAt",
+    "feeChargedAt",
+    "feeType",
+    "currencyCode",
+    "primeOrderAmount",
+    "feeAmount",
+    "feeTaxAmount",
+    "feeDiscountsAmount",
+    "feeCreditsAmount",
 ]
 SEED_EXAMPLE = """\
 322-ABCD-4TTBJ7,P01-1234567-8600527-C066669,S01-1234567-4706047,N/A,2024-08-22T02:17:20Z,2024-08-22T02:17:25Z,ApayProcessingFee,USD,0,1.44,0,0,0
@@ -40,8 +50,21 @@ SEED_EXAMPLE = """\
 """  # noqa: E501 (the documentation's rows, unwrapped)
 # The documented sendUserEvents fields, in the registry's (provisional) order
 PROVISIONAL_USER_EVENTS_COLUMNS = [
-    "eventId", "eventType", "eventTime", "clientType", "clientVersion", "schemaName", "schemaVersion", "ip",
-    "ubid", "userAgent", "currentUrl", "referrer", "product_sku", "prime_promise_timestamp", "page_type",
+    "eventId",
+    "eventType",
+    "eventTime",
+    "clientType",
+    "clientVersion",
+    "schemaName",
+    "schemaVersion",
+    "ip",
+    "ubid",
+    "userAgent",
+    "currentUrl",
+    "referrer",
+    "product_sku",
+    "prime_promise_timestamp",
+    "page_type",
 ]
 EVENT_TYPES = {"page-load", "click", "widget-viewed", "bwp-widget-promise-loaded"}
 AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
@@ -79,16 +102,24 @@ def check_order_fee_orders(rows: list[dict[str, str]], start: datetime, end: dat
         created, charged = datetime.fromisoformat(row["orderCreatedAt"]), datetime.fromisoformat(row["feeChargedAt"])
         assert start <= created <= charged < end
         is_fulfillment = row["feeType"] == "PrimeFulfillmentFee"
-        assert re.fullmatch(r"\d{15}", row["sellingPartnerFbaShipmentId"]) if is_fulfillment \
+        assert (
+            re.fullmatch(r"\d{15}", row["sellingPartnerFbaShipmentId"])
+            if is_fulfillment
             else row["sellingPartnerFbaShipmentId"] == "N/A"
+        )
         assert (float(row["primeOrderAmount"]) > 0) == (row["feeType"] == "PrimeServiceFee")
     for order in orders.values():
         fee_types = [row["feeType"] for row in order]
         for once in ("ApayProcessingFee", "ApayAuthorizationFee", "PrimeServiceFee"):
             assert fee_types.count(once) == 1, fee_types
         assert fee_types.count("PrimeFulfillmentFee") >= 1
-        assert set(fee_types) <= {"ApayProcessingFee", "ApayAuthorizationFee", "ApayCrossBorderFee",
-                                  "PrimeServiceFee", "PrimeFulfillmentFee"}
+        assert set(fee_types) <= {
+            "ApayProcessingFee",
+            "ApayAuthorizationFee",
+            "ApayCrossBorderFee",
+            "PrimeServiceFee",
+            "PrimeFulfillmentFee",
+        }
         assert len({(row["paymentId"], row["orderCreatedAt"]) for row in order}) == 1
     return len(orders)
 
@@ -184,12 +215,15 @@ def test_the_same_seed_type_and_day_always_give_the_same_bytes(report_type):
 
 def test_the_bytes_do_not_depend_on_the_process():
     # given another interpreter with another hash seed, when it generates the same day, then the bytes match
-    program = ("import hashlib, sys; from datetime import date; from bwp_lake.emulator.reports import report_bytes; "
-               "h = hashlib.sha256(); [h.update(c) for c in report_bytes('USER_EVENTS', date(2024, 8, 22), 7, 300)]; "
-               "print(h.hexdigest())")
+    program = (
+        "import hashlib, sys; from datetime import date; from bwp_lake.emulator.reports import report_bytes; "
+        "h = hashlib.sha256(); [h.update(c) for c in report_bytes('USER_EVENTS', date(2024, 8, 22), 7, 300)]; "
+        "print(h.hexdigest())"
+    )
     environment = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": os.getcwd()}
-    output = subprocess.run([sys.executable, "-c", program], env=environment, capture_output=True, text=True,
-                            timeout=60, check=True).stdout.strip()
+    output = subprocess.run(
+        [sys.executable, "-c", program], env=environment, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
     assert output == hashlib.sha256(one_day("USER_EVENTS", 300)).hexdigest()
 
 
@@ -237,18 +271,19 @@ def test_the_length_is_known_before_generating_and_any_offset_resumes_exactly(sp
 
 def test_reports_stream_in_bounded_chunks():
     # given a report of several MB, then it arrives in many chunks none bigger than a small buffer
-    chunks = [len(chunk) for chunk in stream(window("USER_EVENTS", MIDNIGHT, MIDNIGHT + timedelta(days=1),
-                                                    rows=20_000))]
+    chunks = [
+        len(chunk) for chunk in stream(window("USER_EVENTS", MIDNIGHT, MIDNIGHT + timedelta(days=1), rows=20_000))
+    ]
     assert sum(chunks) > 5_000_000
     assert len(chunks) > 50 and max(chunks) <= 128 * 1024
 
 
 def test_header_drift_renames_the_last_column_or_adds_one_with_values():
     plain = read(b"".join(stream(window("ORDER_FEES", MIDNIGHT, MIDNIGHT + timedelta(days=1)))))
-    renamed = read(b"".join(stream(window("ORDER_FEES", MIDNIGHT, MIDNIGHT + timedelta(days=1),
-                                          header_drift="rename"))))
-    added = read(b"".join(stream(window("ORDER_FEES", MIDNIGHT, MIDNIGHT + timedelta(days=1),
-                                        header_drift="add"))))
+    renamed = read(
+        b"".join(stream(window("ORDER_FEES", MIDNIGHT, MIDNIGHT + timedelta(days=1), header_drift="rename")))
+    )
+    added = read(b"".join(stream(window("ORDER_FEES", MIDNIGHT, MIDNIGHT + timedelta(days=1), header_drift="add"))))
     assert [a == b for a, b in zip(renamed[0], plain[0], strict=True)].count(False) == 1
     assert renamed[1:] == plain[1:]
     assert added[0][:-1] == plain[0] and added[0][-1] not in plain[0]
@@ -278,7 +313,6 @@ def test_a_bad_last_record_follows_the_rows_and_resumes_from_any_byte(bad, gzipp
         assert b"".join(stream(spec, offset)) == whole[offset:]
 
 
-
 def test_a_report_type_written_as_one_entry_of_columns_is_served_as_csv(monkeypatch):
     # given a report type that exists only as an entry: an id, a time and two values drawn each on its own
     monkeypatch.setitem(REPORTS, SHIPMENTS.name, SHIPMENTS)
@@ -305,17 +339,28 @@ def test_a_report_type_written_as_one_entry_of_columns_is_served_as_csv(monkeypa
 def _parcel(draw: Draw, rows: int | None = None) -> tuple[Row, ...]:
     """A parcel scanned one to three times, minutes apart; the first scan has no scan number."""
     count = rows or draw.rng.randint(1, 3)
-    return tuple(Row((draw.rng.choice(("in transit", "out, for delivery")),), delay=scan * draw.rng.randint(1, 600_000),
-                     key=scan or None) for scan in range(count))
+    return tuple(
+        Row(
+            (draw.rng.choice(("in transit", "out, for delivery")),),
+            delay=scan * draw.rng.randint(1, 600_000),
+            key=scan or None,
+        )
+        for scan in range(count)
+    )
 
 
-PARCELS = ReportType("TEST_PARCELS", (
-    Column("parcelId", Key(lambda key: f"PX{key:015d}"[:17])),
-    Column("orderedAt", Stamp()),
-    Column("scannedAt", Stamp(delayed=True)),
-    Column("scan", RowKey(lambda key, scan: f"{key % 1000:03d}-{scan}", absent="first")),
-    Column("status", Drawn()),
-), draw_unit=_parcel, groups=Groups(1, 3, _parcel))
+PARCELS = ReportType(
+    "TEST_PARCELS",
+    (
+        Column("parcelId", Key(lambda key: f"PX{key:015d}"[:17])),
+        Column("orderedAt", Stamp()),
+        Column("scannedAt", Stamp(delayed=True)),
+        Column("scan", RowKey(lambda key, scan: f"{key % 1000:03d}-{scan}", absent="first")),
+        Column("status", Drawn()),
+    ),
+    draw_unit=_parcel,
+    groups=Groups(1, 3, _parcel),
+)
 
 
 @pytest.mark.parametrize("rows", [1, 2, 7, 500])

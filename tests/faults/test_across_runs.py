@@ -98,8 +98,9 @@ def test_max_concurrency_two_runs_at_most_two_windows_at_once(engine_for, emulat
 
     engine = engine_for(count_in_progress)
     # when six windows run with maxConcurrency 2
-    outcome = engine.run({"reportTypes": ["ORDER_FEES"], "startDate": "2024-08-01", "endDate": "2024-08-07",
-                          "maxConcurrency": 2})
+    outcome = engine.run(
+        {"reportTypes": ["ORDER_FEES"], "startDate": "2024-08-01", "endDate": "2024-08-07", "maxConcurrency": 2}
+    )
     # then all land, and never more than two tasks were in progress, though two often were
     assert outcome.succeeded, outcome.cause
     assert max(in_progress_seen) == 2
@@ -111,8 +112,12 @@ def test_the_schedule_heals_missed_days_over_a_few_runs_by_itself(engine_for, em
     engine = engine_for()
     today = emulator.now().date()
     backfill_from = today - timedelta(days=6)
-    nightly = {"reportTypes": ["ORDER_FEES"], "lookbackDays": 1, "backfillFrom": str(backfill_from),
-               "maxBackfillWindows": 3}
+    nightly = {
+        "reportTypes": ["ORDER_FEES"],
+        "lookbackDays": 1,
+        "backfillFrom": str(backfill_from),
+        "maxBackfillWindows": 3,
+    }
     # when the schedule runs twice
     first = engine.run(nightly)
     second = engine.run(nightly)

@@ -37,13 +37,19 @@ def slow_reports() -> Iterator[Emulator]:
 def local_run_with_four_tasks_started(api: Emulator, lake: Path) -> Iterator[subprocess.Popen]:
     """``bwp-lake local-run --verbose`` of four windows in its own process, yielded once its progress says
     that all four report tasks started; killed on the way out if still alive."""
-    environment = {**os.environ, "BWP_CLIENT_ID": api.credentials["clientId"],
-                   "BWP_CLIENT_SECRET": api.credentials["clientSecret"],
-                   "BWP_TARGET_ID": api.credentials["targetId"]}
+    environment = {
+        **os.environ,
+        "BWP_CLIENT_ID": api.credentials["clientId"],
+        "BWP_CLIENT_SECRET": api.credentials["clientSecret"],
+        "BWP_TARGET_ID": api.credentials["targetId"],
+    }
     process = subprocess.Popen(
         # --verbose: a line per step, so that the four tasks' starts can be read as they happen
         [str(BWP_LAKE), "local-run", *FOUR_DAYS_FLAGS, "--api-url", api.base_url, "--lake-dir", str(lake), "--verbose"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
     )
     try:
         started = 0
@@ -103,7 +109,9 @@ def test_a_second_run_on_a_lake_dir_in_use_is_refused_at_once_naming_the_first(t
         # when another local-run is started on the same directory
         second = subprocess.run(
             [str(BWP_LAKE), "local-run", *FOUR_DAYS_FLAGS, "--lake-dir", str(tmp_path), "--json"],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         # then it is refused with one line that names the first run, and it touched nothing
         assert second.returncode == 1
@@ -123,8 +131,19 @@ def test_a_healing_run_lands_only_the_days_missing_from_the_lake_dir_and_gaps_th
     present = {day: (tmp_path / f"manifests/report_type=ORDER_FEES/dt={day}.json").read_bytes() for day in days[:3]}
     capsys.readouterr()
     # when a run of yesterday heals the history since the first day, five backfill windows at most
-    code = main(["local-run", *lake, "--lookback-days", "1", "--backfill-from", str(days[0]),
-                 "--max-backfill-windows", "5", "--json"])
+    code = main(
+        [
+            "local-run",
+            *lake,
+            "--lookback-days",
+            "1",
+            "--backfill-from",
+            str(days[0]),
+            "--max-backfill-windows",
+            "5",
+            "--json",
+        ]
+    )
     # then it planned and landed yesterday and the three missing days only
     summary = json.loads(capsys.readouterr().out)["summary"]
     assert code == 0
@@ -142,16 +161,29 @@ def test_slots_left_by_a_dead_run_free_at_once_when_their_tasks_are_gone(engine_
     # given a lake directory whose last run died holding all five slots, for an hour more, with
     # tasks that the API no longer knows (and a window of it still queued for a slot)
     lease_end = int((emulator.now() + timedelta(hours=1)).timestamp())
-    slots = [{"pk": "SLOTS#local-target", "sk": f"slot#{n}", "holder": f"arn:dead#ORDER_FEES#2024-08-0{n + 1}",
-              "taskId": f"ORDER_FEES:gone-{n}", "acquiredAt": "2024-08-25T00:00:00Z", "leaseExpiresAt": lease_end}
-             for n in range(5)]
-    waiter = {"pk": "WAITERS#local-target", "sk": "arn:dead#ORDER_FEES#2024-08-06", "enqueuedAt": "1.000",
-              "leaseExpiresAt": lease_end}
+    slots = [
+        {
+            "pk": "SLOTS#local-target",
+            "sk": f"slot#{n}",
+            "holder": f"arn:dead#ORDER_FEES#2024-08-0{n + 1}",
+            "taskId": f"ORDER_FEES:gone-{n}",
+            "acquiredAt": "2024-08-25T00:00:00Z",
+            "leaseExpiresAt": lease_end,
+        }
+        for n in range(5)
+    ]
+    waiter = {
+        "pk": "WAITERS#local-target",
+        "sk": "arn:dead#ORDER_FEES#2024-08-06",
+        "enqueuedAt": "1.000",
+        "leaseExpiresAt": lease_end,
+    }
     (tmp_path / STATE_FILE).parent.mkdir()
     (tmp_path / STATE_FILE).write_text(json.dumps([*slots, waiter]))
     # when a run of another day starts on it
-    outcome = engine_for(lake_dir=tmp_path).run({"reportTypes": ["USER_EVENTS"], "startDate": "2024-08-20",
-                                                 "endDate": "2024-08-21"})
+    outcome = engine_for(lake_dir=tmp_path).run(
+        {"reportTypes": ["USER_EVENTS"], "startDate": "2024-08-20", "endDate": "2024-08-21"}
+    )
     # then its window took a slot at once: no wait for leases whose holders are gone
     assert outcome.succeeded, outcome.cause
     assert [call.error_type for call in calls(outcome, "bwp-start-report")] == [None]

@@ -99,11 +99,14 @@ def lands_instantly() -> Iterator[None]:
         return event.report
 
     def land(*, event, **clients):
-        return WindowLanded(report_type=event.window.report_type, day=event.window.day, rows=1, bytes_out=1,
-                            attempts=1)
+        return WindowLanded(report_type=event.window.report_type, day=event.window.day, rows=1, bytes_out=1, attempts=1)
 
-    replaced = [(windows, "plan_windows", PlansManyWindows()), (start_report, "start_report", start),
-                (check_report, "check_report", check), (land_report, "land_report", land)]
+    replaced = [
+        (windows, "plan_windows", PlansManyWindows()),
+        (start_report, "start_report", start),
+        (check_report, "check_report", check),
+        (land_report, "land_report", land),
+    ]
     with ExitStack() as stack:
         for module, name, replacement in replaced:
             stack.enter_context(mock.patch.object(module, name, replacement))
@@ -138,8 +141,11 @@ def test_eight_thousand_windows_keep_every_payload_small(engine_for):
             assert sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
             time.sleep(0.05)
         sfn.stop_execution(executionArn=execution_arn, error="Test", cause="stopped after the Map started")
-        history = [event for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
-                   for event in page["events"]]
+        history = [
+            event
+            for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+            for event in page["events"]
+        ]
     # then the plan object holds the 8,000 windows, and the Map read its windows from it
     (plan_exit,) = [e for e in history if (e.get("stateExitedEventDetails") or {}).get("name") == "Plan windows"]
     plan = json.loads(plan_exit["stateExitedEventDetails"]["output"])

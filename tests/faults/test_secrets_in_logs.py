@@ -81,8 +81,12 @@ def test_a_faulty_run_logs_no_secret_token_or_signature(engine_for, monkeypatch,
         engine = engine_for(api=api, lambda_log=lambda_log)
         try:
             outcome = engine.run(
-                {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": DAY, "endDate": "2024-08-23",
-                 "maxConcurrency": 1}
+                {
+                    "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
+                    "startDate": DAY,
+                    "endDate": "2024-08-23",
+                    "maxConcurrency": 1,
+                }
             )
         finally:
             root.removeHandler(everything)
@@ -129,7 +133,7 @@ def echo_the_token_request_and_user_events(path: str, body: bytes, token_request
         token_requests.append(body)
         return "forward" if len(token_requests) == 1 else "echo"
     if path == "/graphql" and b"startReportTask" in body and b"USER_EVENTS" in body:
-        return "echo" if f"startDate: \\\"{ECHOED_DAY}".encode() in body else "refuse"
+        return "echo" if f'startDate: \\"{ECHOED_DAY}'.encode() in body else "refuse"
     return "forward"
 
 
@@ -155,18 +159,26 @@ def test_an_api_gateway_that_echoes_requests_leaks_no_secret_or_token_into_any_o
     lake = tmp_path / "lake"
     token_requests: list[bytes] = []
     config = EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY, generation_seconds=120.0, client_secret=ECHO_SECRET)
-    with Emulator(config) as api, EchoingGateway(
-        api.base_url, lambda path, body: echo_the_token_request_and_user_events(path, body, token_requests)
-    ) as gateway:
+    with (
+        Emulator(config) as api,
+        EchoingGateway(
+            api.base_url, lambda path, body: echo_the_token_request_and_user_events(path, body, token_requests)
+        ) as gateway,
+    ):
         known = api.credentials
         endpoint = ApiEndpoint(gateway.url, known["clientId"], known["clientSecret"], known["targetId"])
         # when local-run ingests two days of both report types through it, one window at a time
         try:
-            request = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": ECHOED_DAY, "endDate": "2024-08-23",
-                       "maxConcurrency": 1}
+            request = {
+                "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
+                "startDate": ECHOED_DAY,
+                "endDate": "2024-08-23",
+                "maxConcurrency": 1,
+            }
             # (--verbose: every step's line, errors and retries included, is output to check)
-            outcome, progress = ingest(endpoint, "an echoing gateway", request, lake, sys.stdout, virtual_time=True,
-                                       verbose=True)
+            outcome, progress = ingest(
+                endpoint, "an echoing gateway", request, lake, sys.stdout, virtual_time=True, verbose=True
+            )
             print(json.dumps(outcome_record(outcome, lake, progress.failed_step)))
             # and the lake's gaps are listed, as text and as JSON
             gaps = ["gaps", "--lake-dir", str(lake), "--from", ECHOED_DAY, "--to", "2024-08-23"]
@@ -190,8 +202,11 @@ def test_an_api_gateway_that_echoes_requests_leaks_no_secret_or_token_into_any_o
         "stderr": err,
         "python logging": "\n".join(everything.lines),
         "execution history": "\n".join(histories),
-        **{f"lake dir {path.relative_to(lake)}": path.read_bytes().decode("utf-8", "replace")
-           for path in sorted(lake.rglob("*")) if path.is_file()},
+        **{
+            f"lake dir {path.relative_to(lake)}": path.read_bytes().decode("utf-8", "replace")
+            for path in sorted(lake.rglob("*"))
+            if path.is_file()
+        },
     }
     assert histories and any(name.startswith("lake dir _logs/") for name in outputs)
     assert any(name.startswith("lake dir _state/") for name in outputs)

@@ -49,8 +49,23 @@ def test_a_report_that_cannot_be_curated_is_quarantined_named_and_absent_from_ev
     (entry,) = [item for item in saved_ledger_items(tmp_path) if item["sk"] == BAD_DAY]
     assert entry["quarantineKey"] == kept
     capsys.readouterr()
-    assert main(["gaps", "--lake-dir", str(tmp_path), "--from", GOOD_DAY, "--to", "2024-08-23",
-                 "--report-types", "ORDER_FEES", "--json"]) == 1
+    assert (
+        main(
+            [
+                "gaps",
+                "--lake-dir",
+                str(tmp_path),
+                "--from",
+                GOOD_DAY,
+                "--to",
+                "2024-08-23",
+                "--report-types",
+                "ORDER_FEES",
+                "--json",
+            ]
+        )
+        == 1
+    )
     (gap,) = json.loads(capsys.readouterr().out)["missing"]
     assert (gap["day"], gap["quarantineKey"]) == (BAD_DAY, kept)
     assert kept in gap["failure"]
@@ -61,9 +76,7 @@ def test_a_report_that_cannot_be_curated_is_quarantined_named_and_absent_from_ev
         assert lake.unreadable == []
 
 
-def test_text_that_is_not_utf8_lands_mended_and_flagged_and_the_local_lake_still_opens(
-    engine_for, emulator, tmp_path
-):
+def test_text_that_is_not_utf8_lands_mended_and_flagged_and_the_local_lake_still_opens(engine_for, emulator, tmp_path):
     # given a landed day, then a day whose last row holds a Latin-1 "café"
     engine = engine_for(lake_dir=tmp_path)
     assert run_day(engine, GOOD_DAY).succeeded
@@ -85,7 +98,7 @@ def test_text_that_is_not_utf8_lands_mended_and_flagged_and_the_local_lake_still
     with LakeSql(tmp_path) as lake:
         days = lake.query("SELECT dt, count(*) FROM order_fees GROUP BY dt ORDER BY dt")[1]
         raw_days = lake.query("SELECT DISTINCT dt FROM order_fees_raw")[1]
-        flagged = lake.query("SELECT \"day\", curated.invalidUtf8Values FROM manifests ORDER BY \"day\"")[1]
+        flagged = lake.query('SELECT "day", curated.invalidUtf8Values FROM manifests ORDER BY "day"')[1]
         unreadable = lake.unreadable
     assert [day for day, _ in days] == [GOOD_DAY, BAD_DAY]
     assert raw_days == [(GOOD_DAY,)]

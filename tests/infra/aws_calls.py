@@ -48,8 +48,12 @@ OPERATION_ACTIONS: dict[str, tuple[str, ...]] = {
     "batch_get_item": ("dynamodb:BatchGetItem",),
     "batch_write_item": ("dynamodb:BatchWriteItem",),
     "batch_writer": ("dynamodb:BatchWriteItem",),
-    "transact_write_items": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                             "dynamodb:ConditionCheckItem"),
+    "transact_write_items": (
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+    ),
     "get_secret_value": ("secretsmanager:GetSecretValue",),
     "describe_secret": ("secretsmanager:DescribeSecret",),
 }
@@ -75,9 +79,7 @@ class _Definition:
 
 def _modules() -> dict[str, ast.Module]:
     modules = {
-        ".".join(path.relative_to(LAMBDAS).with_suffix("").parts).removesuffix(".__init__"): ast.parse(
-            path.read_text()
-        )
+        ".".join(path.relative_to(LAMBDAS).with_suffix("").parts).removesuffix(".__init__"): ast.parse(path.read_text())
         for path in (LAMBDAS / "bwp").rglob("*.py")
     }
     for handler in LAMBDAS.glob("*/handler.py"):
@@ -113,9 +115,16 @@ def _definitions(modules: dict[str, ast.Module]) -> dict[str, _Definition]:
     for key, definition in definitions.items():
         names, aliases = _imports(modules[definition.module], set(modules))
         # A class's own node stands for its construction only: its methods are followed by name.
-        body = [definition.node] if not isinstance(definition.node, ast.ClassDef) else [
-            member for member in definition.node.body if not isinstance(member, ast.FunctionDef)
-        ] + [member for member in definition.node.body if getattr(member, "name", "") in ("__init__", "__post_init__")]
+        body = (
+            [definition.node]
+            if not isinstance(definition.node, ast.ClassDef)
+            else [member for member in definition.node.body if not isinstance(member, ast.FunctionDef)]
+            + [
+                member
+                for member in definition.node.body
+                if getattr(member, "name", "") in ("__init__", "__post_init__")
+            ]
+        )
         for node in (inner for root in body for inner in ast.walk(root)):
             if isinstance(node, ast.Name):
                 if node.id in names:

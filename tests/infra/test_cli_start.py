@@ -158,14 +158,15 @@ def test_events_other_than_the_plan_and_the_summary_print_nothing():
 
 
 def test_the_plan_line_says_how_many_windows_heal_missing_days_as_local_run_does():
-    plan = {"plan": {"bucket": "lake", "key": "_runs/plans/x.json"}, "windows": 5, "maxConcurrency": 5,
-            "backfilled": 3}
+    plan = {"plan": {"bucket": "lake", "key": "_runs/plans/x.json"}, "windows": 5, "maxConcurrency": 5, "backfilled": 3}
     event = {"stateExitedEventDetails": {"name": start.PLAN_STATE, "output": json.dumps(plan)}}
     assert start.describe_event(event, no_report) == ["planned 5 windows (3 of them missing days), 5 at a time"]
 
 
-SUMMARY_OUTPUT = {"report": {"bucket": "lake", "key": "_runs/summaries/x.json"},
-                  "failures": ["ORDER_FEES 2024-08-22: FAILED after 1 attempt(s): States.Runtime: bad path"]}
+SUMMARY_OUTPUT = {
+    "report": {"bucket": "lake", "key": "_runs/summaries/x.json"},
+    "failures": ["ORDER_FEES 2024-08-22: FAILED after 1 attempt(s): States.Runtime: bad path"],
+}
 
 
 def test_the_summary_prints_every_windows_line_from_the_report_it_points_at():

@@ -49,8 +49,19 @@ def lake(tmp_path):
 
 def test_a_local_lake_shows_a_month_line_of_marks_the_failure_the_rows_and_totals(lake, capsys):
     # when the status of the first five days of August is asked for
-    code = main(["status", "--lake-dir", str(lake), "--from", "2024-08-01", "--to", "2024-08-06",
-                 "--report-types", "ORDER_FEES"])
+    code = main(
+        [
+            "status",
+            "--lake-dir",
+            str(lake),
+            "--from",
+            "2024-08-01",
+            "--to",
+            "2024-08-06",
+            "--report-types",
+            "ORDER_FEES",
+        ]
+    )
     # then the month's line marks each day by its state, the failure and the rows are named
     assert code == 0
     assert capsys.readouterr().out.splitlines() == [
@@ -86,8 +97,19 @@ def test_json_is_one_line_with_every_day_and_the_default_range_is_what_the_local
 
 
 def test_months_are_lines_and_days_outside_the_range_are_blank(lake, capsys):
-    main(["status", "--lake-dir", str(lake), "--from", "2024-07-30", "--to", "2024-09-02", "--report-types",
-          "ORDER_FEES"])
+    main(
+        [
+            "status",
+            "--lake-dir",
+            str(lake),
+            "--from",
+            "2024-07-30",
+            "--to",
+            "2024-09-02",
+            "--report-types",
+            "ORDER_FEES",
+        ]
+    )
     lines = capsys.readouterr().out.splitlines()
     months = [line for line in lines if line[:4] == "2024"]
     assert months == [
@@ -97,10 +119,13 @@ def test_months_are_lines_and_days_outside_the_range_are_blank(lake, capsys):
     ]
 
 
-@pytest.mark.parametrize(("arguments", "said"), [
-    (["--from", "2024-08-05", "--to", "2024-08-01"], "--from 2024-08-05 is not before 2024-08-01"),
-    (["--report-types", "REFUNDS"], "unknown report type(s) REFUNDS"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--from", "2024-08-05", "--to", "2024-08-01"], "--from 2024-08-05 is not before 2024-08-01"),
+        (["--report-types", "REFUNDS"], "unknown report type(s) REFUNDS"),
+    ],
+)
 def test_bad_arguments_are_named_in_one_line(lake, arguments, said, capsys):
     code = main(["status", "--lake-dir", str(lake), *arguments])
     captured = capsys.readouterr()
@@ -137,8 +162,22 @@ def test_the_deployed_stack_is_read_through_its_bucket_and_state_table(capsys):
     }
     boto3.client("cloudformation", region_name=REGION).create_stack(StackName=STACK, TemplateBody=json.dumps(template))
     # when its status is asked for
-    code = main(["status", "--stack-name", STACK, "--region", REGION, "--from", "2024-08-01", "--to", "2024-08-04",
-                 "--report-types", "ORDER_FEES", "--json"])
+    code = main(
+        [
+            "status",
+            "--stack-name",
+            STACK,
+            "--region",
+            REGION,
+            "--from",
+            "2024-08-01",
+            "--to",
+            "2024-08-04",
+            "--report-types",
+            "ORDER_FEES",
+            "--json",
+        ]
+    )
     # then the rows come from the manifest in S3 and the failure from the state table
     (line,) = capsys.readouterr().out.splitlines()
     assert code == 0

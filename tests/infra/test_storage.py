@@ -152,8 +152,12 @@ def test_each_report_type_has_a_curated_parquet_table_over_its_own_prefix(templa
 def test_curated_table_columns_are_the_columns_the_landing_writes(synthesized, report_type):
     # given the Parquet schema the landing writes for a report type
     written = arrow_schema(schema_for(report_type))
-    glue = {"string": "string", "timestamp[us, tz=UTC]": "timestamp", "decimal128(18, 2)": "decimal(18,2)",
-            "int32": "int"}
+    glue = {
+        "string": "string",
+        "timestamp[us, tz=UTC]": "timestamp",
+        "decimal128(18, 2)": "decimal(18,2)",
+        "int32": "int",
+    }
     # then the Glue table has the same names, in order, with the matching types
     columns = _table(synthesized, schema_for(report_type).curated_table_name)["StorageDescriptor"]["Columns"]
     assert [(c["Name"], c["Type"]) for c in columns] == [(f.name, glue[str(f.type)]) for f in written]

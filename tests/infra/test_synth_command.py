@@ -17,9 +17,7 @@ def synth(path: str, outdir: Path, context: dict | None = None) -> subprocess.Co
     env = {**os.environ, "PATH": path, "CDK_OUTDIR": str(outdir)}
     if context is not None:
         env["CDK_CONTEXT_JSON"] = json.dumps(context)
-    return subprocess.run(
-        [sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_a_wrong_cdk_json_value_is_one_line_naming_the_key(tmp_path: Path):

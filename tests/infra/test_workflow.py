@@ -173,8 +173,10 @@ def test_landing_reads_back_only_what_it_staged_and_summarize_what_did_not_land(
         "plan_windows": {"manifests/"},
         "summarize": {"_runs/plans/", "_runs/map-results/", "reports/", "curated/"},
     }
-    deleters = {action: object_access(synthesized, functions, action)
-                for action in ("s3:DeleteObject", "s3:DeleteObjectVersion")}
+    deleters = {
+        action: object_access(synthesized, functions, action)
+        for action in ("s3:DeleteObject", "s3:DeleteObjectVersion")
+    }
     assert deleters == {
         "s3:DeleteObject": {"land_report": {"staging/"}},
         "s3:DeleteObjectVersion": {"summarize": {"reports/", "curated/"}},
@@ -261,8 +263,12 @@ def test_the_map_may_read_the_plans_and_write_its_result_files_and_nothing_else_
             by_prefix.setdefault(prefix, set()).update(actions(statement))
     assert by_prefix == {
         "_runs/plans/": {"s3:GetObject"},
-        "_runs/map-results/": {"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts",
-                               "s3:AbortMultipartUpload"},
+        "_runs/map-results/": {
+            "s3:PutObject",
+            "s3:GetObject",
+            "s3:ListMultipartUploadParts",
+            "s3:AbortMultipartUpload",
+        },
     }
     assert properties["DefinitionSubstitutions"]["LakeBucketName"]["Ref"].startswith("StorageData")
 

@@ -126,14 +126,16 @@ def test_an_unreachable_api_is_transient():
 @mock_aws
 def test_credentials_come_from_the_secret_once_and_bad_secrets_are_named_without_values():
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
-    secrets.create_secret(Name="good", SecretString=json.dumps(
-        {"clientId": "id", "clientSecret": "s3cr3t-value", "targetId": "t"}))
+    secrets.create_secret(
+        Name="good", SecretString=json.dumps({"clientId": "id", "clientSecret": "s3cr3t-value", "targetId": "t"})
+    )
     secrets.create_secret(Name="bad", SecretString=json.dumps({"clientId": "id", "clientSecret": "s3cr3t-value"}))
     provider = SecretsManagerCredentials(secrets, "good")
     assert provider.get().client_secret.get_secret_value() == "s3cr3t-value"
     assert "s3cr3t-value" not in repr(provider.get())
-    secrets.put_secret_value(SecretId="good", SecretString=json.dumps(
-        {"clientId": "id2", "clientSecret": "x", "targetId": "t"}))
+    secrets.put_secret_value(
+        SecretId="good", SecretString=json.dumps({"clientId": "id2", "clientSecret": "x", "targetId": "t"})
+    )
     assert provider.get().client_id == "id"  # cached
     provider.refresh()
     assert provider.get().client_id == "id2"

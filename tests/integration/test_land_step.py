@@ -32,8 +32,7 @@ from bwp_lake.emulator.reports import report_bytes
 from tests.moto_account import settings_with
 
 DAY = date(2024, 8, 22)
-WINDOW = Window(report_type="USER_EVENTS", day=DAY, start_date="2024-08-22T00:00:00Z",
-                end_date="2024-08-23T00:00:00Z")
+WINDOW = Window(report_type="USER_EVENTS", day=DAY, start_date="2024-08-22T00:00:00Z", end_date="2024-08-23T00:00:00Z")
 WINDOW_RAW_KEY = "reports/report_type=USER_EVENTS/dt=2024-08-22/USER_EVENTS_2024-08-22.csv.gz"
 
 
@@ -49,15 +48,26 @@ class LocalCredentials:
 def completed_report():
     """An emulator, a client, and a USER_EVENTS report for DAY that has completed."""
     with Emulator(EmulatorConfig(seed=5, rows_per_day=25, generation_seconds=10.0)) as emulator:
-        client = BwpClient(session=requests.Session(), token_url=f"{emulator.base_url}/token",
-                           graphql_url=f"{emulator.base_url}/graphql", api_version="2024-11-01",
-                           credentials=LocalCredentials(), timeout=(2.0, 5.0))
+        client = BwpClient(
+            session=requests.Session(),
+            token_url=f"{emulator.base_url}/token",
+            graphql_url=f"{emulator.base_url}/graphql",
+            api_version="2024-11-01",
+            credentials=LocalCredentials(),
+            timeout=(2.0, 5.0),
+        )
         task_id = client.start_report_task("USER_EVENTS", WINDOW.start_date, WINDOW.end_date)
         emulator.advance(120)
         task = client.report_task(task_id)
-        progress = ReportProgress(task_id=task_id, report_type="USER_EVENTS", status=task.status, polls=3,
-                                  wait_seconds=40, request_time=task.request_time,
-                                  last_updated_time=task.last_updated_time)
+        progress = ReportProgress(
+            task_id=task_id,
+            report_type="USER_EVENTS",
+            status=task.status,
+            polls=3,
+            wait_seconds=40,
+            request_time=task.request_time,
+            last_updated_time=task.last_updated_time,
+        )
         yield emulator, client, progress
 
 
@@ -82,16 +92,24 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, attempt=2, execution_id="arn:exec")
     # when the land step runs
-    landed = land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
-                         settings=settings("127.0.0.1"), clock=utc_now, event=event)
+    landed = land_report(
+        client=client,
+        s3=s3,
+        table=state_table,
+        session=requests.Session(),
+        settings=settings("127.0.0.1"),
+        clock=utc_now,
+        event=event,
+    )
     metrics.flush_metrics()
     # then the partition holds exactly the served report
     served = b"".join(report_bytes("USER_EVENTS", DAY, 5, 25))
     key = "reports/report_type=USER_EVENTS/dt=2024-08-22/USER_EVENTS_2024-08-22.csv.gz"
     assert gzip.decompress(s3.get_object(Bucket="lake", Key=key)["Body"].read()) == served
     # and the manifest records the task, counts, checksum and timings
-    manifest = json.loads(s3.get_object(Bucket="lake", Key="manifests/report_type=USER_EVENTS/dt=2024-08-22.json")[
-        "Body"].read())
+    manifest = json.loads(
+        s3.get_object(Bucket="lake", Key="manifests/report_type=USER_EVENTS/dt=2024-08-22.json")["Body"].read()
+    )
     assert (manifest["taskId"], manifest["rows"], manifest["attempts"]) == (progress.task_id, 25, 2)
     assert manifest["bytesIn"] == len(served) and manifest["drift"] is None and manifest["provisionalSchema"]
     assert manifest["timings"]["polls"] == 3 and manifest["timings"]["generationSeconds"] >= 0
@@ -115,8 +133,15 @@ def test_a_download_host_off_the_allowlist_is_refused_and_nothing_lands(complete
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs, then it refuses the host
     with pytest.raises(errors.DownloadHostNotAllowed, match="127.0.0.1"):
-        land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
-                    settings=settings("*.amazonaws.com"), clock=utc_now, event=event)
+        land_report(
+            client=client,
+            s3=s3,
+            table=state_table,
+            session=requests.Session(),
+            settings=settings("*.amazonaws.com"),
+            clock=utc_now,
+            event=event,
+        )
     # and it asked for the link but never downloaded from it, and nothing landed
     calls = emulator.state()["calls"]
     assert (calls["reportDownloadLink"], calls["download"]) == (1, 0)
@@ -135,8 +160,15 @@ def test_landing_writes_the_curated_file_the_manifest_describes_and_a_rerun_repl
     s3.put_object(Bucket="lake", Key=CURATED_KEY, Body=b"stale")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs
-    land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
-                settings=settings("127.0.0.1"), clock=utc_now, event=event)
+    land_report(
+        client=client,
+        s3=s3,
+        table=state_table,
+        session=requests.Session(),
+        settings=settings("127.0.0.1"),
+        clock=utc_now,
+        event=event,
+    )
     # then the curated object replaced the stale one, and the manifest records its rows, bytes and checksum
     body = s3.get_object(Bucket="lake", Key=CURATED_KEY)["Body"].read()
     manifest = json.loads(s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read())
@@ -155,15 +187,18 @@ def failing_staged_curated_uploads(s3) -> None:
 
     def fail(params, **_):
         if params["auth_path"].startswith("/lake/staging/") and params["auth_path"].endswith(".parquet"):
-            raise ClientError({"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
-                              "UploadPart")
+            raise ClientError(
+                {"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "UploadPart"
+            )
 
     s3.meta.events.register("before-call.s3.UploadPart", fail)
 
 
 def lake_objects(s3) -> dict[str, bytes]:
-    return {item["Key"]: s3.get_object(Bucket="lake", Key=item["Key"])["Body"].read()
-            for item in s3.list_objects_v2(Bucket="lake").get("Contents", [])}
+    return {
+        item["Key"]: s3.get_object(Bucket="lake", Key=item["Key"])["Body"].read()
+        for item in s3.list_objects_v2(Bucket="lake").get("Contents", [])
+    }
 
 
 def test_a_curated_upload_that_fails_leaves_nothing_in_any_table_location(completed_report, state_table):
@@ -175,8 +210,15 @@ def test_a_curated_upload_that_fails_leaves_nothing_in_any_table_location(comple
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs, then it fails with the error the state machine retries
     with pytest.raises(errors.AwsUnavailable, match="staging/"):
-        land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
-                    settings=settings("127.0.0.1"), clock=utc_now, event=event)
+        land_report(
+            client=client,
+            s3=s3,
+            table=state_table,
+            session=requests.Session(),
+            settings=settings("127.0.0.1"),
+            clock=utc_now,
+            event=event,
+        )
     # and the raw object is in no table location, nor left staged; no upload is open
     assert lake_objects(s3) == {}
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="lake")
@@ -188,15 +230,29 @@ def test_a_rerun_of_a_landed_day_that_fails_keeps_the_landed_day_whole(completed
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
     first = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec:first")
-    land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
-                settings=settings("127.0.0.1"), clock=utc_now, event=first)
+    land_report(
+        client=client,
+        s3=s3,
+        table=state_table,
+        session=requests.Session(),
+        settings=settings("127.0.0.1"),
+        clock=utc_now,
+        event=first,
+    )
     landed = lake_objects(s3)
     # when the day runs again and its curated write fails
     failing_staged_curated_uploads(s3)
     again = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec:again")
     with pytest.raises(errors.AwsUnavailable):
-        land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
-                    settings=settings("127.0.0.1"), clock=utc_now, event=again)
+        land_report(
+            client=client,
+            s3=s3,
+            table=state_table,
+            session=requests.Session(),
+            settings=settings("127.0.0.1"),
+            clock=utc_now,
+            event=again,
+        )
     # then the raw file, the curated file and the manifest are the first landing's, byte for byte
     assert lake_objects(s3) == landed
     assert {key.split("/")[0] for key in landed} == {"reports", "curated", "manifests"}
@@ -235,8 +291,15 @@ def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(c
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step writes its manifest
-    land_report(client=client, s3=s3, table=state_table, session=requests.Session(),
-                settings=settings("127.0.0.1"), clock=utc_now, event=event)
+    land_report(
+        client=client,
+        s3=s3,
+        table=state_table,
+        session=requests.Session(),
+        settings=settings("127.0.0.1"),
+        clock=utc_now,
+        event=event,
+    )
     body = s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read()
     manifest = json.loads(body)
     # then Athena reads every key of it, nested keys included
@@ -244,15 +307,43 @@ def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(c
     # and it is one compact JSON line with the keys it always had, in their order
     assert body.endswith(b"}\n") and body.count(b"\n") == 1 and b", " not in body
     assert list(manifest) == [
-        "reportType", "day", "taskId", "key", "rows", "bytesIn", "bytesOut", "sha256", "columns",
-        "expectedColumns", "provisionalSchema", "drift", "curated", "landedAt", "timings", "download",
-        "attempts", "executionId", "task",
+        "reportType",
+        "day",
+        "taskId",
+        "key",
+        "rows",
+        "bytesIn",
+        "bytesOut",
+        "sha256",
+        "columns",
+        "expectedColumns",
+        "provisionalSchema",
+        "drift",
+        "curated",
+        "landedAt",
+        "timings",
+        "download",
+        "attempts",
+        "executionId",
+        "task",
     ]
     assert list(manifest["curated"]) == [
-        "key", "rows", "rowsSkipped", "bytes", "sha256", "rowGroups", "extraColumns", "invalidUtf8Values",
+        "key",
+        "rows",
+        "rowsSkipped",
+        "bytes",
+        "sha256",
+        "rowGroups",
+        "extraColumns",
+        "invalidUtf8Values",
     ]
     assert list(manifest["timings"]) == [
-        "requestedAt", "completedAt", "generationSeconds", "polls", "landingStartedAt", "landingSeconds",
+        "requestedAt",
+        "completedAt",
+        "generationSeconds",
+        "polls",
+        "landingStartedAt",
+        "landingSeconds",
         "curatedSeconds",
     ]
     assert list(manifest["download"]) == ["sourceGzip", "linkRefreshes", "resumes", "parts"]
@@ -261,8 +352,16 @@ def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(c
 
 def test_a_manifest_part_with_a_key_the_model_lacks_is_refused():
     # given the curated part of a manifest with a key the model does not declare
-    curated = {"key": "k", "rows": 1, "rowsSkipped": 0, "bytes": 9, "sha256": "0" * 64, "rowGroups": 1,
-               "extraColumns": [], "footerBytes": 4}
+    curated = {
+        "key": "k",
+        "rows": 1,
+        "rowsSkipped": 0,
+        "bytes": 9,
+        "sha256": "0" * 64,
+        "rowGroups": 1,
+        "extraColumns": [],
+        "footerBytes": 4,
+    }
     # when it is read into the model, then it is refused rather than dropped from the manifest
     with pytest.raises(ValidationError, match="footerBytes"):
         CuratedFile.model_validate(curated)

@@ -29,8 +29,9 @@ def test_every_placeholder_has_a_substitution_and_every_substitution_is_used():
 
 
 def test_rendering_fills_every_placeholder_and_refuses_to_leave_one_unfilled():
-    arns = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
-            for name in statemachine.FUNCTION_PLACEHOLDERS}
+    arns = {
+        name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in statemachine.FUNCTION_PLACEHOLDERS
+    }
     arns[statemachine.BUCKET_PLACEHOLDER] = "lake"
     rendered = statemachine.render(DEFINITION, arns)
     assert "${" not in rendered
@@ -179,8 +180,10 @@ def test_the_map_writes_every_childs_result_to_the_bucket_and_tolerates_every_fa
 def test_summarize_is_handed_locations_and_settings_never_the_windows():
     parameters = json.loads(DEFINITION)["States"]["Summarize the run"]["Parameters"]
     assert parameters["plan.$"] == "$.plan"
-    assert parameters["mapResults"] == {"bucket.$": "$.results.ResultWriterDetails.Bucket",
-                                        "key.$": "$.results.ResultWriterDetails.Key"}
+    assert parameters["mapResults"] == {
+        "bucket.$": "$.results.ResultWriterDetails.Bucket",
+        "key.$": "$.results.ResultWriterDetails.Key",
+    }
     assert not any(value in ("$", "$.results") for value in parameters.values())
 
 
@@ -205,16 +208,20 @@ def test_a_slots_lease_outlasts_the_longest_gap_between_two_polls():
     # last, each failed attempt ending within one request's timeouts
     retriers = check["Retry"]
     attempts = 1 + sum(retrier["MaxAttempts"] for retrier in retriers)
-    gap = (MAX_WAIT_SECONDS + sum(worst_case_delay_seconds(retrier) for retrier in retriers)
-           + attempts * request_seconds())
+    gap = (
+        MAX_WAIT_SECONDS + sum(worst_case_delay_seconds(retrier) for retrier in retriers) + attempts * request_seconds()
+    )
     # then the lease has not run out: a live window's slot is never taken for a dead one's
     assert gap < SLOT_LEASE.total_seconds(), (gap, SLOT_LEASE)
 
 
 def test_a_waiters_lease_outlasts_the_longest_gap_between_two_asks_for_a_slot():
     # given the retry that makes a waiting window ask again: TaskSlotsBusy on Start report
-    (busy,) = [retrier for retrier in task_calling("StartReportFunctionArn")["Retry"]
-               if retrier["ErrorEquals"] == ["TaskSlotsBusy"]]
+    (busy,) = [
+        retrier
+        for retrier in task_calling("StartReportFunctionArn")["Retry"]
+        if retrier["ErrorEquals"] == ["TaskSlotsBusy"]
+    ]
     # when it waits its longest (full jitter never waits longer than the capped delay) and asks
     # again within one request's timeouts
     gap = busy["MaxDelaySeconds"] + request_seconds()

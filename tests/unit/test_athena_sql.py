@@ -56,8 +56,12 @@ def test_timestamps_are_exposed_as_plain_timestamps_and_other_types_as_stored():
 @pytest.mark.parametrize("report_type", sorted(REGISTRY))
 def test_curated_table_columns_carry_the_registry_types_in_glue_spelling(report_type):
     columns = athena.curated_table_columns(report_type)
-    expected = {ColumnType.STRING: "string", ColumnType.TIMESTAMP: "timestamp",
-                ColumnType.DECIMAL: "decimal(18,2)", ColumnType.INTEGER: "int"}
+    expected = {
+        ColumnType.STRING: "string",
+        ColumnType.TIMESTAMP: "timestamp",
+        ColumnType.DECIMAL: "decimal(18,2)",
+        ColumnType.INTEGER: "int",
+    }
     assert columns == [(snake_case(c.name), expected[c.type]) for c in REGISTRY[report_type].columns]
 
 

@@ -7,14 +7,19 @@ from bwp.errors import AwsUnavailable
 
 
 def client_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                       "PutObject")
+    return ClientError(
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject"
+    )
 
 
 @pytest.mark.parametrize(
     "error",
-    [client_error("SlowDown", 503), client_error("InternalError", 500), client_error("ThrottlingException", 400),
-     EndpointConnectionError(endpoint_url="https://s3.amazonaws.com")],
+    [
+        client_error("SlowDown", 503),
+        client_error("InternalError", 500),
+        client_error("ThrottlingException", 400),
+        EndpointConnectionError(endpoint_url="https://s3.amazonaws.com"),
+    ],
 )
 def test_throttling_server_errors_and_unreachable_endpoints_are_transient(error):
     with pytest.raises(AwsUnavailable, match="landing reports/x"), transient_aws_errors("landing reports/x"):

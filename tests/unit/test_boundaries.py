@@ -26,7 +26,8 @@ def imported_modules(folder: Path) -> dict[str, set[str]]:
 
 def offending(folder: Path, allowed) -> dict[str, set[str]]:
     return {
-        path: bad for path, modules in imported_modules(folder).items()
+        path: bad
+        for path, modules in imported_modules(folder).items()
         if (bad := {module for module in modules if not allowed(module)})
     }
 
@@ -44,10 +45,13 @@ def test_the_stack_reads_only_the_lakes_contract_of_the_lambda_code(folder):
 
 def test_the_lakes_contract_depends_on_nothing_else_of_the_lambda_code_but_its_error_names():
     allowed = {"bwp.errors", "bwp.errors.UnknownReportType", "bwp.errors.InvalidSettings"}
-    assert offending(
-        REPO / "lambdas" / "bwp" / "lake",
-        lambda m: not bwp_module(m) or m.startswith("bwp.lake") or m in allowed,
-    ) == {}
+    assert (
+        offending(
+            REPO / "lambdas" / "bwp" / "lake",
+            lambda m: not bwp_module(m) or m.startswith("bwp.lake") or m in allowed,
+        )
+        == {}
+    )
 
 
 def test_the_lambda_code_knows_nothing_of_the_cdk_the_twin_or_the_cli():
@@ -59,8 +63,11 @@ def test_the_emulator_is_written_apart_from_the_client_it_is_tested_against():
 
 
 def test_only_the_landing_path_imports_pyarrow():
-    users = {path for path, modules in imported_modules(REPO / "lambdas").items()
-             if any(module == "pyarrow" or module.startswith("pyarrow.") for module in modules)}
+    users = {
+        path
+        for path, modules in imported_modules(REPO / "lambdas").items()
+        if any(module == "pyarrow" or module.startswith("pyarrow.") for module in modules)
+    }
     assert users and all(path.startswith("lambdas/bwp/landing/") for path in users), users
 
 

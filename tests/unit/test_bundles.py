@@ -23,4 +23,3 @@ def test_a_function_of_the_core_bundle_imports_without_pyarrow(step):
     )
     # then nothing it imports needs pyarrow
     assert result.returncode == 0, result.stderr
-

@@ -23,27 +23,37 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]
 
 @pytest.fixture
 def no_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
-@pytest.mark.parametrize("command", [["start", "--lookback-days", "2"], ["gaps", "--from", "2024-08-01"],
-                                     ["create-views"]])
+@pytest.mark.parametrize(
+    "command", [["start", "--lookback-days", "2"], ["gaps", "--from", "2024-08-01"], ["create-views"]]
+)
 def test_a_stack_command_without_a_region_says_how_to_give_one(capsys, no_aws_environment, command):
     # given no region anywhere; when a command that drives the stack runs
     code, lines = run(capsys, *command)
     # then one line names the missing region and both ways to give it
     assert code == 1
-    assert lines == [f"bwp-lake {command[0]}: no AWS region: pass --region, or set AWS_REGION (or a region in your "
-                     "AWS profile)"]
+    assert lines == [
+        f"bwp-lake {command[0]}: no AWS region: pass --region, or set AWS_REGION (or a region in your AWS profile)"
+    ]
 
 
-@pytest.mark.parametrize("command", [["start", "--lookback-days", "2"], ["gaps", "--from", "2024-08-01"],
-                                     ["create-views"]])
+@pytest.mark.parametrize(
+    "command", [["start", "--lookback-days", "2"], ["gaps", "--from", "2024-08-01"], ["create-views"]]
+)
 def test_a_stack_command_without_credentials_says_how_to_give_them(capsys, no_aws_environment, command):
     # given a region but no credentials; when the command runs
     code, lines = run(capsys, *command, "--region", "eu-west-1")
@@ -52,11 +62,14 @@ def test_a_stack_command_without_credentials_says_how_to_give_them(capsys, no_aw
     assert len(lines) == 1 and lines[0].startswith(f"bwp-lake {command[0]}: no AWS credentials: set AWS_PROFILE")
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("", "no report type named"),
-    (" , ", "no report type named"),
-    ("ORDER_FEES,FOO", "unknown FOO; known: ORDER_FEES,USER_EVENTS"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("", "no report type named"),
+        (" , ", "no report type named"),
+        ("ORDER_FEES,FOO", "unknown FOO; known: ORDER_FEES,USER_EVENTS"),
+    ],
+)
 @pytest.mark.parametrize("command", ["start", "local-run"])
 def test_report_types_that_name_nothing_or_an_unknown_type_are_refused(capsys, command, value, expected):
     # given --report-types with nothing or an unknown name; when the command line is parsed

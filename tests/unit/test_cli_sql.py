@@ -34,8 +34,10 @@ def test_one_statement_prints_a_table_of_its_result(lake, capsys):
     assert code == 0
     assert lines[0].split() == ["fee_type", "┃", "lines"]
     assert [line.split()[::2] for line in lines[2:-1]] == [
-        ["ApayAuthorizationFee", "1"], ["ApayProcessingFee", "1"],
-        ["PrimeFulfillmentFee", "1"], ["PrimeServiceFee", "1"],
+        ["ApayAuthorizationFee", "1"],
+        ["ApayProcessingFee", "1"],
+        ["PrimeFulfillmentFee", "1"],
+        ["PrimeServiceFee", "1"],
     ]
     assert lines[-1] == "(4 rows)"
 
@@ -65,11 +67,14 @@ def test_list_names_the_views_the_tables_and_the_named_queries(lake, capsys):
     assert {"order_fees", "order_fees_raw", "user_events_curated", "manifests", f"{FEES_BY_TYPE}:"} <= set(out)
 
 
-@pytest.mark.parametrize(("statement", "said"), [
-    ("SELEC 1", 'error: Parser Error: syntax error at or near "SELEC"'),
-    ("SELECT * FROM refunds", "error: Catalog Error: Table with name refunds does not exist!"),
-    ("SELECT no_such_column FROM order_fees", 'Referenced column "no_such_column" not found'),
-])
+@pytest.mark.parametrize(
+    ("statement", "said"),
+    [
+        ("SELEC 1", 'error: Parser Error: syntax error at or near "SELEC"'),
+        ("SELECT * FROM refunds", "error: Catalog Error: Table with name refunds does not exist!"),
+        ("SELECT no_such_column FROM order_fees", 'Referenced column "no_such_column" not found'),
+    ],
+)
 def test_a_bad_statement_is_one_line_naming_the_problem_and_exits_non_zero(lake, statement, said, capsys):
     code = sql(lake, statement)
     captured = capsys.readouterr()
@@ -78,10 +83,13 @@ def test_a_bad_statement_is_one_line_naming_the_problem_and_exits_non_zero(lake,
     assert said in line
 
 
-@pytest.mark.parametrize(("arguments", "said"), [
-    (["--query", "fees_by_moon_phase"], "error: no named query 'fees_by_moon_phase'; known: daily_events_by_type"),
-    (["SELECT 1", "--query", FEES_BY_TYPE], "error: give one of SQL, --query NAME or --list"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--query", "fees_by_moon_phase"], "error: no named query 'fees_by_moon_phase'; known: daily_events_by_type"),
+        (["SELECT 1", "--query", FEES_BY_TYPE], "error: give one of SQL, --query NAME or --list"),
+    ],
+)
 def test_bad_flags_are_one_line(lake, arguments, said, capsys):
     code = sql(lake, *arguments)
     err = capsys.readouterr().err

@@ -148,7 +148,11 @@ def test_the_ledger_keeps_the_task_and_its_status_and_forgets_the_failure_once_l
     ledger.record_failure(FEES_DAY, "ReportTimedOut", "still RUNNING", "arn:execution:a")
     entry = ledger.find(FEES_DAY)
     assert (entry.task_id, entry.status, entry.started_by, entry.last_error) == (
-        "ORDER_FEES:1", "STARTED", "arn:execution:a", "ReportTimedOut")
+        "ORDER_FEES:1",
+        "STARTED",
+        "arn:execution:a",
+        "ReportTimedOut",
+    )
     # a status for a task the window no longer has is dropped
     ledger.record_status(FEES_DAY, "ORDER_FEES:old", "FAILED")
     assert ledger.find(FEES_DAY).status == "STARTED"

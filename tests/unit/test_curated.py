@@ -25,19 +25,85 @@ CURATED_KEY = "curated/report_type=T/dt=2024-08-22/T_2024-08-22.parquet"
 # N/A, padded numbers, half-cent rounding both ways, bad numbers, offsets, a date without a time,
 # an impossible date, a space for the T, more than microseconds, an amount too large for 18 digits.
 FEE_ROWS = [
-    ["322-A", "P01-1", "S01-1", "N/A", "2024-08-22T02:17:20Z", "2024-08-22T02:17:25.5Z", "PrimeServiceFee",
-     "USD", "60", "1.23", "0", "0.15", "1.8"],
-    ["322-B", "P01,2", 'S01 "two"', "", "2024-08-22T13:00:00+02:00", "2024-08-22", "Gebühr für Größe",
-     "EUR", " 100.10 ", "1.235", "-1.235", "abc", ""],
-    ["322-C", "line one\nline two", "S01-3", "302199078370301", "2024-02-30T00:00:00Z", "2024-08-22 10:00:00",
-     "N/A", "", "1e3", "N/A", "12345678901234567", "0.1", "+.5"],
-    ["322-D", "P01-4", "S01-4", "N/A", "2024-08-22T10:00:00.123456789Z", "yesterday", "ApayProcessingFee",
-     "USD", "-", "5.", "99999999999999999999999999999999999999999", "1.999", "-0.005"],
+    [
+        "322-A",
+        "P01-1",
+        "S01-1",
+        "N/A",
+        "2024-08-22T02:17:20Z",
+        "2024-08-22T02:17:25.5Z",
+        "PrimeServiceFee",
+        "USD",
+        "60",
+        "1.23",
+        "0",
+        "0.15",
+        "1.8",
+    ],
+    [
+        "322-B",
+        "P01,2",
+        'S01 "two"',
+        "",
+        "2024-08-22T13:00:00+02:00",
+        "2024-08-22",
+        "Gebühr für Größe",
+        "EUR",
+        " 100.10 ",
+        "1.235",
+        "-1.235",
+        "abc",
+        "",
+    ],
+    [
+        "322-C",
+        "line one\nline two",
+        "S01-3",
+        "302199078370301",
+        "2024-02-30T00:00:00Z",
+        "2024-08-22 10:00:00",
+        "N/A",
+        "",
+        "1e3",
+        "N/A",
+        "12345678901234567",
+        "0.1",
+        "+.5",
+    ],
+    [
+        "322-D",
+        "P01-4",
+        "S01-4",
+        "N/A",
+        "2024-08-22T10:00:00.123456789Z",
+        "yesterday",
+        "ApayProcessingFee",
+        "USD",
+        "-",
+        "5.",
+        "99999999999999999999999999999999999999999",
+        "1.999",
+        "-0.005",
+    ],
 ]
 EVENT_ROWS = [
-    ["e1", "page-load", "2024-08-22T10:00:00.123Z", "WEBSITE_CLIENT", "1.0", "bwp", "1", "203.0.113.7",
-     "ubid-a", 'Mozilla/5.0 (KHTML, like Gecko) "Quoted", Safari', "https://shop.example/p/1?a=1,b=2", "",
-     "SKU-ü", "2024-08-24T00:00:00-05:00", "product"],
+    [
+        "e1",
+        "page-load",
+        "2024-08-22T10:00:00.123Z",
+        "WEBSITE_CLIENT",
+        "1.0",
+        "bwp",
+        "1",
+        "203.0.113.7",
+        "ubid-a",
+        'Mozilla/5.0 (KHTML, like Gecko) "Quoted", Safari',
+        "https://shop.example/p/1?a=1,b=2",
+        "",
+        "SKU-ü",
+        "2024-08-24T00:00:00-05:00",
+        "product",
+    ],
     ["e2", "click", "not a time", "SERVER_CLIENT", "", "N/A", "", "", "", "", "", "", "", "2024-08-24", ""],
 ]
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?")
@@ -148,8 +214,9 @@ def test_rows_are_batched_into_row_groups(monkeypatch):
     monkeypatch.setattr(typing_step, "CSV_BLOCK_BYTES", 200)
     rows = [FEE_ROWS[0][:1] + [f"P{i}"] + FEE_ROWS[0][2:] for i in range(7)]
     sink = io.BytesIO()
-    result = curated.convert(io.BytesIO(csv_text(ORDER_FEES.column_names, rows).encode()), sink, ORDER_FEES,
-                             list(ORDER_FEES.column_names))
+    result = curated.convert(
+        io.BytesIO(csv_text(ORDER_FEES.column_names, rows).encode()), sink, ORDER_FEES, list(ORDER_FEES.column_names)
+    )
     # then every row is written, in order, in more than one row group
     file = pq.ParquetFile(io.BytesIO(sink.getvalue()))
     assert file.read().column("payment_id").to_pylist() == [f"P{i}" for i in range(7)]
@@ -227,8 +294,16 @@ def put_raw(s3, body: bytes) -> None:
 
 
 def write(s3, raw_rows: int, part_size: int = curated.DEFAULT_PART_SIZE) -> curated.CuratedResult:
-    return curated.write_curated(s3=s3, bucket=BUCKET, source_key=RAW_KEY, key=CURATED_KEY, schema=ORDER_FEES,
-                                 header=ORDER_FEES.column_names, raw_rows=raw_rows, part_size=part_size)
+    return curated.write_curated(
+        s3=s3,
+        bucket=BUCKET,
+        source_key=RAW_KEY,
+        key=CURATED_KEY,
+        schema=ORDER_FEES,
+        header=ORDER_FEES.column_names,
+        raw_rows=raw_rows,
+        part_size=part_size,
+    )
 
 
 def test_the_raw_object_read_back_from_s3_becomes_the_parquet_object_the_result_describes(s3):
@@ -244,8 +319,9 @@ def test_the_raw_object_read_back_from_s3_becomes_the_parquet_object_the_result_
     assert (len(body), curated.hashlib.sha256(body).hexdigest()) == (result.bytes, result.sha256)
     table = pq.read_table(io.BytesIO(body))
     assert table.num_rows == result.rows == len(FEE_ROWS) * 5000
-    assert as_python(table.slice(0, len(FEE_ROWS))) == expected_rows(ORDER_FEES, list(ORDER_FEES.column_names),
-                                                                     csv_text(ORDER_FEES.column_names, FEE_ROWS))
+    assert as_python(table.slice(0, len(FEE_ROWS))) == expected_rows(
+        ORDER_FEES, list(ORDER_FEES.column_names), csv_text(ORDER_FEES.column_names, FEE_ROWS)
+    )
     assert result.to_manifest()["key"] == CURATED_KEY
 
 
@@ -262,8 +338,11 @@ def test_a_rerun_replaces_the_parquet_object(s3):
 @pytest.mark.parametrize(
     ("raw", "raw_rows", "error"),
     [
-        (csv_text(ORDER_FEES.column_names, FEE_ROWS).encode() + b"x" * (2 * typing_step.CSV_BLOCK_BYTES), 5,
-         errors.CuratedWriteFailed),
+        (
+            csv_text(ORDER_FEES.column_names, FEE_ROWS).encode() + b"x" * (2 * typing_step.CSV_BLOCK_BYTES),
+            5,
+            errors.CuratedWriteFailed,
+        ),
         # the raw landing counted another number of rows than the CSV reader sees
         (csv_text(ORDER_FEES.column_names, FEE_ROWS).encode(), len(FEE_ROWS) + 1, errors.CuratedWriteFailed),
     ],
@@ -280,8 +359,13 @@ def test_typing_yields_the_batches_the_parquet_file_is_written_from_with_their_c
     # given a report with a column the registry does not know, a record of the wrong width and a
     # value that is not UTF-8
     header = [*ORDER_FEES.column_names, "newColumn"]
-    text = (csv_text(header, [[*row, "x"] for row in FEE_ROWS[:2]]).encode()
-            + b"short,row\r\n" + b"322-Y,caf\xe9" + b",1" * 12 + b"\r\n")
+    text = (
+        csv_text(header, [[*row, "x"] for row in FEE_ROWS[:2]]).encode()
+        + b"short,row\r\n"
+        + b"322-Y,caf\xe9"
+        + b",1" * 12
+        + b"\r\n"
+    )
     # when it is typed, with no file format at all
     typed = typing_step.TypedBatches(io.BytesIO(text), ORDER_FEES, header)
     batches = list(typed)

@@ -31,14 +31,17 @@ def test_the_source_is_the_glue_database_in_athena_s_catalog(sources):
 def test_every_registry_column_is_in_the_raw_and_curated_tables_with_its_description_and_type(sources, schema):
     tables = tables_of(sources)
     descriptions = [schema.column_description(column) for column in schema.columns]
-    for name, columns in ((schema.raw_table_name, athena.raw_table_columns(schema.report_type)),
-                          (schema.curated_table_name, athena.curated_table_columns(schema.report_type))):
+    for name, columns in (
+        (schema.raw_table_name, athena.raw_table_columns(schema.report_type)),
+        (schema.curated_table_name, athena.curated_table_columns(schema.report_type)),
+    ):
         listed = tables[name]["columns"]
         assert [(c["name"], c["data_type"]) for c in listed] == [*columns, ("dt", "string")]
         assert [c["description"] for c in listed[:-1]] == descriptions
         assert listed[-1]["description"].startswith("UTC day")
-        assert tables[name].get("config", {}).get("meta") == ({"provisional_schema": True} if schema.provisional
-                                                               else None)
+        assert tables[name].get("config", {}).get("meta") == (
+            {"provisional_schema": True} if schema.provisional else None
+        )
 
 
 def test_the_manifests_carry_the_freshness_check_on_when_each_partition_landed(sources):
@@ -58,10 +61,13 @@ def test_out_writes_the_file_and_says_so_in_one_line(tmp_path, capsys):
     assert yaml.safe_load(target.read_text())["sources"][0]["schema"] == "bwp_report_lake"
 
 
-@pytest.mark.parametrize(("arguments", "code", "said"), [
-    (["--out", "/nonexistent/dir/sources.yml"], 1, "error: cannot write --out /nonexistent/dir/sources.yml"),
-    (["--database", "Lake-Prod"], 2, "error: --database 'Lake-Prod' is not a Glue database name"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "code", "said"),
+    [
+        (["--out", "/nonexistent/dir/sources.yml"], 1, "error: cannot write --out /nonexistent/dir/sources.yml"),
+        (["--database", "Lake-Prod"], 2, "error: --database 'Lake-Prod' is not a Glue database name"),
+    ],
+)
 def test_bad_flags_are_one_line(arguments, code, said, capsys):
     assert main(["dbt-sources", *arguments]) == code
     captured = capsys.readouterr()

@@ -64,8 +64,12 @@ MALFORMED = [
     ({"maxBackfillWindows": True}, "maxBackfillWindows", "must be an integer, got true"),
     ({"maxBackfillWindows": -1}, "maxBackfillWindows", "must be at least 0"),
     ({"maxBackfillWindows": 401}, "maxBackfillWindows", "must be at most 400"),
-    ({"lookback_days": 3}, "lookback_days", "unknown field (known: reportTypes, startDate, endDate, lookbackDays, "
-     "maxConcurrency, backfillFrom, maxBackfillWindows)"),
+    (
+        {"lookback_days": 3},
+        "lookback_days",
+        "unknown field (known: reportTypes, startDate, endDate, lookbackDays, "
+        "maxConcurrency, backfillFrom, maxBackfillWindows)",
+    ),
     ({"Comment": "Insert your JSON here"}, "Comment", "unknown field"),
     ({"startdate": "2024-08-01", "endDate": "2024-08-02"}, "startdate", "unknown field"),
 ]

@@ -20,9 +20,13 @@ def test_consecutive_missing_days_join_and_a_landed_day_between_splits_them():
 
 
 def test_a_failure_keeps_its_own_range_and_identical_causes_join():
-    gaps = [Gap("ORDER_FEES", day(1)), Gap("ORDER_FEES", day(2), "ReportFailed: A"),
-            Gap("ORDER_FEES", day(3), "ReportFailed: A"), Gap("ORDER_FEES", day(4), "ReportFailed: B"),
-            Gap("ORDER_FEES", day(5))]
+    gaps = [
+        Gap("ORDER_FEES", day(1)),
+        Gap("ORDER_FEES", day(2), "ReportFailed: A"),
+        Gap("ORDER_FEES", day(3), "ReportFailed: A"),
+        Gap("ORDER_FEES", day(4), "ReportFailed: B"),
+        Gap("ORDER_FEES", day(5)),
+    ]
     assert [r.describe() for r in gap_ranges(gaps)] == [
         "ORDER_FEES 2024-08-01 missing",
         "ORDER_FEES 2024-08-02..2024-08-03 failed (2 days): ReportFailed: A",

@@ -29,46 +29,217 @@ SEED_ORDER = "322-ABCD-4TTBJ7"
 
 # The example report of the ORDER_FEES documentation page, verbatim.
 SEED_ROWS = [
-    [SEED_ORDER, "P01-1234567-8600527-C066669", "S01-1234567-4706047", "N/A", "2024-08-22T02:17:20Z",
-     "2024-08-22T02:17:25Z", "ApayProcessingFee", "USD", "0", "1.44", "0", "0", "0"],
-    [SEED_ORDER, "P01-1234567-8600527-C066669", "S01-1234567-4706047", "N/A", "2024-08-22T02:17:20Z",
-     "2024-08-22T02:17:25Z", "ApayAuthorizationFee", "USD", "0", "0.3", "0", "0", "0"],
-    [SEED_ORDER, "P01-1234567-8600527-C066669", "S01-1234567-4706047", "N/A", "2024-08-22T02:17:20Z",
-     "2024-08-22T06:38:11Z", "PrimeServiceFee", "USD", "60", "1.23", "0", "0.15", "1.8"],
-    [SEED_ORDER, "P01-1234567-8600527-C066669", "S01-1234567-4706047", "302199078370301",
-     "2024-08-22T02:17:20Z", "2024-08-22T06:38:11Z", "PrimeFulfillmentFee", "USD",
-     "0", "0", "0", "0", "9.66"],
+    [
+        SEED_ORDER,
+        "P01-1234567-8600527-C066669",
+        "S01-1234567-4706047",
+        "N/A",
+        "2024-08-22T02:17:20Z",
+        "2024-08-22T02:17:25Z",
+        "ApayProcessingFee",
+        "USD",
+        "0",
+        "1.44",
+        "0",
+        "0",
+        "0",
+    ],
+    [
+        SEED_ORDER,
+        "P01-1234567-8600527-C066669",
+        "S01-1234567-4706047",
+        "N/A",
+        "2024-08-22T02:17:20Z",
+        "2024-08-22T02:17:25Z",
+        "ApayAuthorizationFee",
+        "USD",
+        "0",
+        "0.3",
+        "0",
+        "0",
+        "0",
+    ],
+    [
+        SEED_ORDER,
+        "P01-1234567-8600527-C066669",
+        "S01-1234567-4706047",
+        "N/A",
+        "2024-08-22T02:17:20Z",
+        "2024-08-22T06:38:11Z",
+        "PrimeServiceFee",
+        "USD",
+        "60",
+        "1.23",
+        "0",
+        "0.15",
+        "1.8",
+    ],
+    [
+        SEED_ORDER,
+        "P01-1234567-8600527-C066669",
+        "S01-1234567-4706047",
+        "302199078370301",
+        "2024-08-22T02:17:20Z",
+        "2024-08-22T06:38:11Z",
+        "PrimeFulfillmentFee",
+        "USD",
+        "0",
+        "0",
+        "0",
+        "0",
+        "9.66",
+    ],
 ]
 # The next day: milliseconds, a UTC offset, amounts whose float sum is inexact, a zero Prime order amount, an
 # undocumented fee type, and values that do not parse.
 NEXT_ROWS = [
-    ["322-EFGH-0000001", "P01-1", "S01-1", "N/A", "2024-08-23T10:00:00.250Z", "2024-08-23T10:05:00.5Z",
-     "PrimeServiceFee", "USD", "100.10", "2.05", "0.10", "0", "0"],
-    ["322-EFGH-0000001", "P01-1", "S01-1", "N/A", "2024-08-23T10:00:00.250Z", "2024-08-23T10:05:01Z",
-     "ApayProcessingFee", "USD", "0", "0.10", "0", "0", "0"],
-    ["322-EFGH-0000002", "P01-2", "S01-2", "N/A", "2024-08-23T13:00:00+02:00", "2024-08-23T11:00:02Z",
-     "ApayProcessingFee", "USD", "0", "0.20", "abc", "0", "0"],
-    ["322-EFGH-0000002", "P01-2", "S01-2", "N/A", "2024-08-23T11:00:00Z", "2024-08-23T11:00:03Z",
-     "PrimeServiceFee", "USD", "0", "0", "0", "0", "0"],
-    ["322-EFGH-0000003", "P01-3", "S01-3", "", "2024-08-23 12:00:00", "yesterday",
-     "PrimeReturnsFee", "EUR", "0", "0.50", "0", "0", ""],
+    [
+        "322-EFGH-0000001",
+        "P01-1",
+        "S01-1",
+        "N/A",
+        "2024-08-23T10:00:00.250Z",
+        "2024-08-23T10:05:00.5Z",
+        "PrimeServiceFee",
+        "USD",
+        "100.10",
+        "2.05",
+        "0.10",
+        "0",
+        "0",
+    ],
+    [
+        "322-EFGH-0000001",
+        "P01-1",
+        "S01-1",
+        "N/A",
+        "2024-08-23T10:00:00.250Z",
+        "2024-08-23T10:05:01Z",
+        "ApayProcessingFee",
+        "USD",
+        "0",
+        "0.10",
+        "0",
+        "0",
+        "0",
+    ],
+    [
+        "322-EFGH-0000002",
+        "P01-2",
+        "S01-2",
+        "N/A",
+        "2024-08-23T13:00:00+02:00",
+        "2024-08-23T11:00:02Z",
+        "ApayProcessingFee",
+        "USD",
+        "0",
+        "0.20",
+        "abc",
+        "0",
+        "0",
+    ],
+    [
+        "322-EFGH-0000002",
+        "P01-2",
+        "S01-2",
+        "N/A",
+        "2024-08-23T11:00:00Z",
+        "2024-08-23T11:00:03Z",
+        "PrimeServiceFee",
+        "USD",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+    ],
+    [
+        "322-EFGH-0000003",
+        "P01-3",
+        "S01-3",
+        "",
+        "2024-08-23 12:00:00",
+        "yesterday",
+        "PrimeReturnsFee",
+        "EUR",
+        "0",
+        "0.50",
+        "0",
+        "0",
+        "",
+    ],
 ]
-USER_AGENT = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
-    '(KHTML, like Gecko) "Quoted", Safari'
-)
+USER_AGENT = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "Quoted", Safari'
 EVENT_ROWS = [
-    ["e1", "page-load", "2024-08-22T10:00:00.123Z", "WEBSITE_CLIENT", "1.0", "bwp", "1", "203.0.113.7",
-     "ubid-a", USER_AGENT, "https://shop.example/p/1?a=1,b=2", "", "SKU-1", "2024-08-24T00:00:00Z",
-     "product"],
-    ["e2", "page-load", "2024-08-22T10:01:00Z", "WEBSITE_CLIENT", "1.0", "bwp", "1", "203.0.113.8", "ubid-b",
-     USER_AGENT, "https://shop.example/", "https://search.example/", "", "", "home"],
-    ["e3", "click", "2024-08-22T10:02:00Z", "WEBSITE_CLIENT", "1.0", "bwp", "1", "203.0.113.7", "ubid-a",
-     USER_AGENT, "https://shop.example/p/1", "", "SKU-1", "", "product"],
-    ["e4", "click", "2024-08-22T10:03:00Z", "WEBSITE_CLIENT", "1.0", "bwp", "1", "203.0.113.7", "ubid-a",
-     USER_AGENT, "https://shop.example/p/1", "", "SKU-1", "", "product"],
-    ["e5", "widget-viewed", "2024-08-22T10:04:00Z", "SERVER_CLIENT", "1.0", "bwp", "1", "", "",
-     "", "", "", "", "", ""],
+    [
+        "e1",
+        "page-load",
+        "2024-08-22T10:00:00.123Z",
+        "WEBSITE_CLIENT",
+        "1.0",
+        "bwp",
+        "1",
+        "203.0.113.7",
+        "ubid-a",
+        USER_AGENT,
+        "https://shop.example/p/1?a=1,b=2",
+        "",
+        "SKU-1",
+        "2024-08-24T00:00:00Z",
+        "product",
+    ],
+    [
+        "e2",
+        "page-load",
+        "2024-08-22T10:01:00Z",
+        "WEBSITE_CLIENT",
+        "1.0",
+        "bwp",
+        "1",
+        "203.0.113.8",
+        "ubid-b",
+        USER_AGENT,
+        "https://shop.example/",
+        "https://search.example/",
+        "",
+        "",
+        "home",
+    ],
+    [
+        "e3",
+        "click",
+        "2024-08-22T10:02:00Z",
+        "WEBSITE_CLIENT",
+        "1.0",
+        "bwp",
+        "1",
+        "203.0.113.7",
+        "ubid-a",
+        USER_AGENT,
+        "https://shop.example/p/1",
+        "",
+        "SKU-1",
+        "",
+        "product",
+    ],
+    [
+        "e4",
+        "click",
+        "2024-08-22T10:03:00Z",
+        "WEBSITE_CLIENT",
+        "1.0",
+        "bwp",
+        "1",
+        "203.0.113.7",
+        "ubid-a",
+        USER_AGENT,
+        "https://shop.example/p/1",
+        "",
+        "SKU-1",
+        "",
+        "product",
+    ],
+    ["e5", "widget-viewed", "2024-08-22T10:04:00Z", "SERVER_CLIENT", "1.0", "bwp", "1", "", "", "", "", "", "", "", ""],
 ]
 AMOUNTS = ["primeOrderAmount", "feeAmount", "feeTaxAmount", "feeDiscountsAmount", "feeCreditsAmount"]
 
@@ -89,8 +260,16 @@ def write_report(lake, report_type, day, header, rows):
 
 
 def write_manifest(lake, report_type, day, rows, drift=None):
-    manifest = {"reportType": report_type, "day": day, "taskId": f"{report_type}:t", "rows": rows,
-                "bytesIn": 100, "bytesOut": 40, "drift": drift, "landedAt": f"{day}T23:59:00Z"}
+    manifest = {
+        "reportType": report_type,
+        "day": day,
+        "taskId": f"{report_type}:t",
+        "rows": rows,
+        "bytesIn": 100,
+        "bytesOut": 40,
+        "drift": drift,
+        "landedAt": f"{day}T23:59:00Z",
+    }
     path = lake / Partition(report_type, date.fromisoformat(day)).manifest_key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest) + "\n")
@@ -146,7 +325,10 @@ def test_daily_fees_by_fee_type_equal_sums_computed_from_the_rows(lake):
     # then each day, fee type and currency has the same count and exact sums
     actual = {
         (r["report_date"], r["fee_type"], r["currency_code"]): (
-            r["fee_lines"], r["fee_amount"], r["fee_tax_amount"], r["fee_discounts_amount"],
+            r["fee_lines"],
+            r["fee_amount"],
+            r["fee_tax_amount"],
+            r["fee_discounts_amount"],
             r["fee_credits_amount"],
         )
         for r in result
@@ -200,16 +382,21 @@ def test_reconciliation_guards_a_zero_prime_order_amount_and_keeps_columns_addin
     assert orders["322-EFGH-0000001"]["effective_prime_service_fee_rate"] == pytest.approx(2.05 / 100.10)
     # and an undocumented fee type lands in other_fees
     assert orders["322-EFGH-0000003"]["other_fees"] == Decimal("0.50")
-    fee_columns = ["prime_service_fee", "prime_fulfillment_fee", "apay_processing_fee",
-                   "apay_authorization_fee", "apay_cross_border_fee", "other_fees"]
+    fee_columns = [
+        "prime_service_fee",
+        "prime_fulfillment_fee",
+        "apay_processing_fee",
+        "apay_authorization_fee",
+        "apay_cross_border_fee",
+        "other_fees",
+    ]
     for order in orders.values():
         assert sum(order[c] for c in fee_columns if order[c] is not None) == order["total_fees"]
 
 
 def test_na_and_empty_text_are_null_in_the_view_and_kept_in_raw(lake):
     _, typed = lake.query(
-        "SELECT fee_type, selling_partner_fba_shipment_id FROM order_fees "
-        "WHERE order_id = ? ORDER BY fee_type",
+        "SELECT fee_type, selling_partner_fba_shipment_id FROM order_fees WHERE order_id = ? ORDER BY fee_type",
         [SEED_ORDER],
     )
     assert typed == [
@@ -220,9 +407,7 @@ def test_na_and_empty_text_are_null_in_the_view_and_kept_in_raw(lake):
     ]
     _, raw = lake.query("SELECT count(*) FROM order_fees_raw WHERE sellingpartnerfbashipmentid = 'N/A'")
     assert raw == [(sum(1 for line in fee_lines() if line["sellingPartnerFbaShipmentId"] == "N/A"),)]
-    _, empty = lake.query(
-        "SELECT selling_partner_fba_shipment_id FROM order_fees WHERE order_id = '322-EFGH-0000003'"
-    )
+    _, empty = lake.query("SELECT selling_partner_fba_shipment_id FROM order_fees WHERE order_id = '322-EFGH-0000003'")
     assert empty == [(None,)]
 
 

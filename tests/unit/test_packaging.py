@@ -76,9 +76,22 @@ def test_the_lambda_bundles_need_nothing_the_package_does_not_declare_as_a_depen
 def test_the_wheel_holds_two_top_level_packages_and_everything_the_twin_reads(tmp_path):
     # given the wheel `pip install .` would install
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "-w", str(tmp_path), str(REPO)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -100,8 +113,13 @@ def test_the_wheel_holds_two_top_level_packages_and_everything_the_twin_reads(tm
         "print(ASL_PATH.read_text()[:1], (LAMBDAS_DIR / 'land_report' / 'handler.py').is_file(), ASL_PATH)"
     )
     found = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(installed)},
-        check=True, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(installed)},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout.split()
     assert found == ["{", "True", str(installed / "bwp_lake" / "statemachine" / "ingest_reports.asl.json")]
 

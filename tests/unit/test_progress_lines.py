@@ -49,10 +49,16 @@ def landed(report_type: str, day: str) -> Invocation:
 
 
 def test_an_adopted_task_reads_differently_from_a_started_one():
-    adopted = Invocation("bwp-start-report", {"window": WINDOW, "attempt": 1},
-                         {"taskId": "ORDER_FEES:1", "status": "RUNNING", "adopted": True})
-    started = Invocation("bwp-start-report", {"window": WINDOW, "attempt": 2},
-                         {"taskId": "ORDER_FEES:2", "status": "STARTED", "adopted": False})
+    adopted = Invocation(
+        "bwp-start-report",
+        {"window": WINDOW, "attempt": 1},
+        {"taskId": "ORDER_FEES:1", "status": "RUNNING", "adopted": True},
+    )
+    started = Invocation(
+        "bwp-start-report",
+        {"window": WINDOW, "attempt": 2},
+        {"taskId": "ORDER_FEES:2", "status": "STARTED", "adopted": False},
+    )
     assert describe(adopted).endswith("adopted     ORDER_FEES:1 (RUNNING, started by an earlier run)")
     assert describe(started).endswith("started     ORDER_FEES:2 (attempt 2)")
 
@@ -128,8 +134,13 @@ def test_in_a_log_many_windows_print_a_bounded_number_of_counter_lines():
     progress.invoked(plan(400))
     for day in range(400):
         window = {"reportType": "ORDER_FEES", "day": f"d{day}"}
-        progress.invoked(Invocation("bwp-start-report", {"window": window, "attempt": 1},
-                                    {"taskId": f"t{day}", "status": "STARTED", "adopted": False}))
+        progress.invoked(
+            Invocation(
+                "bwp-start-report",
+                {"window": window, "attempt": 1},
+                {"taskId": f"t{day}", "status": "STARTED", "adopted": False},
+            )
+        )
         progress.invoked(landed("ORDER_FEES", f"d{day}"))
         progress.window_ended(window, failed=False)
     # then the log holds the plan and a counter line per tenth, the last one all done

@@ -37,14 +37,18 @@ def test_objects_of_a_day_without_manifest_are_taken_out_once_no_landing_can_be_
     # when a summary runs once none can
     withdrawn = withdraw_unlanded(s3, settings, landed, ["ORDER_FEES"], now + PUBLISHING_GRACE + timedelta(minutes=1))
     # then both objects of the unlanded day left the tables, and the landed day is untouched
-    assert sorted(withdrawn) == sorted([Partition("ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).raw_key,
-                                        Partition("ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).curated_key])
+    assert sorted(withdrawn) == sorted(
+        [
+            Partition("ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).raw_key,
+            Partition("ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).curated_key,
+        ]
+    )
     assert {key for key in objects(s3) if not key.startswith("quarantine/")} == {
         Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).raw_key,
         Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).curated_key,
         Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).manifest_key,
     }
     # and the raw report's bytes are kept under quarantine/, named for its day
-    (kept, body), = objects(s3, "quarantine/").items()
+    ((kept, body),) = objects(s3, "quarantine/").items()
     assert kept.startswith(f"quarantine/report_type=ORDER_FEES/dt={UNLANDED_DAY}/unlanded.")
     assert body == f"raw {UNLANDED_DAY}".encode()

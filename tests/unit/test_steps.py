@@ -22,8 +22,9 @@ from bwp.states import check_report, plan_windows, summarize
 from tests.moto_account import settings_with
 
 NOW = datetime(2024, 8, 25, 6, 0, tzinfo=UTC)
-WINDOW = Window(report_type="ORDER_FEES", day=date(2024, 8, 22), start_date="2024-08-22T00:00:00Z",
-                end_date="2024-08-23T00:00:00Z")
+WINDOW = Window(
+    report_type="ORDER_FEES", day=date(2024, 8, 22), start_date="2024-08-22T00:00:00Z", end_date="2024-08-23T00:00:00Z"
+)
 
 
 class ScriptedApi:
@@ -74,8 +75,9 @@ def land_manifest(lake, report_type, day, body=b"{}"):
 @pytest.fixture
 def check(state_table):
     def check(api, polls=0, wait=10, window=WINDOW):
-        progress = ReportProgress(task_id="ORDER_FEES:abc", report_type="ORDER_FEES", status="STARTED",
-                                  polls=polls, wait_seconds=wait)
+        progress = ReportProgress(
+            task_id="ORDER_FEES:abc", report_type="ORDER_FEES", status="STARTED", polls=polls, wait_seconds=wait
+        )
         event = CheckReportEvent(window=window, report=progress)
         return check_report.check_report(api, state_table, settings_with(), lambda: NOW, event)
 
@@ -83,8 +85,9 @@ def check(state_table):
 
 
 def test_plan_reads_the_execution_start_time_and_input(lake):
-    result, windows = plan({"lookbackDays": 1, "reportTypes": ["USER_EVENTS"]}, lake,
-                           started="2024-08-25T06:00:00.123Z")
+    result, windows = plan(
+        {"lookbackDays": 1, "reportTypes": ["USER_EVENTS"]}, lake, started="2024-08-25T06:00:00.123Z"
+    )
     assert [(w.report_type, w.day) for w in windows] == [("USER_EVENTS", date(2024, 8, 24))]
     # and the state's output carries where the windows are and how many, not the windows
     assert result.plan.to_wire() == {"bucket": "lake", "key": "_runs/plans/run-1.json"}
@@ -130,10 +133,18 @@ def test_plan_heals_the_oldest_missing_days_since_backfill_from_within_the_limit
     result, windows = plan(request, lake)
     # then the look-back comes first, then the oldest missing days of each type
     planned = [(w.report_type, str(w.day)) for w in windows]
-    assert planned[:4] == [("ORDER_FEES", "2024-08-23"), ("USER_EVENTS", "2024-08-23"),
-                           ("ORDER_FEES", "2024-08-24"), ("USER_EVENTS", "2024-08-24")]
-    assert planned[4:] == [("USER_EVENTS", "2024-08-10"), ("ORDER_FEES", "2024-08-11"),
-                           ("USER_EVENTS", "2024-08-11"), ("USER_EVENTS", "2024-08-12")]
+    assert planned[:4] == [
+        ("ORDER_FEES", "2024-08-23"),
+        ("USER_EVENTS", "2024-08-23"),
+        ("ORDER_FEES", "2024-08-24"),
+        ("USER_EVENTS", "2024-08-24"),
+    ]
+    assert planned[4:] == [
+        ("USER_EVENTS", "2024-08-10"),
+        ("ORDER_FEES", "2024-08-11"),
+        ("USER_EVENTS", "2024-08-11"),
+        ("USER_EVENTS", "2024-08-12"),
+    ]
     assert (result.backfilled, str(result.coverage_from)) == (4, "2024-08-10")
 
 
@@ -190,8 +201,12 @@ def test_with_history_the_first_check_comes_before_the_fastest_recent_report_the
     assert polling.next_wait_seconds(21, NOW - timedelta(seconds=1000), NOW, expected) == 80
     # and still capped at the five-minute Wait, and never below the shortest
     assert polling.next_wait_seconds(80, NOW - timedelta(hours=3), NOW, expected) == polling.MAX_WAIT_SECONDS
-    assert polling.next_wait_seconds(0, NOW - timedelta(seconds=100), NOW, ExpectedGeneration(
-        typical_seconds=60, earliest_seconds=50)) == polling.MIN_WAIT_SECONDS
+    assert (
+        polling.next_wait_seconds(
+            0, NOW - timedelta(seconds=100), NOW, ExpectedGeneration(typical_seconds=60, earliest_seconds=50)
+        )
+        == polling.MIN_WAIT_SECONDS
+    )
     # and without a request time the history cannot place the report: the plain growth
     assert polling.next_wait_seconds(20, None, NOW, expected) == 40
 
@@ -222,8 +237,10 @@ def test_plan_gives_each_window_its_report_types_generation_time_from_recent_man
     # then ORDER_FEES windows expect 0.11 s/row (0.1 at the fastest) x 2000 rows; USER_EVENTS
     # has too little history
     expected = {w.report_type: w.expected_generation for w in windows}
-    assert expected == {"ORDER_FEES": ExpectedGeneration(typical_seconds=220, earliest_seconds=200),
-                        "USER_EVENTS": None}
+    assert expected == {
+        "ORDER_FEES": ExpectedGeneration(typical_seconds=220, earliest_seconds=200),
+        "USER_EVENTS": None,
+    }
 
 
 def window_on(day):
@@ -232,8 +249,11 @@ def window_on(day):
 
 def child(window, status="SUCCEEDED", output=None, **failure):
     """One child execution as a ResultWriter result file lists it: input and output as JSON text."""
-    entry = {"ExecutionArn": f"arn:exec:{window.day}", "Status": status,
-             "Input": json.dumps({"window": window.to_wire(), "attempt": 1, "executionId": "arn:exec"})}
+    entry = {
+        "ExecutionArn": f"arn:exec:{window.day}",
+        "Status": status,
+        "Input": json.dumps({"window": window.to_wire(), "attempt": 1, "executionId": "arn:exec"}),
+    }
     if output is not None:
         entry["Output"] = json.dumps(output)
     return {**entry, **failure}
@@ -258,29 +278,61 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
     # child execution failed uncaught, and one the Map recorded nothing for
     user_events = WINDOW.model_copy(update={"report_type": "USER_EVENTS"})
     uncaught, unrecorded = window_on("2024-08-20"), window_on("2024-08-19")
-    plan_object = runs.write_plan(lake, "lake", "run", [WINDOW, user_events, window_on("2024-08-21"), uncaught,
-                                                        unrecorded])
-    results = map_results(lake, {
-        "SUCCEEDED": [
-            child(window_on("2024-08-21"), output={"status": "LANDED", "reportType": "ORDER_FEES",
-                                                   "day": "2024-08-21", "rows": 10, "bytesOut": 100, "attempts": 1}),
-            child(user_events, output={"status": "LANDED", "reportType": "USER_EVENTS", "day": "2024-08-22",
-                                       "rows": 5, "bytesOut": 50, "attempts": 1,
-                                       "drift": {"missing": ["ip"], "unexpected": ["ipAddress"]}}),
-            child(WINDOW, output={"status": "FAILED", "window": WINDOW.to_wire(), "attempts": 3,
-                                  "error": "ReportFailed", "cause": '{"errorMessage": "report task X FAILED"}'}),
-        ],
-        "FAILED": [child(uncaught, "FAILED", Error="States.Runtime", Cause="Invalid path '$.report.status'")],
-    })
-    event = SummarizeEvent.model_validate({
-        "plan": plan_object.to_wire(),
-        "mapResults": results,
-        "executionId": "arn:exec",
-        "executionName": "run",
-        "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
-        "coverageFrom": "2024-08-21",
-        "endDay": "2024-08-23",
-    })
+    plan_object = runs.write_plan(
+        lake, "lake", "run", [WINDOW, user_events, window_on("2024-08-21"), uncaught, unrecorded]
+    )
+    results = map_results(
+        lake,
+        {
+            "SUCCEEDED": [
+                child(
+                    window_on("2024-08-21"),
+                    output={
+                        "status": "LANDED",
+                        "reportType": "ORDER_FEES",
+                        "day": "2024-08-21",
+                        "rows": 10,
+                        "bytesOut": 100,
+                        "attempts": 1,
+                    },
+                ),
+                child(
+                    user_events,
+                    output={
+                        "status": "LANDED",
+                        "reportType": "USER_EVENTS",
+                        "day": "2024-08-22",
+                        "rows": 5,
+                        "bytesOut": 50,
+                        "attempts": 1,
+                        "drift": {"missing": ["ip"], "unexpected": ["ipAddress"]},
+                    },
+                ),
+                child(
+                    WINDOW,
+                    output={
+                        "status": "FAILED",
+                        "window": WINDOW.to_wire(),
+                        "attempts": 3,
+                        "error": "ReportFailed",
+                        "cause": '{"errorMessage": "report task X FAILED"}',
+                    },
+                ),
+            ],
+            "FAILED": [child(uncaught, "FAILED", Error="States.Runtime", Cause="Invalid path '$.report.status'")],
+        },
+    )
+    event = SummarizeEvent.model_validate(
+        {
+            "plan": plan_object.to_wire(),
+            "mapResults": results,
+            "executionId": "arn:exec",
+            "executionName": "run",
+            "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
+            "coverageFrom": "2024-08-21",
+            "endDay": "2024-08-23",
+        }
+    )
     summary = summarize.summarize(lake, state_table, settings_with(), lambda: NOW, event)
     assert (summary.windows, summary.landed, summary.failed, summary.rows, summary.bytes_out) == (5, 2, 3, 15, 150)
     assert summary.message.startswith(
@@ -307,19 +359,30 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
     assert len(report.lines) == 5
     assert any("FAILED after 3 attempt(s): ReportFailed" in line for line in report.lines)
     assert [line.split(":")[0] for line in summary.failures] == [
-        "ORDER_FEES 2024-08-19", "ORDER_FEES 2024-08-20", "ORDER_FEES 2024-08-22"]
+        "ORDER_FEES 2024-08-19",
+        "ORDER_FEES 2024-08-20",
+        "ORDER_FEES 2024-08-22",
+    ]
 
 
 def test_the_summarys_output_stays_small_however_many_windows_fail(lake, state_table):
     # given 400 windows whose children all failed uncaught, with long causes
     windows = [WINDOW.model_copy(update={"day": date(2023, 1, 1) + timedelta(days=n)}) for n in range(400)]
     plan_object = runs.write_plan(lake, "lake", "run", windows)
-    results = map_results(lake, {"FAILED": [child(w, "FAILED", Error="States.Timeout", Cause="x" * 2000)
-                                            for w in windows]})
-    event = SummarizeEvent.model_validate({
-        "plan": plan_object.to_wire(), "mapResults": results, "executionId": "arn:exec", "executionName": "run",
-        "reportTypes": ["ORDER_FEES"], "coverageFrom": "2023-01-01", "endDay": "2023-02-01",
-    })
+    results = map_results(
+        lake, {"FAILED": [child(w, "FAILED", Error="States.Timeout", Cause="x" * 2000) for w in windows]}
+    )
+    event = SummarizeEvent.model_validate(
+        {
+            "plan": plan_object.to_wire(),
+            "mapResults": results,
+            "executionId": "arn:exec",
+            "executionName": "run",
+            "reportTypes": ["ORDER_FEES"],
+            "coverageFrom": "2023-01-01",
+            "endDay": "2023-02-01",
+        }
+    )
     # when the run is summarized
     summary = summarize.summarize(lake, state_table, settings_with(), lambda: NOW, event)
     # then all 400 are counted and in the report, and the output names a bounded sample
@@ -338,10 +401,17 @@ def test_each_run_reports_how_long_ago_a_report_type_last_landed_and_nothing_for
     # and a run, 30 hours later, whose one window failed
     plan_object = runs.write_plan(lake, "lake", "run", [WINDOW])
     results = map_results(lake, {"FAILED": [child(WINDOW, "FAILED", Error="States.Runtime", Cause="boom")]})
-    event = SummarizeEvent.model_validate({
-        "plan": plan_object.to_wire(), "mapResults": results, "executionId": "arn:exec", "executionName": "run",
-        "reportTypes": ["ORDER_FEES", "USER_EVENTS"], "coverageFrom": "2024-08-22", "endDay": "2024-08-23",
-    })
+    event = SummarizeEvent.model_validate(
+        {
+            "plan": plan_object.to_wire(),
+            "mapResults": results,
+            "executionId": "arn:exec",
+            "executionName": "run",
+            "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
+            "coverageFrom": "2024-08-22",
+            "endDay": "2024-08-23",
+        }
+    )
     # when it is summarized
     summarize.summarize(lake, state_table, settings_with(), lambda: written + timedelta(hours=30), event)
     # then ORDER_FEES is 30 hours stale, and USER_EVENTS reports nothing: its alarm stays quiet

@@ -35,8 +35,9 @@ def test_explicit_range_expands_to_one_window_per_type_and_day_with_exclusive_en
 
 def test_timestamps_are_widened_to_whole_utc_days():
     # given timestamps inside days (one with an offset)
-    result = plan({"reportTypes": ["ORDER_FEES"], "startDate": "2024-08-01T05:00:00Z",
-                   "endDate": "2024-08-03T01:00:00+02:00"})
+    result = plan(
+        {"reportTypes": ["ORDER_FEES"], "startDate": "2024-08-01T05:00:00Z", "endDate": "2024-08-03T01:00:00+02:00"}
+    )
     # then the start is floored and the end (2024-08-02T23:00Z) rounded up to the next midnight
     assert [w.day for w in result.windows] == [date(2024, 8, 1), date(2024, 8, 2)]
     assert result.widened is True

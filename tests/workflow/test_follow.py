@@ -14,8 +14,13 @@ def follow_to_the_end(engine, counts=None) -> tuple[str, list[str]]:
     lines: list[str] = []
     arn = engine.start(REQUEST)
     status = follow(
-        boto3.client("stepfunctions", region_name=REGION), arn, lines.append, read_report=report_reader(engine.s3),
-        poll_seconds=0.05, timeout_seconds=60, counts=(counts.append if counts is not None else lambda counts: None),
+        boto3.client("stepfunctions", region_name=REGION),
+        arn,
+        lines.append,
+        read_report=report_reader(engine.s3),
+        poll_seconds=0.05,
+        timeout_seconds=60,
+        counts=(counts.append if counts is not None else lambda counts: None),
     )
     return status, lines
 
@@ -49,8 +54,12 @@ def test_following_an_execution_whose_input_is_refused_ends_with_the_message(eng
     lines: list[str] = []
     # when it is followed to its end
     status = follow(
-        boto3.client("stepfunctions", region_name=REGION), arn, lines.append, read_report=report_reader(engine.s3),
-        poll_seconds=0.05, timeout_seconds=60,
+        boto3.client("stepfunctions", region_name=REGION),
+        arn,
+        lines.append,
+        read_report=report_reader(engine.s3),
+        poll_seconds=0.05,
+        timeout_seconds=60,
     )
     # then the last line is the refusal in words, not the Lambda's error JSON
     assert status == "FAILED"

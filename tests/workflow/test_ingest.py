@@ -80,8 +80,9 @@ def test_six_windows_never_exceed_five_tasks_in_progress_even_with_another_clien
         ({"startDate": "2023-12-31", "endDate": "2024-01-02"}, "InvalidExecutionInput", "startDate: the first day"),
     ],
 )
-def test_bad_input_fails_in_plan_windows_before_any_report_task_starts(engine_for, emulator, execution_input,
-                                                                        error, message):
+def test_bad_input_fails_in_plan_windows_before_any_report_task_starts(
+    engine_for, emulator, execution_input, error, message
+):
     # when the workflow is started with a malformed input
     outcome = engine_for().run(execution_input)
     # then Plan windows fails the execution naming the field, and no report task was started

@@ -53,8 +53,17 @@ def test_a_failed_day_stays_known_across_runs_and_gaps_names_it_until_it_lands(t
     main(["local-run", *WINDOW, "--lake-dir", str(lake), "--faults", str(faults)])
     capsys.readouterr()
     # when the lake's gaps are listed later, by another process reading the lake directory
-    gaps = ["gaps", "--lake-dir", str(lake), "--from", "2024-08-22", "--to", "2024-08-23", "--report-types",
-            "ORDER_FEES"]
+    gaps = [
+        "gaps",
+        "--lake-dir",
+        str(lake),
+        "--from",
+        "2024-08-22",
+        "--to",
+        "2024-08-23",
+        "--report-types",
+        "ORDER_FEES",
+    ]
     assert main(gaps) == 1
     # then the day is named with the failure the run saw
     assert capsys.readouterr().out.startswith("ORDER_FEES 2024-08-22 failed: ReportFailed: report task")
@@ -103,8 +112,9 @@ def test_a_refused_input_as_json_has_the_message_as_its_cause(tmp_path, capsys, 
 def test_an_input_past_the_lakes_first_day_is_refused_by_the_same_check_as_plan_windows(capsys, nothing_may_start):
     code = main(["local-run", "--start", "2020-01-01", "--end", "2020-01-02"])
     assert code == 1
-    assert capsys.readouterr().err.startswith("input refused: InvalidExecutionInput: startDate: the first day, "
-                                              "2020-01-01, is before the lake's first day")
+    assert capsys.readouterr().err.startswith(
+        "input refused: InvalidExecutionInput: startDate: the first day, 2020-01-01, is before the lake's first day"
+    )
 
 
 def test_json_output_of_a_multi_window_run_is_one_json_line(tmp_path, capsys):
@@ -150,8 +160,9 @@ def test_local_run_works_against_an_api_that_is_already_running(tmp_path, capsys
     # given an API on loopback that this command did not start (waits then take real time:
     # one 10 s wait, as the report is ready at once)
     with Emulator(EmulatorConfig(seed=9, rows_per_day=15, generation_seconds=0.0)) as api:
-        for name, value in zip(("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID"), api.credentials.values(),
-                               strict=True):
+        for name, value in zip(
+            ("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID"), api.credentials.values(), strict=True
+        ):
             monkeypatch.setenv(name, value)
         # when one window is ingested from it
         code = main(["local-run", *WINDOW[:6], "--api-url", api.base_url, "--lake-dir", str(tmp_path), "--json"])
@@ -167,8 +178,9 @@ def test_local_run_uses_the_api_bwp_api_url_names_as_bwp_lake_emulator_suggests(
     with Emulator(EmulatorConfig(seed=9, rows_per_day=15, generation_seconds=0.0)) as api:
         api_url = api.base_url
         monkeypatch.setenv("BWP_API_URL", api_url)
-        for name, value in zip(("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID"), api.credentials.values(),
-                               strict=True):
+        for name, value in zip(
+            ("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID"), api.credentials.values(), strict=True
+        ):
             monkeypatch.setenv(name, value)
         monkeypatch.setattr(local_run, "Emulator", lambda *a, **k: pytest.fail("started an emulator of its own"))
         # when one window is ingested
@@ -180,8 +192,7 @@ def test_local_run_uses_the_api_bwp_api_url_names_as_bwp_lake_emulator_suggests(
     assert api.state()["calls"]["startReportTask"] == 1
 
 
-def test_an_unreachable_api_names_the_step_and_its_retries_instead_of_refusing_the_input(tmp_path, capsys,
-                                                                                        monkeypatch):
+def test_an_unreachable_api_names_the_step_and_its_retries_instead_of_refusing_the_input(tmp_path, capsys, monkeypatch):
     # given an API URL nothing listens on, and Plan windows' retries made instant
     for name in ("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID"):
         monkeypatch.setenv(name, "x")
@@ -193,7 +204,8 @@ def test_an_unreachable_api_names_the_step_and_its_retries_instead_of_refusing_t
     # then each retry was said as it happened, and the last line names the step, the error and the retries
     assert code == 1
     assert [line for line in lines if line.startswith("Plan windows: ApiUnavailable")][-1].endswith(
-        "retry 5 of 5 in up to 80 s")
+        "retry 5 of 5 in up to 80 s"
+    )
     assert lines[-1].startswith("Execution FAILED: Plan windows failed after 5 retries over ")
     assert "ApiUnavailable: http://127.0.0.1:1/token" in lines[-1]
     assert "refused" not in out and "Traceback" not in out

@@ -70,13 +70,13 @@ class Settings(BaseModel):
     def to_env(self) -> dict[str, str]:
         """Every setting under its alias, written so that ``from_env`` reads back these settings."""
         return {
-            type(self).model_fields[name].alias: _env_value(value) for name, value in self.model_dump().items()
+            type(self).model_fields[name].alias or name: _env_value(value) for name, value in self.model_dump().items()
         }
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        names = {field.alias for field in cls.model_fields.values()}
+        names = {field.alias or name for name, field in cls.model_fields.items()}
         return cls._validated({name: env[name] for name in names if name in env})
 
     @classmethod

@@ -116,7 +116,10 @@ def _withdraw(s3, settings: Settings, report_type: str, day: date | None, key: s
     source = {"Bucket": settings.lake_bucket, "Key": key, **({"VersionId": version} if version else {})}
     if keep:
         name = f"unlanded.{uuid.uuid4().hex[:12]}.{key.rsplit('/', 1)[-1]}"
-        kept = (quarantine_key_without_day(report_type, name) if day is None
-                else Partition(report_type, day).quarantine_key(name))
+        kept = (
+            quarantine_key_without_day(report_type, name)
+            if day is None
+            else Partition(report_type, day).quarantine_key(name)
+        )
         s3.copy(source, settings.lake_bucket, kept, ExtraArgs=_CHECKSUM, Config=_COPY)
     s3.delete_object(**source)

@@ -29,7 +29,8 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import BinaryIO
+from io import BufferedIOBase
+from typing import IO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,6 +39,8 @@ import pyarrow.csv as pa_csv
 from bwp import errors
 from bwp.lake.schemas import ColumnType, ReportSchema, snake_case
 
+# What the CSV is read from: a file, a stream, gzip over an S3 body.
+ByteSource = IO[bytes] | BufferedIOBase
 CSV_BLOCK_BYTES = 1024 * 1024
 EXTRA_COLUMN_PREFIX = "extra_"
 
@@ -71,7 +74,7 @@ class TypedBatches:
     ``arrow_schema``; ``header`` is the landing's. Iterate once: the counts are whole when the
     iteration ends. A CSV that cannot be read as the header says raises CuratedWriteFailed."""
 
-    def __init__(self, source: BinaryIO, schema: ReportSchema, header: Sequence[str]) -> None:
+    def __init__(self, source: ByteSource, schema: ReportSchema, header: Sequence[str]) -> None:
         self._source, self._schema, self._header = source, schema, header
         self._positions, self._extras = _column_positions(schema, header)
         self.extra_columns: tuple[str, ...] = tuple(name for name, _ in self._extras)
@@ -109,7 +112,9 @@ class TypedBatches:
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES),
             parse_options=pa_csv.ParseOptions(
                 # A blank line is a record to the raw landing's count, and here a row of NULLs.
-                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=skip_row
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=skip_row,
             ),
             convert_options=pa_csv.ConvertOptions(
                 # Bytes, made text per column by _Utf8Mender: one value that is not UTF-8 must
@@ -157,9 +162,7 @@ def _batches(reader):
             return
 
 
-def _column_positions(
-    schema: ReportSchema, header: Sequence[str]
-) -> tuple[list[int | None], list[tuple[str, int]]]:
+def _column_positions(schema: ReportSchema, header: Sequence[str]) -> tuple[list[int | None], list[tuple[str, int]]]:
     """Each registry column's position in the header (None if absent); the others as (extra name, position)."""
     first: dict[str, int] = {}
     for index, name in enumerate(header):

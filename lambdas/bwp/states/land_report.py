@@ -19,7 +19,7 @@ from bwp.client import BwpClient
 from bwp.clock import Clock, iso_utc, seconds_between
 from bwp.coordination import TaskLedger
 from bwp.lake import contract
-from bwp.lake.manifest import Download, Manifest, TaskOrigin, Timings
+from bwp.lake.manifest import CuratedFile, Download, Drift, Manifest, TaskOrigin, Timings
 from bwp.lake.partition import Partition
 from bwp.lake.schemas import ReportSchema, schema_for
 from bwp.lake.settings import Settings
@@ -85,8 +85,8 @@ def land_report(
         columns=list(landed.columns),
         expected_columns=list(schema.column_names),
         provisional_schema=schema.provisional,
-        drift=landed.drift,
-        curated=curated.to_manifest(),
+        drift=Drift.model_validate(landed.drift) if landed.drift else None,
+        curated=CuratedFile.model_validate(curated.to_manifest()),
         landed_at=iso_utc(clock()),
         timings=Timings(
             requested_at=report.request_time,

@@ -30,8 +30,12 @@ def start_report(
         slot = slots.take_over(task.task_id, holder) if task.status in polling.IN_PROGRESS else None
         logger.info(
             "report task adopted",
-            extra={"task_id": task.task_id, "day": str(window.day), "status": task.status,
-                   "started_by": entry.started_by},
+            extra={
+                "task_id": task.task_id,
+                "day": str(window.day),
+                "status": task.status,
+                "started_by": entry.started_by,
+            },
         )
         return ReportProgress(
             task_id=task.task_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from aws_lambda_powertools.metrics import single_metric
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from boto3.resources.base import ServiceResource
 from botocore.client import BaseClient
 
@@ -108,7 +108,10 @@ def window_outcomes(s3: BaseClient, event: SummarizeEvent) -> tuple[list[WindowL
         if window is None or unaccounted.pop(window.partition, None) is None:
             continue  # not a window of this plan, or one already counted
         outcome = _outcome_of(child, window)
-        (landed if isinstance(outcome, WindowLanded) else failed).append(outcome)
+        if isinstance(outcome, WindowLanded):
+            landed.append(outcome)
+        else:
+            failed.append(outcome)
     failed.extend(
         WindowFailed(window=window, error=NO_RESULT, cause="the Map recorded no result for this window")
         for window in unaccounted.values()
@@ -135,8 +138,9 @@ def _outcome_of(child: runs.ChildResult, window: Window) -> WindowLanded | Windo
         try:
             return WINDOW_RESULT.validate_python(child.output)
         except ValueError as error:
-            return WindowFailed(window=window, error="UnreadableWindowResult", cause=str(error)[:500],
-                                attempts=attempts)
+            return WindowFailed(
+                window=window, error="UnreadableWindowResult", cause=str(error)[:500], attempts=attempts
+            )
     if child.status == "PENDING":
         return WindowFailed(window=window, error=NOT_STARTED, cause="the map run ended before this window started")
     # FAILED, TIMED_OUT or ABORTED: the child's Catch did not apply, so the error is the execution's.
@@ -154,7 +158,10 @@ def _emit_gap_metrics(report_types: list[str], gaps: list[Gap]) -> None:
         missing = sum(1 for gap in gaps if gap.report_type == report_type)
         # A metric set has one set of dimensions: each report type's count is a metric of its own.
         with single_metric(
-            name=contract.PARTITIONS_MISSING, unit="Count", value=missing, namespace=contract.NAMESPACE,
+            name=contract.PARTITIONS_MISSING,
+            unit=MetricUnit.Count,
+            value=missing,
+            namespace=contract.NAMESPACE,
             default_dimensions={"service": contract.SERVICE},
         ) as metric:
             metric.add_dimension(name="ReportType", value=report_type)
@@ -168,7 +175,10 @@ def _emit_freshness_metrics(report_types: list[str], manifests: list[dict], now:
         if hours is None:
             continue
         with single_metric(
-            name=contract.HOURS_SINCE_LAST_LANDING, unit="None", value=hours, namespace=contract.NAMESPACE,
+            name=contract.HOURS_SINCE_LAST_LANDING,
+            unit=MetricUnit.NoUnit,
+            value=hours,
+            namespace=contract.NAMESPACE,
             default_dimensions={"service": contract.SERVICE},
         ) as metric:
             metric.add_dimension(name="ReportType", value=report_type)
