@@ -36,20 +36,28 @@ _DAY_PARTITION = CatalogColumn(PARTITION_COLUMN, "string", "UTC day of the repor
 
 
 def raw_table(report_type: str) -> CatalogTable:
-    return CatalogTable(
-        name=schema_for(report_type).raw_table_name,
-        description=f"{report_type} as landed: every column text, gzip CSV with a header line",
-        columns=_registry_columns(report_type, raw_table_columns(report_type)),
-        partition=_DAY_PARTITION,
-        provisional=schema_for(report_type).provisional,
+    return _report_table(
+        report_type,
+        schema_for(report_type).raw_table_name,
+        f"{report_type} as landed: every column text, gzip CSV with a header line",
+        raw_table_columns(report_type),
     )
 
 
 def curated_table(report_type: str) -> CatalogTable:
+    return _report_table(
+        report_type,
+        schema_for(report_type).curated_table_name,
+        f"{report_type} typed by the registry: one Parquet file per day, written at landing",
+        curated_table_columns(report_type),
+    )
+
+
+def _report_table(report_type: str, name: str, description: str, columns: list[tuple[str, str]]) -> CatalogTable:
     return CatalogTable(
-        name=schema_for(report_type).curated_table_name,
-        description=f"{report_type} typed by the registry: one Parquet file per day, written at landing",
-        columns=_registry_columns(report_type, curated_table_columns(report_type)),
+        name=name,
+        description=description,
+        columns=_registry_columns(report_type, columns),
         partition=_DAY_PARTITION,
         provisional=schema_for(report_type).provisional,
     )

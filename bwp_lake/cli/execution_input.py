@@ -57,21 +57,8 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
 
 def execution_input(args: argparse.Namespace) -> dict[str, Any]:
     """The execution input these flags stand for; validating it is the workflow's job."""
-    request: dict[str, Any] = {}
-    if args.report_types is not None:
-        request["reportTypes"] = args.report_types
-    if args.start is not None:
-        request["startDate"] = args.start
-    if args.end is not None:
-        request["endDate"] = args.end
-    if args.lookback_days is not None:
-        request["lookbackDays"] = args.lookback_days
-    if args.max_concurrency is not None:
-        request["maxConcurrency"] = args.max_concurrency
-    if args.backfill_from is not None:
-        request["backfillFrom"] = args.backfill_from
-    if args.max_backfill_windows is not None:
-        request["maxBackfillWindows"] = args.max_backfill_windows
+    values = {field: getattr(args, flag.removeprefix("--").replace("-", "_")) for field, flag in FLAG_OF_FIELD.items()}
+    request = {field: value for field, value in values.items() if value is not None}
     return request
 
 

@@ -9,21 +9,21 @@ same reason print as one range; ``--json`` lists every day.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bwp.gaps import Gap, failures_of, find_gaps, landed_days
 
-from bwp_lake.cli.deployed import StackNotUsable, add_stack_command
+from bwp_lake.cli.deployed import add_stack_command
 from bwp_lake.cli.lake_state import (
-    LakeArgumentError,
+    LAKE_ERRORS,
     LakeSource,
     add_lake_arguments,
     check_range,
     lake_source,
+    print_json,
+    refused,
     report_types_of,
 )
 
@@ -88,27 +88,14 @@ def run(args: argparse.Namespace) -> int:
         report_types = report_types_of(args)
         check_range(first, end)
         gaps = lake_gaps(lake_source(args), report_types, first, end)
-    except (LakeArgumentError, StackNotUsable, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except LAKE_ERRORS as error:
+        return refused(error)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "from": str(first),
-                    "to": str(end),
-                    "missing": [
-                        {
-                            "reportType": g.report_type,
-                            "day": str(g.day),
-                            "failure": g.failure,
-                            "quarantineKey": g.quarantine_key,
-                        }
-                        for g in gaps
-                    ],
-                }
-            )
-        )
+        missing = [
+            {"reportType": g.report_type, "day": str(g.day), "failure": g.failure, "quarantineKey": g.quarantine_key}
+            for g in gaps
+        ]
+        print_json(first, end, missing=missing)
     else:
         for gap_range in gap_ranges(gaps):
             print(gap_range.describe())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from bwp.gaps import manifest_keys_in_s3
 from bwp.lake.contract import MANIFESTS_PREFIX
 from bwp.lake.schemas import REPORT_TYPES
 
-from bwp_lake.cli.deployed import client, stack_output_values, table
+from bwp_lake.cli.deployed import StackNotUsable, client, stack_output_values, table
 from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE
 from bwp_lake.local.lake_state import saved_ledger_items
 
@@ -112,3 +113,18 @@ def check_range(first: date, end: date) -> None:
 
 def lake_source(args: argparse.Namespace) -> LakeSource:
     return LocalLake(args.lake_dir) if args.lake_dir else DeployedLake(args)
+
+
+# What reading a lake can fail with, for its commands to say in one line.
+LAKE_ERRORS = (LakeArgumentError, StackNotUsable, OSError, ValueError)
+
+
+def refused(error: Exception) -> int:
+    """A lake command that cannot run: one line, exit 2."""
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+
+
+def print_json(first: date, end: date, **facts: Any) -> None:
+    """A lake command's --json answer: one line, the range it covers and its facts."""
+    print(json.dumps({"from": str(first), "to": str(end), **facts}))

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import calendar
-import json
 import statistics
-import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
@@ -24,14 +22,16 @@ from bwp.lake.partition import Partition
 from rich.console import Console
 from rich.text import Text
 
-from bwp_lake.cli.deployed import StackNotUsable, add_stack_command
+from bwp_lake.cli.deployed import add_stack_command
 from bwp_lake.cli.gaps import gap_ranges
 from bwp_lake.cli.lake_state import (
-    LakeArgumentError,
+    LAKE_ERRORS,
     LakeSource,
     add_lake_arguments,
     check_range,
     lake_source,
+    print_json,
+    refused,
     report_types_of,
 )
 
@@ -119,23 +119,12 @@ def run(args: argparse.Namespace) -> int:
         first, end = _day_range(args, set(keys) | set(failures))
         check_range(first, end)
         statuses = [_report_status(lake, report_type, keys, failures, first, end) for report_type in report_types]
-    except (LakeArgumentError, StackNotUsable, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except LAKE_ERRORS as error:
+        return refused(error)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "from": str(first),
-                    "to": str(end),
-                    "reportTypes": [status.as_json() for status in statuses],
-                    "totals": {
-                        **{state.value: sum(status.count(state) for status in statuses) for state in DayState},
-                        "rows": sum(status.rows for status in statuses),
-                    },
-                }
-            )
-        )
+        totals = {state.value: sum(status.count(state) for status in statuses) for state in DayState}
+        totals["rows"] = sum(status.rows for status in statuses)
+        print_json(first, end, reportTypes=[status.as_json() for status in statuses], totals=totals)
     else:
         _print_calendars(Console(highlight=False), statuses, first, end)
     return 0

@@ -47,10 +47,9 @@ class Window(WireModel):
         return Partition(self.report_type, self.day)
 
 
-class Plan(WireModel):
-    """What planning decides: the windows, and what the summary answers for."""
+class RunScope(WireModel):
+    """What a run answers for, decided once by planning."""
 
-    windows: list[Window]
     max_concurrency: int
     first_day: date
     end_day: date
@@ -61,24 +60,23 @@ class Plan(WireModel):
     backfilled: int = 0
 
 
+class Plan(RunScope):
+    """What planning decides: the windows, and what the summary answers for."""
+
+    windows: list[Window]
+
+
 class ObjectLocation(WireModel):
     bucket: str
     key: str
 
 
-class PlannedRun(WireModel):
+class PlannedRun(RunScope):
     """What "Plan windows" hands the Map: where the windows are (the Map reads them from S3),
     how many, and what the summary answers for. Its size does not depend on the windows'."""
 
     plan: ObjectLocation
     windows: int
-    max_concurrency: int
-    first_day: date
-    end_day: date
-    widened: bool
-    report_types: list[str]
-    coverage_from: date
-    backfilled: int = 0
 
 
 class PlanWindowsEvent(WireModel):

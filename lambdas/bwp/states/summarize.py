@@ -156,15 +156,7 @@ def _emit_gap_metrics(report_types: list[str], gaps: list[Gap]) -> None:
     """One PartitionsMissing datapoint per report type, zero included, so the gap alarm can clear."""
     for report_type in report_types:
         missing = sum(1 for gap in gaps if gap.report_type == report_type)
-        # A metric set has one set of dimensions: each report type's count is a metric of its own.
-        with single_metric(
-            name=contract.PARTITIONS_MISSING,
-            unit=MetricUnit.Count,
-            value=missing,
-            namespace=contract.NAMESPACE,
-            default_dimensions={"service": contract.SERVICE},
-        ) as metric:
-            metric.add_dimension(name="ReportType", value=report_type)
+        _emit_report_type_metric(contract.PARTITIONS_MISSING, report_type, missing, MetricUnit.Count)
 
 
 def _emit_freshness_metrics(report_types: list[str], manifests: list[dict], now: datetime) -> None:
@@ -172,13 +164,17 @@ def _emit_freshness_metrics(report_types: list[str], manifests: list[dict], now:
     deployment's freshness alarm stays quiet until its first landing."""
     for report_type in report_types:
         hours = hours_since_last_landing(manifests, report_type, now)
-        if hours is None:
-            continue
-        with single_metric(
-            name=contract.HOURS_SINCE_LAST_LANDING,
-            unit=MetricUnit.NoUnit,
-            value=hours,
-            namespace=contract.NAMESPACE,
-            default_dimensions={"service": contract.SERVICE},
-        ) as metric:
-            metric.add_dimension(name="ReportType", value=report_type)
+        if hours is not None:
+            _emit_report_type_metric(contract.HOURS_SINCE_LAST_LANDING, report_type, hours, MetricUnit.NoUnit)
+
+
+def _emit_report_type_metric(name: str, report_type: str, value: float, unit: MetricUnit) -> None:
+    # A metric set has one set of dimensions: each report type's figure is a metric of its own.
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=value,
+        namespace=contract.NAMESPACE,
+        default_dimensions={"service": contract.SERVICE},
+    ) as metric:
+        metric.add_dimension(name="ReportType", value=report_type)
