@@ -7,7 +7,7 @@ import errno
 import logging
 from threading import Event
 
-from bwp_lake.emulator.config import DEFAULT_PORT, EmulatorConfig
+from bwp_lake.emulator.config import DEFAULT_PORT, EmulatorConfig, derived_merchants
 from bwp_lake.emulator.server import Emulator
 
 
@@ -20,6 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)")
     parser.add_argument("--seed", type=int, default=7, help="data seed: same seed, same reports (default 7)")
+    parser.add_argument(
+        "--stores",
+        type=int,
+        default=1,
+        help="merchants to serve, each with its own credentials, data and task limit: 1 (default) serves "
+        "local-target; N > 1 serves store-1 .. store-N",
+    )
     parser.add_argument("--rows-per-day", type=int, default=2000, help="CSV rows per report type and day")
     parser.add_argument(
         "--generation-seconds",
@@ -33,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        merchants = derived_merchants(args.stores, args.seed) if args.stores != 1 else ()
         config = EmulatorConfig(
+            merchants=merchants,
             seed=args.seed,
             rows_per_day=args.rows_per_day,
             generation_seconds=args.generation_seconds,
@@ -47,12 +56,14 @@ def run(args: argparse.Namespace) -> int:
     # Ctrl-C may come at any moment after the URL is out, even before the prompt is printed.
     try:
         with Emulator(config) as emulator:
-            credentials = emulator.credentials
             print(f"Buy with Prime API emulator listening on {emulator.base_url}", flush=True)
-            print(f"  client id      {credentials['clientId']}")
-            print(f"  client secret  {credentials['clientSecret']}")
-            print(f"  target id      {credentials['targetId']}")
-            print("Point the pipeline at it with:")
+            for credentials in emulator.all_credentials:
+                print(f"  client id      {credentials['clientId']}")
+                print(f"  client secret  {credentials['clientSecret']}")
+                print(f"  target id      {credentials['targetId']}")
+            credentials = emulator.credentials
+            shown = "" if len(emulator.all_credentials) == 1 else f" (as {credentials['targetId']})"
+            print(f"Point the pipeline at it{shown} with:")
             print(f"  export BWP_API_URL={emulator.base_url}")
             print(f"  export BWP_CLIENT_ID={credentials['clientId']}")
             print(f"  export BWP_CLIENT_SECRET={credentials['clientSecret']}")

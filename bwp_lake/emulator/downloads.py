@@ -34,9 +34,9 @@ class Downloads:
         self._lock = threading.Lock()
         self._dropped: set[str] = set()  # tasks whose first download was already cut
 
-    def link(self, task_id: str, host: str) -> dict[str, str]:
+    def link(self, task_id: str, host: str, target_id: str) -> dict[str, str]:
         now = self.clock.now()
-        task = self._tasks.live(task_id, now)
+        task = self._tasks.live(task_id, now, target_id)
         status, _ = task.progress(now)
         if status == "FAILED":
             raise api_error(
@@ -90,7 +90,7 @@ class Downloads:
                     "ServerTime": f"{now:%Y-%m-%dT%H:%M:%SZ}",
                 },
             )
-        task_id = unquote(path.split("/")[2])
+        task_id = task_of(path)
         if (task := self._tasks.find(task_id, now)) is None:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
         spec = task.spec(self.config)
@@ -140,6 +140,11 @@ class Downloads:
 
     def _link_signature(self, path: str, amz_date: str, expires: str) -> str:
         return self._signer.sign("link", f"{path}\n{amz_date}\n{expires}")
+
+
+def task_of(path: str) -> str:
+    """The task id in a download path, ``/downloads/<taskId>/<file>``."""
+    return unquote(path.split("/")[2])
 
 
 def _byte_range(header: str | None, length: int) -> tuple[int, int] | str | None:

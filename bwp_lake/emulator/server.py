@@ -69,8 +69,13 @@ class Emulator:
 
     @property
     def credentials(self) -> dict[str, str]:
-        config = self.config
-        return {"clientId": config.client_id, "clientSecret": config.client_secret, "targetId": config.target_id}
+        """The first merchant's credentials (the only one's, unless several are configured)."""
+        return self.config.merchants[0].credentials
+
+    @property
+    def all_credentials(self) -> list[dict[str, str]]:
+        """Every merchant's credentials, in the configured order."""
+        return [merchant.credentials for merchant in self.config.merchants]
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -16,7 +16,7 @@ from typing import Any
 
 from bwp_lake.emulator import reports
 from bwp_lake.emulator.clock import Clock, iso_millis, parse_instant
-from bwp_lake.emulator.config import EmulatorConfig
+from bwp_lake.emulator.config import EmulatorConfig, Merchant
 from bwp_lake.emulator.faults import FaultSwitches
 from bwp_lake.emulator.report_types import REPORTS
 from bwp_lake.emulator.schema import api_error
@@ -38,7 +38,8 @@ _UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)
 class Task:
     task_id: str
     report_type: str
-    target_id: str
+    target_id: str  # the merchant that started it: no other merchant sees it
+    seed: int  # that merchant's data
     start: datetime
     end: datetime
     requested: datetime
@@ -70,7 +71,7 @@ class Task:
             self.report_type,
             self.start,
             self.end,
-            config.seed,
+            self.seed,
             config.rows_per_day,
             self.header_drift,
             self.gzip,
@@ -86,15 +87,15 @@ def generation_time(config: EmulatorConfig, start: datetime, end: datetime) -> t
 
 
 class TaskBoard:
-    """Every task started since the last reset, and the most ever in progress at once."""
+    """Every task started since the last reset, and the most ever in progress at once per merchant."""
 
     def __init__(self, config: EmulatorConfig, clock: Clock, faults: FaultSwitches) -> None:
         self.config, self.clock, self.faults = config, clock, faults
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
-        self._max_in_progress = 0
+        self._max_in_progress: dict[str, int] = {}  # by target id
 
-    def start(self, request: dict[str, Any], target_id: str) -> dict[str, str]:
+    def start(self, request: dict[str, Any], merchant: Merchant) -> dict[str, str]:
         report_type = request["reportType"]
         if report_type not in REPORTS:
             raise api_error(
@@ -117,7 +118,7 @@ class TaskBoard:
         faults = self.faults.current
         with self._lock:
             in_progress = sum(
-                1 for task in self._tasks.values() if task.target_id == target_id and task.in_progress(now)
+                1 for task in self._tasks.values() if task.target_id == merchant.target_id and task.in_progress(now)
             )
             if in_progress >= MAX_IN_PROGRESS:
                 raise api_error(
@@ -128,7 +129,8 @@ class TaskBoard:
             task = Task(
                 task_id=f"{report_type}:{uuid.uuid4()}",
                 report_type=report_type,
-                target_id=target_id,
+                target_id=merchant.target_id,
+                seed=merchant.seed,
                 start=start,
                 end=end,
                 requested=now,
@@ -140,12 +142,13 @@ class TaskBoard:
                 bad_last_record=faults.bad_last_record,
             )
             self._tasks[task.task_id] = task
-            self._max_in_progress = max(self._max_in_progress, in_progress + task.in_progress(now))
+            most = max(self._max_in_progress.get(merchant.target_id, 0), in_progress + task.in_progress(now))
+            self._max_in_progress[merchant.target_id] = most
         return {"taskId": task.task_id}
 
-    def status(self, task_id: str) -> dict[str, str]:
+    def status(self, task_id: str, target_id: str) -> dict[str, str]:
         now = self.clock.now()
-        task = self.live(task_id, now)
+        task = self.live(task_id, now, target_id)
         status, updated = task.progress(now)
         return {
             "status": status,
@@ -155,9 +158,9 @@ class TaskBoard:
             "taskId": task.task_id,
         }
 
-    def live(self, task_id: str, now: datetime) -> Task:
-        """The task, or the API's error for an id that expired or never existed."""
-        if (task := self.find(task_id, now)) is None:
+    def live(self, task_id: str, now: datetime, target_id: str) -> Task:
+        """The merchant's task, or the API's error for an id that expired, never existed or is another's."""
+        if (task := self.find(task_id, now)) is None or task.target_id != target_id:
             raise api_error("ResourceNotFound", EXPIRED_TASK_MESSAGE)
         return task
 
@@ -166,16 +169,22 @@ class TaskBoard:
             task = self._tasks.get(task_id)
         return None if task is None or task.expired(now) else task
 
+    def owner(self, task_id: str) -> str | None:
+        """The target id of the merchant that started the task, expired or not."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+        return None if task is None else task.target_id
+
     def state(self, now: datetime) -> dict[str, Any]:
         with self._lock:
             tasks = sorted(self._tasks.values(), key=lambda task: task.requested)
-            most = self._max_in_progress
+            most = dict(self._max_in_progress)
         return {"tasks": [_task_state(task, now) for task in tasks], "maxConcurrentInProgress": most}
 
     def clear(self) -> None:
         with self._lock:
             self._tasks.clear()
-            self._max_in_progress = 0
+            self._max_in_progress.clear()
 
 
 def _timestamp(window: dict[str, Any], name: str) -> datetime | None:

@@ -51,17 +51,19 @@ SEED_EXPIRED_RESPONSE = {
 
 
 class ApiClient:
-    """Just enough of a Buy with Prime client to drive the emulator from tests."""
+    """Just enough of a Buy with Prime client to drive the emulator from tests, as one merchant
+    (the emulator's first unless ``credentials`` name another)."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Emulator, credentials: dict[str, str] | None = None) -> None:
         self.emulator = emulator
+        self.credentials = credentials or emulator.credentials
         self.base = emulator.base_url
         self.session = requests.Session()
         self._token: str | None = None
         self._token_expires = START
 
     def token_response(self, **form: str) -> requests.Response:
-        credentials = self.emulator.credentials
+        credentials = self.credentials
         body = {
             "grant_type": "client_credentials",
             "client_id": credentials["clientId"],
@@ -77,7 +79,7 @@ class ApiClient:
             self._token_expires = self.emulator.now() + timedelta(seconds=answer["expires_in"] - 5)
         return {
             "Authorization": f"Bearer {self._token}",
-            "x-api-target-id": self.emulator.credentials["targetId"],
+            "x-api-target-id": self.credentials["targetId"],
             "x-api-version": "2024-11-01",
         }
 

@@ -102,3 +102,47 @@ def test_a_port_in_use_is_one_line_naming_the_port_and_the_fix():
         f"bwp-lake emulator: port {port} on 127.0.0.1 is in use: stop what listens there, "
         "or pick another with --port (0: any free port)"
     ]
+
+
+def test_stores_serves_that_many_merchants_and_prints_each_ones_credentials(monkeypatch, capsys):
+    # given the command asked for two stores
+    tokens: list[int] = []
+    printed: list[str] = []
+
+    class Interrupted:
+        def wait(self) -> None:
+            printed.append(capsys.readouterr().out)
+            url = re.search(r"listening on (\S+)", printed[0]).group(1)
+            for k in (1, 2):
+                form = {"grant_type": "client_credentials", "client_id": f"store-{k}-client"}
+                form["client_secret"] = f"store-{k}-secret"
+                tokens.append(requests.post(f"{url}/token", data=form, timeout=TIMEOUT).status_code)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(emulator_serve, "Event", Interrupted)
+    args = build_parser(["emulator"]).parse_args(["emulator", "--port", "0", "--quiet", "--stores", "2"])
+    args.run(args)
+    # then both merchants' credentials are printed, and both get tokens
+    out = printed[0]
+    for k in (1, 2):
+        for line in (
+            f"client id      store-{k}-client",
+            f"client secret  store-{k}-secret",
+            f"target id      store-{k}",
+        ):
+            assert line in out
+    assert "local-client" not in out and "export BWP_TARGET_ID=store-1" in out
+    assert tokens == [200, 200]
+
+
+def test_a_number_of_stores_out_of_range_is_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "bwp_lake.cli.main", "emulator", "--port", "0", "--stores", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "bwp-lake emulator: the number of stores must be between 1 and 100, got 0"
+    ]
