@@ -378,3 +378,29 @@ def test_typing_yields_the_batches_the_parquet_file_is_written_from_with_their_c
     curated.convert(io.BytesIO(text), sink, ORDER_FEES, header)
     written = pq.read_table(io.BytesIO(sink.getvalue()))
     assert pa.Table.from_batches(batches, typed.arrow_schema).to_pylist() == written.to_pylist()
+
+
+def test_amounts_with_at_most_two_places_are_exact_and_a_lone_padded_value_is_still_read():
+    # given amounts none of which needs rounding, one of 17 integer digits, one padded with
+    # non-breaking spaces, and a timestamp padded with an em space among clean ones
+    schema = ReportSchema(
+        "T",
+        (Column("amount", ColumnType.DECIMAL, ""), Column("at", ColumnType.TIMESTAMP, "")),
+        provisional=True,
+    )
+    rows = [
+        ["1.500", "2024-08-22T01:00:00Z"],
+        ["12345678901234567", "\u20032024-08-22T02:00:00Z\u2003"],
+        ["\u00a0-7.5\u00a0", "2024-08-22T03:00:00Z"],
+        ["9999999999999999.99", "N/A"],
+    ]
+    # when typed
+    table, _ = convert(schema, ["amount", "at"], csv_text(["amount", "at"], rows))
+    # then each fitting amount is itself at two places, the one too large is NULL, padding is ignored
+    assert table.column("amount").to_pylist() == [
+        Decimal("1.50"),
+        None,
+        Decimal("-7.50"),
+        Decimal("9999999999999999.99"),
+    ]
+    assert table.column("at").to_pylist() == [datetime(2024, 8, 22, hour, tzinfo=UTC) for hour in (1, 2, 3)] + [None]

@@ -195,8 +195,24 @@ def _typed(batch, schema, positions, extras, target: pa.Schema) -> pa.RecordBatc
 
 def _valid(text: pa.Array, pattern: str) -> pa.Array:
     """Trimmed text where it matches ``pattern``, NULL elsewhere."""
-    trimmed = pc.utf8_trim_whitespace(text)
-    return pc.if_else(pc.match_substring_regex(trimmed, pattern), trimmed, None)
+    matches = pc.match_substring_regex(text, pattern)
+    # A value that matches has no surrounding blanks (each pattern starts and ends with a
+    # non-blank), so trimming matters only where a value that does not match would match trimmed:
+    # reports rarely pad their values, and trimming every value costs as much as matching it.
+    unmatched = pc.utf8_trim_whitespace(pc.filter(text, pc.invert(matches)))
+    if pc.any(pc.match_substring_regex(unmatched, pattern)).as_py():
+        text = pc.utf8_trim_whitespace(text)
+        matches = pc.match_substring_regex(text, pattern)
+    return _null_where_false(text, matches)
+
+
+def _null_where_false(values: pa.Array, keep: pa.Array) -> pa.Array:
+    """``values`` with NULL where ``keep`` is false. Without NULLs on either side, the result is
+    ``values`` with ``keep``'s bits as its validity, copying no value (if_else copies every one);
+    what stays under a NULL is never read."""
+    if values.null_count or keep.null_count or values.offset or keep.offset:
+        return pc.if_else(keep, values, None)
+    return pa.Array.from_buffers(values.type, len(values), [keep.buffers()[1], *values.buffers()[1:]])
 
 
 def _vectorised_or_each(values: pa.Array, vectorised: Callable, each: Callable, arrow_type) -> pa.Array:
@@ -209,7 +225,7 @@ def _vectorised_or_each(values: pa.Array, vectorised: Callable, each: Callable, 
 
 
 def _string(text: pa.Array) -> pa.Array:
-    return pc.if_else(pc.is_in(text, pa.array(NULL_STRINGS)), None, text)
+    return _null_where_false(text, pc.invert(pc.is_in(text, pa.array(NULL_STRINGS))))
 
 
 def _timestamp(text: pa.Array) -> pa.Array:
@@ -245,8 +261,13 @@ def _decimal(text: pa.Array) -> pa.Array:
     arrow_type = ARROW_TYPES[ColumnType.DECIMAL]
 
     def vectorised(values):
-        working = pc.cast(values, _DECIMAL_WORKING)
-        return pc.cast(pc.round(working, ndigits=2, round_mode="half_towards_infinity"), arrow_type)
+        try:
+            # Exact when every value has at most two places and fits: nothing to round (the
+            # usual case, and rounding is the costliest step of typing a report).
+            return pc.cast(values, arrow_type)
+        except pa.ArrowInvalid:
+            working = pc.cast(values, _DECIMAL_WORKING)
+            return pc.cast(pc.round(working, ndigits=2, round_mode="half_towards_infinity"), arrow_type)
 
     return _vectorised_or_each(_valid(text, _DECIMAL), vectorised, _parse_decimal, arrow_type)
 

@@ -1,0 +1,82 @@
+"""Typing speed: the curated conversion against pyarrow's own streaming CSV-to-Parquet with
+inferred types, on the same ORDER_FEES CSV bytes and the same compression, in one process.
+
+    python -m benchmarks.typing_speed              # ~100 MiB
+    python -m benchmarks.typing_speed --size-mb 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import time
+from datetime import date, timedelta
+
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from bwp.lake.schemas import ORDER_FEES
+from bwp.landing.curated import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL, convert
+
+from benchmarks.common import MIB
+from bwp_lake.emulator.reports import report_bytes
+
+ROWS_PER_DAY = 20_000
+
+
+def order_fees_csv(size_mb: int) -> bytes:
+    """Emulated ORDER_FEES days, one header line, until ``size_mb`` MiB."""
+    parts: list[bytes] = []
+    size, day = 0, date(2024, 1, 1)
+    while size < size_mb * MIB:
+        report = b"".join(report_bytes("ORDER_FEES", day, day.toordinal(), ROWS_PER_DAY))
+        parts.append(report if not parts else report.split(b"\n", 1)[1])
+        size += len(parts[-1])
+        day += timedelta(days=1)
+    return b"".join(parts)
+
+
+def curated(data: bytes) -> None:
+    header = data.split(b"\n", 1)[0].decode().split(",")
+    convert(io.BytesIO(data), io.BytesIO(), ORDER_FEES, header)
+
+
+def arrow(data: bytes) -> None:
+    reader = pa_csv.open_csv(io.BytesIO(data))
+    with pq.ParquetWriter(
+        io.BytesIO(), reader.schema, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
+    ) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+
+
+def best_mib_per_second(run, data: bytes, repeats: int) -> float:
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run(data)
+        seconds.append(time.perf_counter() - started)
+    return len(data) / MIB / min(seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    data = order_fees_csv(args.size_mb)
+    ours, theirs = (best_mib_per_second(run, data, args.repeats) for run in (curated, arrow))
+    print(
+        json.dumps(
+            {
+                "mib": round(len(data) / MIB, 1),
+                "curated_mib_s": round(ours, 1),
+                "arrow_mib_s": round(theirs, 1),
+                "curated_vs_arrow": round(ours / theirs, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
