@@ -80,7 +80,9 @@ class MapResults:
             yield
 
     def _record(self, map_run_arn: str, env, job, started: str) -> None:
-        state = env.program_state()
+        # Read, not copied: moto's program_state() deep-copies the state, and a failed child's
+        # holds its error's whole context, deep enough to exhaust the recursion limit.
+        state = env._program_state
         child = {
             "index": job.job_index,
             "name": str(uuid.uuid4()),
