@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
 
-import boto3
 import pytest
-from bwp.coordination import TaskLedger
-from bwp.lake.partition import Partition
 from moto import mock_aws
 
 from bwp_lake.cli.main import main
-from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE
-from bwp_lake.local.engine import create_state_table
 from bwp_lake.local.lake_state import STATE_FILE
-
-REGION = "us-east-1"
-STACK = "BwpReportLakeTest"
-
-
-@pytest.fixture(autouse=True)
-def aws_credentials(monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-
-
-def manifest_key(report_type: str, day: str) -> str:
-    return f"manifests/report_type={report_type}/dt={day}.json"
+from tests.infra.deployed_lake import (  # noqa: F401 (aws_credentials: autouse fixture)
+    REGION,
+    STACK,
+    aws_credentials,
+    deploy_lake,
+    manifest_key,
+)
 
 
 def test_a_local_lake_lists_each_missing_day_and_the_failure_the_ledger_remembers(tmp_path, capsys):
@@ -141,18 +128,7 @@ def test_bad_arguments_are_named_in_one_line(arguments, said, capsys):
 @mock_aws
 def test_the_deployed_stack_is_read_through_its_bucket_and_state_table(capsys):
     # given a deployed lake with one of two days landed, and a failure in its ledger
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="lake")
-    s3.put_object(Bucket="lake", Key=manifest_key("ORDER_FEES", "2024-08-01"), Body=b"{}")
-    table = create_state_table()
-    TaskLedger(table, lambda: datetime(2024, 8, 3, tzinfo=UTC)).record_failure(
-        Partition("ORDER_FEES", date(2024, 8, 2)), "ReportFailed", "task FAILED", "arn:execution"
-    )
-    template = {
-        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {DATA_BUCKET: {"Value": "lake"}, STATE_TABLE: {"Value": table.name}},
-    }
-    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=STACK, TemplateBody=json.dumps(template))
+    deploy_lake(b"{}")
     # when its gaps are asked for
     code = main(
         [

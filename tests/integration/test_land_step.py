@@ -22,7 +22,7 @@ from bwp.credentials import Credentials
 from bwp.lake.manifest import CuratedFile, glue_columns
 from bwp.lake.partition import Partition
 from bwp.lake.settings import Settings
-from bwp.models import LandReportEvent, ReportProgress, Window
+from bwp.models import LandReportEvent, ReportProgress, Window, WindowLanded
 from bwp.observability import metrics
 from bwp.states.land_report import land_report
 from pydantic import ValidationError
@@ -80,6 +80,19 @@ def settings(allowlist: str) -> Settings:
     return settings_with(DOWNLOAD_HOST_ALLOWLIST=allowlist, DOWNLOAD_PLAIN_HTTP_ON_LOOPBACK="true")
 
 
+def land(client, s3, table, event: LandReportEvent, allowlist: str = "127.0.0.1") -> WindowLanded:
+    """The land step as its handler calls it, downloading from the emulator on loopback."""
+    return land_report(
+        client=client,
+        s3=s3,
+        table=table,
+        session=requests.Session(),
+        settings=settings(allowlist),
+        clock=utc_now,
+        event=event,
+    )
+
+
 def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     completed_report, state_table, capsys, monkeypatch
 ):
@@ -92,15 +105,7 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, attempt=2, execution_id="arn:exec")
     # when the land step runs
-    landed = land_report(
-        client=client,
-        s3=s3,
-        table=state_table,
-        session=requests.Session(),
-        settings=settings("127.0.0.1"),
-        clock=utc_now,
-        event=event,
-    )
+    landed = land(client, s3, state_table, event)
     metrics.flush_metrics()
     # then the partition holds exactly the served report
     served = b"".join(report_bytes("USER_EVENTS", DAY, 5, 25))
@@ -133,15 +138,7 @@ def test_a_download_host_off_the_allowlist_is_refused_and_nothing_lands(complete
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs, then it refuses the host
     with pytest.raises(errors.DownloadHostNotAllowed, match="127.0.0.1"):
-        land_report(
-            client=client,
-            s3=s3,
-            table=state_table,
-            session=requests.Session(),
-            settings=settings("*.amazonaws.com"),
-            clock=utc_now,
-            event=event,
-        )
+        land(client, s3, state_table, event, allowlist="*.amazonaws.com")
     # and it asked for the link but never downloaded from it, and nothing landed
     calls = emulator.state()["calls"]
     assert (calls["reportDownloadLink"], calls["download"]) == (1, 0)
@@ -160,15 +157,7 @@ def test_landing_writes_the_curated_file_the_manifest_describes_and_a_rerun_repl
     s3.put_object(Bucket="lake", Key=CURATED_KEY, Body=b"stale")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs
-    land_report(
-        client=client,
-        s3=s3,
-        table=state_table,
-        session=requests.Session(),
-        settings=settings("127.0.0.1"),
-        clock=utc_now,
-        event=event,
-    )
+    land(client, s3, state_table, event)
     # then the curated object replaced the stale one, and the manifest records its rows, bytes and checksum
     body = s3.get_object(Bucket="lake", Key=CURATED_KEY)["Body"].read()
     manifest = json.loads(s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read())
@@ -210,15 +199,7 @@ def test_a_curated_upload_that_fails_leaves_nothing_in_any_table_location(comple
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs, then it fails with the error the state machine retries
     with pytest.raises(errors.AwsUnavailable, match="staging/"):
-        land_report(
-            client=client,
-            s3=s3,
-            table=state_table,
-            session=requests.Session(),
-            settings=settings("127.0.0.1"),
-            clock=utc_now,
-            event=event,
-        )
+        land(client, s3, state_table, event)
     # and the raw object is in no table location, nor left staged; no upload is open
     assert lake_objects(s3) == {}
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="lake")
@@ -230,29 +211,13 @@ def test_a_rerun_of_a_landed_day_that_fails_keeps_the_landed_day_whole(completed
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
     first = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec:first")
-    land_report(
-        client=client,
-        s3=s3,
-        table=state_table,
-        session=requests.Session(),
-        settings=settings("127.0.0.1"),
-        clock=utc_now,
-        event=first,
-    )
+    land(client, s3, state_table, first)
     landed = lake_objects(s3)
     # when the day runs again and its curated write fails
     failing_staged_curated_uploads(s3)
     again = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec:again")
     with pytest.raises(errors.AwsUnavailable):
-        land_report(
-            client=client,
-            s3=s3,
-            table=state_table,
-            session=requests.Session(),
-            settings=settings("127.0.0.1"),
-            clock=utc_now,
-            event=again,
-        )
+        land(client, s3, state_table, again)
     # then the raw file, the curated file and the manifest are the first landing's, byte for byte
     assert lake_objects(s3) == landed
     assert {key.split("/")[0] for key in landed} == {"reports", "curated", "manifests"}
@@ -291,15 +256,7 @@ def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(c
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step writes its manifest
-    land_report(
-        client=client,
-        s3=s3,
-        table=state_table,
-        session=requests.Session(),
-        settings=settings("127.0.0.1"),
-        clock=utc_now,
-        event=event,
-    )
+    land(client, s3, state_table, event)
     body = s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read()
     manifest = json.loads(body)
     # then Athena reads every key of it, nested keys included
