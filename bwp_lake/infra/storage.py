@@ -12,7 +12,6 @@ from aws_cdk import aws_athena as athena_cfn
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX, RUNS_PREFIX, STAGING_PREFIX
-from bwp.lake.partition import table_location_prefix
 from bwp.lake.schemas import REPORT_TYPES
 from constructs import Construct
 
@@ -151,7 +150,7 @@ class LakeStorage(Construct):
         return self._add_table(
             f"{pascal(report_type)}Table",
             catalog.raw_table(report_type),
-            location_prefix=table_location_prefix(REPORTS_PREFIX, report_type),
+            location_prefix=REPORTS_PREFIX,
             parameters={"classification": "csv", "compressionType": "gzip", "skip.header.line.count": "1"},
             storage=_CSV_FILES,
             projection=self._day_projection(),
@@ -161,7 +160,7 @@ class LakeStorage(Construct):
         return self._add_table(
             f"{pascal(report_type)}CuratedTable",
             catalog.curated_table(report_type),
-            location_prefix=table_location_prefix(CURATED_PREFIX, report_type),
+            location_prefix=CURATED_PREFIX,
             parameters={"classification": "parquet"},
             storage=_PARQUET_FILES,
             projection=self._day_projection(),

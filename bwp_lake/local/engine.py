@@ -18,14 +18,16 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 from unittest import mock
 
 import boto3
 from bwp import dependencies
+from bwp.lake.partition import Partition
 from bwp.lake.settings import Settings, function_environment
+from bwp.lake.stores import DEFAULT_STORE_ID
 from bwp.models import ObjectLocation
 from bwp.observability import logger as lambda_logger
 from bwp.observability import metrics as lambda_metrics
@@ -45,18 +47,46 @@ from bwp_lake.local.virtual_time import EmulatorClock, VirtualTime
 
 REGION = "us-east-1"
 BUCKET = "bwp-local-lake"
-SECRET_ID = "bwp-report-lake/api-credentials"
 STATE_MACHINE = "bwp-ingest-reports"
 STATE_TABLE = "bwp-local-state"
 DEFAULT_TIMEOUT_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
-class ApiEndpoint:
-    base_url: str
+class StoreCredentials:
+    """One store the twin serves: its id in the lake, and what its secret holds."""
+
+    store: str
     client_id: str
     client_secret: str
     target_id: str
+    report_types: tuple[str, ...] | None = None  # None: every report type
+
+    @property
+    def secret_id(self) -> str:
+        return f"bwp-report-lake/{self.store}/api-credentials"
+
+    @property
+    def secret_string(self) -> str:
+        return json.dumps({"clientId": self.client_id, "clientSecret": self.client_secret, "targetId": self.target_id})
+
+
+@dataclass(frozen=True)
+class ApiEndpoint:
+    """The API the twin's functions call, and the stores it serves there."""
+
+    base_url: str
+    stores: tuple[StoreCredentials, ...]
+
+    @classmethod
+    def one_store(
+        cls, base_url: str, client_id: str, client_secret: str, target_id: str, store: str = DEFAULT_STORE_ID
+    ) -> ApiEndpoint:
+        return cls(base_url, (StoreCredentials(store, client_id, client_secret, target_id),))
+
+    @property
+    def store_ids(self) -> list[str]:
+        return [store.store for store in self.stores]
 
 
 @dataclass
@@ -142,14 +172,9 @@ class LocalEngine:
         self._stack.callback(lambda_metrics.clear_metrics)
         self.s3 = boto3.client("s3", region_name=REGION)
         self.s3.create_bucket(Bucket=BUCKET)
-        credentials = {
-            "clientId": self.api.client_id,
-            "clientSecret": self.api.client_secret,
-            "targetId": self.api.target_id,
-        }
-        boto3.client("secretsmanager", region_name=REGION).create_secret(
-            Name=SECRET_ID, SecretString=json.dumps(credentials)
-        )
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        for store in self.api.stores:
+            secrets.create_secret(Name=store.secret_id, SecretString=store.secret_string)
         self.state_table = create_state_table()
         self._role_arn, self._definition = self._create_functions()
         if self._lake_dir is not None:
@@ -168,7 +193,10 @@ class LocalEngine:
     def _lambda_environment(self) -> dict[str, str]:
         settings = Settings.of(
             api_base_url=self.api.base_url,
-            credentials_secret_id=SECRET_ID,
+            stores=[
+                {"id": store.store, "secretId": store.secret_id, "reportTypes": store.report_types}
+                for store in self.api.stores
+            ],
             lake_bucket=BUCKET,
             state_table=STATE_TABLE,
             download_host_allowlist=self._allowed_hosts,
@@ -288,14 +316,13 @@ class LocalEngine:
 
     def _invoked(self, invocation: Invocation) -> None:
         if self.lake is not None and invocation.function == LAND_FUNCTION and invocation.result:
-            report_type, day = invocation.result["reportType"], invocation.result["day"]
+            result = invocation.result
+            partition = Partition(result["store"], result["reportType"], date.fromisoformat(result["day"]))
             try:
-                self.lake.export_window(report_type, day)
+                self.lake.export_window(partition)
             except OSError as error:
                 # The window is in the bucket; export_lake tries again and fails loudly then.
-                logging.getLogger(__name__).warning(
-                    "%s %s not copied to the lake directory yet: %s", report_type, day, error
-                )
+                logging.getLogger(__name__).warning("%s not copied to the lake directory yet: %s", partition, error)
         if self._on_invocation is not None:
             self._on_invocation(invocation)
 

@@ -14,7 +14,6 @@ import re
 import shutil
 import threading
 import uuid
-from datetime import date
 from pathlib import Path
 
 from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
@@ -48,9 +47,8 @@ class LakeDirectory:
             path.unlink(missing_ok=True)
         return stale
 
-    def export_window(self, report_type: str, day: str) -> list[Path]:
+    def export_window(self, partition: Partition) -> list[Path]:
         """One landed window: its report, its curated file, then its manifest."""
-        partition = Partition(report_type, date.fromisoformat(day))
         return [self._copy(key) for key in (partition.raw_key, partition.curated_key, partition.manifest_key)]
 
     def sweep(self) -> list[Path]:

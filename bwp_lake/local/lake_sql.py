@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 from bwp.lake.contract import CURATED_PREFIX, REPORTS_PREFIX
 from bwp.lake.manifest import duckdb_columns
-from bwp.lake.partition import CURATED_FILES, MANIFEST_FILES, RAW_FILES, table_location_prefix
+from bwp.lake.partition import MANIFEST_FILES, table_files
 from bwp.lake.schemas import REGISTRY, ReportSchema
 
 from bwp_lake import athena
@@ -107,9 +107,9 @@ class LakeSql:
         self._db.execute(self._manifests_view_sql())
 
     def _raw_view_sql(self, schema: ReportSchema) -> str:
-        folder = self.lake_dir / table_location_prefix(REPORTS_PREFIX, schema.report_type)
         files = self._readable(
-            sorted(folder.glob(RAW_FILES)), lambda paths: f"FROM read_csv({_list_literal(paths)}, {_CSV_OPTIONS})"
+            sorted(self.lake_dir.glob(table_files(REPORTS_PREFIX, schema.report_type, "*.csv.gz"))),
+            lambda paths: f"FROM read_csv({_list_literal(paths)}, {_CSV_OPTIONS})",
         )
         columns = [name for name, _ in raw_table_columns(schema.report_type)] + [PARTITION_COLUMN]
         if files:
@@ -122,9 +122,8 @@ class LakeSql:
         return f"CREATE OR REPLACE VIEW {schema.raw_table_name} AS SELECT {select} {source}"
 
     def _curated_view_sql(self, schema: ReportSchema) -> str:
-        folder = self.lake_dir / table_location_prefix(CURATED_PREFIX, schema.report_type)
         files = self._readable(
-            sorted(folder.glob(CURATED_FILES)),
+            sorted(self.lake_dir.glob(table_files(CURATED_PREFIX, schema.report_type, "*.parquet"))),
             lambda paths: f"FROM read_parquet({_list_literal(paths)}, {_PARQUET_OPTIONS})",
         )
         columns = [

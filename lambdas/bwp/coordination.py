@@ -10,7 +10,7 @@ Both live in one DynamoDB table (the local engine has moto's). DynamoDB, not S3,
 is taken with a conditional write: two executions can never both take the last one.
 
 Items (``pk``, ``sk``):
-- ``WINDOW#<type>``, ``<day>``: the ledger entry of one window: its task, status, who started it,
+- ``WINDOW#<store>#<type>``, ``<day>``: the ledger entry of one window: its task, status, who started it,
   and the last failure of a window that has not landed since, with where its report is kept
   when it could not be curated (``quarantineKey``).
 - ``SLOTS#<target id>``, ``slot#<n>``: a slot taken by a window (``holder``), with the task it
@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from bwp import errors
 from bwp.aws import transient_aws_errors
 from bwp.clock import Clock, iso_utc
-from bwp.lake.partition import Partition
+from bwp.lake.partition import Partition, Series
 from bwp.models import ReportStatus
 from bwp.observability import logger
 from bwp.polling import IN_PROGRESS
@@ -95,6 +95,7 @@ def _query_all(table: Any, pk: str, what: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class LedgerEntry:
+    store: str
     report_type: str
     day: date
     task_id: str | None
@@ -107,8 +108,10 @@ class LedgerEntry:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> LedgerEntry:
+        store, report_type = item["pk"].removeprefix(LEDGER_PK_PREFIX).split("#", 1)
         return cls(
-            report_type=item["pk"].removeprefix(LEDGER_PK_PREFIX),
+            store=store,
+            report_type=report_type,
             day=date.fromisoformat(item["sk"]),
             task_id=item.get("taskId"),
             status=item.get("status"),
@@ -121,7 +124,7 @@ class LedgerEntry:
 
     @property
     def partition(self) -> Partition:
-        return Partition(self.report_type, self.day)
+        return Partition(self.store, self.report_type, self.day)
 
     def may_be_adopted(self, now: datetime) -> bool:
         """Whether the task could still serve its window (the API has the final word)."""
@@ -139,16 +142,20 @@ class TaskLedger:
         self._now = now
 
     @staticmethod
-    def _key(partition: Partition) -> dict[str, str]:
-        return {"pk": f"{LEDGER_PK_PREFIX}{partition.report_type}", "sk": partition.day.isoformat()}
+    def _pk(series: Series) -> str:
+        return f"{LEDGER_PK_PREFIX}{series.store}#{series.report_type}"
+
+    @classmethod
+    def _key(cls, partition: Partition) -> dict[str, str]:
+        return {"pk": cls._pk(partition.series), "sk": partition.day.isoformat()}
 
     def find(self, partition: Partition) -> LedgerEntry | None:
         with transient_aws_errors(f"reading the ledger entry of {partition}"):
             item = self._table.get_item(Key=self._key(partition), ConsistentRead=True).get("Item")
         return LedgerEntry.from_item(item) if item else None
 
-    def entries(self, report_type: str) -> list[LedgerEntry]:
-        items = _query_all(self._table, f"{LEDGER_PK_PREFIX}{report_type}", f"reading the ledger of {report_type}")
+    def entries(self, series: Series) -> list[LedgerEntry]:
+        items = _query_all(self._table, self._pk(series), f"reading the ledger of {series}")
         return [LedgerEntry.from_item(item) for item in items]
 
     def record_started(self, partition: Partition, task_id: str, execution_id: str, attempt: int) -> None:

@@ -6,7 +6,7 @@ clients as plain arguments and be tested without Lambda.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import boto3
 import requests
@@ -47,11 +47,16 @@ def state_table():
 
 
 @lru_cache(maxsize=1)
-def api_client() -> BwpClient:
+def secrets_client():
+    return boto3.client("secretsmanager", config=_AWS_CONFIG)
+
+
+@cache
+def api_client(store_id: str) -> BwpClient:
+    """A store's API client: its own credentials and token, the process's HTTP session.
+    KeyError for a store that is not configured."""
     config = settings()
-    credentials = SecretsManagerCredentials(
-        boto3.client("secretsmanager", config=_AWS_CONFIG), config.credentials_secret_id
-    )
+    credentials = SecretsManagerCredentials(secrets_client(), config.store(store_id).secret_id)
     return BwpClient(
         session=http_session(),
         token_url=config.token_url,
@@ -64,5 +69,5 @@ def api_client() -> BwpClient:
 
 def reset() -> None:
     """Forget every client and setting: the next invocation is a cold start."""
-    for cached in (settings, http_session, s3_client, state_table, api_client):
+    for cached in (settings, http_session, s3_client, state_table, secrets_client, api_client):
         cached.cache_clear()

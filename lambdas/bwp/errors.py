@@ -56,6 +56,10 @@ class UnknownReportType(InvalidExecutionInput):
     """A report type the schema registry does not know."""
 
 
+class StoreNotConfigured(BwpError):
+    """A store that the deployment's configuration does not name (removed since, or mistyped)."""
+
+
 class UnknownReportStatus(BwpError):
     """reportTask answered a status we do not know; never mistaken for success."""
 

@@ -1,4 +1,4 @@
-"""Which (report type, day) partitions are missing: a day is landed when its manifest exists.
+"""Which (store, report type, day) partitions are missing: a day is landed when its manifest exists.
 
 The manifests are the lake's own record of what landed (the landing writes a manifest last), so
 every run, the schedule's self-healing backfill and ``bwp-lake gaps`` read the same truth; the
@@ -14,24 +14,25 @@ from datetime import date, timedelta
 from bwp.aws import transient_aws_errors
 from bwp.coordination import LedgerEntry
 from bwp.lake.contract import MANIFESTS_PREFIX
-from bwp.lake.partition import Partition
+from bwp.lake.partition import Partition, Series
 
 
 @dataclass(frozen=True)
 class Gap:
+    store: str
     report_type: str
     day: date
     failure: str | None = None  # the last failed run's error and cause, if one tried
     quarantine_key: str | None = None  # where its report is kept, if it could not be curated
 
 
-def landed_days(manifest_keys: Iterable[str]) -> dict[str, set[date]]:
-    """Report type -> days with a manifest, from manifest keys (in S3 or in a local lake)."""
-    landed: dict[str, set[date]] = {}
+def landed_days(manifest_keys: Iterable[str]) -> dict[Series, set[date]]:
+    """Series -> days with a manifest, from manifest keys (in S3 or in a local lake)."""
+    landed: dict[Series, set[date]] = {}
     for key in manifest_keys:
         partition = Partition.of_manifest_key(key)
         if partition is not None:
-            landed.setdefault(partition.report_type, set()).add(partition.day)
+            landed.setdefault(partition.series, set()).add(partition.day)
     return landed
 
 
@@ -59,24 +60,24 @@ def failures_of(entries: Iterable[LedgerEntry]) -> dict[Partition, LedgerEntry]:
 
 
 def find_gaps(
-    landed: dict[str, set[date]],
-    report_types: Iterable[str],
+    landed: Mapping[Series, set[date]],
+    series: Iterable[Series],
     first: date,
     end: date,
     failures: Mapping[Partition, LedgerEntry] | None = None,
 ) -> list[Gap]:
-    """Every (report type, day) in [first, end) without a manifest, with its failure if known."""
+    """Every partition of ``series`` in [first, end) without a manifest, with its failure if known."""
     failures = failures or {}
     return [
-        gap_of(report_type, day, failures.get(Partition(report_type, day)))
-        for report_type in report_types
-        for day in missing_days(landed.get(report_type, set()), first, end)
+        gap_of(one.on(day), failures.get(one.on(day)))
+        for one in series
+        for day in missing_days(landed.get(one, set()), first, end)
     ]
 
 
-def gap_of(report_type: str, day: date, entry: LedgerEntry | None) -> Gap:
+def gap_of(partition: Partition, entry: LedgerEntry | None) -> Gap:
     """A missing day, with what the ledger remembers of it (its failure, where its report is kept)."""
     if entry is None:
-        return Gap(report_type, day)
+        return Gap(partition.store, partition.report_type, partition.day)
     failure = f"{entry.last_error}: {entry.last_cause}" if entry.last_error else None
-    return Gap(report_type, day, failure, entry.quarantine_key)
+    return Gap(partition.store, partition.report_type, partition.day, failure, entry.quarantine_key)

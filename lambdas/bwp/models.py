@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from bwp.lake.partition import Partition
+from bwp.lake.partition import Partition, Series
+from bwp.lake.stores import STORE_ID_PATTERN
 from bwp.lake.wire import WireModel
 
 
@@ -34,8 +35,9 @@ class ExpectedGeneration(WireModel):
 
 
 class Window(WireModel):
-    """One report task: one report type over one whole UTC day."""
+    """One report task: one store's report type over one whole UTC day."""
 
+    store: str = Field(pattern=STORE_ID_PATTERN)
     report_type: str
     day: date
     start_date: str
@@ -44,17 +46,28 @@ class Window(WireModel):
 
     @property
     def partition(self) -> Partition:
-        return Partition(self.report_type, self.day)
+        return Partition(self.store, self.report_type, self.day)
+
+
+class StoreScope(WireModel):
+    """One store of a run and the report types the run answers for in it."""
+
+    store: str
+    report_types: list[str]
+
+    @property
+    def series(self) -> list[Series]:
+        return [Series(self.store, report_type) for report_type in self.report_types]
 
 
 class RunScope(WireModel):
     """What a run answers for, decided once by planning."""
 
-    max_concurrency: int
+    max_concurrency: int  # the Map's: the per-store concurrency asked for, times the stores
     first_day: date
     end_day: date
     widened: bool
-    report_types: list[str]
+    stores: list[StoreScope]
     # The days whose partitions this run answers for: backfillFrom, or else the first planned day.
     coverage_from: date
     backfilled: int = 0
@@ -82,6 +95,7 @@ class PlannedRun(RunScope):
 class PlanWindowsEvent(WireModel):
     request: Any = None
     execution_start_time: str
+    execution_id: str = Field(min_length=1)
     execution_name: str = Field(min_length=1)  # names the plan object: unique per state machine
 
 
@@ -123,6 +137,7 @@ class WindowLanded(WireModel):
     has the rest."""
 
     status: Literal["LANDED"] = "LANDED"
+    store: str
     report_type: str
     day: date
     rows: int
@@ -148,7 +163,7 @@ class SummarizeEvent(WireModel):
     map_results: ObjectLocation  # the ResultWriter's manifest.json, which lists the result files
     execution_id: str
     execution_name: str = Field(min_length=1)
-    report_types: list[str]
+    stores: list[StoreScope]
     coverage_from: date  # the days this run answers for: [coverageFrom, endDay)
     end_day: date
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from bwp.lake.contract import NAMESPACE, SERVICE
+from bwp.lake.contract import NAMESPACE, REPORT_TYPE_DIMENSION, SERVICE, STORE_DIMENSION
+from bwp.lake.partition import Series
 from bwp.redaction import redact, redact_payload, redacted_error
 
 # With the function's log level at DEBUG, the HTTP clients would log what must never reach a log:
@@ -28,6 +29,12 @@ logger = Logger(service=SERVICE, json_serializer=_redacted_log_line)
 # signed URL of the report.
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
+
+
+def add_series_dimensions(metric_set: Any, series: Series) -> None:
+    """The dimensions of a per-series metric: the store and the report type."""
+    metric_set.add_dimension(name=STORE_DIMENSION, value=series.store)
+    metric_set.add_dimension(name=REPORT_TYPE_DIMENSION, value=series.report_type)
 
 
 def observed(handler: Callable[[dict, object], dict]) -> Callable[[dict, object], dict]:

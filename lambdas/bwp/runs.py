@@ -17,7 +17,7 @@ from typing import Any
 
 from bwp.aws import transient_aws_errors
 from bwp.lake.contract import PLANS_PREFIX, SUMMARIES_PREFIX
-from bwp.models import ObjectLocation, RunReport, Window
+from bwp.models import ObjectLocation, RunReport, Window, WindowFailed
 
 # ResultWriter's manifest names three kinds of result file; TIMED_OUT and ABORTED children are
 # listed under FAILED, children the map run never started under PENDING.
@@ -58,6 +58,25 @@ def write_plan(s3, bucket: str, execution_name: str, windows: Iterable[Window]) 
 def read_plan(s3, location: ObjectLocation) -> Iterator[Window]:
     for item in _array_items(s3, location):
         yield Window.model_validate(item)
+
+
+def refused_key(execution_name: str) -> str:
+    return f"{PLANS_PREFIX}{execution_name}.refused.json"
+
+
+def write_refused(s3, bucket: str, execution_name: str, refused: list[WindowFailed]) -> None:
+    """The windows of stores this run could not serve, each with its store's refusal (an empty
+    array when it served every store)."""
+    key = refused_key(execution_name)
+    body = json.dumps([failure.to_wire() for failure in refused], separators=(",", ":"))
+    with transient_aws_errors(f"writing s3://{bucket}/{key}"):
+        s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+
+
+def read_refused(s3, bucket: str, execution_name: str) -> Iterator[WindowFailed]:
+    """The windows Plan windows refused."""
+    for item in _array_items(s3, ObjectLocation(bucket=bucket, key=refused_key(execution_name))):
+        yield WindowFailed.model_validate(item)
 
 
 def write_report(s3, bucket: str, execution_name: str, report: RunReport) -> ObjectLocation:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain, zip_longest
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -18,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bwp.errors import InvalidExecutionInput, UnknownReportType
 from bwp.gaps import missing_days
 from bwp.lake.contract import API_CONCURRENT_TASKS, MAX_BACKFILL_WINDOWS, MAX_RANGE_DAYS
+from bwp.lake.partition import Series
 from bwp.lake.schemas import REPORT_TYPES, schema_for
-from bwp.models import ExpectedGeneration, Plan, Window
+from bwp.lake.stores import STORE_ID_RULE, StoreConfig, is_store_id
+from bwp.models import ExpectedGeneration, Plan, StoreScope, Window
 from bwp.observability import logger
 
 DEFAULT_DAYS = 7  # the API's own default range: the last seven days
@@ -42,6 +45,8 @@ class ExecutionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
+    # The stores to ingest; None: every configured store.
+    stores: list[str] | None = Field(None, min_length=1)
     report_types: list[str] | None = Field(None, alias="reportTypes", min_length=1)
     start_date: str | None = Field(None, alias="startDate")
     end_date: str | None = Field(None, alias="endDate")
@@ -62,10 +67,24 @@ class ExecutionRequest(BaseModel):
             value = list(dict.fromkeys(value))
         return value
 
+    @field_validator("stores")
+    @classmethod
+    def _store_ids(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            for store in value:
+                if not is_store_id(store):
+                    raise ValueError(f"{store!r} is not a store id ({STORE_ID_RULE})")
+            value = list(dict.fromkeys(value))
+        return value
+
     @property
     def planned_report_types(self) -> list[str]:
         """The report types asked for, or else every type of the registry."""
         return self.report_types or list(REPORT_TYPES)
+
+    def report_types_of(self, store: StoreConfig) -> list[str]:
+        """The report types asked for that ``store`` ingests, in the order asked."""
+        return [report_type for report_type in self.planned_report_types if report_type in store.ingested_report_types]
 
     @field_validator("backfill_from", mode="before")
     @classmethod
@@ -82,19 +101,24 @@ def known_fields() -> list[str]:
     return [field.alias or name for name, field in ExecutionRequest.model_fields.items()]
 
 
-def _backfill(request: ExecutionRequest, first_day: date, landed: Mapping[str, set[date]]) -> list[tuple[str, date]]:
-    """The oldest missing (report type, day) pairs since ``backfillFrom`` before the first planned
-    day, at most ``maxBackfillWindows`` of them."""
+def _backfill(
+    request: ExecutionRequest, store: StoreScope, first_day: date, landed: Mapping[Series, set[date]]
+) -> list[tuple[str, date]]:
+    """A store's oldest missing (report type, day) pairs since ``backfillFrom`` before the first
+    planned day, at most ``maxBackfillWindows`` of them: each store heals its own history."""
     if request.backfill_from is None:
         return []
     missing = sorted(
-        (day, report_type)
-        for report_type in request.planned_report_types
-        for day in missing_days(landed.get(report_type, set()), request.backfill_from, first_day)
+        (day, series.report_type)
+        for series in store.series
+        for day in missing_days(landed.get(series, set()), request.backfill_from, first_day)
     )
     limit = DEFAULT_BACKFILL_WINDOWS if request.max_backfill_windows is None else request.max_backfill_windows
     planned = missing[:limit]
-    logger.info("backfill planned", extra={"missing": len(missing), "planned": len(planned), "limit": limit})
+    logger.info(
+        "backfill planned",
+        extra={"store": store.store, "missing": len(missing), "planned": len(planned), "limit": limit},
+    )
     return [(report_type, day) for day, report_type in planned]
 
 
@@ -110,6 +134,20 @@ def parse_request(payload: object) -> ExecutionRequest:
         return ExecutionRequest.model_validate(payload)
     except ValidationError as error:
         raise InvalidExecutionInput(_describe(error)) from None
+
+
+def stores_of(request: ExecutionRequest, configured: Sequence[StoreConfig]) -> list[StoreConfig]:
+    """The configured stores the request asks for (all of them when it names none), or
+    InvalidExecutionInput naming the stores that are not configured."""
+    if request.stores is None:
+        return list(configured)
+    by_id = {store.id: store for store in configured}
+    if unknown := [store for store in request.stores if store not in by_id]:
+        raise InvalidExecutionInput(
+            f"stores: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not configured; "
+            f"configured: {', '.join(by_id)}"
+        )
+    return [by_id[store] for store in request.stores]
 
 
 @dataclass(frozen=True)
@@ -151,43 +189,53 @@ def check_request(request: ExecutionRequest, now: datetime, projection_start: da
 def plan_windows(
     request: ExecutionRequest,
     requested: RequestedDays,
+    stores: Sequence[StoreConfig],
     *,
-    landed: Mapping[str, set[date]] | None = None,
+    landed: Mapping[Series, set[date]] | None = None,
     expected: Mapping[str, ExpectedGeneration] | None = None,
 ) -> Plan:
-    """The windows of the ``requested`` days, then the oldest days since ``backfillFrom`` that have
-    not ``landed`` (report type -> days); each window carries its report type's ``expected``
-    generation time."""
+    """For each store, the windows of the ``requested`` days, then its oldest days since
+    ``backfillFrom`` that have not ``landed`` (series -> days); each window carries its report
+    type's ``expected`` generation time.
+
+    The stores' windows are interleaved, so that a run of several stores starts each store's
+    first windows first; the Map runs ``maxConcurrency`` windows per store."""
     first_day, end_day = requested.first_day, requested.end_day
-    report_types = request.planned_report_types
-    asked = [
-        (report_type, day)
-        for day in (first_day + timedelta(days=offset) for offset in range((end_day - first_day).days))
-        for report_type in report_types
-    ]
-    backfill = _backfill(request, first_day, landed or {})
+    days = [first_day + timedelta(days=offset) for offset in range((end_day - first_day).days)]
     if requested.widened:
         logger.warning(
             "timestamps widened to whole UTC days", extra={"first_day": str(first_day), "end_day": str(end_day)}
         )
     expected = expected or {}
+    scopes = [StoreScope(store=store.id, report_types=request.report_types_of(store)) for store in stores]
+    per_store: list[list[Window]] = []
+    backfilled = 0
+    for scope in scopes:
+        asked = [(report_type, day) for day in days for report_type in scope.report_types]
+        backfill = _backfill(request, scope, first_day, landed or {})
+        backfilled += len(backfill)
+        per_store.append(
+            [
+                Window(
+                    store=scope.store,
+                    report_type=report_type,
+                    day=day,
+                    start_date=_iso(day),
+                    end_date=_iso(day + timedelta(days=1)),
+                    expected_generation=expected.get(report_type),
+                )
+                for report_type, day in asked + backfill
+            ]
+        )
+    interleaved = [window for window in chain.from_iterable(zip_longest(*per_store)) if window is not None]
     return Plan(
-        windows=[
-            Window(
-                report_type=report_type,
-                day=day,
-                start_date=_iso(day),
-                end_date=_iso(day + timedelta(days=1)),
-                expected_generation=expected.get(report_type),
-            )
-            for report_type, day in asked + backfill
-        ],
-        backfilled=len(backfill),
-        max_concurrency=request.max_concurrency,
+        windows=interleaved,
+        backfilled=backfilled,
+        max_concurrency=request.max_concurrency * max(1, len(scopes)),
         first_day=first_day,
         end_day=end_day,
         widened=requested.widened,
-        report_types=report_types,
+        stores=scopes,
         coverage_from=min(request.backfill_from or first_day, first_day),
     )
 

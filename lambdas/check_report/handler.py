@@ -9,10 +9,11 @@ from bwp.states import check_report
 
 @observed
 def handler(event: dict, context: LambdaContext) -> dict:
+    parsed = CheckReportEvent.model_validate(event)
     return check_report.check_report(
-        dependencies.api_client(),
+        dependencies.api_client(parsed.window.store),
         dependencies.state_table(),
         dependencies.settings(),
         dependencies.clock(),
-        CheckReportEvent.model_validate(event),
+        parsed,
     ).to_wire()

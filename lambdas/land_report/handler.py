@@ -10,12 +10,13 @@ from bwp.states import land_report
 
 @observed
 def handler(event: dict, context: LambdaContext) -> dict:
+    parsed = LandReportEvent.model_validate(event)
     return land_report.land_report(
-        client=dependencies.api_client(),
+        client=dependencies.api_client(parsed.window.store),
         s3=dependencies.s3_client(),
         table=dependencies.state_table(),
         session=dependencies.http_session(),
         settings=dependencies.settings(),
         clock=dependencies.clock(),
-        event=LandReportEvent.model_validate(event),
+        event=parsed,
     ).to_wire()

@@ -9,10 +9,11 @@ from bwp.states import start_report
 
 @observed
 def handler(event: dict, context: LambdaContext) -> dict:
+    parsed = StartReportEvent.model_validate(event)
     return start_report.start_report(
-        dependencies.api_client(),
+        dependencies.api_client(parsed.window.store),
         dependencies.state_table(),
         dependencies.settings(),
         dependencies.clock(),
-        StartReportEvent.model_validate(event),
+        parsed,
     ).to_wire()

@@ -32,7 +32,10 @@ MAX_BACKFILL_WINDOWS = 400
 # freshness dbt checks (bwp-lake dbt-sources). 26 hours leaves a daily run two hours of slack.
 FRESHNESS_HOURS = 26
 
-# Per report type (dimension ReportType), emitted by the land and summarize steps.
+# The dimensions of the per-series metrics below: every one is per store and report type.
+STORE_DIMENSION = "Store"
+REPORT_TYPE_DIMENSION = "ReportType"
+# Per store and report type, emitted by the land and summarize steps.
 PARTITIONS_LANDED = "PartitionsLanded"  # 1 per partition
 ROWS_LANDED = "RowsLanded"
 BYTES_LANDED = "BytesLanded"

@@ -75,6 +75,8 @@ class TaskOrigin(ManifestPart):
 
 class Manifest(ManifestPart):
     # The descriptions are the manifests table's column comments in Glue.
+    store: str = Field(description="The store's id in the lake's configuration")
+    target_id: str = Field(description="The API's target id of the store (the account the report came from)")
     report_type: str = Field(description="Report type, e.g. ORDER_FEES")
     day: str = Field(description="UTC day of the partition, YYYY-MM-DD")
     task_id: str = Field(description="The API's report task id the partition was downloaded from")

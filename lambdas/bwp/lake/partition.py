@@ -1,10 +1,10 @@
 """One partition of the lake and every key of it: the one place that builds them and reads them back.
 
-A partition is a report type's UTC day. Its objects live in Hive-style folders that the Glue
-tables, the DuckDB views and the local lake directory all read, so the layout is written here
-once: ``<layer>/report_type=<type>/dt=<day>/...``, and the manifest ``manifests/report_type=<type>/dt=<day>.json``.
-A coordinate added to the partition (a store, say) is a field here and a folder level in
-``_folders``; nothing else spells a key.
+A partition is one store's report type on one UTC day. Its objects live in Hive-style folders
+that the Glue tables, the DuckDB views and the local lake directory all read, so the layout is
+written here once: ``<layer>/store=<id>/report_type=<type>/dt=<day>/...``, and the manifest
+``manifests/store=<id>/report_type=<type>/dt=<day>.json``. Every layer keeps one store's objects
+under ``<layer>/store=<id>/``: a departed store's data is found, and deleted, by that folder.
 """
 
 from __future__ import annotations
@@ -13,25 +13,62 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX, STAGING_PREFIX
+from bwp.lake.contract import (
+    CURATED_PREFIX,
+    MANIFESTS_PREFIX,
+    QUARANTINE_PREFIX,
+    REPORTS_PREFIX,
+    STAGING_PREFIX,
+)
 
-# A table location's files, relative to it (DuckDB and a local lake glob them).
-RAW_FILES = "dt=*/*.csv.gz"
-CURATED_FILES = "dt=*/*.parquet"
-MANIFEST_FILES = f"{MANIFESTS_PREFIX}report_type=*/dt=*.json"
+# Every layer whose keys carry the store: where one store's objects are.
+STORE_LAYERS = (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, STAGING_PREFIX)
+# Every manifest of the lake, relative to the lake's root (a local lake globs them).
+MANIFEST_FILES = f"{MANIFESTS_PREFIX}store=*/report_type=*/dt=*.json"
+# The partition keys of the tables, outermost first, as the Glue tables and DuckDB name them.
+PARTITION_KEYS = ("store", "dt")
 
-_MANIFEST_KEY = re.compile(r"report_type=(?P<type>[A-Z0-9_]+)/dt=(?P<day>\d{4}-\d{2}-\d{2})\.json$")
+_MANIFEST_KEY = re.compile(
+    r"store=(?P<store>[a-z0-9-]+)/report_type=(?P<type>[A-Z0-9_]+)/dt=(?P<day>\d{4}-\d{2}-\d{2})\.json$"
+)
 _DAY_FOLDER = re.compile(r"/dt=(?P<day>\d{4}-\d{2}-\d{2})/")
 _UNKNOWN_DAY = "unknown"
 
 
 @dataclass(frozen=True, order=True)
+class Series:
+    """One store's report type, day after day: what a table holds of one store."""
+
+    store: str
+    report_type: str
+
+    def __str__(self) -> str:
+        return f"{self.store} {self.report_type}"
+
+    def on(self, day: date) -> Partition:
+        return Partition(self.store, self.report_type, day)
+
+    def prefix(self, layer_prefix: str) -> str:
+        """The series' folder under a layer's prefix (``reports/``, ``curated/``, ...)."""
+        return f"{store_prefix(layer_prefix, self.store)}report_type={self.report_type}/"
+
+    def quarantine_key_without_day(self, name: str) -> str:
+        """Where an object of the series' table location that names no day is kept."""
+        return f"{self.prefix(QUARANTINE_PREFIX)}dt={_UNKNOWN_DAY}/{name}"
+
+
+@dataclass(frozen=True, order=True)
 class Partition:
+    store: str
     report_type: str
     day: date
 
     def __str__(self) -> str:
-        return f"{self.report_type} {self.day}"
+        return f"{self.store} {self.report_type} {self.day}"
+
+    @property
+    def series(self) -> Series:
+        return Series(self.store, self.report_type)
 
     @property
     def raw_key(self) -> str:
@@ -46,7 +83,7 @@ class Partition:
     @property
     def manifest_key(self) -> str:
         """The landing's record; its existence is what makes the day landed."""
-        return f"{MANIFESTS_PREFIX}{_folders(self.report_type)}dt={self.day}.json"
+        return f"{self.series.prefix(MANIFESTS_PREFIX)}dt={self.day}.json"
 
     def staging_key(self, name: str) -> str:
         """An object of a landing before it is published, beside the tables."""
@@ -60,32 +97,33 @@ class Partition:
     def of_manifest_key(cls, key: str) -> Partition | None:
         """The partition a manifest key names, or None for any other key."""
         match = _MANIFEST_KEY.search(key)
-        return cls(match["type"], date.fromisoformat(match["day"])) if match else None
+        return cls(match["store"], match["type"], date.fromisoformat(match["day"])) if match else None
 
     def _folder(self, layer_prefix: str) -> str:
-        return f"{table_location_prefix(layer_prefix, self.report_type)}dt={self.day}/"
+        return f"{self.series.prefix(layer_prefix)}dt={self.day}/"
 
     @property
     def _file_stem(self) -> str:
         return f"{self.report_type}_{self.day}"
 
 
-def _folders(report_type: str) -> str:
-    """The partition's folders above its day (``dt=``), which is the last."""
-    return f"report_type={report_type}/"
+def store_prefix(layer_prefix: str, store: str) -> str:
+    """One store's folder under a layer's prefix."""
+    return f"{layer_prefix}store={store}/"
 
 
-def table_location_prefix(layer_prefix: str, report_type: str) -> str:
-    """A report type's table location under a layer's prefix (``reports/`` or ``curated/``)."""
-    return f"{layer_prefix}{_folders(report_type)}"
+def table_files(layer_prefix: str, report_type: str, file_glob: str) -> str:
+    """A report type's files in a layer, every store and day, relative to the lake's root."""
+    return f"{layer_prefix}store=*/report_type={report_type}/dt=*/{file_glob}"
+
+
+def location_template(layer_prefix: str, report_type: str) -> str:
+    """A report type's partition folder in a layer, with the partition keys as Athena's
+    projection writes them (``${store}``, ``${dt}``)."""
+    return f"{layer_prefix}store=${{store}}/report_type={report_type}/dt=${{dt}}/"
 
 
 def day_of_key(key: str) -> date | None:
     """The day of a key inside a table location, or None if it names none."""
     match = _DAY_FOLDER.search(key)
     return date.fromisoformat(match["day"]) if match else None
-
-
-def quarantine_key_without_day(report_type: str, name: str) -> str:
-    """Where an object of a report type's table location that names no day is kept."""
-    return f"{table_location_prefix(QUARANTINE_PREFIX, report_type)}dt={_UNKNOWN_DAY}/{name}"

@@ -8,6 +8,7 @@ its defaults for the settings it shares from here too (``bwp_lake.infra.config``
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from datetime import date
@@ -16,8 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 from pydantic_core import to_jsonable_python
 
-from bwp.errors import InvalidSettings
+from bwp.errors import InvalidSettings, StoreNotConfigured
 from bwp.lake.contract import API_CONCURRENT_TASKS, NAMESPACE, SERVICE
+from bwp.lake.stores import StoreConfig
 
 
 class Settings(BaseModel):
@@ -27,7 +29,8 @@ class Settings(BaseModel):
     # Written as a person writes it (cdk.json shows this default); validated into a URL all the same.
     api_base_url: HttpUrl = Field("https://api.buywithprime.amazon.com", alias="BWP_API_URL", validate_default=True)
     api_version: str = Field("2024-11-01", alias="BWP_API_VERSION", pattern=r"^\d{4}-\d{2}-\d{2}$")
-    credentials_secret_id: str = Field(alias="BWP_CREDENTIALS_SECRET", min_length=1)
+    # The stores served, each with its credentials secret: the functions read no other secret.
+    stores: tuple[StoreConfig, ...] = Field(alias="BWP_STORES", min_length=1)
     lake_bucket: str = Field(alias="LAKE_BUCKET", min_length=3)
     state_table: str = Field(alias="STATE_TABLE", min_length=3)
     # Tasks in progress count against the API's limit per target id, whoever started them.
@@ -41,6 +44,35 @@ class Settings(BaseModel):
     read_timeout_seconds: float = Field(30.0, alias="HTTP_READ_TIMEOUT_SECONDS", gt=0)
     # The first day the lake's tables project: a day before it would land where no query sees it.
     projection_start_date: date = Field(date(2024, 1, 1), alias="PROJECTION_START_DATE")
+
+    @field_validator("stores", mode="before")
+    @classmethod
+    def _stores_from_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError("must be a JSON array of stores ({id, secretId[, reportTypes]})") from None
+        return value
+
+    @field_validator("stores")
+    @classmethod
+    def _one_entry_per_store(cls, value: tuple[StoreConfig, ...]) -> tuple[StoreConfig, ...]:
+        ids = [store.id for store in value]
+        if repeated := sorted({store_id for store_id in ids if ids.count(store_id) > 1}):
+            raise ValueError(f"each store is configured once; repeated: {', '.join(repeated)}")
+        return value
+
+    def store(self, store_id: str) -> StoreConfig:
+        """A configured store, by id."""
+        for store in self.stores:
+            if store.id == store_id:
+                return store
+        raise StoreNotConfigured(f"store {store_id!r} is not configured; configured: {', '.join(self.store_ids)}")
+
+    @property
+    def store_ids(self) -> list[str]:
+        return [store.id for store in self.stores]
 
     @field_validator("download_host_allowlist", mode="before")
     @classmethod
@@ -69,8 +101,10 @@ class Settings(BaseModel):
 
     def to_env(self) -> dict[str, str]:
         """Every setting under its alias, written so that ``from_env`` reads back these settings."""
+        values = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         return {
-            type(self).model_fields[name].alias or name: _env_value(value) for name, value in self.model_dump().items()
+            field.alias or name: _env_value(values[field.alias or name])
+            for name, field in type(self).model_fields.items()
         }
 
     @classmethod
@@ -96,8 +130,10 @@ class Settings(BaseModel):
 def _env_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ",".join(value)
+    if isinstance(value, list):
+        # A list of plain values is written as the comma-separated list a person writes; a list of
+        # objects (the stores) as JSON.
+        return json.dumps(value, separators=(",", ":")) if any(isinstance(v, dict) for v in value) else ",".join(value)
     return str(value)
 
 

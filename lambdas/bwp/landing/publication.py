@@ -25,7 +25,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bwp.lake.contract import CURATED_PREFIX, REPORTS_PREFIX
-from bwp.lake.partition import Partition, day_of_key, quarantine_key_without_day, table_location_prefix
+from bwp.lake.partition import Partition, Series, day_of_key
 from bwp.lake.settings import Settings
 from bwp.observability import logger
 
@@ -85,19 +85,19 @@ def discard(s3, bucket: str, *keys: str) -> None:
 
 
 def withdraw_unlanded(
-    s3, settings: Settings, landed: Mapping[str, set[date]], report_types: Iterable[str], now: datetime
+    s3, settings: Settings, landed: Mapping[Series, set[date]], series: Iterable[Series], now: datetime
 ) -> list[str]:
     """Take out of the table locations every object of a day without a manifest that no landing
     can still be publishing: a raw report goes under quarantine/ first, a curated file is deleted
     (it is made again from the raw report). The keys taken out."""
     withdrawn = []
-    for report_type in report_types:
+    for one in series:
         for layer in (REPORTS_PREFIX, CURATED_PREFIX):
-            for item in _objects(s3, settings.lake_bucket, table_location_prefix(layer, report_type)):
+            for item in _objects(s3, settings.lake_bucket, one.prefix(layer)):
                 day = day_of_key(item["Key"])
-                if day in landed.get(report_type, set()) or item["LastModified"] > now - PUBLISHING_GRACE:
+                if day in landed.get(one, set()) or item["LastModified"] > now - PUBLISHING_GRACE:
                     continue
-                _withdraw(s3, settings, report_type, day, item["Key"], keep=layer == REPORTS_PREFIX)
+                _withdraw(s3, settings, one, day, item["Key"], keep=layer == REPORTS_PREFIX)
                 withdrawn.append(item["Key"])
     if withdrawn:
         logger.warning("objects of days that did not land taken out of the tables", extra={"keys": withdrawn})
@@ -109,17 +109,13 @@ def _objects(s3, bucket: str, prefix: str) -> Iterable[dict]:
         yield from page.get("Contents", [])
 
 
-def _withdraw(s3, settings: Settings, report_type: str, day: date | None, key: str, *, keep: bool) -> None:
+def _withdraw(s3, settings: Settings, series: Series, day: date | None, key: str, *, keep: bool) -> None:
     # The version read now is the one kept and deleted: a landing that publishes the day meanwhile
     # writes a newer version, which stays.
     version = s3.head_object(Bucket=settings.lake_bucket, Key=key).get("VersionId")
     source = {"Bucket": settings.lake_bucket, "Key": key, **({"VersionId": version} if version else {})}
     if keep:
         name = f"unlanded.{uuid.uuid4().hex[:12]}.{key.rsplit('/', 1)[-1]}"
-        kept = (
-            quarantine_key_without_day(report_type, name)
-            if day is None
-            else Partition(report_type, day).quarantine_key(name)
-        )
+        kept = series.quarantine_key_without_day(name) if day is None else series.on(day).quarantine_key(name)
         s3.copy(source, settings.lake_bucket, kept, ExtraArgs=_CHECKSUM, Config=_COPY)
     s3.delete_object(**source)

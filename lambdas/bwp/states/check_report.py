@@ -15,7 +15,7 @@ from bwp.coordination import TaskLedger
 from bwp.lake import contract
 from bwp.lake.settings import Settings
 from bwp.models import CheckReportEvent, ReportProgress, ReportStatus
-from bwp.observability import logger, metrics
+from bwp.observability import add_series_dimensions, logger, metrics
 from bwp.states.report_tasks import merchant_slots, next_wait
 
 
@@ -47,7 +47,7 @@ def check_report(
             slots.release(previous.slot, task_id=task.task_id)
             progress = progress.model_copy(update={"slot": None})
     if task.status == ReportStatus.COMPLETED:
-        metrics.add_dimension(name="ReportType", value=previous.report_type)
+        add_series_dimensions(metrics, window.partition.series)
         metrics.add_metric(name=contract.REPORT_POLLS, unit="Count", value=polls)
         return progress
     if task.status == ReportStatus.FAILED:

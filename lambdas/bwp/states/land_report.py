@@ -20,14 +20,14 @@ from bwp.clock import Clock, iso_utc, seconds_between
 from bwp.coordination import TaskLedger
 from bwp.lake import contract
 from bwp.lake.manifest import CuratedFile, Download, Drift, Manifest, TaskOrigin, Timings
-from bwp.lake.partition import Partition
+from bwp.lake.partition import Partition, Series
 from bwp.lake.schemas import ReportSchema, schema_for
 from bwp.lake.settings import Settings
 from bwp.landing.curated import CuratedResult, write_curated
 from bwp.landing.publication import StagedWindow, discard, publish, quarantine
 from bwp.landing.raw import LandingResult, land_download
 from bwp.models import LandReportEvent, ReportStatus, WindowLanded
-from bwp.observability import logger, metrics
+from bwp.observability import add_series_dimensions, logger, metrics
 
 
 def land_report(
@@ -74,6 +74,8 @@ def land_report(
     curated_seconds = round(time.monotonic() - clock_started - landing_seconds, 3)
     generation_seconds = seconds_between(report.request_time, report.last_updated_time)
     manifest = Manifest(
+        store=window.store,
+        target_id=client.target_id,
         report_type=window.report_type,
         day=day,
         task_id=report.task_id,
@@ -117,8 +119,9 @@ def land_report(
     discard(s3, settings.lake_bucket, staged.raw, staged.curated)
     ledger.record_status(partition, report.task_id, ReportStatus.LANDED)
     _log_what_the_tables_do_not_show(partition, landed, curated)
-    _emit_landing_metrics(window.report_type, landed.rows, landed.bytes_out, generation_seconds)
+    _emit_landing_metrics(window.partition.series, landed.rows, landed.bytes_out, generation_seconds)
     return WindowLanded(
+        store=window.store,
         report_type=window.report_type,
         day=window.day,
         rows=landed.rows,
@@ -162,7 +165,7 @@ def _curate(
 
 def _log_what_the_tables_do_not_show(partition: Partition, landed: LandingResult, curated: CuratedResult) -> None:
     """The landed day's drift, mended text and skipped records, which a table shows only as NULLs."""
-    where = {"report_type": partition.report_type, "day": partition.day.isoformat()}
+    where = {"store": partition.store, "report_type": partition.report_type, "day": partition.day.isoformat()}
     if landed.drift:
         logger.error(
             "report header differs from the registry; landed anyway",
@@ -180,8 +183,8 @@ def _log_what_the_tables_do_not_show(partition: Partition, landed: LandingResult
         )
 
 
-def _emit_landing_metrics(report_type: str, rows: int, bytes_out: int, generation_seconds: float | None) -> None:
-    metrics.add_dimension(name="ReportType", value=report_type)
+def _emit_landing_metrics(series: Series, rows: int, bytes_out: int, generation_seconds: float | None) -> None:
+    add_series_dimensions(metrics, series)
     metrics.add_metric(name=contract.ROWS_LANDED, unit="Count", value=rows)
     metrics.add_metric(name=contract.BYTES_LANDED, unit="Bytes", value=bytes_out)
     metrics.add_metric(name=contract.PARTITIONS_LANDED, unit="Count", value=1)

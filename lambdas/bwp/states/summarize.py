@@ -18,10 +18,11 @@ from bwp.errors import readable_cause
 from bwp.freshness import hours_since_last_landing
 from bwp.gaps import Gap, find_gaps, landed_days, manifests_in_s3
 from bwp.lake import contract
+from bwp.lake.partition import Series
 from bwp.lake.settings import Settings
 from bwp.landing.publication import withdraw_unlanded
 from bwp.models import WINDOW_RESULT, RunReport, SummarizeEvent, Summary, Window, WindowFailed, WindowLanded
-from bwp.observability import logger
+from bwp.observability import add_series_dimensions, logger
 
 MAX_FAILURES_NAMED = 50
 SUMMARY_SAMPLE = 20  # failed and drifted windows named in Summarize's output; the report has all
@@ -34,6 +35,8 @@ def summarize(
     child caught, failed in a way it could not (its execution failed, timed out or was stopped),
     or never run. Failures go to the ledger; the full report goes to the bucket."""
     landed, failed = window_outcomes(s3, event)
+    # The windows of stores Plan windows could not serve (their credentials refused, their API down).
+    failed.extend(runs.read_refused(s3, settings.lake_bucket, event.execution_name))
     ledger = TaskLedger(table, clock)
     # Remembered beyond this execution, so that `bwp-lake gaps` can say why a day is missing.
     for failure in failed:
@@ -44,13 +47,12 @@ def summarize(
             event.execution_id,
         )
     failure_lines = sorted(
-        f"{f.window.report_type} {f.window.day}: FAILED after {f.attempts} attempt(s): {f.error}: "
-        f"{readable_cause(f.cause)}"
+        f"{f.window.partition}: FAILED after {f.attempts} attempt(s): {f.error}: {readable_cause(f.cause)}"
         for f in failed
     )
     lines = sorted(
         [
-            f"{r.report_type} {r.day}: landed {r.rows} rows, {r.bytes_out} bytes"
+            f"{r.store} {r.report_type} {r.day}: landed {r.rows} rows, {r.bytes_out} bytes"
             + (f" (header drift: {json.dumps(r.drift)})" if r.drift else "")
             for r in landed
         ]
@@ -60,23 +62,22 @@ def summarize(
     if failed:
         # The message becomes the execution's cause, which Step Functions caps at 32,768 characters.
         named = failed[:MAX_FAILURES_NAMED]
-        names = "; ".join(
-            f"{f.window.report_type} {f.window.day} ({f.error}: {readable_cause(f.cause)[:200]})" for f in named
-        )
+        names = "; ".join(f"{f.window.partition} ({f.error}: {readable_cause(f.cause)[:200]})" for f in named)
         more = f"; and {len(failed) - len(named)} more" if len(failed) > len(named) else ""
-        message = f"{len(failed)} of {windows} windows failed: {names}{more}"
+        message = f"{len(failed)} of {windows} windows failed ({_per_store(event, landed, failed)}): {names}{more}"
     else:
         message = f"all {len(landed)} windows landed"
     manifests = manifests_in_s3(s3, settings.lake_bucket)
     landed_now = landed_days(item["Key"] for item in manifests)
+    series = [one for store in event.stores for one in store.series]
     with transient_aws_errors("taking objects of days that did not land out of the tables"):
-        withdraw_unlanded(s3, settings, landed_now, event.report_types, clock())
-    gaps = find_gaps(landed_now, event.report_types, event.coverage_from, event.end_day)
-    _emit_gap_metrics(event.report_types, gaps)
-    _emit_freshness_metrics(event.report_types, manifests, clock())
+        withdraw_unlanded(s3, settings, landed_now, series, clock())
+    gaps = find_gaps(landed_now, series, event.coverage_from, event.end_day)
+    _emit_gap_metrics(series, gaps)
+    _emit_freshness_metrics(series, manifests, clock())
     if gaps:
         message += f"; {len(gaps)} partition(s) since {event.coverage_from} still missing (bwp-lake gaps lists them)"
-    drifted = sorted(f"{r.report_type} {r.day}" for r in landed if r.drift)
+    drifted = sorted(f"{r.store} {r.report_type} {r.day}" for r in landed if r.drift)
     report = RunReport(
         execution_id=event.execution_id,
         windows=windows,
@@ -152,24 +153,34 @@ def _outcome_of(child: runs.ChildResult, window: Window) -> WindowLanded | Windo
     )
 
 
-def _emit_gap_metrics(report_types: list[str], gaps: list[Gap]) -> None:
-    """One PartitionsMissing datapoint per report type, zero included, so the gap alarm can clear."""
-    for report_type in report_types:
-        missing = sum(1 for gap in gaps if gap.report_type == report_type)
-        _emit_report_type_metric(contract.PARTITIONS_MISSING, report_type, missing, MetricUnit.Count)
+def _per_store(event: SummarizeEvent, landed: list[WindowLanded], failed: list[WindowFailed]) -> str:
+    """Each store's own outcome, so that a healthy store's run reads as one."""
+    outcome = []
+    for store in (scope.store for scope in event.stores):
+        failures = sum(1 for f in failed if f.window.store == store)
+        landings = sum(1 for r in landed if r.store == store)
+        outcome.append(f"{store}: {failures} failed" if failures else f"{store}: all {landings} landed")
+    return "; ".join(outcome)
 
 
-def _emit_freshness_metrics(report_types: list[str], manifests: list[dict], now: datetime) -> None:
-    """Hours since each report type last landed; nothing for one that never did, so that a new
-    deployment's freshness alarm stays quiet until its first landing."""
-    for report_type in report_types:
-        hours = hours_since_last_landing(manifests, report_type, now)
+def _emit_gap_metrics(series: list[Series], gaps: list[Gap]) -> None:
+    """One PartitionsMissing datapoint per series, zero included, so the gap alarm can clear."""
+    for one in series:
+        missing = sum(1 for gap in gaps if (gap.store, gap.report_type) == (one.store, one.report_type))
+        _emit_series_metric(contract.PARTITIONS_MISSING, one, missing, MetricUnit.Count)
+
+
+def _emit_freshness_metrics(series: list[Series], manifests: list[dict], now: datetime) -> None:
+    """Hours since each series last landed; nothing for one that never did, so that a new store's
+    freshness alarm stays quiet until its first landing."""
+    for one in series:
+        hours = hours_since_last_landing(manifests, one, now)
         if hours is not None:
-            _emit_report_type_metric(contract.HOURS_SINCE_LAST_LANDING, report_type, hours, MetricUnit.NoUnit)
+            _emit_series_metric(contract.HOURS_SINCE_LAST_LANDING, one, hours, MetricUnit.NoUnit)
 
 
-def _emit_report_type_metric(name: str, report_type: str, value: float, unit: MetricUnit) -> None:
-    # A metric set has one set of dimensions: each report type's figure is a metric of its own.
+def _emit_series_metric(name: str, series: Series, value: float, unit: MetricUnit) -> None:
+    # A metric set has one set of dimensions: each series' figure is a metric of its own.
     with single_metric(
         name=name,
         unit=unit,
@@ -177,4 +188,4 @@ def _emit_report_type_metric(name: str, report_type: str, value: float, unit: Me
         namespace=contract.NAMESPACE,
         default_dimensions={"service": contract.SERVICE},
     ) as metric:
-        metric.add_dimension(name="ReportType", value=report_type)
+        add_series_dimensions(metric, series)
