@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterator
 
 import boto3
@@ -38,7 +40,11 @@ def state_table(aws):
     return create_state_table()
 
 
+STORE = "acme"  # the one store of the tests that need one
+STORES_ENV = json.dumps([{"id": STORE, "secretId": "s"}])
+
+
 def settings_with(**environment: str) -> Settings:
     return Settings.from_env(
-        {"BWP_CREDENTIALS_SECRET": "s", "LAKE_BUCKET": LAKE_BUCKET, "STATE_TABLE": "bwp-local-state", **environment}
+        {"BWP_STORES": STORES_ENV, "LAKE_BUCKET": LAKE_BUCKET, "STATE_TABLE": "bwp-local-state", **environment}
     )

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from bwp.aws import transient_aws_errors
 from bwp.lake.contract import PLANS_PREFIX, SUMMARIES_PREFIX
 from bwp.models import ObjectLocation, RunReport, Window, WindowFailed
@@ -74,8 +76,14 @@ def write_refused(s3, bucket: str, execution_name: str, refused: list[WindowFail
 
 
 def read_refused(s3, bucket: str, execution_name: str) -> Iterator[WindowFailed]:
-    """The windows Plan windows refused."""
-    for item in _array_items(s3, ObjectLocation(bucket=bucket, key=refused_key(execution_name))):
+    """The windows Plan windows refused; none when it wrote no such list (a plan of an earlier version)."""
+    try:
+        items = list(_array_items(s3, ObjectLocation(bucket=bucket, key=refused_key(execution_name))))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+        items = []
+    for item in items:
         yield WindowFailed.model_validate(item)
 
 

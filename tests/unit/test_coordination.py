@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from bwp import errors
 from bwp.coordination import SLOT_LEASE, WAITER_LEASE, LedgerEntry, TaskLedger, TaskSlots
-from bwp.lake.partition import Partition
+from bwp.lake.partition import Partition, Series
 
 START = datetime(2024, 8, 25, 6, 0, tzinfo=UTC)
 DAY = date(2024, 8, 22)
-FEES_DAY = Partition("ORDER_FEES", DAY)
+STORE = "acme"
+FEES_DAY = Partition(STORE, "ORDER_FEES", DAY)
 
 
 class Clock:
@@ -159,19 +160,19 @@ def test_the_ledger_keeps_the_task_and_its_status_and_forgets_the_failure_once_l
     ledger.record_status(FEES_DAY, "ORDER_FEES:1", "LANDED")
     landed = ledger.find(FEES_DAY)
     assert (landed.status, landed.last_error) == ("LANDED", None)
-    assert [e.day for e in ledger.entries("ORDER_FEES")] == [DAY]
-    assert ledger.find(Partition("USER_EVENTS", DAY)) is None
+    assert [e.day for e in ledger.entries(Series(STORE, "ORDER_FEES"))] == [DAY]
+    assert ledger.find(Partition(STORE, "USER_EVENTS", DAY)) is None
 
 
 def test_the_ledger_names_where_a_report_that_could_not_be_curated_is_kept_until_the_day_lands(state_table, clock):
     # given a window whose report could not be curated
     ledger = TaskLedger(state_table, clock)
     ledger.record_started(FEES_DAY, "ORDER_FEES:1", "arn:execution:a", 1)
-    ledger.record_quarantine(FEES_DAY, "ORDER_FEES:1", "quarantine/report_type=ORDER_FEES/dt=2024-08-22/a")
+    ledger.record_quarantine(FEES_DAY, "ORDER_FEES:1", FEES_DAY.quarantine_key("a"))
     # and a late write for a task the window no longer has
     ledger.record_quarantine(FEES_DAY, "ORDER_FEES:old", "quarantine/elsewhere")
     # then the ledger names where this task's report is kept
-    assert ledger.find(FEES_DAY).quarantine_key == "quarantine/report_type=ORDER_FEES/dt=2024-08-22/a"
+    assert ledger.find(FEES_DAY).quarantine_key == FEES_DAY.quarantine_key("a")
     # and forgets it once the day lands
     ledger.record_status(FEES_DAY, "ORDER_FEES:1", "LANDED")
     assert ledger.find(FEES_DAY).quarantine_key is None
@@ -190,5 +191,5 @@ def test_the_ledger_names_where_a_report_that_could_not_be_curated_is_kept_until
     ],
 )
 def test_only_a_task_that_can_still_serve_its_window_may_be_adopted(status, age, adoptable):
-    entry = LedgerEntry("ORDER_FEES", DAY, "ORDER_FEES:1", status, (START - age).isoformat(), "a", None, None)
+    entry = LedgerEntry(STORE, "ORDER_FEES", DAY, "ORDER_FEES:1", status, (START - age).isoformat(), "a", None, None)
     assert entry.may_be_adopted(START) is adoptable

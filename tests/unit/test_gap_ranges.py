@@ -12,7 +12,7 @@ def day(n: int) -> date:
 
 
 def test_consecutive_missing_days_join_and_a_landed_day_between_splits_them():
-    gaps = [Gap("USER_EVENTS", day(n)) for n in (2, 3, 4, 6)]
+    gaps = [Gap("acme", "USER_EVENTS", day(n)) for n in (2, 3, 4, 6)]
     assert gap_ranges(gaps) == [
         GapRange("USER_EVENTS", day(2), day(4), None),
         GapRange("USER_EVENTS", day(6), day(6), None),
@@ -21,11 +21,11 @@ def test_consecutive_missing_days_join_and_a_landed_day_between_splits_them():
 
 def test_a_failure_keeps_its_own_range_and_identical_causes_join():
     gaps = [
-        Gap("ORDER_FEES", day(1)),
-        Gap("ORDER_FEES", day(2), "ReportFailed: A"),
-        Gap("ORDER_FEES", day(3), "ReportFailed: A"),
-        Gap("ORDER_FEES", day(4), "ReportFailed: B"),
-        Gap("ORDER_FEES", day(5)),
+        Gap("acme", "ORDER_FEES", day(1)),
+        Gap("acme", "ORDER_FEES", day(2), "ReportFailed: A"),
+        Gap("acme", "ORDER_FEES", day(3), "ReportFailed: A"),
+        Gap("acme", "ORDER_FEES", day(4), "ReportFailed: B"),
+        Gap("acme", "ORDER_FEES", day(5)),
     ]
     assert [r.describe() for r in gap_ranges(gaps)] == [
         "ORDER_FEES 2024-08-01 missing",
@@ -36,5 +36,5 @@ def test_a_failure_keeps_its_own_range_and_identical_causes_join():
 
 
 def test_the_same_days_of_two_report_types_stay_apart():
-    gaps = [Gap("ORDER_FEES", day(1)), Gap("USER_EVENTS", day(2))]
+    gaps = [Gap("acme", "ORDER_FEES", day(1)), Gap("acme", "USER_EVENTS", day(2))]
     assert [r.report_type for r in gap_ranges(gaps)] == ["ORDER_FEES", "USER_EVENTS"]

@@ -1,6 +1,9 @@
 """Expected generation times from the manifests' own records."""
 
+from datetime import date
+
 from bwp.generation import MIN_SAMPLES, Sample, expected_generation, recent_manifest_keys, sample_of
+from bwp.lake.partition import Partition
 from bwp.models import ExpectedGeneration
 
 
@@ -30,9 +33,9 @@ def test_a_manifest_without_a_generation_time_is_no_sample():
 
 
 def test_only_the_latest_days_of_the_report_type_are_read():
-    keys = [f"manifests/report_type=ORDER_FEES/dt=2024-08-{day:02d}.json" for day in (3, 1, 2)]
-    keys += ["manifests/report_type=USER_EVENTS/dt=2024-08-09.json", "manifests/other.txt"]
+    keys = [Partition("acme", "ORDER_FEES", date(2024, 8, day)).manifest_key for day in (3, 1, 2)]
+    keys += [Partition("acme", "USER_EVENTS", date(2024, 8, 9)).manifest_key, "manifests/other.txt"]
     assert recent_manifest_keys(keys, "ORDER_FEES", limit=2) == [
-        "manifests/report_type=ORDER_FEES/dt=2024-08-02.json",
-        "manifests/report_type=ORDER_FEES/dt=2024-08-03.json",
+        Partition("acme", "ORDER_FEES", date(2024, 8, 2)).manifest_key,
+        Partition("acme", "ORDER_FEES", date(2024, 8, 3)).manifest_key,
     ]

@@ -2,10 +2,10 @@
 
 from datetime import UTC, date, datetime, timedelta
 
-from bwp.lake.partition import Partition
+from bwp.lake.partition import Partition, Series
 from bwp.landing.publication import PUBLISHING_GRACE, withdraw_unlanded
 
-from tests.moto_account import LAKE_BUCKET, settings_with
+from tests.moto_account import LAKE_BUCKET, STORE, settings_with
 
 LANDED_DAY, UNLANDED_DAY = "2024-08-21", "2024-08-22"
 
@@ -25,30 +25,34 @@ def test_objects_of_a_day_without_manifest_are_taken_out_once_no_landing_can_be_
     s3.put_bucket_versioning(Bucket=LAKE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     settings = settings_with()
     for day in (LANDED_DAY, UNLANDED_DAY):
-        put(s3, Partition("ORDER_FEES", date.fromisoformat(day)).raw_key, f"raw {day}".encode())
-        put(s3, Partition("ORDER_FEES", date.fromisoformat(day)).curated_key, f"parquet {day}".encode())
-    put(s3, Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).manifest_key, b"{}\n")
-    landed = {"ORDER_FEES": {date.fromisoformat(LANDED_DAY)}}
+        put(s3, Partition(STORE, "ORDER_FEES", date.fromisoformat(day)).raw_key, f"raw {day}".encode())
+        put(s3, Partition(STORE, "ORDER_FEES", date.fromisoformat(day)).curated_key, f"parquet {day}".encode())
+    put(s3, Partition(STORE, "ORDER_FEES", date.fromisoformat(LANDED_DAY)).manifest_key, b"{}\n")
+    landed = {Series(STORE, "ORDER_FEES"): {date.fromisoformat(LANDED_DAY)}}
     before = objects(s3)
     now = datetime.now(UTC)
     # when a summary runs while a landing could still be publishing them, then nothing moves
-    assert withdraw_unlanded(s3, settings, landed, ["ORDER_FEES", "USER_EVENTS"], now) == []
+    assert (
+        withdraw_unlanded(s3, settings, landed, [Series(STORE, "ORDER_FEES"), Series(STORE, "USER_EVENTS")], now) == []
+    )
     assert objects(s3) == before
     # when a summary runs once none can
-    withdrawn = withdraw_unlanded(s3, settings, landed, ["ORDER_FEES"], now + PUBLISHING_GRACE + timedelta(minutes=1))
+    withdrawn = withdraw_unlanded(
+        s3, settings, landed, [Series(STORE, "ORDER_FEES")], now + PUBLISHING_GRACE + timedelta(minutes=1)
+    )
     # then both objects of the unlanded day left the tables, and the landed day is untouched
     assert sorted(withdrawn) == sorted(
         [
-            Partition("ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).raw_key,
-            Partition("ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).curated_key,
+            Partition(STORE, "ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).raw_key,
+            Partition(STORE, "ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).curated_key,
         ]
     )
     assert {key for key in objects(s3) if not key.startswith("quarantine/")} == {
-        Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).raw_key,
-        Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).curated_key,
-        Partition("ORDER_FEES", date.fromisoformat(LANDED_DAY)).manifest_key,
+        Partition(STORE, "ORDER_FEES", date.fromisoformat(LANDED_DAY)).raw_key,
+        Partition(STORE, "ORDER_FEES", date.fromisoformat(LANDED_DAY)).curated_key,
+        Partition(STORE, "ORDER_FEES", date.fromisoformat(LANDED_DAY)).manifest_key,
     }
     # and the raw report's bytes are kept under quarantine/, named for its day
     ((kept, body),) = objects(s3, "quarantine/").items()
-    assert kept.startswith(f"quarantine/report_type=ORDER_FEES/dt={UNLANDED_DAY}/unlanded.")
+    assert kept.startswith(Partition(STORE, "ORDER_FEES", date.fromisoformat(UNLANDED_DAY)).quarantine_key("unlanded."))
     assert body == f"raw {UNLANDED_DAY}".encode()

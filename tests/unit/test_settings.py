@@ -12,7 +12,14 @@ def test_the_environment_an_engine_writes_reads_back_as_the_same_settings():
     written = Settings.of(
         api_base_url="http://127.0.0.1:8123/api",
         api_version="2025-01-31",
-        credentials_secret_id="arn:aws:secretsmanager:us-east-1:1:secret:x",
+        stores=[
+            {"id": "acme", "secretId": "arn:aws:secretsmanager:us-east-1:1:secret:acme"},
+            {
+                "id": "acme-eu",
+                "secretId": "arn:aws:secretsmanager:us-east-1:1:secret:eu",
+                "reportTypes": ["ORDER_FEES"],
+            },
+        ],
         lake_bucket="a-bucket",
         state_table="a-table",
         task_slots=2,
@@ -33,4 +40,29 @@ def test_the_environment_an_engine_writes_reads_back_as_the_same_settings():
 
 def test_an_engine_is_refused_a_setting_as_a_function_would_refuse_it():
     with pytest.raises(InvalidSettings, match="task_slots"):
-        Settings.of(credentials_secret_id="s", lake_bucket="a-bucket", state_table="a-table", task_slots=6)
+        Settings.of(stores=[{"id": "a", "secretId": "s"}], lake_bucket="a-bucket", state_table="a-table", task_slots=6)
+
+
+@pytest.mark.parametrize(
+    ("stores", "problem"),
+    [
+        ([], "stores: Tuple should have at least 1 item"),
+        ([{"id": "Acme", "secretId": "s"}], "stores: String should match pattern"),
+        ([{"id": "a", "secretId": "s"}, {"id": "a", "secretId": "t"}], "each store is configured once; repeated: a"),
+        ([{"id": "a", "secretId": "s", "reportTypes": ["ORDERS"]}], "unknown report type(s) ORDERS"),
+        ("not json", "must be a JSON array of stores"),
+    ],
+)
+def test_a_store_configuration_that_cannot_serve_is_refused_at_cold_start_naming_the_problem(stores, problem):
+    with pytest.raises(InvalidSettings) as refused:
+        Settings.of(stores=stores, lake_bucket="a-bucket", state_table="a-table")
+    assert problem in str(refused.value)
+
+
+def test_a_store_is_found_by_id_and_one_not_configured_is_named_with_the_configured_ones():
+    from bwp.errors import StoreNotConfigured
+
+    settings = Settings.of(stores=[{"id": "a", "secretId": "s"}], lake_bucket="a-bucket", state_table="a-table")
+    assert settings.store("a").secret_id == "s"
+    with pytest.raises(StoreNotConfigured, match="store 'b' is not configured; configured: a"):
+        settings.store("b")

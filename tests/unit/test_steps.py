@@ -19,11 +19,15 @@ from bwp.models import (
 )
 from bwp.states import check_report, plan_windows, summarize
 
-from tests.moto_account import settings_with
+from tests.moto_account import STORE, settings_with
 
 NOW = datetime(2024, 8, 25, 6, 0, tzinfo=UTC)
 WINDOW = Window(
-    report_type="ORDER_FEES", day=date(2024, 8, 22), start_date="2024-08-22T00:00:00Z", end_date="2024-08-23T00:00:00Z"
+    store=STORE,
+    report_type="ORDER_FEES",
+    day=date(2024, 8, 22),
+    start_date="2024-08-22T00:00:00Z",
+    end_date="2024-08-23T00:00:00Z",
 )
 
 
@@ -59,16 +63,25 @@ def lake(state_table):
     return s3
 
 
-def plan(request, lake, *, api=None, projection_start="2024-01-01", started="2024-08-25T06:00:00Z"):
-    """The state's output, and the windows in the plan object it points at."""
-    event = PlanWindowsEvent(request=request, execution_start_time=started, execution_name="run-1")
-    settings = settings_with(PROJECTION_START_DATE=projection_start)
-    run = plan_windows.plan(api or CredentialsCheck(), lake, settings, event)
+def plan(
+    request, lake, *, api=None, table=None, projection_start="2024-01-01", started="2024-08-25T06:00:00Z", **environment
+):
+    """The state's output, and the windows in the plan object it points at. ``api`` answers for
+    every store, or is a mapping of store id -> its API."""
+    event = PlanWindowsEvent(
+        request=request, execution_start_time=started, execution_id="arn:run-1", execution_name="run-1"
+    )
+    settings = settings_with(PROJECTION_START_DATE=projection_start, **environment)
+    apis = api if isinstance(api, dict) else {}
+    table = table if table is not None else boto3.resource("dynamodb", region_name="us-east-1").Table("bwp-local-state")
+    run = plan_windows.plan(
+        lambda store: apis.get(store) or api or CredentialsCheck(), lake, table, settings, lambda: NOW, event
+    )
     return run, list(runs.read_plan(lake, run.plan))
 
 
 def land_manifest(lake, report_type, day, body=b"{}"):
-    key = f"manifests/report_type={report_type}/dt={day}.json"
+    key = Partition(STORE, report_type, date.fromisoformat(str(day))).manifest_key
     lake.put_object(Bucket="lake", Key=key, Body=body)
 
 
@@ -112,7 +125,9 @@ def test_plan_refuses_bad_input_before_it_reads_the_lake_or_asks_for_a_token():
 
     # when the input asks for an end before its start, then it is refused, naming the fields
     with pytest.raises(errors.InvalidExecutionInput, match="startDate .* must be before endDate"):
-        plan({"startDate": "2024-08-20", "endDate": "2024-08-10"}, Untouchable(), api=Untouchable())
+        plan(
+            {"startDate": "2024-08-20", "endDate": "2024-08-10"}, Untouchable(), api=Untouchable(), table=Untouchable()
+        )
 
 
 def test_plan_checks_the_credentials_once_and_a_refusal_fails_the_whole_run(lake):
@@ -122,6 +137,70 @@ def test_plan_checks_the_credentials_once_and_a_refusal_fails_the_whole_run(lake
     refused = CredentialsCheck(errors.AccessDeniedException("token request refused (HTTP 401, invalid_client)"))
     with pytest.raises(errors.AccessDeniedException, match="invalid_client"):
         plan({"lookbackDays": 7}, lake, api=refused)
+
+
+TWO_STORES = json.dumps([{"id": "acme", "secretId": "s1"}, {"id": "globex", "secretId": "s2"}])
+
+
+def test_a_store_whose_credentials_are_refused_is_not_served_and_its_windows_are_recorded_failed(lake, state_table):
+    # given two stores, globex's credentials refused by the API
+    refused = CredentialsCheck(errors.AccessDeniedException("token request refused (HTTP 401, invalid_client)"))
+    apis = {"acme": CredentialsCheck(), "globex": refused}
+    # when a run of both plans two days
+    result, windows = plan({"lookbackDays": 2}, lake, api=apis, BWP_STORES=TWO_STORES)
+    # then only acme's windows go to the Map, and the Map still runs five per store asked for
+    assert {w.store for w in windows} == {"acme"}
+    assert (result.windows, result.max_concurrency) == (4, 10)
+    # and globex's four windows are the run's failures, each with the refusal naming the store
+    failures = list(runs.read_refused(lake, "lake", "run-1"))
+    assert sorted((f.window.store, f.window.report_type, str(f.window.day)) for f in failures) == [
+        ("globex", "ORDER_FEES", "2024-08-23"),
+        ("globex", "ORDER_FEES", "2024-08-24"),
+        ("globex", "USER_EVENTS", "2024-08-23"),
+        ("globex", "USER_EVENTS", "2024-08-24"),
+    ]
+    assert {(f.error, f.cause) for f in failures} == {
+        ("AccessDeniedException", "store globex: token request refused (HTTP 401, invalid_client)")
+    }
+    # and the ledger remembers why globex's days are missing, for bwp-lake gaps
+    entry = TaskLedger(state_table, clock.utc_now).find(Partition("globex", "ORDER_FEES", date(2024, 8, 24)))
+    assert entry.last_error == "AccessDeniedException"
+    assert TaskLedger(state_table, clock.utc_now).find(Partition("acme", "ORDER_FEES", date(2024, 8, 24))) is None
+
+
+def test_when_no_store_can_be_served_the_run_fails_in_plan_naming_the_store(lake, state_table):
+    refused = CredentialsCheck(errors.ApiUnavailable("token endpoint answered HTTP 503"))
+    with pytest.raises(errors.ApiUnavailable, match="store acme: token endpoint answered HTTP 503"):
+        plan({"lookbackDays": 1, "stores": ["acme"]}, lake, api={"acme": refused}, BWP_STORES=TWO_STORES)
+
+
+def test_summary_counts_the_refused_stores_windows_per_store(lake, state_table):
+    # given a plan in which globex was refused and acme's one window landed
+    refused = CredentialsCheck(errors.AccessDeniedException("token request refused (HTTP 401)"))
+    apis = {"acme": CredentialsCheck(), "globex": refused}
+    result, (acme_window,) = plan(
+        {"lookbackDays": 1, "reportTypes": ["ORDER_FEES"]}, lake, api=apis, BWP_STORES=TWO_STORES
+    )
+    landed = {"status": "LANDED", "store": "acme", "reportType": "ORDER_FEES", "day": str(acme_window.day)}
+    results = map_results(
+        lake, {"SUCCEEDED": [child(acme_window, output={**landed, "rows": 1, "bytesOut": 1, "attempts": 1})]}
+    )
+    event = SummarizeEvent.model_validate(
+        {
+            "plan": result.plan.to_wire(),
+            "mapResults": results,
+            "executionId": "arn:run-1",
+            "executionName": "run-1",
+            "stores": [s.to_wire() for s in result.stores],
+            "coverageFrom": str(result.coverage_from),
+            "endDay": str(result.end_day),
+        }
+    )
+    # when the run is summarized
+    summary = summarize.summarize(lake, state_table, settings_with(BWP_STORES=TWO_STORES), lambda: NOW, event)
+    # then the refused window is a failure of globex's, and acme reads as whole
+    assert (summary.windows, summary.landed, summary.failed) == (2, 1, 1)
+    assert summary.message.startswith("1 of 2 windows failed (acme: all 1 landed; globex: 0 landed, 1 failed): globex")
 
 
 def test_plan_heals_the_oldest_missing_days_since_backfill_from_within_the_limit(lake):
@@ -289,6 +368,7 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
                     window_on("2024-08-21"),
                     output={
                         "status": "LANDED",
+                        "store": STORE,
                         "reportType": "ORDER_FEES",
                         "day": "2024-08-21",
                         "rows": 10,
@@ -300,6 +380,7 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
                     user_events,
                     output={
                         "status": "LANDED",
+                        "store": STORE,
                         "reportType": "USER_EVENTS",
                         "day": "2024-08-22",
                         "rows": 5,
@@ -328,7 +409,7 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
             "mapResults": results,
             "executionId": "arn:exec",
             "executionName": "run",
-            "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
+            "stores": [{"store": STORE, "reportTypes": ["ORDER_FEES", "USER_EVENTS"]}],
             "coverageFrom": "2024-08-21",
             "endDay": "2024-08-23",
         }
@@ -336,32 +417,33 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
     summary = summarize.summarize(lake, state_table, settings_with(), lambda: NOW, event)
     assert (summary.windows, summary.landed, summary.failed, summary.rows, summary.bytes_out) == (5, 2, 3, 15, 150)
     assert summary.message.startswith(
-        "3 of 5 windows failed: ORDER_FEES 2024-08-22 (ReportFailed: report task X FAILED); "
-        "ORDER_FEES 2024-08-20 (States.Runtime: Invalid path '$.report.status'); "
-        "ORDER_FEES 2024-08-19 (WindowWithoutResult: "
+        "3 of 5 windows failed (acme: 2 landed, 3 failed): acme ORDER_FEES 2024-08-22 (ReportFailed: report task X "
+        "FAILED); acme ORDER_FEES 2024-08-20 (States.Runtime: Invalid path '$.report.status'); "
+        "acme ORDER_FEES 2024-08-19 (WindowWithoutResult: "
     )
     assert summary.message.endswith("; 2 partition(s) since 2024-08-21 still missing (bwp-lake gaps lists them)")
     assert summary.missing == 2
     # and every failure, caught or not, is remembered beyond the execution, for bwp-lake gaps
     ledger = TaskLedger(state_table, clock.utc_now)
-    entry = ledger.find(Partition("ORDER_FEES", date(2024, 8, 22)))
+    entry = ledger.find(Partition(STORE, "ORDER_FEES", date(2024, 8, 22)))
     assert (entry.last_error, entry.last_cause) == ("ReportFailed", "report task X FAILED")
-    assert ledger.find(Partition("ORDER_FEES", date(2024, 8, 20))).last_error == "States.Runtime"
-    assert ledger.find(Partition("ORDER_FEES", date(2024, 8, 19))).last_error == "WindowWithoutResult"
+    assert ledger.find(Partition(STORE, "ORDER_FEES", date(2024, 8, 20))).last_error == "States.Runtime"
+    assert ledger.find(Partition(STORE, "ORDER_FEES", date(2024, 8, 19))).last_error == "WindowWithoutResult"
     # and each report type's count of missing partitions is a metric, zero or not
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "PartitionsMissing" in line]
+    assert {m["Store"] for m in emitted} == {STORE}
     counts = {m["ReportType"]: m["PartitionsMissing"] for m in emitted}
     assert counts in ({"ORDER_FEES": 1, "USER_EVENTS": 1}, {"ORDER_FEES": [1], "USER_EVENTS": [1]})
-    assert summary.drifted == ["USER_EVENTS 2024-08-22"]
+    assert summary.drifted == ["acme USER_EVENTS 2024-08-22"]
     # and the full report, one line per window, is where the output says
     report = runs.read_report(lake, summary.report)
     assert summary.report.key == "_runs/summaries/run.json"
     assert len(report.lines) == 5
     assert any("FAILED after 3 attempt(s): ReportFailed" in line for line in report.lines)
     assert [line.split(":")[0] for line in summary.failures] == [
-        "ORDER_FEES 2024-08-19",
-        "ORDER_FEES 2024-08-20",
-        "ORDER_FEES 2024-08-22",
+        "acme ORDER_FEES 2024-08-19",
+        "acme ORDER_FEES 2024-08-20",
+        "acme ORDER_FEES 2024-08-22",
     ]
 
 
@@ -378,7 +460,7 @@ def test_the_summarys_output_stays_small_however_many_windows_fail(lake, state_t
             "mapResults": results,
             "executionId": "arn:exec",
             "executionName": "run",
-            "reportTypes": ["ORDER_FEES"],
+            "stores": [{"store": STORE, "reportTypes": ["ORDER_FEES"]}],
             "coverageFrom": "2023-01-01",
             "endDay": "2023-02-01",
         }
@@ -407,7 +489,7 @@ def test_each_run_reports_how_long_ago_a_report_type_last_landed_and_nothing_for
             "mapResults": results,
             "executionId": "arn:exec",
             "executionName": "run",
-            "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
+            "stores": [{"store": STORE, "reportTypes": ["ORDER_FEES", "USER_EVENTS"]}],
             "coverageFrom": "2024-08-22",
             "endDay": "2024-08-23",
         }

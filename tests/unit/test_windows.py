@@ -4,16 +4,27 @@ from datetime import UTC, date, datetime
 
 import pytest
 from bwp.errors import InvalidExecutionInput, UnknownReportType
-from bwp.windows import check_request, parse_request, plan_windows
+from bwp.lake.partition import Series
+from bwp.lake.stores import StoreConfig
+from bwp.windows import check_request, parse_request, plan_windows, stores_of
 
 NOW = datetime(2024, 8, 25, 6, 30, tzinfo=UTC)
 # Early enough for the longest range allowed to end today.
 PROJECTION_START = date(2023, 1, 1)
 
 
-def plan(payload):
+ONE_STORE = (StoreConfig(id="default", secret_id="secret"),)
+TWO_STORES = (
+    StoreConfig(id="acme", secret_id="acme-secret"),
+    StoreConfig(id="acme-eu", secret_id="eu-secret", report_types=("ORDER_FEES",)),
+)
+
+
+def plan(payload, stores=ONE_STORE, landed=None):
     request = parse_request(payload)
-    return plan_windows(request, check_request(request, NOW, PROJECTION_START))
+    return plan_windows(
+        request, check_request(request, NOW, PROJECTION_START), stores_of(request, stores), landed=landed
+    )
 
 
 def test_explicit_range_expands_to_one_window_per_type_and_day_with_exclusive_end():
@@ -100,3 +111,63 @@ def test_a_long_backfill_is_one_execution():
     result = plan({"startDate": "2023-07-22", "endDate": "2024-08-25"})
     # then every (type, day) is a window of its own
     assert len(result.windows) == 2 * 400
+
+
+# --- stores ------------------------------------------------------------------------------------
+def test_each_store_gets_its_own_windows_of_its_own_report_types_interleaved():
+    # given two stores, the second ingesting only ORDER_FEES
+    result = plan({"startDate": "2024-08-01", "endDate": "2024-08-03"}, TWO_STORES)
+    # then acme gets both types, acme-eu only ORDER_FEES, and the stores take turns in the plan
+    assert [(w.store, w.report_type, str(w.day)) for w in result.windows] == [
+        ("acme", "ORDER_FEES", "2024-08-01"),
+        ("acme-eu", "ORDER_FEES", "2024-08-01"),
+        ("acme", "USER_EVENTS", "2024-08-01"),
+        ("acme-eu", "ORDER_FEES", "2024-08-02"),
+        ("acme", "ORDER_FEES", "2024-08-02"),
+        ("acme", "USER_EVENTS", "2024-08-02"),
+    ]
+    assert [(s.store, s.report_types) for s in result.stores] == [
+        ("acme", ["ORDER_FEES", "USER_EVENTS"]),
+        ("acme-eu", ["ORDER_FEES"]),
+    ]
+    # and the Map runs five windows per store
+    assert result.max_concurrency == 10
+
+
+def test_an_input_naming_one_store_plans_only_that_store():
+    result = plan({"stores": ["acme-eu"], "startDate": "2024-08-01", "endDate": "2024-08-02"}, TWO_STORES)
+    assert {w.store for w in result.windows} == {"acme-eu"}
+    assert result.max_concurrency == 5
+
+
+@pytest.mark.parametrize(
+    ("stores", "message"),
+    [
+        (["globex"], "stores: globex is not configured; configured: acme, acme-eu"),
+        (["Acme"], "stores: 'Acme' is not a store id"),
+        ([], "stores: must not be empty"),
+        ("acme", "stores: must be a list"),
+    ],
+)
+def test_an_input_naming_a_store_that_is_not_configured_is_refused_by_name(stores, message):
+    with pytest.raises(InvalidExecutionInput) as refused:
+        plan({"stores": stores}, TWO_STORES)
+    assert message in str(refused.value)
+
+
+def test_a_store_added_later_fills_its_own_history_from_backfill_from_and_the_others_keep_theirs():
+    # given acme landed every day since 2024-08-01, and acme-eu is new
+    landed = {
+        Series("acme", report_type): {date(2024, 8, d) for d in range(1, 25)}
+        for report_type in ("ORDER_FEES", "USER_EVENTS")
+    }
+    # when the schedule's run asks for yesterday with backfillFrom 2024-08-20
+    result = plan(
+        {"lookbackDays": 1, "backfillFrom": "2024-08-20", "maxBackfillWindows": 10}, TWO_STORES, landed=landed
+    )
+    # then acme plans only yesterday, and acme-eu yesterday and its whole history since 2024-08-20
+    acme = [(w.report_type, str(w.day)) for w in result.windows if w.store == "acme"]
+    new = sorted(str(w.day) for w in result.windows if w.store == "acme-eu")
+    assert acme == [("ORDER_FEES", "2024-08-24"), ("USER_EVENTS", "2024-08-24")]
+    assert new == ["2024-08-20", "2024-08-21", "2024-08-22", "2024-08-23", "2024-08-24"]
+    assert result.backfilled == 4

@@ -159,7 +159,9 @@ def _per_store(event: SummarizeEvent, landed: list[WindowLanded], failed: list[W
     for store in (scope.store for scope in event.stores):
         failures = sum(1 for f in failed if f.window.store == store)
         landings = sum(1 for r in landed if r.store == store)
-        outcome.append(f"{store}: {failures} failed" if failures else f"{store}: all {landings} landed")
+        outcome.append(
+            f"{store}: {landings} landed, {failures} failed" if failures else f"{store}: all {landings} landed"
+        )
     return "; ".join(outcome)
 
 
