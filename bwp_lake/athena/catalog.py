@@ -1,5 +1,5 @@
 """The lake's tables as a catalog describes them: name, description, columns with their comments, and
-the partition column. The stack's Glue tables (``infra.storage``) and ``bwp-lake dbt-sources`` both
+the partition columns. The stack's Glue tables (``infra.storage``) and ``bwp-lake dbt-sources`` both
 read this module, so Glue and dbt describe the same columns in the same words.
 """
 
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from bwp.lake.manifest import glue_column_comments, glue_columns
 from bwp.lake.schemas import REPORT_TYPES, schema_for
 
-from bwp_lake.athena.views import PARTITION_COLUMN, curated_table_columns, raw_table_columns
+from bwp_lake.athena.views import PARTITION_COLUMN, STORE_COLUMN, curated_table_columns, raw_table_columns
 
 MANIFESTS_TABLE = "manifests"
-MANIFESTS_PARTITION_COLUMN = "report_type"
+REPORT_TYPE_COLUMN = "report_type"
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,15 @@ class CatalogTable:
     name: str
     description: str
     columns: tuple[CatalogColumn, ...]
-    partition: CatalogColumn  # from the folder <name>=<value>/ of each file
+    partitions: tuple[CatalogColumn, ...]  # from the folders <name>=<value>/ of each file, outermost first
     provisional: bool = False  # its columns are the registry's provisional guess (see bwp.lake.schemas)
 
 
 _DAY_PARTITION = CatalogColumn(PARTITION_COLUMN, "string", "UTC day of the report, YYYY-MM-DD (the folder dt=<day>/)")
+# The store's description is the manifest's (one owner), with the folder that carries it.
+_STORE_PARTITION = CatalogColumn(
+    STORE_COLUMN, "string", f"{glue_column_comments()[STORE_COLUMN]} (the folder store=<id>/)"
+)
 
 
 def raw_table(report_type: str) -> CatalogTable:
@@ -58,21 +62,27 @@ def _report_table(report_type: str, name: str, description: str, columns: list[t
         name=name,
         description=description,
         columns=_registry_columns(report_type, columns),
-        partition=_DAY_PARTITION,
+        partitions=(_STORE_PARTITION, _DAY_PARTITION),
         provisional=schema_for(report_type).provisional,
     )
 
 
 def manifests_table() -> CatalogTable:
-    # Manifests are named dt=<day>.json inside report_type=<TYPE>/, so only the report type is a
-    # folder and can be a partition; the day is a column.
+    # Manifests are named dt=<day>.json inside store=<id>/report_type=<TYPE>/, so the store and
+    # the report type are folders and can be partitions; the day is a column. A partition key
+    # cannot also be a column: the manifest's own store field is read from its folder.
     comments = glue_column_comments()
     return CatalogTable(
         name=MANIFESTS_TABLE,
-        description="One landing manifest per report type and day: rows, bytes, checksum, drift",
-        columns=tuple(CatalogColumn(name, kind, comments[name]) for name, kind in glue_columns()),
-        partition=CatalogColumn(
-            MANIFESTS_PARTITION_COLUMN, "string", "Report type, e.g. ORDER_FEES (the folder report_type=<TYPE>/)"
+        description="One landing manifest per store, report type and day: rows, bytes, checksum, drift",
+        columns=tuple(
+            CatalogColumn(name, kind, comments[name]) for name, kind in glue_columns() if name != STORE_COLUMN
+        ),
+        partitions=(
+            _STORE_PARTITION,
+            CatalogColumn(
+                REPORT_TYPE_COLUMN, "string", "Report type, e.g. ORDER_FEES (the folder report_type=<TYPE>/)"
+            ),
         ),
     )
 

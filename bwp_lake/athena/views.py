@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+from bwp.lake.partition import PARTITION_KEYS
 from bwp.lake.schemas import REGISTRY, Column, ColumnType, schema_for, snake_case
 
-PARTITION_COLUMN = "dt"
+# The tables' partition keys: the store (folder store=<id>/) and the UTC day (folder dt=<day>/).
+STORE_COLUMN, PARTITION_COLUMN = PARTITION_KEYS
 REPORT_DATE_COLUMN = "report_date"
 RAW_COLUMN_TYPE = "string"
 
@@ -29,20 +31,20 @@ def raw_column_name(column: Column) -> str:
 
 
 def raw_table_columns(report_type: str) -> list[tuple[str, str]]:
-    """(column name, Glue type) of the raw table, in the report's column order; ``dt`` is the
-    partition key and not listed."""
+    """(column name, Glue type) of the raw table, in the report's column order; the partition keys
+    (``store``, ``dt``) are not listed."""
     schema = schema_for(report_type)
     names = [raw_column_name(column) for column in schema.columns]
-    _require_unique(report_type, names, "raw")
+    _require_unique(report_type, [*names, *PARTITION_KEYS], "raw")
     return [(name, RAW_COLUMN_TYPE) for name in names]
 
 
 def curated_table_columns(report_type: str) -> list[tuple[str, str]]:
     """(column name, Glue type) of the curated table: the registry's columns in snake_case, typed;
-    ``dt`` is the partition key and not listed. ``bwp.landing.curated`` writes the Parquet files so."""
+    the partition keys (``store``, ``dt``) are not listed. ``bwp.landing.curated`` writes the Parquet files so."""
     schema = schema_for(report_type)
     columns = [(_identifier(snake_case(column.name), column.name), column.type.glue_type) for column in schema.columns]
-    _require_unique(report_type, [name for name, _ in columns] + [PARTITION_COLUMN, REPORT_DATE_COLUMN], "view")
+    _require_unique(report_type, [name for name, _ in columns] + [*PARTITION_KEYS, REPORT_DATE_COLUMN], "view")
     return columns
 
 
@@ -54,6 +56,7 @@ def view_sql(report_type: str, database: str | None = None) -> str:
         f"    {_exposed(column, name)} AS {_quote(name)}"
         for column, (name, _) in zip(schema.columns, curated_table_columns(report_type), strict=True)
     ]
+    select.append(f"    {_quote(STORE_COLUMN)}")
     select.append(f"    {_quote(PARTITION_COLUMN)}")
     select.append(f"    try_cast({_quote(PARTITION_COLUMN)} AS date) AS {_quote(REPORT_DATE_COLUMN)}")
     return "\n".join(

@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot write --out {args.out}: {error.strerror or error}", file=sys.stderr)
         return 1
     tables = catalog_tables()
-    print(f"wrote {args.out}: {len(tables)} tables, {sum(len(table.columns) + 1 for table in tables)} columns")
+    columns = sum(len(table.columns) + len(table.partitions) for table in tables)
+    print(f"wrote {args.out}: {len(tables)} tables, {columns} columns")
     return 0
 
 
@@ -78,8 +79,8 @@ def sources_yaml(database: str, catalog: str = DEFAULT_CATALOG) -> str:
 def source(database: str, catalog: str) -> dict[str, Any]:
     return {
         "name": SOURCE_NAME,
-        "description": "Buy with Prime analytics reports, one partition per report type and UTC day "
-        "(dt); filter on dt so that partition projection can prune.",
+        "description": "Buy with Prime analytics reports, one partition per store, report type and UTC day "
+        "(store, dt); filter on store and dt so that partition projection can prune.",
         "database": catalog,
         "schema": database,
         "loader": "bwp-report-lake",
@@ -102,6 +103,6 @@ def _table(table: CatalogTable) -> dict[str, Any]:
         entry["config"] = config
     entry["columns"] = [
         {"name": column.name, "description": column.comment, "data_type": column.type}
-        for column in (*table.columns, table.partition)
+        for column in (*table.columns, *table.partitions)
     ]
     return entry

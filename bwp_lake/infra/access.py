@@ -26,7 +26,7 @@ from bwp.lake.contract import (
 )
 
 # What an access is on.
-SECRET = "secret"  # the API credentials
+SECRET = "secret"  # the API credentials: every configured store's secret, each by its ARN
 STATE_TABLE = "state table"  # the task ledger and slots
 BUCKET = "bucket"  # the lake bucket itself (listing), limited to keys under the prefix
 OBJECTS = "objects"  # the lake's objects under the prefix
@@ -50,10 +50,13 @@ _STREAM_INTO = ("s3:PutObject", "s3:AbortMultipartUpload")
 
 FUNCTION_ACCESS: dict[str, tuple[Access, ...]] = {
     "plan_windows": (
-        _API_CREDENTIALS,  # checks the credentials once
+        _API_CREDENTIALS,  # checks each store's credentials once
+        # the windows of a store whose credentials are refused, failed in the ledger
+        Access(("dynamodb:UpdateItem",), STATE_TABLE),
         _LIST_MANIFESTS,  # which days have landed: backfill
         Access(("s3:GetObject",), OBJECTS, MANIFESTS_PREFIX),  # recent generation times
-        Access(("s3:PutObject",), OBJECTS, PLANS_PREFIX),  # the plan the Map reads
+        # the plan the Map reads, and the refused stores' windows Summarize reads
+        Access(("s3:PutObject",), OBJECTS, PLANS_PREFIX),
     ),
     "start_report": (
         _API_CREDENTIALS,

@@ -16,6 +16,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from bwp.lake import contract
+from bwp.lake.partition import Series
 from constructs import Construct
 
 from bwp_lake.infra.config import LakeConfig
@@ -137,16 +138,14 @@ class Monitoring(Construct):
         )
 
     def _add_freshness_alarms(self) -> list[cw.Alarm]:
-        # Every run's Summarize reports, per report type that has ever landed, the hours since its
-        # newest manifest was written. A new deployment reports nothing until its first partition
+        # Every run's Summarize reports, per store and report type that has ever landed, the hours
+        # since its newest manifest was written. A new deployment reports nothing until its first partition
         # lands, and nothing reported is not breaching: it starts quiet instead of paging before the
         # first scheduled run. A daily period keeps a run's figure in force until the next run's.
-        return self._per_report_type_alarms(
+        return self._per_series_alarms(
             "Freshness",
-            lambda report_type: f"No {report_type} partition has landed for {contract.FRESHNESS_HOURS} hours",
-            lambda report_type: landing_metric(
-                contract.HOURS_SINCE_LAST_LANDING, report_type, Duration.days(1), "Maximum"
-            ),
+            lambda series: f"No {series} partition has landed for {contract.FRESHNESS_HOURS} hours",
+            lambda series: landing_metric(contract.HOURS_SINCE_LAST_LANDING, series, Duration.days(1), "Maximum"),
             periods=1,
             threshold=contract.FRESHNESS_HOURS,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -157,48 +156,55 @@ class Monitoring(Construct):
         # Every run counts the partitions still missing in the days it answers for (backfillFrom
         # to today, or its own range). One bad night is healed by the next run's look-back or
         # backfill; missing days on two daily runs in a row need a person.
-        return self._per_report_type_alarms(
+        return self._per_series_alarms(
             "Gaps",
-            lambda report_type: (
-                f"{report_type} partitions are still missing after two daily runs: `bwp-lake gaps` lists them"
+            lambda series: (
+                f"{series} partitions are still missing after two daily runs: "
+                f"`bwp-lake gaps --store {series.store}` lists them"
             ),
-            lambda report_type: landing_metric(contract.PARTITIONS_MISSING, report_type, Duration.days(1), "Minimum"),
+            lambda series: landing_metric(contract.PARTITIONS_MISSING, series, Duration.days(1), "Minimum"),
             periods=GAP_DAYS,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
 
-    def _per_report_type_alarms(
+    def _per_series_alarms(
         self,
         kind: str,
-        description: Callable[[str], str],
-        metric: Callable[[str], cw.IMetric],
+        description: Callable[[Series], str],
+        metric: Callable[[Series], cw.IMetric],
         *,
         periods: int,
         threshold: float = 1,
         **props,
     ) -> list[cw.Alarm]:
-        """One alarm per report type, raised only when every one of ``periods`` periods breaches
-        ``threshold``, and announced again when it clears."""
+        """One alarm per store and report type it ingests, raised only when every one of
+        ``periods`` periods breaches ``threshold``, and announced again when it clears."""
         return [
             self._alarm(
-                f"{pascal(report_type)}{kind}",
-                description(report_type),
-                metric=metric(report_type),
+                # The store id as it is: ids are unique, their PascalCase forms may not be.
+                f"{kind}-{series.store}-{pascal(series.report_type)}",
+                description(series),
+                metric=metric(series),
                 threshold=threshold,
                 evaluation_periods=periods,
                 datapoints_to_alarm=periods,
                 notify_ok=True,
                 **props,
             )
-            for report_type in self._config.report_types
+            for series in self._series
         ]
+
+    @property
+    def _series(self) -> list[Series]:
+        return [Series(store.id, report_type) for store in self._config.stores for report_type in store.report_types]
 
     def _add_dashboard(
         self, state_machine: sfn.StateMachine, functions: dict[str, lambda_.Function], queue: sqs.Queue
     ) -> cw.Dashboard:
         dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=self._config.stack_name)
         daily = Duration.days(1)
+        hourly = Duration.hours(1)
         dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=4))
         dashboard.add_widgets(
             cw.GraphWidget(
@@ -210,70 +216,62 @@ class Monitoring(Construct):
                     state_machine.metric_timed_out(period=daily, statistic="Sum"),
                     state_machine.metric_aborted(period=daily, statistic="Sum"),
                 ],
-                width=12,
+                width=6,
             ),
-            cw.GraphWidget(
-                title="Partitions landed per day",
-                left=self._per_report_type(contract.PARTITIONS_LANDED, daily),
-                width=12,
-            ),
-        )
-        dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Rows landed per day",
-                left=self._per_report_type(contract.ROWS_LANDED, daily),
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="Report generation (seconds, p90)",
-                left=self._per_report_type(contract.REPORT_GENERATION_SECONDS, daily, statistic="p90"),
-                width=12,
-            ),
-        )
-        dashboard.add_widgets(
             cw.GraphWidget(
                 title="Function errors",
-                left=[
-                    function.metric_errors(period=Duration.hours(1), statistic="Sum") for function in functions.values()
-                ],
-                width=12,
+                left=[function.metric_errors(period=hourly, statistic="Sum") for function in functions.values()],
+                width=6,
             ),
             cw.GraphWidget(
                 title="Function duration (p99)",
-                left=[
-                    function.metric_duration(period=Duration.hours(1), statistic="p99")
-                    for function in functions.values()
-                ],
-                width=12,
+                left=[function.metric_duration(period=hourly, statistic="p99") for function in functions.values()],
+                width=6,
             ),
-        )
-        dashboard.add_widgets(
             cw.GraphWidget(
                 title="Schedule dead letters",
                 left=[queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5))],
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="Partitions missing after each day's runs",
-                left=self._per_report_type(contract.PARTITIONS_MISSING, daily, "Minimum"),
-                width=12,
+                width=6,
             ),
         )
+        # One row per store: its report types' figures side by side, each store on its own.
+        for store in self._config.stores:
+            series = [Series(store.id, report_type) for report_type in store.report_types]
+            dashboard.add_widgets(
+                *(
+                    cw.GraphWidget(
+                        title=f"{store.id}: {title}", left=per_series(name, series, daily, statistic), width=6
+                    )
+                    for title, name, statistic in _STORE_FIGURES
+                )
+            )
         return dashboard
 
-    def _per_report_type(self, name: str, period: Duration, statistic: str = "Sum") -> list[cw.IMetric]:
-        return [
-            landing_metric(name, report_type, period, statistic).with_(label=report_type)
-            for report_type in self._config.report_types
-        ]
+
+# Each store's row of the dashboard: (title, metric, statistic), one line per report type.
+_STORE_FIGURES = (
+    ("partitions landed per day", contract.PARTITIONS_LANDED, "Sum"),
+    ("rows landed per day", contract.ROWS_LANDED, "Sum"),
+    ("report generation (seconds, p90)", contract.REPORT_GENERATION_SECONDS, "p90"),
+    ("partitions missing after each day's runs", contract.PARTITIONS_MISSING, "Minimum"),
+)
 
 
-def landing_metric(name: str, report_type: str, period: Duration, statistic: str = "Sum") -> cw.Metric:
-    """A metric the landing step emits through Powertools (EMF), per report type."""
+def per_series(name: str, series: list[Series], period: Duration, statistic: str) -> list[cw.IMetric]:
+    """One line per series, labelled with its report type."""
+    return [landing_metric(name, one, period, statistic).with_(label=one.report_type) for one in series]
+
+
+def landing_metric(name: str, series: Series, period: Duration, statistic: str = "Sum") -> cw.Metric:
+    """A metric the functions emit through Powertools (EMF), per store and report type."""
     return cw.Metric(
         namespace=contract.NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": contract.SERVICE, "ReportType": report_type},
+        dimensions_map={
+            "service": contract.SERVICE,
+            contract.STORE_DIMENSION: series.store,
+            contract.REPORT_TYPE_DIMENSION: series.report_type,
+        },
         statistic=statistic,
         period=period,
     )

@@ -48,9 +48,11 @@ class ReportLakeStack(Stack):
             ),
             outputs.WORKGROUP: (self.storage.workgroup_name, "Athena workgroup to query the lake with"),
             outputs.DATABASE: (self.storage.database_name, "Glue database of the raw tables and views"),
-            outputs.CREDENTIALS_SECRET: (
-                self.workflow.secret.secret_name,
-                "Secret to hold the API credentials: {clientId, clientSecret, targetId}",
+            outputs.CREDENTIALS_SECRETS: (
+                self.to_json_string(self.workflow.secret_names),
+                "Each store's API credentials secret (store id: secret name). Put a store's value once: "
+                "aws secretsmanager put-secret-value --secret-id <secret name> --secret-string "
+                '\'{"clientId":"...","clientSecret":"...","targetId":"..."}\'',
             ),
             outputs.STATE_MACHINE_CONSOLE: (
                 f"{console}/states/home?region={region}#/statemachines/view/{state_machine_arn}",

@@ -12,6 +12,7 @@ from aws_cdk import aws_athena as athena_cfn
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX, RUNS_PREFIX, STAGING_PREFIX
+from bwp.lake.partition import Series, location_template
 from bwp.lake.schemas import REPORT_TYPES
 from constructs import Construct
 
@@ -142,7 +143,7 @@ class LakeStorage(Construct):
             catalog_id=self._account,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
                 name=self._config.database_name,
-                description="Buy with Prime analytics reports, one partition per report type and UTC day",
+                description="Buy with Prime analytics reports, one partition per store, report type and UTC day",
             ),
         )
 
@@ -151,9 +152,13 @@ class LakeStorage(Construct):
             f"{pascal(report_type)}Table",
             catalog.raw_table(report_type),
             location_prefix=REPORTS_PREFIX,
+            template=location_template(REPORTS_PREFIX, report_type),
             parameters={"classification": "csv", "compressionType": "gzip", "skip.header.line.count": "1"},
             storage=_CSV_FILES,
-            projection=self._day_projection(),
+            projections={
+                catalog.STORE_COLUMN: self._store_projection(),
+                catalog.PARTITION_COLUMN: self._day_projection(),
+            },
         )
 
     def _add_curated_table(self, report_type: str) -> glue.CfnTable:
@@ -161,20 +166,35 @@ class LakeStorage(Construct):
             f"{pascal(report_type)}CuratedTable",
             catalog.curated_table(report_type),
             location_prefix=CURATED_PREFIX,
+            template=location_template(CURATED_PREFIX, report_type),
             parameters={"classification": "parquet"},
             storage=_PARQUET_FILES,
-            projection=self._day_projection(),
+            projections={
+                catalog.STORE_COLUMN: self._store_projection(),
+                catalog.PARTITION_COLUMN: self._day_projection(),
+            },
         )
 
     def _add_manifests_table(self) -> glue.CfnTable:
+        # The series' folder, its store and report type left to the projection.
+        projected = Series(f"${{{catalog.STORE_COLUMN}}}", f"${{{catalog.REPORT_TYPE_COLUMN}}}")
         return self._add_table(
             "ManifestsTable",
             catalog.manifests_table(),
             location_prefix=MANIFESTS_PREFIX,
+            template=projected.prefix(MANIFESTS_PREFIX),
             parameters={"classification": "json"},
             storage=_JSON_FILES,
-            projection={"type": "enum", "values": ",".join(REPORT_TYPES)},
+            projections={
+                catalog.STORE_COLUMN: self._store_projection(),
+                catalog.REPORT_TYPE_COLUMN: {"type": "enum", "values": ",".join(REPORT_TYPES)},
+            },
         )
+
+    def _store_projection(self) -> dict[str, str]:
+        """The configured stores: a store removed from the configuration leaves the tables with
+        its data, which stays in the bucket until deleted."""
+        return {"type": "enum", "values": ",".join(store.id for store in self._config.stores)}
 
     def _day_projection(self) -> dict[str, str]:
         return {
@@ -191,19 +211,23 @@ class LakeStorage(Construct):
         table: catalog.CatalogTable,
         *,
         location_prefix: str,
+        template: str,
         parameters: dict[str, str],
         storage: _FileFormat,
-        projection: dict[str, str],
+        projections: dict[str, dict[str, str]],
     ) -> glue.CfnTable:
-        """``table`` over the files under ``location_prefix``, partitioned on the folders
-        ``<partition>=<value>/`` by partition projection: a new partition is queryable as soon
-        as its object lands, with no crawler, MSCK REPAIR or ALTER TABLE ADD PARTITION."""
-        location = self._s3_url(location_prefix)
-        partition = table.partition.name
+        """``table`` over the files under ``location_prefix``, partitioned on the folders of
+        ``template`` (a key relative to the bucket, ``${<partition>}`` in place of each partition's
+        value) by partition projection: a new partition is queryable as soon as its object lands,
+        with no crawler, MSCK REPAIR or ALTER TABLE ADD PARTITION."""
         projected = {
             "projection.enabled": "true",
-            **{f"projection.{partition}.{setting}": value for setting, value in projection.items()},
-            "storage.location.template": f"{location}{partition}=${{{partition}}}/",
+            **{
+                f"projection.{partition.name}.{setting}": value
+                for partition in table.partitions
+                for setting, value in projections[partition.name].items()
+            },
+            "storage.location.template": self._s3_url(template),
         }
         resource = glue.CfnTable(
             self,
@@ -215,9 +239,9 @@ class LakeStorage(Construct):
                 description=table.description,
                 table_type="EXTERNAL_TABLE",
                 parameters={**parameters, **projected},
-                partition_keys=[_glue_column(table.partition)],
+                partition_keys=[_glue_column(partition) for partition in table.partitions],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    location=location,
+                    location=self._s3_url(location_prefix),
                     input_format=storage.input_format,
                     output_format=storage.output_format,
                     serde_info=glue.CfnTable.SerdeInfoProperty(

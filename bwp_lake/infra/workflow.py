@@ -18,7 +18,7 @@ from constructs import Construct
 
 from bwp_lake.definition import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS, placeholders
 from bwp_lake.infra.access import BUCKET, FUNCTION_ACCESS, SECRET, STATE_MACHINE_ACCESS, STATE_TABLE, Access
-from bwp_lake.infra.config import LakeConfig
+from bwp_lake.infra.config import LakeConfig, StoreSettings
 from bwp_lake.infra.nag import acknowledge
 from bwp_lake.infra.naming import pascal
 from bwp_lake.infra.storage import LakeStorage
@@ -72,12 +72,17 @@ STEPS: dict[str, StepProfile] = {
 }
 
 
-def lambda_environment(config: LakeConfig, bucket_name: str, secret_id: str, state_table: str) -> dict[str, str]:
+def lambda_environment(
+    config: LakeConfig, bucket_name: str, secret_ids: dict[str, str], state_table: str
+) -> dict[str, str]:
     """Every function's environment (bwp.lake.settings), and the level it logs at."""
-    settings = config.function_settings(
-        lake_bucket=bucket_name, state_table=state_table, credentials_secret_id=secret_id
-    )
+    settings = config.function_settings(lake_bucket=bucket_name, state_table=state_table, secret_ids=secret_ids)
     return {**function_environment(settings), "LOG_LEVEL": "INFO"}
+
+
+def created_secret_name(stack_name: str, store_id: str) -> str:
+    """The name of a secret the stack creates for a store: the stack's and the store's."""
+    return f"{stack_name}/{store_id}/api-credentials"
 
 
 class Workflow(Construct):
@@ -87,10 +92,21 @@ class Workflow(Construct):
         self._storage = storage
         self._check_definition()
         self._code = {bundle: self._lambda_code(bundle) for bundle in BUNDLES}
-        self.secret, self.secret_id = self._add_secret()
+        # store id -> its secret's name: the configured one, or the one the stack creates
+        self.secret_names = {
+            store.id: store.credentials_secret_name or created_secret_name(config.stack_name, store.id)
+            for store in config.stores
+        }
+        # store id -> its credentials secret, and how the functions name it (its name or ARN)
+        self.secrets: dict[str, tuple[secretsmanager.ISecret, str]] = {
+            store.id: self._add_secret(store) for store in config.stores
+        }
         self.state_table = self._add_state_table()
         self._environment = lambda_environment(
-            config, storage.bucket.bucket_name, self.secret_id, self.state_table.table_name
+            config,
+            storage.bucket.bucket_name,
+            {store_id: secret_id for store_id, (_, secret_id) in self.secrets.items()},
+            self.state_table.table_name,
         )
         self.functions = {step: self._add_function(step, STEPS[step]) for step in FUNCTION_PLACEHOLDERS.values()}
         self.state_machine = self._add_state_machine()
@@ -111,10 +127,12 @@ class Workflow(Construct):
             )
         return lambda_.Code.from_asset(str(bundle))
 
-    def _add_secret(self) -> tuple[secretsmanager.ISecret, str]:
-        name = self._config.credentials_secret_name
+    def _add_secret(self, store: StoreSettings) -> tuple[secretsmanager.ISecret, str]:
+        """The store's secret: imported by its name when configured, else created (empty)."""
+        construct_id = f"Credentials-{store.id}"  # store ids are unique, their PascalCase forms may not be
+        name = store.credentials_secret_name
         if name:
-            secret = secretsmanager.Secret.from_secret_name_v2(self, "Credentials", name)
+            secret = secretsmanager.Secret.from_secret_name_v2(self, construct_id, name)
             acknowledge(
                 self,
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
@@ -126,8 +144,9 @@ class Workflow(Construct):
         # and are filled in once after deploy, never through the template.
         secret = secretsmanager.Secret(
             self,
-            "Credentials",
-            description="Buy with Prime API credentials: clientId, clientSecret, targetId",
+            construct_id,
+            secret_name=self.secret_names[store.id],
+            description=f"Buy with Prime API credentials of store {store.id}: clientId, clientSecret, targetId",
             secret_object_value={field: SecretValue.unsafe_plain_text("") for field in CREDENTIAL_FIELDS},
         )
         acknowledge(
@@ -270,8 +289,11 @@ class Workflow(Construct):
         for access in accesses:
             conditions = None
             if access.on == SECRET:
-                # An imported secret is known by name: its ARN ends in six random characters.
-                resources = [self.secret.secret_full_arn or f"{self.secret.secret_arn}-??????"]
+                # Every configured store's secret, each by its own ARN. An imported secret is
+                # known by name: its ARN ends in six random characters, which the pattern matches.
+                resources = [
+                    secret.secret_full_arn or f"{secret.secret_arn}-??????" for secret, _ in self.secrets.values()
+                ]
             elif access.on == STATE_TABLE:
                 resources = [self.state_table.table_arn]
             elif access.on == BUCKET:

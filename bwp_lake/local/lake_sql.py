@@ -26,32 +26,36 @@ from bwp.lake.partition import MANIFEST_FILES, table_files
 from bwp.lake.schemas import REGISTRY, ReportSchema
 
 from bwp_lake import athena
-from bwp_lake.athena.views import PARTITION_COLUMN, curated_table_columns, raw_table_columns
+from bwp_lake.athena.catalog import REPORT_TYPE_COLUMN
+from bwp_lake.athena.views import PARTITION_COLUMN, STORE_COLUMN, curated_table_columns, raw_table_columns
 
 Result = tuple[list[str], list[tuple[Any, ...]]]
 log = logging.getLogger(__name__)
 
-# Mirrors the Glue tables: a header line, RFC 4180 quoting, every value text, `dt` from the path.
+# Mirrors the Glue tables: a header line, RFC 4180 quoting, every value text, `store` and `dt` from the path.
 # union_by_name matches columns by header name, so a drifted file (renamed, extra or reordered
 # columns) stays queryable: a renamed column reads as NULL in its registry column.
 _CSV_OPTIONS = (
     "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
     "hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
 )
-# As the Glue Parquet tables: columns by name (a file of a drifted day may carry extra_ columns), `dt` from the path.
+# As the Glue Parquet tables: columns by name (a file of a drifted day may carry extra_ columns),
+# `store` and `dt` from the path.
 _PARQUET_OPTIONS = "hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
 _JSON_OPTIONS = (
     "format = 'newline_delimited', hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
 )
 
 # The manifests table's columns as Glue has them: every manifest field, NULL where a manifest
-# lacks it (older manifests, or none landed yet), and the report type from the path.
-_MANIFEST_COLUMNS = [("report_type", "VARCHAR"), *duckdb_columns()]
+# lacks it (older manifests, or none landed yet), the store and the report type from the path
+# (where a partition key and a manifest field share a name, the path's value wins, as in Athena).
+_PARTITION_COLUMNS = [(STORE_COLUMN, "VARCHAR"), (REPORT_TYPE_COLUMN, "VARCHAR")]
+_MANIFEST_COLUMNS = _PARTITION_COLUMNS + [column for column in duckdb_columns() if column[0] != STORE_COLUMN]
 _PARTITIONS_SQL = """
-SELECT report_type, CAST("day" AS VARCHAR) AS "day", "rows", bytesOut AS bytes_out,
+SELECT store, report_type, CAST("day" AS VARCHAR) AS "day", "rows", bytesOut AS bytes_out,
        to_json(drift) AS drift, CAST(landedAt AS VARCHAR) AS landed_at
 FROM manifests
-ORDER BY report_type, "day"
+ORDER BY store, report_type, "day"
 """
 
 
@@ -93,7 +97,7 @@ class LakeSql:
         return self.query(athena.named_query(name).sql)
 
     def partitions(self) -> Result:
-        """One row per landed (report type, day), from the manifests."""
+        """One row per landed (store, report type, day), from the manifests."""
         return self.query(_PARTITIONS_SQL)
 
     def _install(self) -> None:
@@ -111,7 +115,7 @@ class LakeSql:
             sorted(self.lake_dir.glob(table_files(REPORTS_PREFIX, schema.report_type, "*.csv.gz"))),
             lambda paths: f"FROM read_csv({_list_literal(paths)}, {_CSV_OPTIONS})",
         )
-        columns = [name for name, _ in raw_table_columns(schema.report_type)] + [PARTITION_COLUMN]
+        columns = [name for name, _ in raw_table_columns(schema.report_type)] + [STORE_COLUMN, PARTITION_COLUMN]
         if files:
             source = f"FROM read_csv({_list_literal(files)}, {_CSV_OPTIONS})"
             present = self._column_names(source)
@@ -133,7 +137,9 @@ class LakeSql:
         source, select = self._columns_or_nulls(
             f"FROM read_parquet({_list_literal(files)}, {_PARQUET_OPTIONS})" if files else None, columns
         )
-        select.append(f'"{PARTITION_COLUMN}"' if files else f'CAST(NULL AS VARCHAR) AS "{PARTITION_COLUMN}"')
+        select += [
+            f'"{key}"' if files else f'CAST(NULL AS VARCHAR) AS "{key}"' for key in (STORE_COLUMN, PARTITION_COLUMN)
+        ]
         return f"CREATE OR REPLACE VIEW {schema.curated_table_name} AS SELECT {', '.join(select)} {source}"
 
     def _manifests_view_sql(self) -> str:

@@ -42,6 +42,38 @@ def lambda_bundle(directory: Path) -> Path:
     return directory
 
 
+def rendered(value: Any) -> str:
+    """A template string as text: a ``Fn::Join`` of literals and references, each reference
+    written as ``<logical id>`` (``{"Ref": "X"}`` and ``{"Fn::GetAtt": ["X", ...]}`` alike)."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(rendered(part) for part in parts)
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    if "Fn::GetAtt" in value:
+        return f"<{value['Fn::GetAtt'][0]}>"
+    raise AssertionError(f"not a string the test can render: {value}")
+
+
+def stores_of(environment: dict[str, Any]) -> list[dict[str, Any]]:
+    """A function's BWP_STORES, its secrets' references written as ``<logical id>``."""
+    return json.loads(rendered(environment["BWP_STORES"]))
+
+
+def synth_template(tmp_path_factory, context: dict[str, Any]) -> dict[str, Any]:
+    """The template of the app under ``context`` (cdk.json's for every other key), cdk-nag included."""
+    import app
+
+    bundle = lambda_bundle(tmp_path_factory.mktemp("lambda"))
+    application = app.build_app(
+        context={"lambdaAssetDir": str(bundle), **context}, outdir=str(tmp_path_factory.mktemp("cdk.out"))
+    )
+    (stack,) = application.synth().stacks
+    return stack.template
+
+
 def nag_findings(report: Path) -> list[str]:
     """Every violation in a policy validation report, as 'rule at construct path'."""
     findings = []

@@ -7,10 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from bwp.lake.schemas import REPORT_TYPES
 
-from bwp_lake.infra.config import DEFAULTS, InvalidConfiguration, LakeConfig
+from bwp_lake.infra.config import DEFAULTS, InvalidConfiguration, LakeConfig, StoreSettings
 
 REPO = Path(__file__).resolve().parents[2]
+REPORT_TYPES_TUPLE = tuple(REPORT_TYPES)
 
 
 def context_of(overrides: dict) -> LakeConfig:
@@ -78,11 +80,16 @@ def test_backfill_is_bounded_as_the_workflow_bounds_it_and_only_scheduled_when_c
 
     from bwp_lake.infra.schedule import schedule_input
 
+    def scheduled(context: dict) -> dict:
+        config = context_of(context)
+        (store,) = config.stores
+        return schedule_input(config, store)
+
     assert context_of({"maxBackfillWindows": MAX_BACKFILL_WINDOWS}).max_backfill_windows == MAX_BACKFILL_WINDOWS
     with pytest.raises(InvalidConfiguration, match="maxBackfillWindows"):
         context_of({"maxBackfillWindows": MAX_BACKFILL_WINDOWS + 1})
-    assert "backfillFrom" not in schedule_input(context_of({}))
-    healing = schedule_input(context_of({"backfillFrom": "2024-03-01", "maxBackfillWindows": 12}))
+    assert "backfillFrom" not in scheduled({})
+    healing = scheduled({"backfillFrom": "2024-03-01", "maxBackfillWindows": 12})
     assert (healing["backfillFrom"], healing["maxBackfillWindows"]) == ("2024-03-01", 12)
     request = parse_request(healing)
     assert (str(request.backfill_from), request.max_backfill_windows) == ("2024-03-01", 12)
@@ -92,7 +99,72 @@ def test_an_unconfigured_stack_gives_the_functions_their_own_defaults():
     from bwp.lake.settings import Settings
 
     # given no context at all, when the stack writes the functions' settings
-    resources = {"lake_bucket": "a-bucket", "state_table": "a-table", "credentials_secret_id": "a-secret"}
-    written = context_of({}).function_settings(**resources)
-    # then they are the settings a function takes when nothing is set
-    assert written == Settings.of(**resources)
+    resources = {"lake_bucket": "a-bucket", "state_table": "a-table"}
+    written = context_of({}).function_settings(**resources, secret_ids={"default": "a-secret"})
+    # then they are the settings a function takes when nothing is set, for the one store "default"
+    # and the report types every store ingests unless told otherwise
+    default_store = {"id": "default", "secretId": "a-secret", "reportTypes": list(REPORT_TYPES)}
+    assert written == Settings.of(**resources, stores=[default_store])
+
+
+def test_a_deployment_without_stores_serves_one_store_default_with_the_global_settings():
+    # given no stores, and the global secret, report types and backfill
+    config = context_of(
+        {"credentialsSecretName": "merchant/bwp-api", "reportTypes": ["ORDER_FEES"], "backfillFrom": "2024-03-01"}
+    )
+    # then it serves one store, "default", with them
+    assert config.stores == (StoreSettings("default", "merchant/bwp-api", ("ORDER_FEES",), "2024-03-01"),)
+    assert context_of({"stores": []}).stores == (StoreSettings("default", "", REPORT_TYPES_TUPLE, ""),)
+
+
+def test_each_store_overrides_the_global_settings_it_names_and_takes_the_others():
+    # given two stores, the first with every override, the second with none
+    config = context_of(
+        {
+            "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
+            "backfillFrom": "2024-05-01",
+            "stores": [
+                {
+                    "id": "brand-eu",
+                    "credentialsSecretName": "agency/brand-eu",
+                    "reportTypes": ["USER_EVENTS"],
+                    "backfillFrom": "2024-02-01",
+                },
+                {"id": "brand-us"},
+            ],
+        }
+    )
+    # then the first has its own, and the second the global report types and backfill, and a
+    # secret the stack creates
+    assert config.stores == (
+        StoreSettings("brand-eu", "agency/brand-eu", ("USER_EVENTS",), "2024-02-01"),
+        StoreSettings("brand-us", "", ("ORDER_FEES", "USER_EVENTS"), "2024-05-01"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("stores", "named"),
+    [
+        ({"id": "x"}, "context stores: "),
+        (["brand-a"], "context stores[0]: 'brand-a' must be an object"),
+        ([{"id": "Brand_A"}], "context stores[0].id: 'Brand_A' must be 1-32 lowercase"),
+        ([{"id": "-a"}], "context stores[0].id"),
+        ([{"reportTypes": ["ORDER_FEES"]}], "context stores[0].id: None"),
+        ([{"id": "a"}, {"id": "a"}], "context stores: each store id must be unique; repeated: a"),
+        ([{"id": "a"}, {"id": "b", "reportTypes": ["SALES"]}], "context stores[1] (b).reportTypes: unknown"),
+        ([{"id": "a", "reportTypes": []}], "context stores[0] (a).reportTypes: [] must be a non-empty list"),
+        ([{"id": "a", "backfillFrom": "2023-12-31"}], "stores[0] (a).backfillFrom: 2023-12-31 is before"),
+        ([{"id": "a", "backfillFrom": "soon"}], "stores[0] (a).backfillFrom: 'soon' is not a YYYY-MM-DD"),
+        ([{"id": "a", "credentialsSecretName": "a secret"}], "stores[0] (a).credentialsSecretName"),
+        ([{"id": "a", "secret": "x"}], "stores[0]: unknown key(s) secret; known: id, credentialsSecretName"),
+    ],
+)
+def test_a_wrong_store_entry_stops_synth_naming_the_entry_and_its_field(stores, named):
+    with pytest.raises(InvalidConfiguration, match=re.escape(named)) as refused:
+        context_of({"stores": stores})
+    assert "\n" not in str(refused.value)
+
+
+def test_the_global_secret_is_refused_beside_stores_as_two_stores_never_share_credentials():
+    with pytest.raises(InvalidConfiguration, match="context credentialsSecretName: .* name each store's secret"):
+        context_of({"credentialsSecretName": "merchant/bwp-api", "stores": [{"id": "a"}, {"id": "b"}]})

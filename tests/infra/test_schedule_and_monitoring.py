@@ -6,6 +6,7 @@ import json
 
 import pytest
 from aws_cdk.assertions import Template
+from bwp.lake.contract import REPORT_TYPE_DIMENSION, STORE_DIMENSION
 from bwp.observability import NAMESPACE, SERVICE
 from bwp.windows import parse_request
 
@@ -44,6 +45,7 @@ def test_schedule_starts_the_state_machine_with_the_look_back(schedule, synthesi
     request = parse_request(json.loads(target["Input"]))
     assert request.lookback_days == synthesized.context["lookbackDays"]
     assert json.loads(target["Input"]) == {
+        "stores": ["default"],
         "lookbackDays": synthesized.context["lookbackDays"],
         "reportTypes": synthesized.context["reportTypes"],
         "maxConcurrency": synthesized.context["maxConcurrency"],
@@ -110,13 +112,15 @@ def test_a_schedule_dead_letter_raises_an_alarm(synthesized):
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
 
 
+def series_of(alarm: dict) -> tuple[str, str]:
+    """(store, report type) of a per-series alarm's dimensions."""
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    return dimensions[STORE_DIMENSION], dimensions[REPORT_TYPE_DIMENSION]
+
+
 def test_freshness_alarm_per_report_type_fires_after_26_hours_without_a_landing_and_starts_quiet(synthesized):
-    freshness = {
-        next(d["Value"] for d in a["Dimensions"] if d["Name"] == "ReportType"): a
-        for a in alarms(synthesized)
-        if a.get("MetricName") == "HoursSinceLastLanding"
-    }
-    assert set(freshness) == set(synthesized.context["reportTypes"])
+    freshness = {series_of(a): a for a in alarms(synthesized) if a.get("MetricName") == "HoursSinceLastLanding"}
+    assert set(freshness) == {("default", report_type) for report_type in synthesized.context["reportTypes"]}
     for alarm in freshness.values():
         # The metric each run's Summarize emits, as Powertools names it
         assert alarm["Namespace"] == NAMESPACE
@@ -132,12 +136,8 @@ def test_freshness_alarm_per_report_type_fires_after_26_hours_without_a_landing_
 
 
 def test_gap_alarm_per_report_type_fires_when_two_daily_runs_leave_partitions_missing(synthesized):
-    gaps = {
-        next(d["Value"] for d in a["Dimensions"] if d["Name"] == "ReportType"): a
-        for a in alarms(synthesized)
-        if a.get("MetricName") == "PartitionsMissing"
-    }
-    assert set(gaps) == set(synthesized.context["reportTypes"])
+    gaps = {series_of(a): a for a in alarms(synthesized) if a.get("MetricName") == "PartitionsMissing"}
+    assert set(gaps) == {("default", report_type) for report_type in synthesized.context["reportTypes"]}
     for alarm in gaps.values():
         assert alarm["Namespace"] == NAMESPACE and {"Name": "service", "Value": SERVICE} in alarm["Dimensions"]
         # the best count of each day, two days running, at least one partition missing
@@ -157,5 +157,5 @@ def test_a_dashboard_shows_runs_partitions_and_errors(template):
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
     (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
     literal = "".join(p for p in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1] if isinstance(p, str))
-    for title in ("Executions", "Partitions landed per day", "Function errors", "Schedule dead letters"):
+    for title in ("Executions", "default: partitions landed per day", "Function errors", "Schedule dead letters"):
         assert f'"title":"{title}"' in literal

@@ -98,13 +98,17 @@ def test_data_bucket_aborts_stale_uploads_and_expires_old_versions_and_athena_re
 
 
 def day_table(name: str, columns: list[tuple[str, str]], prefix: str, storage: dict, parameters: dict) -> dict:
-    """The properties a Glue table partitioned on ``dt`` must have, ``storage`` and ``parameters`` among others."""
+    """The properties a Glue table partitioned on ``store`` and ``dt`` must have, ``storage`` and
+    ``parameters`` among others."""
     return {
         "DatabaseName": "bwp_report_lake",
         "TableInput": Match.object_like(
             {
                 "Name": name,
-                "PartitionKeys": [Match.object_like({"Name": "dt", "Type": "string"})],
+                "PartitionKeys": [
+                    Match.object_like({"Name": "store", "Type": "string"}),
+                    Match.object_like({"Name": "dt", "Type": "string"}),
+                ],
                 "StorageDescriptor": Match.object_like(
                     {
                         "Columns": [
@@ -125,7 +129,7 @@ def test_each_report_type_has_a_raw_table_over_its_prefix_with_registry_columns(
     expected = day_table(
         schema_for(report_type).raw_table_name,
         athena.raw_table_columns(report_type),
-        f"reports/report_type={report_type}/",
+        "reports/",
         {"SerdeInfo": Match.object_like({"SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde"})},
         {"skip.header.line.count": "1", "compressionType": "gzip"},
     )
@@ -141,7 +145,7 @@ def test_each_report_type_has_a_curated_parquet_table_over_its_own_prefix(templa
     expected = day_table(
         schema_for(report_type).curated_table_name,
         athena.curated_table_columns(report_type),
-        f"curated/report_type={report_type}/",
+        "curated/",
         parquet,
         {"classification": "parquet"},
     )
@@ -183,29 +187,39 @@ def test_report_table_comments_are_the_registry_descriptions(synthesized, report
 
 
 def test_manifests_table_comments_are_the_manifest_models_descriptions(synthesized):
-    columns = _table(synthesized, "manifests")["StorageDescriptor"]["Columns"]
-    assert {column["Name"]: column["Comment"] for column in columns} == {
+    table = _table(synthesized, "manifests")
+    described = {column["Name"]: column["Comment"] for column in table["StorageDescriptor"]["Columns"]}
+    # the store is a partition key, read from its folder: a key cannot also be a column
+    (store, report_type) = table["PartitionKeys"]
+    assert (store["Name"], report_type["Name"]) == ("store", "report_type")
+    described["store"] = store["Comment"].removesuffix(" (the folder store=<id>/)")
+    assert described == {
         (field.alias or name).lower(): field.description for name, field in Manifest.model_fields.items()
     }
 
 
 @pytest.mark.parametrize(
     ("report_type", "layer", "key_for"),
-    [(t, "raw_table_name", lambda t, d: Partition(t, date.fromisoformat(d)).raw_key) for t in REPORT_TYPES]
-    + [(t, "curated_table_name", lambda t, d: Partition(t, date.fromisoformat(d)).curated_key) for t in REPORT_TYPES],
+    [(t, "raw_table_name", lambda p: p.raw_key) for t in REPORT_TYPES]
+    + [(t, "curated_table_name", lambda p: p.curated_key) for t in REPORT_TYPES],
 )
-def test_partition_projection_finds_each_landed_day_without_a_crawler(synthesized, report_type, layer, key_for):
+def test_partition_projection_finds_each_landed_day_of_each_store_without_a_crawler(
+    synthesized, report_type, layer, key_for
+):
     table = _table(synthesized, getattr(schema_for(report_type), layer))
     parameters = table["Parameters"]
     assert parameters["projection.enabled"] == "true"
+    # the stores are the configured ones (without stores: the one store "default")
+    assert (parameters["projection.store.type"], parameters["projection.store.values"]) == ("enum", "default")
     assert parameters["projection.dt.type"] == "date"
     assert parameters["projection.dt.format"] == "yyyy-MM-dd"
     assert parameters["projection.dt.range"] == f"{synthesized.context['projectionStartDate']},NOW"
     assert parameters["projection.dt.interval.unit"] == "DAYS"
-    # The template, filled with a day, is the folder of the object the landing step writes.
+    # The template, filled with a store and a day, is the folder of the object the landing step writes.
     template = _join(synthesized, parameters["storage.location.template"])
-    landed_key = key_for(report_type, "2024-08-22")
-    assert template.replace("${dt}", "2024-08-22") == f"s3://<bucket>/{landed_key.rsplit('/', 1)[0]}/"
+    landed_key = key_for(Partition("default", report_type, date(2024, 8, 22)))
+    filled = template.replace("${store}", "default").replace("${dt}", "2024-08-22")
+    assert filled == f"s3://<bucket>/{landed_key.rsplit('/', 1)[0]}/"
 
 
 def test_manifests_have_their_own_table_outside_every_report_location(synthesized):
@@ -213,7 +227,15 @@ def test_manifests_have_their_own_table_outside_every_report_location(synthesize
     location = _join(synthesized, table["StorageDescriptor"]["Location"])
     assert location == "s3://<bucket>/manifests/"
     assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
-    assert table["Parameters"]["projection.report_type.values"] == ",".join(REPORT_TYPES)
+    parameters = table["Parameters"]
+    assert parameters["projection.report_type.values"] == ",".join(REPORT_TYPES)
+    assert parameters["projection.store.values"] == "default"
+    # the template, filled, is the folder of a manifest the landing step writes
+    manifest_key = Partition("default", "ORDER_FEES", date(2024, 8, 22)).manifest_key
+    filled = _join(synthesized, parameters["storage.location.template"])
+    assert filled.replace("${store}", "default").replace("${report_type}", "ORDER_FEES") == (
+        f"s3://<bucket>/{manifest_key.rsplit('/', 1)[0]}/"
+    )
     report_locations = [
         _join(synthesized, _table(synthesized, name)["StorageDescriptor"]["Location"])
         for report_type in REPORT_TYPES

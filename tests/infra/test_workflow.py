@@ -10,6 +10,7 @@ from bwp.lake.settings import Settings
 
 from bwp_lake.definition import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS
 from bwp_lake.infra.workflow import LAMBDA_RUNTIME
+from tests.infra.support import rendered, stores_of
 
 pytestmark = pytest.mark.xdist_group("infra-synth")
 
@@ -84,10 +85,7 @@ def test_every_function_logs_to_its_own_group_with_retention(synthesized, functi
 def test_the_environment_is_a_valid_settings_model(functions, synthesized):
     # Given each function's environment, with CloudFormation references resolved to plausible values
     for step, (_, properties) in functions.items():
-        environment = {
-            name: value if isinstance(value, str) else f"resolved-{name.lower()}"
-            for name, value in properties["Environment"]["Variables"].items()
-        }
+        environment = {name: rendered(value) for name, value in properties["Environment"]["Variables"].items()}
         # When the Lambda code reads its settings, then it accepts them
         settings = Settings.from_env(environment)
         assert str(settings.api_base_url).rstrip("/") == synthesized.context["apiBaseUrl"]
@@ -103,7 +101,10 @@ def test_environment_points_at_the_stack_bucket_and_secret(functions, synthesize
     (secret_id,) = synthesized.resources("AWS::SecretsManager::Secret")
     (_, properties) = functions["land_report"]
     variables = properties["Environment"]["Variables"]
-    assert variables["BWP_CREDENTIALS_SECRET"] == {"Ref": secret_id}
+    # without stores configured: the one store "default", its secret the one the stack created
+    assert stores_of(variables) == [
+        {"id": "default", "secretId": f"<{secret_id}>", "reportTypes": synthesized.context["reportTypes"]}
+    ]
     assert variables["LAKE_BUCKET"]["Ref"].startswith("StorageData")
     assert variables["POWERTOOLS_SERVICE_NAME"] == "bwp-report-lake"
     # and no key prefix: the functions, the Glue tables and the grants read the one layout of the contract
@@ -128,9 +129,10 @@ def test_only_the_api_steps_can_read_the_credentials(synthesized, functions):
         assert statement["Resource"] == {"Ref": secret_id}
 
 
-def test_the_secret_is_created_with_the_three_credential_fields_empty(synthesized):
+def test_the_secret_is_created_with_the_three_credential_fields_empty_and_named_for_its_store(synthesized):
     (secret,) = synthesized.resources("AWS::SecretsManager::Secret").values()
     assert json.loads(secret["Properties"]["SecretString"]) == {"clientId": "", "clientSecret": "", "targetId": ""}
+    assert secret["Properties"]["Name"] == f"{synthesized.stack_name}/default/api-credentials"
 
 
 def object_prefix(resource) -> str | None:
@@ -291,6 +293,7 @@ def test_only_the_steps_that_coordinate_write_the_state_table(synthesized, funct
         if {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(actions(statement))
         and table_id in json.dumps(statement["Resource"])
     }
-    assert writers == {"start_report", "check_report", "land_report", "summarize"}
+    # Plan windows records the windows of a store whose credentials are refused as failed
+    assert writers == {"plan_windows", "start_report", "check_report", "land_report", "summarize"}
     variables = functions["start_report"][1]["Environment"]["Variables"]
     assert variables["STATE_TABLE"] == {"Ref": table_id}

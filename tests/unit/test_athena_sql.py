@@ -40,8 +40,8 @@ def test_every_registry_column_is_read_from_the_curated_table_in_snake_case(repo
     # then each column is exposed once under its snake_case name
     for column in schema.columns:
         assert sql.count(f' AS "{snake_case(column.name)}"') == 1
-    # and the partition is kept as text and as a date
-    assert '"dt",' in sql and 'try_cast("dt" AS date) AS "report_date"' in sql
+    # and the partitions are kept: the store, the day as text and as a date
+    assert '"store",\n    "dt",' in sql and 'try_cast("dt" AS date) AS "report_date"' in sql
     assert sql.startswith(f"CREATE OR REPLACE VIEW {schema.view_name} AS\nSELECT")
     assert sql.endswith(f"FROM {schema.curated_table_name}")
 
@@ -110,7 +110,10 @@ def test_snake_case(name, expected):
     [
         (("orderId", "order_id"), "view column names collide: order_id"),
         (("orderId", "OrderID"), "raw column names collide: orderid"),
-        (("orderId", "dt"), "view column names collide: dt"),
+        # a column named like a partition key would shadow it, in Glue as in DuckDB
+        (("orderId", "dt"), "raw column names collide: dt"),
+        (("orderId", "store"), "raw column names collide: store"),
+        (("orderId", "Report_Date"), "view column names collide: report_date"),
         (("order-id",), "letters, digits and underscores"),
     ],
 )
@@ -132,6 +135,17 @@ def test_named_queries_have_unique_names_and_athena_sized_descriptions():
     for query in queries:
         assert 0 < len(query.description) <= 1024 and len(query.name) <= 128
         assert f"-- {query.description}" not in query.sql
+
+
+def test_named_queries_that_aggregate_keep_the_stores_apart():
+    # given the ready-made queries: each groups rows, and two stores' figures must never be summed
+    for query in athena.named_queries():
+        sql = strip_literals(query.sql)
+        groupings = re.findall(r"GROUP BY ([^\n]+)", sql)
+        assert groupings, query.name
+        # then every grouping is per store, and the store is in what the query returns
+        assert all(re.match(r"store\b", grouping) for grouping in groupings), query.name
+        assert re.search(r"^SELECT\s+store,", sql, flags=re.MULTILINE), query.name
 
 
 def test_named_queries_read_only_the_typed_views():

@@ -36,8 +36,10 @@ def test_every_registry_column_is_in_the_raw_and_curated_tables_with_its_descrip
         (schema.curated_table_name, athena.curated_table_columns(schema.report_type)),
     ):
         listed = tables[name]["columns"]
-        assert [(c["name"], c["data_type"]) for c in listed] == [*columns, ("dt", "string")]
-        assert [c["description"] for c in listed[:-1]] == descriptions
+        # the registry's columns, then the partition keys: the store and the day
+        assert [(c["name"], c["data_type"]) for c in listed] == [*columns, ("store", "string"), ("dt", "string")]
+        assert [c["description"] for c in listed[:-2]] == descriptions
+        assert listed[-2]["description"].startswith("The store's id")
         assert listed[-1]["description"].startswith("UTC day")
         assert tables[name].get("config", {}).get("meta") == (
             {"provisional_schema": True} if schema.provisional else None
@@ -46,7 +48,11 @@ def test_every_registry_column_is_in_the_raw_and_curated_tables_with_its_descrip
 
 def test_the_manifests_carry_the_freshness_check_on_when_each_partition_landed(sources):
     manifests = tables_of(sources)["manifests"]
-    assert {c["name"]: c["description"] for c in manifests["columns"][:-1]} == glue_column_comments()
+    # every manifest field, the store read from its folder as the partition key
+    described = {c["name"]: c["description"] for c in manifests["columns"]}
+    assert described.pop("report_type").startswith("Report type")
+    assert described.pop("store").startswith(glue_column_comments()["store"])
+    assert described == {name: text for name, text in glue_column_comments().items() if name != "store"}
     config = manifests["config"]
     assert config["loaded_at_field"] == "from_iso8601_timestamp(landedat)"
     assert config["freshness"]["warn_after"] == {"count": FRESHNESS_HOURS, "period": "hour"}

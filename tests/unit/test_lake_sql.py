@@ -23,6 +23,8 @@ from bwp.landing.curated import convert
 
 from bwp_lake.local.lake_sql import LakeSql, format_table
 
+STORE = "shop-a"
+OTHER_STORE = "shop-b"
 SEED_DAY = "2024-08-22"
 NEXT_DAY = "2024-08-23"
 SEED_ORDER = "322-ABCD-4TTBJ7"
@@ -244,23 +246,25 @@ EVENT_ROWS = [
 AMOUNTS = ["primeOrderAmount", "feeAmount", "feeTaxAmount", "feeDiscountsAmount", "feeCreditsAmount"]
 
 
-def write_report(lake, report_type, day, header, rows):
+def write_report(lake, report_type, day, header, rows, store=STORE):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    path = lake / Partition(report_type, date.fromisoformat(day)).raw_key
+    partition = Partition(store, report_type, date.fromisoformat(day))
+    path = lake / partition.raw_key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(buffer.getvalue().encode()))
     # and its curated file, as the landing writes it
-    curated = lake / Partition(report_type, date.fromisoformat(day)).curated_key
+    curated = lake / partition.curated_key
     curated.parent.mkdir(parents=True, exist_ok=True)
     with curated.open("wb") as sink:
         convert(io.BytesIO(buffer.getvalue().encode()), sink, schema_for(report_type), header)
 
 
-def write_manifest(lake, report_type, day, rows, drift=None):
+def write_manifest(lake, report_type, day, rows, drift=None, store=STORE):
     manifest = {
+        "store": store,
         "reportType": report_type,
         "day": day,
         "taskId": f"{report_type}:t",
@@ -270,7 +274,7 @@ def write_manifest(lake, report_type, day, rows, drift=None):
         "drift": drift,
         "landedAt": f"{day}T23:59:00Z",
     }
-    path = lake / Partition(report_type, date.fromisoformat(day)).manifest_key
+    path = lake / Partition(store, report_type, date.fromisoformat(day)).manifest_key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest) + "\n")
 
@@ -475,7 +479,7 @@ def test_a_report_type_with_no_files_has_zero_rows_and_its_query_still_runs(tmp_
         columns, rows = lake.query("SELECT * FROM user_events")
         assert rows == [] and "event_time" in columns
         columns, rows = lake.run_named("daily_events_by_type")
-        assert rows == [] and columns == ["report_date", "event_type", "events", "distinct_ubids"]
+        assert rows == [] and columns == ["store", "report_date", "event_type", "events", "distinct_ubids"]
         # and ORDER_FEES still answers
         assert lake.query("SELECT count(*) FROM order_fees")[1] == [(len(SEED_ROWS),)]
 
@@ -492,14 +496,14 @@ def test_files_duckdb_cannot_read_are_left_out_named_and_every_other_day_stays_q
     # and a truncated curated file
     write_report(tmp_path, "ORDER_FEES", SEED_DAY, ORDER_FEES.column_names, SEED_ROWS)
     write_report(tmp_path, "ORDER_FEES", NEXT_DAY, ORDER_FEES.column_names, NEXT_ROWS)
-    bad_day = Partition("ORDER_FEES", date.fromisoformat("2024-08-24"))
+    bad_day = Partition(STORE, "ORDER_FEES", date.fromisoformat("2024-08-24"))
     bad_raw = tmp_path / bad_day.raw_key
     bad_raw.parent.mkdir(parents=True)
     header = ",".join(ORDER_FEES.column_names).encode()
     bad_raw.write_bytes(gzip.compress(header + b"\n322-X,caf\xe9" + b",1" * 11 + b"\n"))
     bad_curated = tmp_path / bad_day.curated_key
     bad_curated.parent.mkdir(parents=True)
-    seed_curated = tmp_path / Partition("ORDER_FEES", date.fromisoformat(SEED_DAY)).curated_key
+    seed_curated = tmp_path / Partition(STORE, "ORDER_FEES", date.fromisoformat(SEED_DAY)).curated_key
     bad_curated.write_bytes(seed_curated.read_bytes()[:100])
     # when the lake opens
     with LakeSql(tmp_path) as lake:
@@ -578,9 +582,9 @@ def test_partitions_come_from_the_manifests(tmp_path):
     with LakeSql(tmp_path) as lake:
         result = records(lake.partitions())
     # then there is one row per day, in order, with the drift readable
-    assert [(r["report_type"], r["day"], r["rows"], r["bytes_out"]) for r in result] == [
-        ("ORDER_FEES", SEED_DAY, 4, 40),
-        ("ORDER_FEES", NEXT_DAY, 5, 40),
+    assert [(r["store"], r["report_type"], r["day"], r["rows"], r["bytes_out"]) for r in result] == [
+        (STORE, "ORDER_FEES", SEED_DAY, 4, 40),
+        (STORE, "ORDER_FEES", NEXT_DAY, 5, 40),
     ]
     assert result[0]["drift"] is None
     assert json.loads(result[1]["drift"]) == drift
@@ -590,14 +594,57 @@ def test_the_manifests_view_has_every_manifest_field_before_and_after_a_manifest
     # given a lake without manifests, when its manifests view is described
     with LakeSql(tmp_path) as lake:
         empty, _ = lake.query("SELECT * FROM manifests")
-    # then it has the report type and every field of the manifest model
-    assert empty == ["report_type", *(name for name, _ in duckdb_columns())]
+    # then it has the store and the report type (its partition keys) and every other field of the manifest model
+    assert empty == ["store", "report_type", *(name for name, _ in duckdb_columns() if name != "store")]
     # given a manifest written before the task and timings fields existed
     write_manifest(tmp_path, "ORDER_FEES", SEED_DAY, rows=4)
     # when the fields it lacks are queried, nested ones included, then they read as NULL
     with LakeSql(tmp_path) as lake:
         _, rows = lake.query('SELECT "rows", task.startedBy, timings.polls, curated.rowGroups FROM manifests')
     assert rows == [(4, None, None, None)]
+
+
+@pytest.fixture(scope="module")
+def two_stores(tmp_path_factory):
+    """The seed day's fees landed for two stores: the same order id in each, other amounts in the second."""
+    root = tmp_path_factory.mktemp("two-stores")
+    doubled = [row[:9] + [str(Decimal(row[9]) * 2)] + row[10:] for row in SEED_ROWS]
+    write_report(root, "ORDER_FEES", SEED_DAY, ORDER_FEES.column_names, SEED_ROWS, store=STORE)
+    write_report(root, "ORDER_FEES", SEED_DAY, ORDER_FEES.column_names, doubled, store=OTHER_STORE)
+    write_report(root, "USER_EVENTS", SEED_DAY, USER_EVENTS.column_names, EVENT_ROWS[:2], store=OTHER_STORE)
+    write_manifest(root, "ORDER_FEES", SEED_DAY, rows=len(SEED_ROWS), store=STORE)
+    write_manifest(root, "ORDER_FEES", SEED_DAY, rows=len(doubled), store=OTHER_STORE)
+    with LakeSql(root) as opened:
+        yield opened, doubled
+
+
+def test_every_table_and_view_says_which_store_each_row_came_from(two_stores):
+    lake, doubled = two_stores
+    # given two stores' files of the same day, when each table is counted per store
+    for table in ("order_fees_raw", "order_fees_curated", "order_fees"):
+        counts = lake.query(f"SELECT store, dt, count(*) FROM {table} GROUP BY store, dt ORDER BY store")[1]
+        # then the store comes from the folder each file is in
+        assert counts == [(STORE, SEED_DAY, len(SEED_ROWS)), (OTHER_STORE, SEED_DAY, len(doubled))], table
+    assert lake.query("SELECT DISTINCT store FROM user_events")[1] == [(OTHER_STORE,)]
+    assert [(r["store"], r["day"]) for r in records(lake.partitions())] == [(STORE, SEED_DAY), (OTHER_STORE, SEED_DAY)]
+
+
+def test_the_named_queries_aggregate_each_store_apart(two_stores):
+    lake, _ = two_stores
+    # given the same order id in both stores, the second's fees twice the first's
+    fees = records(lake.run_named("daily_fees_by_fee_type"))
+    # when the fees are summed per store, then each store has its own lines and sums
+    for store, factor in ((STORE, 1), (OTHER_STORE, 2)):
+        mine = {r["fee_type"]: (r["fee_lines"], r["fee_amount"]) for r in fees if r["store"] == store}
+        assert mine == {row[6]: (1, Decimal(row[9]) * factor) for row in SEED_ROWS}, store
+    # and the reconciliation has the order once per store, never the two stores' lines together
+    orders = [r for r in records(lake.run_named("order_fee_reconciliation")) if r["order_id"] == SEED_ORDER]
+    assert [(r["store"], r["total_fees"]) for r in orders] == [
+        (STORE, sum(Decimal(row[9]) for row in SEED_ROWS)),
+        (OTHER_STORE, 2 * sum(Decimal(row[9]) for row in SEED_ROWS)),
+    ]
+    events = records(lake.run_named("daily_events_by_type"))
+    assert {(r["store"], r["event_type"]) for r in events} == {(OTHER_STORE, "page-load")}
 
 
 def test_unknown_named_query_is_refused(lake):

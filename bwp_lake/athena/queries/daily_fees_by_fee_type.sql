@@ -1,5 +1,6 @@
--- Fees per report day, fee type and currency: fee lines, fee amount, tax, discounts and credits
+-- Fees per store, report day, fee type and currency: fee lines, fee amount, tax, discounts and credits
 SELECT
+    store,
     report_date,
     fee_type,
     currency_code,
@@ -9,5 +10,5 @@ SELECT
     sum(fee_discounts_amount) AS fee_discounts_amount,
     sum(fee_credits_amount) AS fee_credits_amount
 FROM order_fees
-GROUP BY report_date, fee_type, currency_code
-ORDER BY report_date, fee_type, currency_code
+GROUP BY store, report_date, fee_type, currency_code
+ORDER BY store, report_date, fee_type, currency_code

@@ -1,6 +1,8 @@
--- Per order: Prime order amount, each fee type's total, total fees and the effective Prime service fee rate
+-- Per store and order: Prime order amount, each fee type's total, total fees and the effective Prime service fee rate
 WITH per_order AS (
+    -- Order ids are the store's own: two stores may use the same one.
     SELECT
+        store,
         order_id,
         currency_code,
         min(order_created_at) AS order_created_at,
@@ -21,9 +23,10 @@ WITH per_order AS (
         ) AS other_fees,
         sum(fee_amount) AS total_fees
     FROM order_fees
-    GROUP BY order_id, currency_code
+    GROUP BY store, order_id, currency_code
 )
 SELECT
+    store,
     order_id,
     currency_code,
     order_created_at,
@@ -41,4 +44,4 @@ SELECT
         THEN CAST(prime_service_fee AS double) / CAST(prime_order_amount AS double)
     END AS effective_prime_service_fee_rate
 FROM per_order
-ORDER BY order_created_at, order_id
+ORDER BY store, order_created_at, order_id
