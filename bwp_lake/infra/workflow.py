@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from bwp.lake.settings import function_environment
+from bwp.lake.stores import DEFAULT_STORE_ID
 from constructs import Construct
 
 from bwp_lake.definition import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS, placeholders
@@ -93,13 +94,20 @@ class Workflow(Construct):
         self._check_definition()
         self._code = {bundle: self._lambda_code(bundle) for bundle in BUNDLES}
         # store id -> its secret's name: the configured one, or the one the stack creates
-        self.secret_names = {
-            store.id: store.credentials_secret_name or created_secret_name(config.stack_name, store.id)
-            for store in config.stores
-        }
         # store id -> its credentials secret, and how the functions name it (its name or ARN)
         self.secrets: dict[str, tuple[secretsmanager.ISecret, str]] = {
             store.id: self._add_secret(store) for store in config.stores
+        }
+        # store id -> its secret's name: the configured one, the one the stack chose, or the one
+        # CloudFormation gave the secret of a deployment without stores
+        self.secret_names = {
+            store.id: store.credentials_secret_name
+            or (
+                self.secrets[store.id][0].secret_name
+                if store.id == DEFAULT_STORE_ID
+                else created_secret_name(config.stack_name, store.id)
+            )
+            for store in config.stores
         }
         self.state_table = self._add_state_table()
         self._environment = lambda_environment(
@@ -129,7 +137,11 @@ class Workflow(Construct):
 
     def _add_secret(self, store: StoreSettings) -> tuple[secretsmanager.ISecret, str]:
         """The store's secret: imported by its name when configured, else created (empty)."""
-        construct_id = f"Credentials-{store.id}"  # store ids are unique, their PascalCase forms may not be
+        # A deployment without stores keeps the secret it had before stores existed: the same
+        # logical id, and the name CloudFormation gave it. Each configured store's secret is named
+        # for the stack and the store (ids are unique, their PascalCase forms may not be).
+        keeps_its_secret = store.id == DEFAULT_STORE_ID
+        construct_id = "Credentials" if keeps_its_secret else f"Credentials-{store.id}"
         name = store.credentials_secret_name
         if name:
             secret = secretsmanager.Secret.from_secret_name_v2(self, construct_id, name)
@@ -145,7 +157,7 @@ class Workflow(Construct):
         secret = secretsmanager.Secret(
             self,
             construct_id,
-            secret_name=self.secret_names[store.id],
+            secret_name=None if keeps_its_secret else created_secret_name(self._config.stack_name, store.id),
             description=f"Buy with Prime API credentials of store {store.id}: clientId, clientSecret, targetId",
             secret_object_value={field: SecretValue.unsafe_plain_text("") for field in CREDENTIAL_FIELDS},
         )

@@ -129,10 +129,16 @@ def test_only_the_api_steps_can_read_the_credentials(synthesized, functions):
         assert statement["Resource"] == {"Ref": secret_id}
 
 
-def test_the_secret_is_created_with_the_three_credential_fields_empty_and_named_for_its_store(synthesized):
-    (secret,) = synthesized.resources("AWS::SecretsManager::Secret").values()
+def test_a_deployment_without_stores_keeps_the_secret_it_had_before_stores_with_its_fields_empty(synthesized):
+    # given the stack of a deployment that names no stores
+    secrets = synthesized.resources("AWS::SecretsManager::Secret")
+    # then its one secret keeps the logical id it had before stores existed (a redeploy keeps the
+    # credentials already put), without a name of our choosing, with the three fields empty
+    ((logical_id, secret),) = secrets.items()
+    assert logical_id.startswith("WorkflowCredentials")
+    assert not logical_id.startswith("WorkflowCredentialsdefault")
+    assert "Name" not in secret["Properties"]
     assert json.loads(secret["Properties"]["SecretString"]) == {"clientId": "", "clientSecret": "", "targetId": ""}
-    assert secret["Properties"]["Name"] == f"{synthesized.stack_name}/default/api-credentials"
 
 
 def object_prefix(resource) -> str | None:
