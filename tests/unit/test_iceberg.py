@@ -1,5 +1,6 @@
-"""The curated Iceberg tables on a SQLite catalog and moto's S3: days replaced in one snapshot, writers
-that race, a commit that fails, drift as a table column, time travel and snapshot expiry.
+"""The curated Iceberg tables on either catalog (SQLite, as the local twin has it, and moto's Glue)
+and moto's S3: days replaced in one snapshot, writers that race, a commit that fails, drift as a
+table column, time travel and snapshot expiry.
 
 Every data file is written as the land step writes it (bwp.landing.curated from a gzip CSV), and
 every file of the tables goes through the test's moto S3 client: a FileIO that opened its own
@@ -13,17 +14,19 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import boto3
 import pyarrow as pa
 import pytest
 from botocore.exceptions import ClientError
 from bwp import errors
-from bwp.iceberg.catalog import LakeCatalog, sql_catalog
+from bwp.iceberg.catalog import LakeCatalog, glue_catalog, sql_catalog
 from bwp.iceberg.commit import COMMIT_ATTEMPTS, LandedDay, replace_days, replaced_days
 from bwp.iceberg.maintenance import expire_snapshots
 from bwp.iceberg.reading import read_table
 from bwp.lake.schemas import ORDER_FEES
 from bwp.landing.curated import write_curated
 
+from bwp_lake.local.engine import REGION
 from tests.moto_account import LAKE_BUCKET
 
 REPORT = "ORDER_FEES"
@@ -36,15 +39,29 @@ def no_pause(_seconds: float) -> None:
     """Attempts follow each other at once: tests don't time things."""
 
 
-@pytest.fixture
-def catalog(s3, tmp_path) -> LakeCatalog:
+def open_catalog(kind: str, s3, tmp_path) -> LakeCatalog:
+    """A handle on the tables' catalog: the local twin's SQLite file, or moto's Glue database."""
+    if kind == "glue":
+        return glue_catalog(boto3.client("glue", region_name=REGION), s3, database="bwp", bucket=LAKE_BUCKET)
     return sql_catalog(tmp_path / "catalog.sqlite", s3, namespace="bwp", bucket=LAKE_BUCKET)
 
 
+@pytest.fixture(params=["sqlite", "glue"])
+def catalog_kind(request, aws) -> str:
+    if request.param == "glue":
+        boto3.client("glue", region_name=REGION).create_database(DatabaseInput={"Name": "bwp"})
+    return request.param
+
+
 @pytest.fixture
-def second_catalog(s3, tmp_path, catalog) -> LakeCatalog:
-    """Another writer's handle on the same catalog: its own connection to the same SQLite file."""
-    return sql_catalog(tmp_path / "catalog.sqlite", s3, namespace="bwp", bucket=LAKE_BUCKET)
+def catalog(catalog_kind, s3, tmp_path) -> LakeCatalog:
+    return open_catalog(catalog_kind, s3, tmp_path)
+
+
+@pytest.fixture
+def second_catalog(catalog_kind, s3, tmp_path, catalog) -> LakeCatalog:
+    """Another writer's handle on the same catalog (its own connection to it)."""
+    return open_catalog(catalog_kind, s3, tmp_path)
 
 
 def land(s3, task_id: str, rows: int, *, day: date = DAY, store: str = STORE, extra: tuple[str, ...] = ()) -> LandedDay:
