@@ -38,7 +38,7 @@ from pyiceberg.io.pyarrow import (
     data_file_statistics_from_parquet_metadata,
     parquet_path_to_id_mapping,
 )
-from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat, ManifestContent
 from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.typedef import Record
@@ -185,15 +185,21 @@ def _current_snapshot_id(table: Table) -> int | None:
 
 
 def _current_files(table: Table, partitions: list[tuple[str, date]]) -> dict[tuple[str, date], list[DataFile]]:
-    """The data files the table's current snapshot holds for each partition."""
+    """The data files the table's current snapshot holds for each partition: a walk of its manifests,
+    each live entry looked up by its partition (a scan filtered on the days would evaluate the
+    filter, as long as the days are many, once per file)."""
     found: dict[tuple[str, date], list[DataFile]] = {partition: [] for partition in partitions}
-    if table.current_snapshot() is None:
+    snapshot = table.current_snapshot()
+    if snapshot is None:
         return found
     by_record = {(store, date_to_days(day)): (store, day) for store, day in partitions}
-    for task in table.scan(row_filter=_days_filter(partitions)).plan_files():
-        partition = by_record.get((task.file.partition[0], task.file.partition[1]))
-        if partition is not None:
-            found[partition].append(task.file)
+    for manifest in snapshot.manifests(table.io):
+        if manifest.content != ManifestContent.DATA:
+            continue
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+            partition = by_record.get((entry.data_file.partition[0], entry.data_file.partition[1]))
+            if partition is not None:
+                found[partition].append(entry.data_file)
     return found
 
 
