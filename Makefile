@@ -19,7 +19,8 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt lambdas/requirements-landing.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt lambdas/requirements-landing.txt \
+		lambdas/requirements-iceberg.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .

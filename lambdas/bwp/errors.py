@@ -94,6 +94,12 @@ class CuratedWriteFailed(BwpError):
     message naming where."""
 
 
+class CuratedCommitConflict(BwpError):
+    """Another writer committed to a curated table first, on every one of the commit's attempts
+    (each re-planned from the table as that writer left it): nothing of this commit is in the
+    table, whose readers stay on the other writer's snapshot; retry later."""
+
+
 class CredentialsMisconfigured(BwpError):
     """The credentials secret is missing a field or is not JSON."""
 

@@ -67,13 +67,19 @@ def test_the_emulator_is_written_apart_from_the_client_it_is_tested_against():
     assert offending(REPO / "bwp_lake" / "emulator", lambda m: not bwp_module(m)) == {}
 
 
-def test_only_the_landing_path_imports_pyarrow():
+# Where each heavy package's bundle is: pyarrow in the landing bundle and in the committer's,
+# pyiceberg in the committer's alone (lambdas/requirements-*.txt).
+@pytest.mark.parametrize(
+    ("package", "folders"),
+    [("pyarrow", ("lambdas/bwp/landing/", "lambdas/bwp/iceberg/")), ("pyiceberg", ("lambdas/bwp/iceberg/",))],
+)
+def test_only_the_paths_whose_bundle_carries_a_heavy_package_import_it(package, folders):
     users = {
         path
         for path, modules in imported_modules(REPO / "lambdas").items()
-        if any(module == "pyarrow" or module.startswith("pyarrow.") for module in modules)
+        if any(module == package or module.startswith(f"{package}.") for module in modules)
     }
-    assert users and all(path.startswith("lambdas/bwp/landing/") for path in users), users
+    assert users and all(path.startswith(folders) for path in users), users
 
 
 def test_the_report_statuses_are_spelled_once_in_the_lambda_code():

@@ -67,10 +67,11 @@ def test_every_declared_package_is_pinned():
     assert set(declared()) <= set(PINS), set(declared()) - set(PINS)
 
 
-def test_the_lambda_bundles_need_nothing_the_package_does_not_declare_as_a_dependency():
-    bundle = pinned(REPO / "lambdas" / "requirements-landing.txt")
+@pytest.mark.parametrize("bundle", ["requirements.txt", "requirements-landing.txt", "requirements-iceberg.txt"])
+def test_the_lambda_bundles_need_nothing_the_package_does_not_declare_as_a_dependency(bundle):
+    pins = pinned(REPO / "lambdas" / bundle)
     dependencies = {canonicalize_name(Requirement(text).name) for text in PROJECT["dependencies"]}
-    assert set(bundle) <= dependencies
+    assert set(pins) <= dependencies
 
 
 def test_the_wheel_holds_two_top_level_packages_and_everything_the_twin_reads(tmp_path):

@@ -12,6 +12,8 @@ NAMESPACE = "BwpReportLake"
 # The lake's layers; the manifests are never under a table's location.
 REPORTS_PREFIX = "reports/"
 CURATED_PREFIX = "curated/"
+# The curated layer's Iceberg tables, one folder per table (bwp.iceberg.tables): their metadata.
+ICEBERG_PREFIX = "iceberg/"
 MANIFESTS_PREFIX = "manifests/"
 # Beside the tables, read by none: a window's objects before they are published into the table
 # locations, and the raw reports of days that could not be curated (kept, never deleted).
