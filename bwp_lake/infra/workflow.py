@@ -3,6 +3,7 @@ runs ``statemachine/ingest_reports.asl.json`` with their ARNs substituted in."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from constructs import Construct
 
 from bwp_lake.definition import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS, placeholders
 from bwp_lake.infra.access import BUCKET, FUNCTION_ACCESS, SECRET, STATE_MACHINE_ACCESS, STATE_TABLE, Access
-from bwp_lake.infra.config import LakeConfig, StoreSettings
+from bwp_lake.infra.config import InvalidConfiguration, LakeConfig, StoreSettings
 from bwp_lake.infra.nag import acknowledge
 from bwp_lake.infra.naming import pascal
 from bwp_lake.infra.storage import LakeStorage
@@ -78,7 +79,31 @@ def lambda_environment(
 ) -> dict[str, str]:
     """Every function's environment (bwp.lake.settings), and the level it logs at."""
     settings = config.function_settings(lake_bucket=bucket_name, state_table=state_table, secret_ids=secret_ids)
-    return {**function_environment(settings), "LOG_LEVEL": "INFO"}
+    environment = {**function_environment(settings), "LOG_LEVEL": "INFO"}
+    _check_environment_size(environment, len(config.stores))
+    return environment
+
+
+# Lambda refuses a function whose environment (names and values) exceeds 4 KB. A secret's ARN is a
+# token at synth: it is counted as long as the longest one Secrets Manager gives a secret named as
+# the stack names them (the partition, region, account, name and random suffix).
+LAMBDA_ENVIRONMENT_LIMIT = 4096
+_TOKEN_ESTIMATE = 140
+
+
+def _check_environment_size(environment: dict[str, str], stores: int) -> None:
+    size = sum(len(name) + len(_estimated(value)) for name, value in environment.items())
+    if size > LAMBDA_ENVIRONMENT_LIMIT:
+        raise InvalidConfiguration(
+            f"context stores: {stores} stores make each function's environment about {size:,} bytes, over "
+            f"Lambda's {LAMBDA_ENVIRONMENT_LIMIT:,}; serve fewer stores per deployment (give stores their "
+            "secrets' names, which are shorter than the ARNs of secrets the stack creates)"
+        )
+
+
+def _estimated(value: str) -> str:
+    """``value`` with every unresolved token counted as a secret's ARN."""
+    return re.sub(r"\$\{Token\[[^\]]*\]\}", "x" * _TOKEN_ESTIMATE, value)
 
 
 def created_secret_name(stack_name: str, store_id: str) -> str:

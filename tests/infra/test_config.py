@@ -168,3 +168,19 @@ def test_a_wrong_store_entry_stops_synth_naming_the_entry_and_its_field(stores, 
 def test_the_global_secret_is_refused_beside_stores_as_two_stores_never_share_credentials():
     with pytest.raises(InvalidConfiguration, match="context credentialsSecretName: .* name each store's secret"):
         context_of({"credentialsSecretName": "merchant/bwp-api", "stores": [{"id": "a"}, {"id": "b"}]})
+
+
+def test_more_stores_than_lambdas_environment_can_hold_stop_synth_saying_how_many():
+    from bwp_lake.infra.workflow import lambda_environment
+
+    def environment_of(count: int) -> dict[str, str]:
+        config = context_of({"stores": [{"id": f"store-{n}"} for n in range(count)]})
+        # as at synth: each created secret's ARN is a token
+        tokens = {store.id: f"${{Token[TOKEN.{n}]}}" for n, store in enumerate(config.stores)}
+        return lambda_environment(config, "a-bucket", tokens, "a-table")
+
+    # given a handful of stores, then the environment is written
+    assert "store-4" in environment_of(5)["BWP_STORES"]
+    # given forty, then synth stops, naming the count and Lambda's limit
+    with pytest.raises(InvalidConfiguration, match=r"context stores: 40 stores make .* over Lambda's 4,096"):
+        environment_of(40)
