@@ -31,6 +31,7 @@ from bwp import errors
 from bwp.aws import transient_aws_errors
 from bwp.clock import Clock, iso_utc
 from bwp.lake.partition import Partition, Series
+from bwp.lake.stores import DEFAULT_STORE_ID
 from bwp.models import ReportStatus
 from bwp.observability import logger
 from bwp.polling import IN_PROGRESS
@@ -108,7 +109,9 @@ class LedgerEntry:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> LedgerEntry:
-        store, report_type = item["pk"].removeprefix(LEDGER_PK_PREFIX).split("#", 1)
+        series = item["pk"].removeprefix(LEDGER_PK_PREFIX)
+        # An entry written before stores (``WINDOW#<type>``) is the one store's of that deployment.
+        store, report_type = series.split("#", 1) if "#" in series else (DEFAULT_STORE_ID, series)
         return cls(
             store=store,
             report_type=report_type,

@@ -193,3 +193,12 @@ def test_the_ledger_names_where_a_report_that_could_not_be_curated_is_kept_until
 def test_only_a_task_that_can_still_serve_its_window_may_be_adopted(status, age, adoptable):
     entry = LedgerEntry(STORE, "ORDER_FEES", DAY, "ORDER_FEES:1", status, (START - age).isoformat(), "a", None, None)
     assert entry.may_be_adopted(START) is adoptable
+
+
+def test_a_ledger_entry_written_before_stores_reads_as_the_default_stores(state_table):
+    # given an item as the ledger wrote it before stores: WINDOW#<type>
+    state_table.put_item(Item={"pk": "WINDOW#ORDER_FEES", "sk": "2024-08-22", "taskId": "t", "status": "LANDED"})
+    # when it is read back
+    (entry,) = [LedgerEntry.from_item(item) for item in state_table.scan()["Items"]]
+    # then it is the default store's, and of its report type
+    assert (entry.store, entry.report_type, entry.task_id) == ("default", "ORDER_FEES", "t")
