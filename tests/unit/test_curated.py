@@ -404,3 +404,30 @@ def test_amounts_with_at_most_two_places_are_exact_and_a_lone_padded_value_is_st
         Decimal("9999999999999999.99"),
     ]
     assert table.column("at").to_pylist() == [datetime(2024, 8, 22, hour, tzinfo=UTC) for hour in (1, 2, 3)] + [None]
+
+
+def test_values_arrows_cast_takes_but_the_rules_refuse_are_null_among_regular_ones():
+    # given columns in which every value but one is regular, and that one is read by Arrow's own
+    # cast (an exponent, a space for the T, an hour without minutes, hexadecimal) or is a NULL text
+    schema = ReportSchema(
+        "T",
+        (
+            Column("amount", ColumnType.DECIMAL, ""),
+            Column("at", ColumnType.TIMESTAMP, ""),
+            Column("units", ColumnType.INTEGER, ""),
+            Column("name", ColumnType.STRING, ""),
+        ),
+        provisional=True,
+    )
+    header = ["amount", "at", "units", "name"]
+    regular = ["1.25", "2024-08-22T01:00:00Z", "7", "a"]
+    odd = [
+        ["1e3", "2024-08-22 01:00:00Z", "0x10", "N/A"],
+        ["1E3", "2024-08-22T01Z", "0X10", ""],
+        ["2.5e-1", "2024-08-22T01+02:00", "7", "a"],
+    ]
+    for row in odd:
+        # when typed
+        table, _ = convert(schema, header, csv_text(header, [regular, row]))
+        # then the regular values are typed and the odd ones NULL, as the rules say
+        assert as_python(table) == expected_rows(schema, header, csv_text(header, [regular, row]))
