@@ -26,7 +26,9 @@ the registry does not know (a renamed one, say) is kept as text under ``extra_<s
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from io import BufferedIOBase
@@ -42,6 +44,9 @@ from bwp.lake.schemas import ColumnType, ReportSchema, snake_case
 # What the CSV is read from: a file, a stream, gzip over an S3 body.
 ByteSource = IO[bytes] | BufferedIOBase
 CSV_BLOCK_BYTES = 1024 * 1024
+# Blocks the CSV reader may read ahead of the batches typed: pyarrow's reader would read 32 (32
+# MiB of text held besides the row group being assembled).
+CSV_BLOCKS_AHEAD = 4
 EXTRA_COLUMN_PREFIX = "extra_"
 
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
@@ -89,8 +94,9 @@ class TypedBatches:
         return self._mended.values
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        source = _PacedSource(self._source)
         try:
-            for batch in _batches(self._open()):
+            for batch in source.batches(self._open):
                 typed = self._typed(batch)
                 self.rows += typed.num_rows
                 yield typed
@@ -98,8 +104,10 @@ class TypedBatches:
             raise errors.CuratedWriteFailed(
                 f"the raw CSV could not be read as {self._schema.report_type}: {error}"
             ) from None
+        finally:
+            source.close()
 
-    def _open(self):
+    def _open(self, source: ByteSource):
         def skip_row(_row) -> str:
             self.rows_skipped += 1
             return "skip"
@@ -107,7 +115,7 @@ class TypedBatches:
         # Generated names and skip_rows: the header is the landing's (repeated names included).
         names = [f"c{index}" for index in range(len(self._header))]
         return pa_csv.open_csv(
-            self._source,
+            source,
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES),
             parse_options=pa_csv.ParseOptions(
                 # A blank line is a record to the raw landing's count, and here a row of NULLs.
@@ -160,13 +168,61 @@ def _is_utf8(value: bytes) -> bool:
     return True
 
 
-def _batches(reader):
-    # A CSV of only its header line has no batch at all: yields nothing.
-    while True:
+class _PacedSource(BufferedIOBase):
+    """The CSV as the reader reads it, at most CSV_BLOCKS_AHEAD blocks ahead of the batches taken,
+    unless the taker waits for a batch (so a block that yields none cannot stall the reader)."""
+
+    def __init__(self, source: ByteSource) -> None:
+        super().__init__()
+        self._source = source
+        self._reads = self._taken = 0
+        self._taker_waits = self._closed = False
+        self._changed = threading.Condition()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._closed or self._taker_waits or self._reads - self._taken < CSV_BLOCKS_AHEAD
+            )
+            if self._closed:
+                return b""
+            self._reads += 1
+        return self._source.read(-1 if size is None else size)
+
+    def batches(self, open_csv: Callable[[ByteSource], pa_csv.CSVStreamingReader]) -> Iterator[pa.RecordBatch]:
+        # A CSV of only its header line has no batch at all: yields nothing.
+        with self._waiting():
+            reader = open_csv(self)
+        while True:
+            try:
+                with self._waiting():
+                    batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            yield batch
+
+    @contextmanager
+    def _waiting(self) -> Iterator[None]:
+        self._set(taker_waits=True)
         try:
-            yield reader.read_next_batch()
-        except StopIteration:
-            return
+            yield
+        finally:
+            self._set(taker_waits=False)
+
+    def _set(self, *, taker_waits: bool) -> None:
+        with self._changed:
+            self._taker_waits = taker_waits
+            self._taken += not taker_waits
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """No more reading: the batches are no longer taken."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
 
 
 def _column_positions(schema: ReportSchema, header: Sequence[str]) -> tuple[list[int | None], list[tuple[str, int]]]:
