@@ -296,15 +296,28 @@ def compare(args: argparse.Namespace) -> None:
         variants = [("naive", args.naive_level)] + [("stream", level) for level in levels]
         if args.curated_level >= 0:
             variants.append(("curated", args.curated_level))
-        for variant, level in variants:
-            land = ["-m", "benchmarks.landing", "land", "--variant", variant, "--level", str(level), "--url", url]
-            land += ["--endpoint", endpoint, "--part-mib", str(args.part_mib), "--report", args.report]
-            runs = [_run_json(land) for _ in range(args.repeat)]
-            for run in runs:
+        # Round after round of every variant, so that other work on the machine slows each alike.
+        runs: dict[tuple[str, int], list[dict]] = {variant: [] for variant in variants}
+        for _ in range(args.repeat):
+            for variant, level in variants:
+                land = ["-m", "benchmarks.landing", "land", "--variant", variant, "--level", str(level)]
+                land += [
+                    "--url",
+                    url,
+                    "--endpoint",
+                    endpoint,
+                    "--part-mib",
+                    str(args.part_mib),
+                    "--report",
+                    args.report,
+                ]
+                run = _run_json(land)
                 if run["rows"] not in (None, expected_rows):
                     raise RuntimeError(f"landed {run['rows']} rows, served {expected_rows}")
-            results.append((variant, level, runs))
-            speeds = ", ".join(f"{_speed(run):.0f}" for run in runs)
+                runs[(variant, level)].append(run)
+        for (variant, level), done in runs.items():
+            results.append((variant, level, done))
+            speeds = ", ".join(f"{_speed(run):.0f}" for run in done)
             print(f"  {variant} level {level}: {speeds} MB/s", flush=True)
     print()
     for line in _table(results, args, info):

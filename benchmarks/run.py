@@ -85,7 +85,7 @@ def pieces(quick: bool) -> list[Piece]:
             Piece("Cold start", "cold_start"),
             Piece("Streaming from the emulator, 1000 MB", "emulator_stream"),
         ]
-    typing = Piece("Typing speed", "typing_speed", ("--size-mb", "50", "--repeats", "2") if quick else ())
+    typing = Piece("Typing speed", "typing_speed", ("--size-mb", "50", "--repeats", "3") if quick else ())
     return [*landings, typing, Piece("Backfill, 60 windows", "backfill"), *others]
 
 
