@@ -334,12 +334,14 @@ def memory_section(landings: list[dict[str, Any]], backfill: dict[str, Any]) -> 
     return [
         "## land_report's memory, and scale on paper",
         "",
-        f"From the {largest['size_mb']} MiB landing above: the land step (`land_download` then `write_curated`) "
+        f"From the {largest['size_mb']} MiB landing above: the land step (`land_download` typing into a "
+        "`CuratedStream` beside it) "
         f"used {step['cpu_seconds']:.1f} CPU seconds for {megabytes:.0f} MB of CSV "
         f"({megabytes / step['cpu_seconds']:.0f} MB per CPU-second; the landing alone "
         f"{megabytes / landing['cpu_seconds']:.0f}), and peaked at "
         f"{step['peak_rss_mib']:.0f} MiB (the landing alone {landing['peak_rss_mib']:.0f} MiB). It is CPU-bound "
-        "(zlib, then the Parquet casts), and Lambda's CPU share is proportional to memory, one vCPU at 1,769 MB. "
+        "(zlib and the Parquet casts, in two threads), and Lambda's CPU share is proportional to memory, one "
+        "vCPU at 1,769 MB. "
         "Projected below from those CPU seconds (x86 here, arm64 in Lambda: estimates, not measurements in Lambda):",
         "",
         *rows,
