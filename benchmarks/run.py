@@ -85,7 +85,8 @@ def pieces(quick: bool) -> list[Piece]:
             Piece("Cold start", "cold_start"),
             Piece("Streaming from the emulator, 1000 MB", "emulator_stream"),
         ]
-    return [*landings, Piece("Backfill, 60 windows", "backfill"), *others]
+    typing = Piece("Typing speed", "typing_speed", ("--size-mb", "50", "--repeats", "3") if quick else ())
+    return [*landings, typing, Piece("Backfill, 60 windows", "backfill"), *others]
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ def backfill_run(backfill: dict[str, Any], concurrency: int) -> dict[str, Any]:
     return next(run for run in backfill["runs"] if run["max_concurrency"] == concurrency)
 
 
-def headline_values(landings: list[dict[str, Any]], backfill: dict[str, Any]) -> dict[str, float]:
+def headline_values(
+    landings: list[dict[str, Any]], typing: dict[str, Any], backfill: dict[str, Any]
+) -> dict[str, float]:
     by_size = sorted(landings, key=lambda landing: landing["size_mb"])
     smallest, largest = variant(by_size[0], "stream"), variant(by_size[-1], "stream")
     full, limited = backfill_run(backfill, 5), backfill_run(backfill, 2)
@@ -146,6 +149,8 @@ def headline_values(landings: list[dict[str, Any]], backfill: dict[str, Any]) ->
         "landing_vs_naive_min": min(
             variant(landing, "stream")["mb_s"] / variant(landing, "naive")["mb_s"] for landing in landings
         ),
+        "curated_vs_arrow": typing["curated_vs_arrow"],
+        "land_and_curate_vs_landing": variant(by_size[-1], "curated")["mb_s"] / largest["mb_s"],
         "backfill_slot_utilization": full["slot_utilization"],
         "backfill_failed_windows": full["failed_windows"],
         "backfill_utilization_at_concurrency_2": limited["api_slot_utilization"],
@@ -156,10 +161,11 @@ def headline_values(landings: list[dict[str, Any]], backfill: dict[str, Any]) ->
     }
 
 
-def miss_reasons(landings: list[dict[str, Any]], backfill: dict[str, Any]) -> dict[str, str]:
+def miss_reasons(landings: list[dict[str, Any]], typing: dict[str, Any], backfill: dict[str, Any]) -> dict[str, str]:
     """Why a figure can be off its target, in this run's own numbers (shown only where missed)."""
     by_size = sorted(landings, key=lambda landing: landing["size_mb"])
     largest = variant(by_size[-1], "stream")
+    step = variant(by_size[-1], "curated")
     full = backfill_run(backfill, 5)
     slowest = min(landings, key=lambda landing: variant(landing, "stream")["mb_s"] / variant(landing, "naive")["mb_s"])
     own_speed = by_size[-1]["bytes_in"] / 1e6 / largest["cpu_seconds"]
@@ -178,6 +184,14 @@ def miss_reasons(landings: list[dict[str, Any]], backfill: dict[str, Any]) -> di
             f"slowest at {slowest['size_mb']} MiB, where the whole landing takes "
             f"{slowest['bytes_in'] / 1e6 / variant(slowest, 'stream')['mb_s']:.2f} s: too short for download, "
             "compression and upload to overlap, and within the runs' noise"
+        ),
+        "curated_vs_arrow": (
+            f"{typing['curated_mib_s']:.0f} MiB/s against {typing['arrow_mib_s']:.0f}: pyarrow's reader parses "
+            "amounts as floats, the typing as decimals (a slower parse), and checks each value against its rule"
+        ),
+        "land_and_curate_vs_landing": (
+            f"the land step used {step['cpu_seconds']:.1f} CPU seconds against the landing's "
+            f"{largest['cpu_seconds']:.1f}, on {machine()['cpus']} CPUs shared with the report server and moto's S3"
         ),
         "backfill_slot_utilization": (
             f"a slot idles from its report's completion until the window's landing ends and the next window starts "
@@ -200,6 +214,7 @@ def miss_reasons(landings: list[dict[str, Any]], backfill: dict[str, Any]) -> di
 def render(runs: list[PieceRun], values: dict[str, float], quick: bool, wall_seconds: float, kept: str) -> str:
     info = machine()
     landings = [run.results for run in runs if run.piece.module == "landing"]
+    typing = next(run.results for run in runs if run.piece.module == "typing_speed")
     backfill = next(run.results for run in runs if run.piece.module == "backfill")
     command = "make bench-quick" if quick else "make bench"
     size = f"{values['landing_size_mb']:.0f} MiB"
@@ -217,10 +232,14 @@ def render(runs: list[PieceRun], values: dict[str, float], quick: bool, wall_sec
             else f"The largest landing report is {size} (`landing_size_mb`)."
         ),
         "",
-        *headline_table(values, miss_reasons(landings, backfill)),
+        *headline_table(values, miss_reasons(landings, typing, backfill)),
         "",
         "The JSON line `make bench` prints last holds these keys. RSS is VmHWM in MiB. Landing speeds "
-        "are gzip level 1 (the landing's default), medians of the runs.",
+        "are gzip level 1 (the landing's default), medians of the runs. `curated_vs_arrow` compares, in one "
+        "process on the same CSV bytes and at the same zstd level, the typed conversion the land step runs "
+        "with pyarrow's own CSV reader writing Parquet with the types it infers (see Typing speed below); "
+        "`land_and_curate_vs_landing` is the land step (raw and curated objects) against the landing alone, "
+        "on the largest report.",
         "",
         *workflow_section(next(run for run in runs if run.piece.module == "backfill")),
         "",
@@ -315,12 +334,14 @@ def memory_section(landings: list[dict[str, Any]], backfill: dict[str, Any]) -> 
     return [
         "## land_report's memory, and scale on paper",
         "",
-        f"From the {largest['size_mb']} MiB landing above: the land step (`land_download` then `write_curated`) "
+        f"From the {largest['size_mb']} MiB landing above: the land step (`land_download` typing into a "
+        "`CuratedStream` beside it) "
         f"used {step['cpu_seconds']:.1f} CPU seconds for {megabytes:.0f} MB of CSV "
         f"({megabytes / step['cpu_seconds']:.0f} MB per CPU-second; the landing alone "
         f"{megabytes / landing['cpu_seconds']:.0f}), and peaked at "
         f"{step['peak_rss_mib']:.0f} MiB (the landing alone {landing['peak_rss_mib']:.0f} MiB). It is CPU-bound "
-        "(zlib, then the Parquet casts), and Lambda's CPU share is proportional to memory, one vCPU at 1,769 MB. "
+        "(zlib and the Parquet casts, in two threads), and Lambda's CPU share is proportional to memory, one "
+        "vCPU at 1,769 MB. "
         "Projected below from those CPU seconds (x86 here, arm64 in Lambda: estimates, not measurements in Lambda):",
         "",
         *rows,
@@ -371,8 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = [run_piece(piece) for piece in pieces(args.quick)]
     wall_seconds = time.perf_counter() - started
     landings = [run.results for run in runs if run.piece.module == "landing"]
+    typing = next(run.results for run in runs if run.piece.module == "typing_speed")
     backfill = next(run.results for run in runs if run.piece.module == "backfill")
-    values = headline_values(landings, backfill)
+    values = headline_values(landings, typing, backfill)
     output.write_text(render(runs, values, args.quick, wall_seconds, kept))
     for line in headline_table(values, {}):
         print(line)

@@ -429,3 +429,46 @@ def test_redirect_to_a_url_that_cannot_be_parsed_is_refused_as_a_host_not_allowe
         land(server, s3, download_link=Links(server, first=server.url(path="/redirect")))
     assert [path for path, _, _ in server.requests] == ["/redirect"]
     assert_nothing_landed(s3)
+
+
+class Reader:
+    """Another reader of the text (the curated file's typing, in the land step): what it was told."""
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[str, ...]] = []
+        self.text = bytearray()
+        self.ended = False
+
+    def header(self, columns) -> None:
+        self.headers.append(tuple(columns))
+
+    def write(self, text: bytes) -> None:
+        self.text += text
+
+    def end(self) -> None:
+        self.ended = True
+
+
+@pytest.mark.parametrize("gzip_source", [False, True], ids=["csv", "gzip"])
+@pytest.mark.parametrize(
+    "body", [report_csv(nasty_rows(5, 200)), report_csv([], trailing=False)], ids=["rows", "header-only"]
+)
+def test_another_reader_gets_the_header_once_then_the_text_as_served_then_the_end(server, s3, body, gzip_source):
+    # given a report sent in 7-byte pieces, as CSV or already gzip
+    server.bodies, server.chunk = [gzip.compress(body) if gzip_source else body], 7
+    reader = Reader()
+    # when it lands with another reader
+    result = land(server, s3, also_to=reader)
+    # then that reader was given the header once, every byte of the text in order, and the end
+    assert reader.headers == [COLUMNS] == [result.columns]
+    assert bytes(reader.text) == body and reader.ended
+
+
+def test_another_reader_is_never_told_the_end_of_a_download_that_failed(server, s3, big_report):
+    server.bodies = [big_report]
+    server.cuts = [1024 * 1024] + [1000] * download.MAX_RESUMES
+    reader = Reader()
+    with pytest.raises(errors.DownloadInterrupted):
+        land(server, s3, also_to=reader)
+    assert reader.headers == [tuple(next(csv.reader(io.StringIO(big_report[:4096].decode()))))]
+    assert not reader.ended and big_report.startswith(bytes(reader.text))

@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import re
+import threading
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -404,3 +405,93 @@ def test_amounts_with_at_most_two_places_are_exact_and_a_lone_padded_value_is_st
         Decimal("9999999999999999.99"),
     ]
     assert table.column("at").to_pylist() == [datetime(2024, 8, 22, hour, tzinfo=UTC) for hour in (1, 2, 3)] + [None]
+
+
+def test_values_arrows_cast_takes_but_the_rules_refuse_are_null_among_regular_ones():
+    # given columns in which every value but one is regular, and that one is read by Arrow's own
+    # cast (an exponent, a space for the T, an hour without minutes, hexadecimal) or is a NULL text
+    schema = ReportSchema(
+        "T",
+        (
+            Column("amount", ColumnType.DECIMAL, ""),
+            Column("at", ColumnType.TIMESTAMP, ""),
+            Column("units", ColumnType.INTEGER, ""),
+            Column("name", ColumnType.STRING, ""),
+        ),
+        provisional=True,
+    )
+    header = ["amount", "at", "units", "name"]
+    regular = ["1.25", "2024-08-22T01:00:00Z", "7", "a"]
+    odd = [
+        ["1e3", "2024-08-22 01:00:00Z", "0x10", "N/A"],
+        ["1E3", "2024-08-22T01Z", "0X10", ""],
+        ["2.5e-1", "2024-08-22T01+02:00", "7", "a"],
+    ]
+    for row in odd:
+        # when typed
+        table, _ = convert(schema, header, csv_text(header, [regular, row]))
+        # then the regular values are typed and the odd ones NULL, as the rules say
+        assert as_python(table) == expected_rows(schema, header, csv_text(header, [regular, row]))
+
+
+# --- typed as the landing hands the text over ------------------------------------------------
+def stream(s3) -> curated.CuratedStream:
+    return curated.CuratedStream(s3=s3, bucket=BUCKET, key=CURATED_KEY, schema=ORDER_FEES)
+
+
+def uploads(s3) -> list:
+    return s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+
+
+def test_text_handed_over_in_any_pieces_becomes_the_file_converted_from_the_whole_text(s3, monkeypatch):
+    # given a report handed over in 7-byte pieces, its header known only after the first pieces,
+    # through a hand-over smaller than the report
+    monkeypatch.setattr(curated, "HANDOVER_BYTES", 64)
+    s3.create_bucket(Bucket=BUCKET)
+    text = csv_text(ORDER_FEES.column_names, FEE_ROWS * 50).encode()
+    typing = stream(s3)
+    pieces = [text[at : at + 7] for at in range(0, len(text), 7)]
+    for piece in pieces[:3]:
+        typing.write(piece)
+    typing.header(ORDER_FEES.column_names)
+    for piece in pieces[3:]:
+        typing.write(piece)
+    typing.end()
+    # when it finishes
+    result = typing.finish(len(FEE_ROWS) * 50, source=RAW_KEY)
+    # then the object is byte for byte the file converted from the whole text at once
+    whole = io.BytesIO()
+    curated.convert(io.BytesIO(text), whole, ORDER_FEES, list(ORDER_FEES.column_names))
+    body = s3.get_object(Bucket=BUCKET, Key=CURATED_KEY)["Body"].read()
+    assert body == whole.getvalue() and result.bytes == len(body) and result.rows == len(FEE_ROWS) * 50
+
+
+def test_a_typing_failure_lets_the_landing_hand_over_the_rest_and_is_raised_at_the_finish(s3, monkeypatch):
+    # given a small reader block and hand-over, and a report whose second record is longer than a block
+    monkeypatch.setattr(typing_step, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(curated, "HANDOVER_BYTES", 4096)
+    s3.create_bucket(Bucket=BUCKET)
+    typing = stream(s3)
+    typing.header(ORDER_FEES.column_names)
+    rest = [csv_text(ORDER_FEES.column_names, FEE_ROWS[:1]).encode() + b"x" * 10240 + b"\r\n"]
+    rest += [csv_text(ORDER_FEES.column_names, FEE_ROWS).encode().split(b"\r\n", 1)[1]] * 2000
+    # when the landing hands over far more than the hand-over holds (in a thread: it must not block)
+    landing = threading.Thread(target=lambda: [typing.write(piece) for piece in rest] and typing.end())
+    landing.start()
+    landing.join(timeout=60)
+    assert not landing.is_alive()
+    # then the finish raises the typing's failure, and nothing is left in S3
+    with pytest.raises(errors.CuratedWriteFailed, match="straddl"):
+        typing.finish(2001, source=RAW_KEY)
+    assert uploads(s3) == [] and s3.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0
+
+
+@pytest.mark.parametrize("header_known", [False, True], ids=["before-the-header", "mid-way"])
+def test_an_aborted_stream_leaves_no_object_and_no_upload(s3, header_known):
+    s3.create_bucket(Bucket=BUCKET)
+    typing = stream(s3)
+    typing.write(csv_text(ORDER_FEES.column_names, FEE_ROWS).encode())
+    if header_known:
+        typing.header(ORDER_FEES.column_names)
+    typing.abort()
+    assert uploads(s3) == [] and s3.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0

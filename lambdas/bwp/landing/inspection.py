@@ -97,13 +97,23 @@ class CsvInspector:
                 self._in_quotes = not self._in_quotes
         self._last_byte = text[-1:]
 
-    def finish(self) -> tuple[tuple[str, ...], int]:
-        """(header columns, data rows); a blank line counts as a row, as a text table reads it."""
+    @property
+    def header_read(self) -> bool:
+        """Whether the header line has passed (or as much of it as is kept)."""
+        return bool(self._line_ends) or len(self._header) >= MAX_HEADER_BYTES
+
+    def columns(self) -> tuple[str, ...]:
+        """The header's columns, from what has passed so far."""
         header = next(csv.reader(io.StringIO(self._header.decode("utf-8-sig", errors="replace"))), [])
         if not header:
             raise errors.EmptyReport(f"the download has no header line ({self._size} bytes of CSV)")
+        return tuple(header)
+
+    def finish(self) -> tuple[tuple[str, ...], int]:
+        """(header columns, data rows); a blank line counts as a row, as a text table reads it."""
+        columns = self.columns()
         records = self._line_ends + (self._last_byte != b"\n")
-        return tuple(header), records - 1
+        return columns, records - 1
 
 
 def compare_columns(columns: Sequence[str], expected: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:

@@ -48,10 +48,11 @@ class MultipartUpload:
         while self._in_flight and (self._in_flight[0].done() or len(self._in_flight) >= MAX_PARTS_IN_FLIGHT):
             self._done.append(self._in_flight.popleft().result())
         self.parts += 1
-        self._in_flight.append(self._pool.submit(self._upload_part, self.parts, bytes(self._buffer)))
-        self._buffer.clear()
+        # The filled buffer itself goes to S3 (no copy of the part) and a new one fills.
+        part, self._buffer = self._buffer, bytearray()
+        self._in_flight.append(self._pool.submit(self._upload_part, self.parts, part))
 
-    def _upload_part(self, number: int, body: bytes) -> dict:
+    def _upload_part(self, number: int, body: bytearray) -> dict:
         answer = self._s3.upload_part(
             Bucket=self._bucket,
             Key=self._key,

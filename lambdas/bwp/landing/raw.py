@@ -2,9 +2,10 @@
 
 The body flows through in bounded pieces (a download chunk, a part being filled, the parts
 waiting for S3), so memory stays flat whatever the report's size. On the way the CSV text is
-hashed, its rows counted and its header compared with the registry. The object appears only when
-the multipart upload completes; any failure aborts the upload, so a partition is written whole or
-not at all.
+hashed, its rows counted and its header compared with the registry, and handed to whoever else
+reads it (the curated file's typing), so the report is downloaded and read once. The object
+appears only when the multipart upload completes; any failure aborts the upload, so a partition is
+written whole or not at all.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import requests
 
@@ -26,6 +28,17 @@ from bwp.landing.multipart import DEFAULT_PART_SIZE, MIN_PART_SIZE, MultipartUpl
 # fraction of a vCPU and 15 minutes: level 6 would shrink the largest report one invocation can
 # land about threefold, to save a sixth of the storage and of the bytes Athena scans.
 GZIP_LEVEL = 1
+
+
+class TextReader(Protocol):
+    """Another reader of the report's CSV text: given every piece of text in order (the header
+    line included), the header's columns once its line has passed, and the end."""
+
+    def header(self, columns: Sequence[str]) -> None: ...
+
+    def write(self, text: bytes) -> None: ...
+
+    def end(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -70,10 +83,12 @@ def land_download(
     expected_columns: Sequence[str],
     part_size: int = DEFAULT_PART_SIZE,
     gzip_level: int = GZIP_LEVEL,
+    also_to: TextReader | None = None,
 ) -> LandingResult:
     """Stream the report at ``download_link()`` into ``s3://bucket/key`` as gzip CSV; the object
     appears only if all went well. ``download_link`` is called once before the download and once
-    for each refused link.
+    for each refused link. ``also_to`` gets the CSV text too, as it passes (after gunzip, if the
+    download was gzip); it is told the end only when the download ended well.
 
     Raises DownloadHostNotAllowed (before any download request), DownloadLinkExpired, DownloadInterrupted,
     EmptyReport or UnexpectedApiResponse; on any error no object is written and the multipart
@@ -88,7 +103,7 @@ def land_download(
     )
     upload = MultipartUpload(s3, bucket, key, part_size)
     try:
-        inspector = CsvInspector()
+        inspector = CsvInspector() if also_to is None else _HandingOn(also_to)
         source_gzip = _pump(download.chunks(), inspector, upload, gzip_level)
         columns, rows = inspector.finish()
         upload.complete()
@@ -110,6 +125,32 @@ def land_download(
         resumes=download.resumes,
         parts=upload.parts,
     )
+
+
+class _HandingOn(CsvInspector):
+    """The inspector, which hands the text on to another reader as well."""
+
+    def __init__(self, reader: TextReader) -> None:
+        super().__init__()
+        self._reader = reader
+        self._header_given = False
+
+    def update(self, text: bytes) -> None:
+        super().update(text)
+        # The header first: the reader may wait for it before it takes any text.
+        self._give_header_once(ready=self.header_read)
+        self._reader.write(text)
+
+    def finish(self) -> tuple[tuple[str, ...], int]:
+        finished = super().finish()
+        self._give_header_once(ready=True)
+        self._reader.end()
+        return finished
+
+    def _give_header_once(self, *, ready: bool) -> None:
+        if ready and not self._header_given:
+            self._reader.header(self.columns())
+            self._header_given = True
 
 
 def _pump(chunks: Iterator[bytes], inspector: CsvInspector, upload: MultipartUpload, level: int) -> bool:

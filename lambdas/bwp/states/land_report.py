@@ -1,5 +1,5 @@
-"""Land report: the report streamed into its raw object and typed into its curated Parquet file,
-both under staging/; both published into the table locations, then the manifest written.
+"""Land report: the report streamed into its raw object and, as it passes, typed into its curated
+Parquet file, both under staging/; both published into the table locations, then the manifest written.
 
 The only state that imports the landing path, and with it pyarrow: only land_report's function
 runs from the bundle that carries it."""
@@ -21,9 +21,9 @@ from bwp.coordination import TaskLedger
 from bwp.lake import contract
 from bwp.lake.manifest import CuratedFile, Download, Drift, Manifest, TaskOrigin, Timings
 from bwp.lake.partition import Partition, Series
-from bwp.lake.schemas import ReportSchema, schema_for
+from bwp.lake.schemas import schema_for
 from bwp.lake.settings import Settings
-from bwp.landing.curated import CuratedResult, write_curated
+from bwp.landing.curated import CuratedResult, CuratedStream
 from bwp.landing.publication import StagedWindow, discard, publish, quarantine
 from bwp.landing.raw import LandingResult, land_download
 from bwp.models import LandReportEvent, ReportStatus, WindowLanded
@@ -49,22 +49,29 @@ def land_report(
     # before the manifest: a day that does not land is never visible in a table location.
     staged = StagedWindow.for_attempt(partition, report.task_id)
     started, clock_started = clock(), time.monotonic()
-    # A fresh link right before the download: links live minutes (some only seconds).
+    # A fresh link right before the download: links live minutes (some only seconds). The curated
+    # file is typed from the text as it passes, in a thread beside the raw object's compression.
     with transient_aws_errors(f"landing {staged.raw}"):
-        landed = land_download(
-            s3=s3,
-            bucket=settings.lake_bucket,
-            key=staged.raw,
-            download_link=lambda: client.report_download_link(report.task_id),
-            session=session,
-            timeout=settings.timeout,
-            allowed_hosts=settings.download_host_allowlist,
-            plain_http_on_loopback=settings.download_plain_http_on_loopback,
-            expected_columns=schema.column_names,
-        )
+        curating = CuratedStream(s3=s3, bucket=settings.lake_bucket, key=staged.curated, schema=schema)
+        try:
+            landed = land_download(
+                s3=s3,
+                bucket=settings.lake_bucket,
+                key=staged.raw,
+                download_link=lambda: client.report_download_link(report.task_id),
+                session=session,
+                timeout=settings.timeout,
+                allowed_hosts=settings.download_host_allowlist,
+                plain_http_on_loopback=settings.download_plain_http_on_loopback,
+                expected_columns=schema.column_names,
+                also_to=curating,
+            )
+        except BaseException:
+            curating.abort()
+            raise
     landing_seconds = round(time.monotonic() - clock_started, 3)
     try:
-        curated = _curate(s3, ledger, settings.lake_bucket, partition, report.task_id, schema, staged, landed)
+        curated = _curate(s3, ledger, settings.lake_bucket, partition, report.task_id, curating, staged, landed)
         with transient_aws_errors(f"publishing {partition.raw_key}"):
             publish(s3, settings.lake_bucket, {staged.raw: partition.raw_key, staged.curated: partition.curated_key})
     except BaseException:
@@ -137,23 +144,16 @@ def _curate(
     bucket: str,
     partition: Partition,
     task_id: str,
-    schema: ReportSchema,
+    curating: CuratedStream,
     staged: StagedWindow,
     landed: LandingResult,
 ) -> CuratedResult:
-    """The staged raw report's typed Parquet file, staged beside it. A report that cannot be
-    curated is moved under quarantine/, and the ledger and the error name where."""
+    """The staged raw report's typed Parquet file, staged beside it, once its typing has caught up
+    with the landing. A report that cannot be curated is moved under quarantine/, and the ledger
+    and the error name where."""
     try:
         with transient_aws_errors(f"writing {staged.curated}"):
-            return write_curated(
-                s3=s3,
-                bucket=bucket,
-                source_key=staged.raw,
-                key=staged.curated,
-                schema=schema,
-                header=landed.columns,
-                raw_rows=landed.rows,
-            )
+            return curating.finish(landed.rows, source=staged.raw)
     except errors.CuratedWriteFailed as failure:
         with transient_aws_errors(f"quarantining {staged.raw}"):
             kept = quarantine(s3, bucket, staged)
