@@ -10,6 +10,8 @@ from decimal import Decimal, InvalidOperation
 
 import boto3
 import pytest
+from bwp.iceberg.catalog import sql_catalog
+from bwp.iceberg.commit import LandedDay, replace_days
 from bwp.lake.manifest import duckdb_columns
 from bwp.lake.partition import Partition
 from bwp.lake.schemas import (
@@ -20,8 +22,6 @@ from bwp.lake.schemas import (
     column_table,
     schema_for,
 )
-from bwp.iceberg.catalog import sql_catalog
-from bwp.iceberg.commit import LandedDay, replace_days
 from bwp.lake.settings import Settings
 from bwp.landing.curated import convert
 from moto import mock_aws
