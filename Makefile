@@ -38,9 +38,9 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The Lambda bundles, for arm64 and the functions' Python, without Docker: wheels only. Two of them:
-# build/lambda/landing for land_report, the only function that imports pyarrow, and build/lambda/core
-# for the others. pip runs again only when a bundle's requirements changed; the code is copied fresh
+# The Lambda bundles, for arm64 and the functions' Python, without Docker: wheels only. Three of them:
+# build/lambda/landing for land_report (pyarrow), build/lambda/iceberg for commit_curated (pyarrow and
+# pyiceberg, the only function that imports pyiceberg), and build/lambda/core for the others. pip runs again only when a bundle's requirements changed; the code is copied fresh
 # every time. manylinux_2_28 as well as 2014: pyarrow ships only 2_28 wheels, and Lambda's
 # Python 3.14 runs on Amazon Linux 2023 (glibc 2.34).
 BUNDLES := build/lambda
@@ -49,8 +49,8 @@ PIP_ARM64 := $(BIN)/pip install --quiet --disable-pip-version-check --platform m
 	--platform manylinux_2_28_aarch64 --implementation cp --python-version 3.14 --only-binary=:all: \
 	--no-warn-conflicts
 
-build: $(BUNDLES)/core.wheels $(BUNDLES)/landing.wheels
-	for bundle in core landing; do \
+build: $(BUNDLES)/core.wheels $(BUNDLES)/landing.wheels $(BUNDLES)/iceberg.wheels
+	for bundle in core landing iceberg; do \
 		rm -rf $(BUNDLES)/$$bundle/bwp $(patsubst lambdas/%/handler.py,$(BUNDLES)/$$bundle/%,$(HANDLERS)) && \
 		cp -R lambdas/bwp $(patsubst %/handler.py,%,$(HANDLERS)) $(BUNDLES)/$$bundle/ || exit 1; \
 	done
@@ -64,6 +64,12 @@ $(BUNDLES)/core.wheels: lambdas/requirements.txt $(STAMP)
 $(BUNDLES)/landing.wheels: lambdas/requirements-landing.txt lambdas/requirements.txt $(STAMP)
 	rm -rf $(BUNDLES)/landing
 	$(PIP_ARM64) --target $(BUNDLES)/landing -r lambdas/requirements-landing.txt
+	touch $@
+
+$(BUNDLES)/iceberg.wheels: lambdas/requirements-iceberg.txt lambdas/requirements-landing.txt lambdas/requirements.txt \
+		$(STAMP)
+	rm -rf $(BUNDLES)/iceberg
+	$(PIP_ARM64) --target $(BUNDLES)/iceberg -r lambdas/requirements-iceberg.txt
 	touch $@
 
 # Offline: no AWS credentials, no Docker; cdk-nag runs as part of it.

@@ -24,6 +24,7 @@ class Step(StrEnum):
     START_REPORT = "start_report"
     CHECK_REPORT = "check_report"
     LAND_REPORT = "land_report"
+    COMMIT_CURATED = "commit_curated"
     SUMMARIZE = "summarize"
 
 
@@ -33,6 +34,7 @@ FUNCTION_PLACEHOLDERS: dict[str, Step] = {
     "StartReportFunctionArn": Step.START_REPORT,
     "CheckReportFunctionArn": Step.CHECK_REPORT,
     "LandReportFunctionArn": Step.LAND_REPORT,
+    "CommitCuratedFunctionArn": Step.COMMIT_CURATED,
     "SummarizeFunctionArn": Step.SUMMARIZE,
 }
 

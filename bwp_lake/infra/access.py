@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bwp.lake.contract import (
-    CURATED_PREFIX,
+    ICEBERG_PREFIX,
     MANIFESTS_PREFIX,
     MAP_RESULTS_PREFIX,
     PLANS_PREFIX,
@@ -28,6 +28,7 @@ from bwp.lake.contract import (
 # What an access is on.
 SECRET = "secret"  # the API credentials: every configured store's secret, each by its ARN
 STATE_TABLE = "state table"  # the task ledger and slots
+CATALOG = "catalog"  # the Glue Data Catalog's database of the lake, and its tables
 BUCKET = "bucket"  # the lake bucket itself (listing), limited to keys under the prefix
 OBJECTS = "objects"  # the lake's objects under the prefix
 
@@ -39,7 +40,7 @@ class Access:
     prefix: str | None = None  # for BUCKET and OBJECTS
 
     def __post_init__(self) -> None:
-        if (self.prefix is None) != (self.on in (SECRET, STATE_TABLE)):
+        if (self.prefix is None) != (self.on in (SECRET, STATE_TABLE, CATALOG)):
             raise ValueError(f"{self.on} access takes {'a' if self.prefix is None else 'no'} key prefix")
 
 
@@ -71,15 +72,29 @@ FUNCTION_ACCESS: dict[str, tuple[Access, ...]] = {
     ),
     "land_report": (
         _API_CREDENTIALS,
-        Access(("dynamodb:UpdateItem",), STATE_TABLE),  # LANDED in the ledger
-        # The raw and curated objects are streamed under staging/, the raw one read back to make
-        # the curated one; both are copied inside S3 into the table locations (or the raw one into
-        # quarantine/ when it cannot be curated), then deleted from staging/.
+        Access(("dynamodb:UpdateItem",), STATE_TABLE),  # where a report that cannot be curated is kept
+        # The raw report is streamed under staging/ and read back to make the typed data file,
+        # which is streamed to its own key in the curated table's location (deleted again if the
+        # landing fails); the manifest is staged too. The raw report goes into quarantine/ when
+        # it cannot be curated. Nothing is published: the commit does that.
         Access((*_STREAM_INTO, "s3:GetObject", "s3:DeleteObject"), OBJECTS, STAGING_PREFIX),
-        Access(_STREAM_INTO, OBJECTS, REPORTS_PREFIX),
-        Access(_STREAM_INTO, OBJECTS, CURATED_PREFIX),
+        Access((*_STREAM_INTO, "s3:DeleteObject"), OBJECTS, ICEBERG_PREFIX),
         Access(_STREAM_INTO, OBJECTS, QUARANTINE_PREFIX),
-        Access(("s3:PutObject",), OBJECTS, MANIFESTS_PREFIX),
+    ),
+    "commit_curated": (
+        Access(("dynamodb:UpdateItem",), STATE_TABLE),  # LANDED in the ledger
+        Access(("s3:GetObject",), OBJECTS, MAP_RESULTS_PREFIX),  # the landed windows
+        # The tables: their metadata written, the data files' footers read, the files of expired
+        # snapshots deleted (pyiceberg reads and writes through the function's own S3 client).
+        Access(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), OBJECTS, ICEBERG_PREFIX),
+        # Each committed day's staged report and manifest are copied inside S3 into the table
+        # location and manifests/, then deleted from staging/.
+        Access(("s3:GetObject", "s3:DeleteObject"), OBJECTS, STAGING_PREFIX),
+        Access(("s3:PutObject", "s3:AbortMultipartUpload"), OBJECTS, REPORTS_PREFIX),
+        Access(("s3:PutObject", "s3:AbortMultipartUpload"), OBJECTS, MANIFESTS_PREFIX),
+        # pyiceberg's Glue catalog: the database's kind, a table's pointer read, created on the
+        # first commit, swapped (with a version check) on each commit.
+        Access(("glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"), CATALOG),
     ),
     "summarize": (
         Access(("dynamodb:UpdateItem",), STATE_TABLE),  # each failure, for `bwp-lake gaps`
@@ -87,13 +102,13 @@ FUNCTION_ACCESS: dict[str, tuple[Access, ...]] = {
         Access(("s3:GetObject",), OBJECTS, PLANS_PREFIX),
         Access(("s3:GetObject",), OBJECTS, MAP_RESULTS_PREFIX),
         Access(("s3:PutObject",), OBJECTS, SUMMARIES_PREFIX),  # the full report
-        # Objects of days that did not land (a landing killed between publishing and its
-        # manifest) are taken out of the tables: the version read is copied into quarantine/
-        # (a raw report) and then deleted.
+        # Whether a landed window is still staged (its commit failed)
+        Access(("s3:GetObject",), OBJECTS, STAGING_PREFIX),
+        # Reports of days that did not land (a commit killed between publishing and the
+        # manifest) are taken out of the table: the version read is copied into quarantine/ and
+        # then deleted.
         Access(("s3:ListBucket",), BUCKET, REPORTS_PREFIX),
-        Access(("s3:ListBucket",), BUCKET, CURATED_PREFIX),
         Access(("s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObjectVersion"), OBJECTS, REPORTS_PREFIX),
-        Access(("s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObjectVersion"), OBJECTS, CURATED_PREFIX),
         Access(_STREAM_INTO, OBJECTS, QUARANTINE_PREFIX),
     ),
 }

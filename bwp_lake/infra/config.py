@@ -26,6 +26,7 @@ FUNCTION_SETTINGS: dict[str, str] = {
     "apiVersion": "api_version",
     "downloadHostAllowlist": "download_host_allowlist",
     "projectionStartDate": "projection_start_date",
+    "snapshotRetentionDays": "snapshot_retention_days",
 }
 
 # context key -> default. cdk.json carries the same values, so that every key can be edited in
@@ -83,6 +84,7 @@ class LakeConfig:
     alarm_email: str
     download_host_allowlist: tuple[str, ...]
     projection_start_date: str
+    snapshot_retention_days: int
     database_name: str
     athena_scan_limit_gb: int
     lambda_asset_dir: str
@@ -109,6 +111,7 @@ class LakeConfig:
             alarm_email=_text(value, "alarmEmail", r"([^@\s]+@[^@\s]+\.[^@\s]+)?"),
             download_host_allowlist=_hosts(value("downloadHostAllowlist")),
             projection_start_date=_day(value, "projectionStartDate"),
+            snapshot_retention_days=_integer(value, "snapshotRetentionDays", 1, 3650),
             database_name=_text(value, "databaseName", r"[a-z0-9_]{1,255}"),
             athena_scan_limit_gb=_integer(value, "athenaScanLimitGb", 1, None),
             lambda_asset_dir=_text(value, "lambdaAssetDir", r".+"),
@@ -124,6 +127,7 @@ class LakeConfig:
             **{field: getattr(self, field) for field in FUNCTION_SETTINGS.values()},
             lake_bucket=lake_bucket,
             state_table=state_table,
+            catalog_database=self.database_name,
             stores=[store.function_config(secret_ids[store.id]) for store in self.stores],
         )
 

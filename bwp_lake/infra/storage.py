@@ -1,6 +1,11 @@
-"""Storage and catalog: the lake bucket, its log bucket, Glue tables (raw gzip CSV and curated
-Parquet per report type, the manifests) with partition projection,
-and the Athena workgroup with the views' DDL and the named queries from ``athena/``."""
+"""Storage and catalog: the lake bucket, its log bucket, the Glue database with its raw gzip CSV
+tables (one per report type) and the manifests table, with partition projection, and the Athena
+workgroup with the views' DDL and the named queries from ``athena/``.
+
+The curated tables are not here: they are Iceberg tables that the committer creates in the same
+database on its first commit and evolves as reports drift (``bwp.iceberg``). A table defined in
+this template would drift from it with every column a writer adds, and a redeploy would put the
+template's columns back, dropping the added ones."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena_cfn
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
-from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX, RUNS_PREFIX, STAGING_PREFIX
+from bwp.lake.contract import MANIFESTS_PREFIX, REPORTS_PREFIX, RUNS_PREFIX, STAGING_PREFIX
 from bwp.lake.partition import Series, location_template
 from bwp.lake.schemas import REPORT_TYPES
 from constructs import Construct
@@ -63,11 +68,6 @@ _CSV_FILES = _FileFormat(
     "org.apache.hadoop.hive.serde2.OpenCSVSerde",
     {"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
 )
-_PARQUET_FILES = _FileFormat(
-    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-    "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-)
 _JSON_FILES = _FileFormat(_TEXT_INPUT, _TEXT_OUTPUT, "org.openx.data.jsonserde.JsonSerDe")
 
 
@@ -83,7 +83,6 @@ class LakeStorage(Construct):
         self.bucket = self._add_data_bucket()
         self.database = self._add_database()
         self.tables = {report_type: self._add_report_table(report_type) for report_type in REPORT_TYPES}
-        self.curated_tables = {report_type: self._add_curated_table(report_type) for report_type in REPORT_TYPES}
         self.manifests_table = self._add_manifests_table()
         self.workgroup = self._add_workgroup()
         self.named_queries = self._add_named_queries()
@@ -155,20 +154,6 @@ class LakeStorage(Construct):
             template=location_template(REPORTS_PREFIX, report_type),
             parameters={"classification": "csv", "compressionType": "gzip", "skip.header.line.count": "1"},
             storage=_CSV_FILES,
-            projections={
-                catalog.STORE_COLUMN: self._store_projection(),
-                catalog.PARTITION_COLUMN: self._day_projection(),
-            },
-        )
-
-    def _add_curated_table(self, report_type: str) -> glue.CfnTable:
-        return self._add_table(
-            f"{pascal(report_type)}CuratedTable",
-            catalog.curated_table(report_type),
-            location_prefix=CURATED_PREFIX,
-            template=location_template(CURATED_PREFIX, report_type),
-            parameters={"classification": "parquet"},
-            storage=_PARQUET_FILES,
             projections={
                 catalog.STORE_COLUMN: self._store_projection(),
                 catalog.PARTITION_COLUMN: self._day_projection(),

@@ -19,7 +19,15 @@ from bwp.lake.stores import DEFAULT_STORE_ID
 from constructs import Construct
 
 from bwp_lake.definition import ASL_PATH, BUCKET_PLACEHOLDER, FUNCTION_PLACEHOLDERS, placeholders
-from bwp_lake.infra.access import BUCKET, FUNCTION_ACCESS, SECRET, STATE_MACHINE_ACCESS, STATE_TABLE, Access
+from bwp_lake.infra.access import (
+    BUCKET,
+    CATALOG,
+    FUNCTION_ACCESS,
+    SECRET,
+    STATE_MACHINE_ACCESS,
+    STATE_TABLE,
+    Access,
+)
 from bwp_lake.infra.config import InvalidConfiguration, LakeConfig, StoreSettings
 from bwp_lake.infra.nag import acknowledge
 from bwp_lake.infra.naming import pascal
@@ -49,7 +57,7 @@ class StepProfile:
     timeout: Duration
     memory_mb: int = 256
     description: str = ""
-    bundle: str = "core"  # the one of BUNDLES it runs from: only landing carries pyarrow
+    bundle: str = "core"  # the one of BUNDLES it runs from: pyarrow in landing, and pyiceberg too in iceberg
 
 
 # An API call is bounded by the HTTP timeouts (5 s connect + 30 s read); with a token request
@@ -57,8 +65,9 @@ class StepProfile:
 # bounds too. Five minutes covers that worst case with room to spare.
 _API_CALL = Duration.minutes(5)
 
-# The two bundles `make build` writes under lambdaAssetDir: the same code, and pyarrow only in landing.
-BUNDLES = ("core", "landing")
+# The bundles `make build` writes under lambdaAssetDir: the same code; pyarrow in landing; pyarrow
+# and pyiceberg in iceberg (both together would leave the land step too little of Lambda's 250 MB).
+BUNDLES = ("core", "landing", "iceberg")
 
 STEPS: dict[str, StepProfile] = {
     "plan_windows": StepProfile(_API_CALL, description="Validate the input, plan the windows"),
@@ -69,6 +78,14 @@ STEPS: dict[str, StepProfile] = {
     # (benchmarks/BENCHMARKS.md, "land_report's memory").
     "land_report": StepProfile(
         Duration.minutes(15), memory_mb=1769, description="Stream a report into its partition", bundle="landing"
+    ),
+    # A commit is metadata: the data files' footers, a manifest and a snapshot per table (about 3 s
+    # for 400 days), then two copies per day published; 15 minutes leave room for a large backfill.
+    "commit_curated": StepProfile(
+        Duration.minutes(15),
+        memory_mb=1024,
+        description="Commit the landed days to the curated Iceberg tables, then publish them",
+        bundle="iceberg",
     ),
     "summarize": StepProfile(Duration.minutes(1), description="One line per window, gaps"),
 }
@@ -333,6 +350,8 @@ class Workflow(Construct):
                 ]
             elif access.on == STATE_TABLE:
                 resources = [self.state_table.table_arn]
+            elif access.on == CATALOG:
+                resources = self._catalog_arns(role)
             elif access.on == BUCKET:
                 resources = [bucket.bucket_arn]
                 conditions = {"StringLike": {"s3:prefix": [f"{access.prefix}*"]}}
@@ -347,6 +366,22 @@ class Workflow(Construct):
             role.add_to_principal_policy(
                 iam.PolicyStatement(actions=list(access.actions), resources=resources, conditions=conditions)
             )
+
+    def _catalog_arns(self, role: iam.IRole) -> list[str]:
+        """The lake's Glue database and its tables (a table's actions need the catalog and the
+        database as well)."""
+        stack, database = Stack.of(self), self._storage.database_name
+        tables = f"table/{database}/*"
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:{tables}]",
+            "The committer creates each report type's Iceberg table in the lake's database on its first commit.",
+        )
+        return [
+            stack.format_arn(service="glue", resource="catalog"),
+            stack.format_arn(service="glue", resource="database", resource_name=database),
+            stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*"),
+        ]
 
     def _logical_id(self, construct: Construct) -> str:
         """How cdk-nag names a resource in the findings of a policy that refers to it."""

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import tempfile
 import time
 import uuid
 import warnings
@@ -18,14 +19,13 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 from unittest import mock
 
 import boto3
 from bwp import dependencies
-from bwp.lake.partition import Partition
 from bwp.lake.settings import Settings, function_environment
 from bwp.lake.stores import DEFAULT_STORE_ID
 from bwp.models import ObjectLocation
@@ -148,6 +148,9 @@ class LocalEngine:
             enter(held_by_this_run(self._lake_dir))
         enter(_quiet_engine_logs())
         enter(warnings.catch_warnings())
+        # The functions' SQLite catalog of the curated tables: a working copy, saved into the lake
+        # directory after each commit, once the files it points at are there.
+        self._catalog = Path(enter(tempfile.TemporaryDirectory(prefix="bwp-catalog-"))) / "catalog.sqlite"
         # Steps without metrics of their own flush none; in Lambda that is one line per cold start.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         enter(mock.patch.dict(os.environ, self._lambda_environment()))
@@ -187,6 +190,7 @@ class LocalEngine:
         self.lake = LakeDirectory(root, self.s3, BUCKET)
         self.lake.remove_stale_temp_files()
         self.lake.load_into_bucket()
+        self.lake.restore_catalog(self._catalog)
         load_state(root, self.state_table)
         self._stack.enter_context(written_through(root, STATE_TABLE))
 
@@ -202,6 +206,7 @@ class LocalEngine:
             download_host_allowlist=self._allowed_hosts,
             # The emulator serves its reports over http on loopback; nothing else may be plain http.
             download_plain_http_on_loopback=True,
+            local_catalog_path=self._catalog,
         )
         return {
             **function_environment(settings),
@@ -288,7 +293,7 @@ class LocalEngine:
         copied as they land; this catches the rest)."""
         if self.lake is None:
             raise ValueError("this engine was started without a lake_dir")
-        return self.lake.sweep()
+        return self.lake.export_commit(self._catalog)
 
     def _report_of(self, execution_arn: str, invocations: list[Invocation]) -> dict[str, Any] | None:
         """Summarize's full report of the execution (every window's line), from the bucket."""
@@ -315,19 +320,18 @@ class LocalEngine:
         self._on_window_end(child_input.get("window") or {}, failed)
 
     def _invoked(self, invocation: Invocation) -> None:
-        if self.lake is not None and invocation.function == LAND_FUNCTION and invocation.result:
-            result = invocation.result
-            partition = Partition(result["store"], result["reportType"], date.fromisoformat(result["day"]))
+        # A commit, even one that failed part-way, is what publishes: copy what it left.
+        if self.lake is not None and invocation.function == COMMIT_FUNCTION:
             try:
-                self.lake.export_window(partition)
+                self.lake.export_commit(self._catalog)
             except OSError as error:
-                # The window is in the bucket; export_lake tries again and fails loudly then.
-                logging.getLogger(__name__).warning("%s not copied to the lake directory yet: %s", partition, error)
+                # The days are in the bucket; export_lake tries again and fails loudly then.
+                logging.getLogger(__name__).warning("a commit not copied to the lake directory yet: %s", error)
         if self._on_invocation is not None:
             self._on_invocation(invocation)
 
 
-LAND_FUNCTION = function_name(statemachine.Step.LAND_REPORT)
+COMMIT_FUNCTION = function_name(statemachine.Step.COMMIT_CURATED)
 SUMMARIZE_FUNCTION = function_name(statemachine.Step.SUMMARIZE)
 
 

@@ -1,10 +1,12 @@
-"""The lake directory: the bucket's reports, curated files, manifests and quarantined reports,
-copied as each window lands, and put back into the next run's bucket, so that the directory
-remembers as the bucket does.
+"""The lake directory: the bucket's reports, curated Iceberg tables, manifests and quarantined
+reports, copied as each run's commit publishes them, and put back into the next run's bucket, so
+that the directory remembers as the bucket does. The tables' SQLite catalog lives here too
+(``_catalog/``): the engine's functions write a working copy, saved here after each commit.
 
-A file appears in its partition whole or not at all: it is downloaded under ``_incoming/``,
-outside every partition, then renamed into place. A window's manifest is copied after its
-report, so a manifest in the directory always has its report beside it.
+A file appears whole or not at all: it is downloaded under ``_incoming/``, outside every
+partition, then renamed into place. After a commit the tables' files are copied first, then the
+catalog that points at them, then the manifests, so a manifest in the directory always has its
+report and its table rows beside it.
 """
 
 from __future__ import annotations
@@ -12,19 +14,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import threading
 import uuid
 from pathlib import Path
 
-from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
-from bwp.lake.partition import Partition
+from bwp.lake.contract import ICEBERG_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
 
 INCOMING = "_incoming"
+# The curated tables' SQLite catalog (bwp.iceberg.catalog), relative to the lake directory.
+CATALOG_FILE = "_catalog/catalog.sqlite"
 # Copied from the bucket in this order: a manifest never arrives before its report.
-MIRRORED_PREFIXES = (QUARANTINE_PREFIX, REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX)
+MIRRORED_PREFIXES = (QUARANTINE_PREFIX, REPORTS_PREFIX, ICEBERG_PREFIX, MANIFESTS_PREFIX)
 # boto3's download_file writes "<name>.<8 hex digits>" beside its target until the download is
 # done; a copy killed midway left such a file inside its partition.
-_TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|parquet|json)\.[0-9a-fA-F]{8}$")
+_TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|parquet|json|avro)\.[0-9a-fA-F]{8}$")
 
 
 class LakeDirectory:
@@ -47,29 +51,63 @@ class LakeDirectory:
             path.unlink(missing_ok=True)
         return stale
 
-    def export_window(self, partition: Partition) -> list[Path]:
-        """One landed window: its report, its curated file, then its manifest."""
-        return [self._copy(key) for key in (partition.raw_key, partition.curated_key, partition.manifest_key)]
+    def export_commit(self, catalog: Path) -> list[Path]:
+        """Whatever is in the bucket and not yet here as it is there, as a commit left it: the
+        quarantined reports, reports and tables' files, then the working catalog ``catalog`` that
+        points at them, then the manifests that say the days landed."""
+        written = self._sweep(MIRRORED_PREFIXES[:-1])
+        self.save_catalog(catalog)
+        return written + self._sweep(MIRRORED_PREFIXES[-1:])
 
-    def sweep(self) -> list[Path]:
-        """Whatever is in the bucket and not yet here as it is there: every quarantined report,
-        report and curated file, then every manifest."""
+    def save_catalog(self, catalog: Path) -> None:
+        """The working catalog, copied here whole (SQLite's backup: a consistent copy even while a
+        writer has it open)."""
+        if not catalog.exists():
+            return
+        target = self.root / CATALOG_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{uuid.uuid4().hex}.sqlite")
+        try:
+            with sqlite3.connect(catalog) as source, sqlite3.connect(temporary) as copy:
+                source.backup(copy)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def restore_catalog(self, catalog: Path) -> None:
+        """The catalog this directory holds, as the working catalog ``catalog`` of a new run."""
+        if (self.root / CATALOG_FILE).exists():
+            catalog.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.root / CATALOG_FILE, catalog)
+
+    def _sweep(self, prefixes: tuple[str, ...]) -> list[Path]:
         written = []
-        for prefix in MIRRORED_PREFIXES:
+        for prefix in prefixes:
+            in_bucket = set()
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
+                    in_bucket.add(item["Key"])
                     with self._lock:
                         copied = self._copied.get(item["Key"]) == item["ETag"]
                     if not copied:
                         written.append(self._copy(item["Key"]))
+            if prefix == ICEBERG_PREFIX:
+                self._forget_deleted(prefix, in_bucket)
         if self._incoming.is_dir() and not any(self._incoming.iterdir()):
             self._incoming.rmdir()
         return written
 
+    def _forget_deleted(self, prefix: str, in_bucket: set[str]) -> None:
+        """The tables' files their maintenance deleted (expired snapshots' files, replaced
+        metadata) go here too, or every later run would put them back into the bucket."""
+        for path in (self.root / prefix).rglob("*"):
+            if path.is_file() and path.relative_to(self.root).as_posix() not in in_bucket:
+                path.unlink()
+
     def load_into_bucket(self) -> None:
         """Put what the directory holds into the bucket, as the bucket held it when it was copied
         here: plans, expected generation times and gaps then see every earlier run. Reports and
-        curated files go first, each manifest after them."""
+        table files go first, each manifest after them."""
         for prefix in MIRRORED_PREFIXES:
             for path in sorted((self.root / prefix).rglob("*")):
                 if path.is_file():

@@ -1,8 +1,9 @@
 """DuckDB over a local lake directory laid out like the bucket, with Athena's views and queries.
 
 The typed views and named queries are the very SQL text Athena runs (``athena``); this module only
-supplies what Glue supplies in AWS: the raw tables over the gzip CSV files, the curated tables over
-the Parquet files and the manifests table.
+supplies what Glue supplies in AWS: the raw tables over the gzip CSV files, the curated tables
+(each Iceberg table's current snapshot, scanned by pyiceberg into Arrow: ``lake_tables``) and the
+manifests table.
 
 A file DuckDB cannot read whole (text that is not UTF-8, a record longer than its reader takes, a
 truncated file) is left out of its table with a warning naming it, so one bad file never keeps
@@ -20,14 +21,15 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
-from bwp.lake.contract import CURATED_PREFIX, REPORTS_PREFIX
+from bwp.lake.contract import REPORTS_PREFIX
 from bwp.lake.manifest import duckdb_columns
 from bwp.lake.partition import MANIFEST_FILES, table_files
 from bwp.lake.schemas import REGISTRY, ReportSchema
 
 from bwp_lake import athena
 from bwp_lake.athena.catalog import REPORT_TYPE_COLUMN
-from bwp_lake.athena.views import PARTITION_COLUMN, STORE_COLUMN, curated_table_columns, raw_table_columns
+from bwp_lake.athena.views import PARTITION_COLUMN, STORE_COLUMN, raw_table_columns
+from bwp_lake.local.lake_tables import LakeDirTables
 
 Result = tuple[list[str], list[tuple[Any, ...]]]
 log = logging.getLogger(__name__)
@@ -39,9 +41,6 @@ _CSV_OPTIONS = (
     "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
     "hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
 )
-# As the Glue Parquet tables: columns by name (a file of a drifted day may carry extra_ columns),
-# `store` and `dt` from the path.
-_PARQUET_OPTIONS = "hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
 _JSON_OPTIONS = (
     "format = 'newline_delimited', hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
 )
@@ -63,12 +62,14 @@ class LakeSql:
     """An in-memory DuckDB with ``<type>_raw``, ``<type>_curated``, the typed views and ``manifests``
     over ``lake_dir``.
 
-    The files are listed when it opens: open a new one to see partitions landed since.
+    The files are listed, and the curated tables read, when it opens: open a new one to see
+    partitions landed since.
     """
 
     def __init__(self, lake_dir: Path | str) -> None:
         self.lake_dir = Path(lake_dir)
         self.unreadable: list[str] = []  # one line per file left out: its path and DuckDB's reason
+        self.tables = LakeDirTables(self.lake_dir)
         self._db = duckdb.connect(":memory:")
         try:
             self._install()
@@ -105,7 +106,8 @@ class LakeSql:
         self._db.execute("SET TimeZone = 'UTC'")
         for schema in REGISTRY.values():
             self._db.execute(self._raw_view_sql(schema))
-            self._db.execute(self._curated_view_sql(schema))
+            # Every column the Iceberg table has now, those its schema evolution added included.
+            self._db.register(schema.curated_table_name, self.tables.rows(schema.report_type))
         for _, statement in athena.view_statements():
             self._db.execute(statement)
         self._db.execute(self._manifests_view_sql())
@@ -124,23 +126,6 @@ class LakeSql:
             source, present = "WHERE false", set()
         select = ", ".join(f'"{name}"' if name in present else f'CAST(NULL AS VARCHAR) AS "{name}"' for name in columns)
         return f"CREATE OR REPLACE VIEW {schema.raw_table_name} AS SELECT {select} {source}"
-
-    def _curated_view_sql(self, schema: ReportSchema) -> str:
-        files = self._readable(
-            sorted(self.lake_dir.glob(table_files(CURATED_PREFIX, schema.report_type, "*.parquet"))),
-            lambda paths: f"FROM read_parquet({_list_literal(paths)}, {_PARQUET_OPTIONS})",
-        )
-        columns = [
-            (name, _DUCKDB_TYPES.get(glue_type, glue_type))
-            for name, glue_type in curated_table_columns(schema.report_type)
-        ]
-        source, select = self._columns_or_nulls(
-            f"FROM read_parquet({_list_literal(files)}, {_PARQUET_OPTIONS})" if files else None, columns
-        )
-        select += [
-            f'"{key}"' if files else f'CAST(NULL AS VARCHAR) AS "{key}"' for key in (STORE_COLUMN, PARTITION_COLUMN)
-        ]
-        return f"CREATE OR REPLACE VIEW {schema.curated_table_name} AS SELECT {', '.join(select)} {source}"
 
     def _manifests_view_sql(self) -> str:
         files = self._readable(
@@ -197,9 +182,6 @@ def _list_literal(paths: list[Path]) -> str:
     quoted = ("'" + str(path).replace("'", "''") + "'" for path in paths)
     return "[" + ", ".join(quoted) + "]"
 
-
-# Glue type names DuckDB spells otherwise; the Parquet files' timestamps carry their UTC zone.
-_DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMPTZ"}
 
 _MAX_CELL = 48
 _MAX_REASON = 300

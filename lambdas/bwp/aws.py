@@ -37,3 +37,19 @@ def transient_aws_errors(what: str) -> Iterator[None]:
         if code in _THROTTLED or status >= 500:
             raise AwsUnavailable(f"{what}: {code or 'HTTP'} {status}") from error
         raise
+
+
+def object_exists(s3, bucket: str, key: str) -> bool:
+    """Whether ``key`` is in ``bucket`` now (a HEAD request; a 404 is an answer, not an error)."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if not_found(error):
+            return False
+        raise
+    return True
+
+
+def not_found(error: ClientError) -> bool:
+    """S3's answer that the object is not there (GET says NoSuchKey, HEAD a bare 404)."""
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")

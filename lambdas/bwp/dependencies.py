@@ -67,7 +67,22 @@ def api_client(store_id: str) -> BwpClient:
     )
 
 
+@lru_cache(maxsize=1)
+def lake_catalog():
+    """The curated Iceberg tables' catalog: Glue, or the twin's SQLite file when the settings name one."""
+    # pyiceberg is in the committer's bundle alone: imported only when asked for.
+    from bwp.iceberg.catalog import glue_catalog, sql_catalog
+
+    config = settings()
+    if config.local_catalog_path is not None:
+        return sql_catalog(
+            config.local_catalog_path, s3_client(), namespace=config.catalog_database, bucket=config.lake_bucket
+        )
+    glue = boto3.client("glue", config=_AWS_CONFIG)
+    return glue_catalog(glue, s3_client(), database=config.catalog_database, bucket=config.lake_bucket)
+
+
 def reset() -> None:
     """Forget every client and setting: the next invocation is a cold start."""
-    for cached in (settings, http_session, s3_client, state_table, secrets_client, api_client):
+    for cached in (settings, http_session, s3_client, state_table, secrets_client, api_client, lake_catalog):
         cached.cache_clear()

@@ -133,4 +133,5 @@ TRANSIENT: tuple[type[BwpError], ...] = (
     TaskSlotsBusy,
     DownloadInterrupted,
     DownloadLinkExpired,
+    CuratedCommitConflict,
 )

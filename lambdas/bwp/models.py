@@ -133,8 +133,9 @@ class LandReportEvent(WireModel):
 
 
 class WindowLanded(WireModel):
-    """Kept small: it is the child execution's output, in the Map's result files; the manifest
-    has the rest."""
+    """A window whose report is staged and typed, for *Commit curated tables* to commit and
+    publish. Kept small: it is the child execution's output, in the Map's result files; the
+    staged manifest has the rest."""
 
     status: Literal["LANDED"] = "LANDED"
     store: str
@@ -144,6 +145,15 @@ class WindowLanded(WireModel):
     bytes_out: int
     drift: dict[str, Any] | None = None
     attempts: int
+    task_id: str
+    raw_sha256: str
+    staged_raw_key: str  # the raw report, published into reports/ once the day is committed
+    staged_manifest_key: str  # its manifest, published last: what makes the day landed
+    data_key: str  # the typed Parquet data file the commit adds to the table
+
+    @property
+    def partition(self) -> Partition:
+        return Partition(self.store, self.report_type, self.day)
 
 
 class WindowFailed(WireModel):
@@ -158,9 +168,42 @@ class WindowFailed(WireModel):
 WINDOW_RESULT = TypeAdapter(Annotated[WindowLanded | WindowFailed, Field(discriminator="status")])
 
 
+class CommitCuratedEvent(WireModel):
+    map_results: ObjectLocation  # the ResultWriter's manifest.json, which lists the result files
+    execution_id: str
+
+
+class TableCommit(WireModel):
+    """One curated table's commit in a run."""
+
+    report_type: str
+    snapshot_id: int | None
+    days_replaced: int
+    days_in_place: int  # already the table's (an earlier attempt of the commit landed them)
+    attempts: int
+    snapshots_expired: int = 0
+
+
+class CuratedCommit(WireModel):
+    """*Commit curated tables*' output: one entry per table, whatever the number of windows."""
+
+    published: int  # windows whose day this state committed and published
+    tables: list[TableCommit]
+
+
+class CommitOutcome(WireModel):
+    """What Summarize is told of the commit: its output, or, when the state failed for good, the
+    error object its Catch put in its place; then every window it left unpublished failed."""
+
+    published: int = 0
+    error: str | None = Field(None, alias="Error")
+    cause: str | None = Field(None, alias="Cause")
+
+
 class SummarizeEvent(WireModel):
     plan: ObjectLocation
     map_results: ObjectLocation  # the ResultWriter's manifest.json, which lists the result files
+    commit: CommitOutcome  # what *Commit curated tables* did, or its error
     execution_id: str
     execution_name: str = Field(min_length=1)
     stores: list[StoreScope]

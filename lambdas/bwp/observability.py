@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from bwp.lake.contract import NAMESPACE, REPORT_TYPE_DIMENSION, SERVICE, STORE_DIMENSION
 from bwp.lake.partition import Series
@@ -35,6 +36,15 @@ def add_series_dimensions(metric_set: Any, series: Series) -> None:
     """The dimensions of a per-series metric: the store and the report type."""
     metric_set.add_dimension(name=STORE_DIMENSION, value=series.store)
     metric_set.add_dimension(name=REPORT_TYPE_DIMENSION, value=series.report_type)
+
+
+def emit_series_metric(name: str, series: Series, value: float, unit: MetricUnit) -> None:
+    """One series' figure, flushed at once: a metric set has one set of dimensions, so a step
+    that reports on several series gives each figure a metric of its own."""
+    with single_metric(
+        name=name, unit=unit, value=value, namespace=NAMESPACE, default_dimensions={"service": SERVICE}
+    ) as metric:
+        add_series_dimensions(metric, series)
 
 
 def observed(handler: Callable[[dict, object], dict]) -> Callable[[dict, object], dict]:

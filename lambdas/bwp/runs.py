@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bwp.aws import transient_aws_errors
+from bwp.aws import not_found, transient_aws_errors
 from bwp.lake.contract import PLANS_PREFIX, SUMMARIES_PREFIX
 from bwp.models import ObjectLocation, RunReport, Window, WindowFailed
 
@@ -80,7 +80,7 @@ def read_refused(s3, bucket: str, execution_name: str) -> Iterator[WindowFailed]
     try:
         items = list(_array_items(s3, ObjectLocation(bucket=bucket, key=refused_key(execution_name))))
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+        if not not_found(error):
             raise
         items = []
     for item in items:

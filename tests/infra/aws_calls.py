@@ -8,7 +8,8 @@ deliberately simple and errs towards finding more calls, never fewer:
 - from a handler, follow every function, class and method its body names, through
   ``lambdas/bwp`` (a method is followed by name, on whatever object it is called);
 - every call of a boto3 operation on the way (``s3.put_object(...)``, ``table.update_item(...)``,
-  ``get_paginator("list_objects_v2")``) is the IAM actions that operation needs.
+  ``get_paginator("list_objects_v2")``) is the IAM actions that operation needs; so is every call
+  of pyiceberg's catalog (``load_table``, ``create_table``, a transaction), which calls Glue.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ OPERATION_ACTIONS: dict[str, tuple[str, ...]] = {
     ),
     "get_secret_value": ("secretsmanager:GetSecretValue",),
     "describe_secret": ("secretsmanager:DescribeSecret",),
+    # pyiceberg's catalog, which calls Glue with the function's client (GlueCatalog): a table's
+    # pointer read, created, or swapped by a commit (a transaction commits when its block ends).
+    # Creating and committing first ask Glue whether the database is an S3 Tables one.
+    "load_table": ("glue:GetTable",),
+    "create_table": ("glue:GetDatabase", "glue:CreateTable", "glue:GetTable"),
+    "transaction": ("glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"),
+    "commit_transaction": ("glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"),
 }
 # The same operations on one version of an object (a function that names "VersionId" passes it):
 # they need the version actions instead. HeadObject is how the version is learnt, so it stays.

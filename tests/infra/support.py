@@ -30,8 +30,8 @@ class Synthesized:
 
 
 def lambda_bundle(directory: Path) -> Path:
-    """What `make build` leaves in build/lambda: its two bundles, each wheel reduced to a marker."""
-    for bundle, wheels in (("core", ()), ("landing", ("pyarrow",))):
+    """What `make build` leaves in build/lambda: its bundles, each wheel reduced to a marker."""
+    for bundle, wheels in (("core", ()), ("landing", ("pyarrow",)), ("iceberg", ("pyarrow", "pyiceberg"))):
         for name in ("bwp", *FUNCTION_PLACEHOLDERS.values()):
             shutil.copytree(
                 REPO / "lambdas" / name, directory / bundle / name, ignore=shutil.ignore_patterns("__pycache__")

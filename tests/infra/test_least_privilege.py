@@ -4,9 +4,11 @@ function's access (infra/access.py)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from bwp_lake.infra.access import BUCKET, FUNCTION_ACCESS, OBJECTS, SECRET, STATE_TABLE
+from bwp_lake.infra.access import BUCKET, CATALOG, FUNCTION_ACCESS, OBJECTS, SECRET, STATE_TABLE
 from tests.infra.aws_calls import actions_by_step
 from tests.infra.test_workflow import actions, is_lake_bucket_arn, object_prefix, resources, role_statements
 
@@ -43,6 +45,8 @@ def _target(resource, condition, table_id: str) -> str:
         return f"{BUCKET} {','.join(prefix.removesuffix('*') for prefix in prefixes)}"
     if isinstance(resource, dict) and "Ref" in resource:
         return SECRET
+    if ":glue:" in json.dumps(resource):
+        return CATALOG
     return str(resource)
 
 

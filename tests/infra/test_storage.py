@@ -6,11 +6,10 @@ from datetime import date
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from bwp.lake.contract import QUARANTINE_PREFIX, STAGING_PREFIX
+from bwp.lake.contract import ICEBERG_PREFIX, QUARANTINE_PREFIX, STAGING_PREFIX
 from bwp.lake.manifest import Manifest
 from bwp.lake.partition import Partition
 from bwp.lake.schemas import PROVISIONAL_NOTE, REPORT_TYPES, schema_for
-from bwp.landing.typed import arrow_schema
 
 from bwp_lake import athena
 from bwp_lake.infra.outputs import VIEW_QUERY_PREFIX
@@ -136,51 +135,28 @@ def test_each_report_type_has_a_raw_table_over_its_prefix_with_registry_columns(
     template.has_resource_properties("AWS::Glue::Table", expected)
 
 
-@pytest.mark.parametrize("report_type", REPORT_TYPES)
-def test_each_report_type_has_a_curated_parquet_table_over_its_own_prefix(template, report_type):
-    parquet = {
-        "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+def test_the_template_defines_no_curated_table_the_committer_creates_and_evolves_them(synthesized):
+    # given the Glue tables of the template
+    names = {
+        resource["Properties"]["TableInput"]["Name"] for resource in synthesized.resources("AWS::Glue::Table").values()
     }
-    expected = day_table(
-        schema_for(report_type).curated_table_name,
-        athena.curated_table_columns(report_type),
-        "curated/",
-        parquet,
-        {"classification": "parquet"},
-    )
-    template.has_resource_properties("AWS::Glue::Table", expected)
-
-
-@pytest.mark.parametrize("report_type", REPORT_TYPES)
-def test_curated_table_columns_are_the_columns_the_landing_writes(synthesized, report_type):
-    # given the Parquet schema the landing writes for a report type
-    written = arrow_schema(schema_for(report_type))
-    glue = {
-        "string": "string",
-        "timestamp[us, tz=UTC]": "timestamp",
-        "decimal128(18, 2)": "decimal(18,2)",
-        "int32": "int",
-    }
-    # then the Glue table has the same names, in order, with the matching types
-    columns = _table(synthesized, schema_for(report_type).curated_table_name)["StorageDescriptor"]["Columns"]
-    assert [(c["Name"], c["Type"]) for c in columns] == [(f.name, glue[str(f.type)]) for f in written]
+    # then the curated Iceberg tables are not among them: a redeploy never resets their columns
+    assert names == {schema_for(t).raw_table_name for t in REPORT_TYPES} | {"manifests"}
 
 
 def test_every_glue_column_and_partition_key_has_a_comment_glue_accepts(synthesized):
     tables = [resource["Properties"]["TableInput"] for resource in synthesized.resources("AWS::Glue::Table").values()]
     columns = [column for table in tables for column in table["StorageDescriptor"]["Columns"] + table["PartitionKeys"]]
     uncommented = [column["Name"] for column in columns if not column.get("Comment", "").strip()]
-    assert len(tables) == 2 * len(REPORT_TYPES) + 1 and uncommented == []
+    assert len(tables) == len(REPORT_TYPES) + 1 and uncommented == []
     # Glue's limit on a column comment
     assert max(len(column["Comment"]) for column in columns) <= 255
 
 
 @pytest.mark.parametrize("report_type", REPORT_TYPES)
-@pytest.mark.parametrize("layer", ["raw_table_name", "curated_table_name"])
-def test_report_table_comments_are_the_registry_descriptions(synthesized, report_type, layer):
+def test_report_table_comments_are_the_registry_descriptions(synthesized, report_type):
     schema = schema_for(report_type)
-    columns = _table(synthesized, getattr(schema, layer))["StorageDescriptor"]["Columns"]
+    columns = _table(synthesized, schema.raw_table_name)["StorageDescriptor"]["Columns"]
     assert [column["Comment"] for column in columns] == [schema.column_description(c) for c in schema.columns]
     provisional = [column["Comment"].endswith(PROVISIONAL_NOTE) for column in columns]
     assert provisional == [schema.provisional] * len(columns)
@@ -200,8 +176,7 @@ def test_manifests_table_comments_are_the_manifest_models_descriptions(synthesiz
 
 @pytest.mark.parametrize(
     ("report_type", "layer", "key_for"),
-    [(t, "raw_table_name", lambda p: p.raw_key) for t in REPORT_TYPES]
-    + [(t, "curated_table_name", lambda p: p.curated_key) for t in REPORT_TYPES],
+    [(t, "raw_table_name", lambda p: p.raw_key) for t in REPORT_TYPES],
 )
 def test_partition_projection_finds_each_landed_day_of_each_store_without_a_crawler(
     synthesized, report_type, layer, key_for
@@ -237,10 +212,9 @@ def test_manifests_have_their_own_table_outside_every_report_location(synthesize
         f"s3://<bucket>/{manifest_key.rsplit('/', 1)[0]}/"
     )
     report_locations = [
-        _join(synthesized, _table(synthesized, name)["StorageDescriptor"]["Location"])
+        _join(synthesized, _table(synthesized, schema_for(report_type).raw_table_name)["StorageDescriptor"]["Location"])
         for report_type in REPORT_TYPES
-        for name in (schema_for(report_type).raw_table_name, schema_for(report_type).curated_table_name)
-    ]
+    ] + [f"s3://<bucket>/{ICEBERG_PREFIX}"]  # the curated Iceberg tables' locations
     assert not any(location.startswith(report) or report.startswith(location) for report in report_locations)
     # and neither are the objects a day keeps beside the tables: staged before it lands, or quarantined
     for aside in (STAGING_PREFIX, QUARANTINE_PREFIX):

@@ -61,17 +61,19 @@ def test_make_build_installs_wheels_for_the_functions_python():
     assert f"--python-version {version}" in (REPO / "Makefile").read_text()
 
 
-def test_only_landing_runs_from_the_bundle_with_pyarrow(functions):
-    # given the two bundles (the stand-in's landing bundle carries pyarrow's marker, as make build's does)
+def test_only_landing_and_the_commit_run_from_the_bundles_with_pyarrow_and_pyiceberg(functions):
+    # given the three bundles (the stand-ins carry pyarrow's and pyiceberg's markers, as make build's do)
     code = {step: properties["Code"]["S3Key"] for step, (_, properties) in functions.items()}
-    # then land_report has an asset of its own and the other four share the smaller one
-    others = {key for step, key in code.items() if step != "land_report"}
-    assert len(others) == 1 and code["land_report"] not in others
+    # then land_report and commit_curated each have an asset of their own and the others share the smallest
+    others = {key for step, key in code.items() if step not in ("land_report", "commit_curated")}
+    assert len(others) == 1
+    assert len({code["land_report"], code["commit_curated"], *others}) == 3
 
 
-def test_landing_may_run_fifteen_minutes_and_the_other_steps_are_short(functions):
+def test_landing_and_the_commit_may_run_fifteen_minutes_and_the_other_steps_are_short(functions):
     timeouts = {step: properties["Timeout"] for step, (_, properties) in functions.items()}
     assert timeouts.pop("land_report") == 900
+    assert timeouts.pop("commit_curated") == 900
     assert all(seconds <= 300 for seconds in timeouts.values()), timeouts
 
 
@@ -164,31 +166,61 @@ def object_access(synthesized, functions, action: str) -> dict[str, set[str]]:
     return found
 
 
-def test_only_landing_writes_the_tables_locations(synthesized, functions):
+def test_only_the_commit_publishes_into_the_tables_locations(synthesized, functions):
     writers = object_access(synthesized, functions, "s3:PutObject")
-    assert writers.pop("land_report") == {"staging/", "reports/", "curated/", "manifests/", "quarantine/"}
+    # given the land step: it stages, writes its data file into the curated tables' location (no
+    # snapshot lists it yet) or quarantines, and publishes nothing
+    assert writers.pop("land_report") == {"staging/", "iceberg/", "quarantine/"}
+    # and the commit: the tables' metadata, then each committed day's report and manifest
+    assert writers.pop("commit_curated") == {"iceberg/", "reports/", "manifests/"}
     # and the others write only what an execution hands on, or what did not land into quarantine/,
     # outside every table's location
     assert writers == {"plan_windows": {"_runs/plans/"}, "summarize": {"_runs/summaries/", "quarantine/"}}
     aborts = object_access(synthesized, functions, "s3:AbortMultipartUpload")
-    assert aborts == {"land_report": {"staging/", "reports/", "curated/", "quarantine/"}, "summarize": {"quarantine/"}}
+    assert aborts == {
+        "land_report": {"staging/", "iceberg/", "quarantine/"},
+        "commit_curated": {"reports/", "manifests/"},
+        "summarize": {"quarantine/"},
+    }
 
 
-def test_landing_reads_back_only_what_it_staged_and_summarize_what_did_not_land(synthesized, functions):
+def test_each_function_reads_and_deletes_only_what_its_step_hands_on(synthesized, functions):
     readers = object_access(synthesized, functions, "s3:GetObject")
     assert readers == {
         "land_report": {"staging/"},
+        "commit_curated": {"_runs/map-results/", "iceberg/", "staging/"},
         "plan_windows": {"manifests/"},
-        "summarize": {"_runs/plans/", "_runs/map-results/", "reports/", "curated/"},
+        "summarize": {"_runs/plans/", "_runs/map-results/", "staging/", "reports/"},
     }
     deleters = {
         action: object_access(synthesized, functions, action)
         for action in ("s3:DeleteObject", "s3:DeleteObjectVersion")
     }
     assert deleters == {
-        "s3:DeleteObject": {"land_report": {"staging/"}},
-        "s3:DeleteObjectVersion": {"summarize": {"reports/", "curated/"}},
+        "s3:DeleteObject": {"land_report": {"staging/", "iceberg/"}, "commit_curated": {"iceberg/", "staging/"}},
+        "s3:DeleteObjectVersion": {"summarize": {"reports/"}},
     }
+
+
+def test_only_the_commit_may_change_the_catalog_and_only_the_lakes_database(synthesized, functions):
+    # given every Glue action any function's role is granted
+    glue = {
+        step: [
+            statement
+            for statement in role_statements(synthesized, properties["Role"])
+            if any(action.startswith("glue:") for action in actions(statement))
+        ]
+        for step, (_, properties) in functions.items()
+    }
+    # then the commit alone has them, on the catalog, the lake's database and its tables
+    assert {step for step, statements in glue.items() if statements} == {"commit_curated"}
+    (statement,) = glue["commit_curated"]
+    targets = [json.dumps(resource) for resource in resources(statement)]
+    database = synthesized.context["databaseName"]
+    assert any(":catalog" in target for target in targets)
+    assert any(f"database/{database}" in target for target in targets)
+    assert any(f"table/{database}/*" in target for target in targets)
+    assert len(targets) == 3
 
 
 def test_no_function_role_carries_a_managed_policy(synthesized, functions):
@@ -299,7 +331,8 @@ def test_only_the_steps_that_coordinate_write_the_state_table(synthesized, funct
         if {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(actions(statement))
         and table_id in json.dumps(statement["Resource"])
     }
-    # Plan windows records the windows of a store whose credentials are refused as failed
-    assert writers == {"plan_windows", "start_report", "check_report", "land_report", "summarize"}
+    # Plan windows records the windows of a store whose credentials are refused as failed, the
+    # commit each landed task
+    assert writers == {"plan_windows", "start_report", "check_report", "land_report", "commit_curated", "summarize"}
     variables = functions["start_report"][1]["Environment"]["Variables"]
     assert variables["STATE_TABLE"] == {"Ref": table_id}

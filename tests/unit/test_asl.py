@@ -104,7 +104,7 @@ def test_a_window_is_started_at_most_max_attempts_times():
 
 def test_throttling_is_retried_wherever_the_api_is_called():
     for name, state in all_states():
-        if state["Type"] == "Task" and name not in ("Plan windows", "Summarize the run"):
+        if state["Type"] == "Task" and name not in ("Plan windows", "Commit curated tables", "Summarize the run"):
             retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
             assert "ThrottlingException" in retried, name
 
@@ -134,6 +134,7 @@ def test_every_transient_error_our_code_raises_is_retried_where_it_can_be_raised
     # then every API step retries every one of them, but those that only one step can raise
     states = dict(all_states())
     raised_by_one_step = {
+        "CuratedCommitConflict": "Commit curated tables",
         "DownloadInterrupted": "Land report",
         "DownloadLinkExpired": "Land report",
         "TaskSlotsBusy": "Start report",
@@ -142,6 +143,9 @@ def test_every_transient_error_our_code_raises_is_retried_where_it_can_be_raised
         expected = {error for error in transient if raised_by_one_step.get(error, name) == name}
         retried = {error for retrier in states[name]["Retry"] for error in retrier["ErrorEquals"]}
         assert expected <= retried, f"{name} does not retry {expected - retried}"
+    # and the commit, which calls S3 and the catalog only, retries their failures and a lost race
+    retried = {error for retrier in states["Commit curated tables"]["Retry"] for error in retrier["ErrorEquals"]}
+    assert {"AwsUnavailable", "CuratedCommitConflict"} <= retried
     # and nothing else of ours is retried anywhere: a permanent error fails its window at once
     ours_retried = {
         error
@@ -173,8 +177,24 @@ def test_the_map_writes_every_childs_result_to_the_bucket_and_tolerates_every_fa
     assert writer["Parameters"]["Prefix"] + "/" == MAP_RESULTS_PREFIX
     # and no child's failure fails the Map: Summarize always runs and records it
     assert MAP["ToleratedFailurePercentage"] == 100
-    assert "ToleratedFailureCount" not in MAP and MAP["Next"] == "Summarize the run"
+    assert "ToleratedFailureCount" not in MAP and MAP["Next"] == "Commit curated tables"
     assert "Catch" not in MAP
+
+
+def test_the_commit_runs_once_after_the_map_and_summarize_always_follows_it():
+    # given the commit state: one task after the Map, reading the Map's result files
+    commit = json.loads(DEFINITION)["States"]["Commit curated tables"]
+    assert commit["Parameters"]["mapResults"] == {
+        "bucket.$": "$.results.ResultWriterDetails.Bucket",
+        "key.$": "$.results.ResultWriterDetails.Key",
+    }
+    # then a lost race is retried with backoff and jitter, a bounded number of times
+    (conflict,) = [r for r in commit["Retry"] if "CuratedCommitConflict" in r["ErrorEquals"]]
+    assert conflict["JitterStrategy"] == "FULL" and conflict["BackoffRate"] > 1 and conflict["MaxAttempts"] <= 10
+    # and whatever it ends with, its output or its error goes to Summarize under $.commit
+    assert commit["Next"] == "Summarize the run" and commit["ResultPath"] == "$.commit"
+    assert commit["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.commit", "Next": "Summarize the run"}]
+    assert json.loads(DEFINITION)["States"]["Summarize the run"]["Parameters"]["commit.$"] == "$.commit"
 
 
 def test_summarize_is_handed_locations_and_settings_never_the_windows():

@@ -1,4 +1,5 @@
-"""Only land_report runs from the bundle with pyarrow: every other function must import without it."""
+"""Each function imports only what its bundle carries: pyarrow in the landing and iceberg bundles,
+pyiceberg in the iceberg bundle alone."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ import pytest
 from bwp_lake.infra.workflow import STEPS
 
 REPO = Path(__file__).resolve().parents[2]
+# The heavy packages a bundle lacks.
+MISSING = {"core": ("pyarrow", "pyiceberg"), "landing": ("pyiceberg",), "iceberg": ()}
 
 
-@pytest.mark.parametrize("step", [step for step, profile in STEPS.items() if profile.bundle == "core"])
-def test_a_function_of_the_core_bundle_imports_without_pyarrow(step):
-    # given an interpreter in which pyarrow cannot be imported, as in the core bundle
-    program = f"import sys; sys.modules['pyarrow'] = None; import {step}.handler"
+@pytest.mark.parametrize(("step", "bundle"), [(step, profile.bundle) for step, profile in STEPS.items()])
+def test_a_function_imports_without_the_packages_its_bundle_lacks(step, bundle):
+    # given an interpreter in which the packages its bundle lacks cannot be imported
+    blocked = "".join(f"sys.modules[{package!r}] = None; " for package in MISSING[bundle])
+    program = f"import sys; {blocked}import {step}.handler"
     # when the function's handler module is imported (its cold start)
     result = subprocess.run(
         [sys.executable, "-c", program], cwd=REPO / "lambdas", capture_output=True, text=True, timeout=60
     )
-    # then nothing it imports needs pyarrow
+    # then nothing it imports needs them
     assert result.returncode == 0, result.stderr

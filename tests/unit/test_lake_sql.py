@@ -8,7 +8,10 @@ from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+import boto3
 import pytest
+from bwp.iceberg.catalog import sql_catalog
+from bwp.iceberg.commit import LandedDay, replace_days
 from bwp.lake.manifest import duckdb_columns
 from bwp.lake.partition import Partition
 from bwp.lake.schemas import (
@@ -19,8 +22,12 @@ from bwp.lake.schemas import (
     column_table,
     schema_for,
 )
+from bwp.lake.settings import Settings
 from bwp.landing.curated import convert
+from moto import mock_aws
 
+from bwp_lake.local.engine import BUCKET, REGION
+from bwp_lake.local.lake_dir import CATALOG_FILE, LakeDirectory
 from bwp_lake.local.lake_sql import LakeSql, format_table
 
 STORE = "shop-a"
@@ -255,11 +262,27 @@ def write_report(lake, report_type, day, header, rows, store=STORE):
     path = lake / partition.raw_key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(buffer.getvalue().encode()))
-    # and its curated file, as the landing writes it
-    curated = lake / partition.curated_key
+    # and its typed data file, as the landing writes it, committed to the day's curated table
+    data_key = partition.curated_data_key(f"{report_type}:t")
+    curated = lake / data_key
     curated.parent.mkdir(parents=True, exist_ok=True)
     with curated.open("wb") as sink:
         convert(io.BytesIO(buffer.getvalue().encode()), sink, schema_for(report_type), header)
+    commit_in_lake_dir(lake, partition, data_key)
+
+
+def commit_in_lake_dir(lake, partition, data_key):
+    """A day committed to its table as the twin commits it: the lake directory put into a bucket,
+    the commit made there, and the bucket's tables and catalog copied back."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        directory = LakeDirectory(lake, s3, BUCKET)
+        directory.load_into_bucket()
+        catalog = sql_catalog(lake / CATALOG_FILE, s3, namespace=Settings.default_of("catalog_database"), bucket=BUCKET)
+        day = LandedDay(partition.store, partition.day, task_id="t", raw_sha256="0" * 64, data_keys=(data_key,))
+        replace_days(catalog, partition.report_type, [day])
+        directory.export_commit(lake / CATALOG_FILE)
 
 
 def write_manifest(lake, report_type, day, rows, drift=None, store=STORE):
@@ -492,8 +515,7 @@ def test_an_empty_lake_opens_with_no_rows_anywhere(tmp_path):
 
 
 def test_files_duckdb_cannot_read_are_left_out_named_and_every_other_day_stays_queryable(tmp_path, caplog):
-    # given two good days, a third raw file with Latin-1 text (as a failed landing used to leave)
-    # and a truncated curated file
+    # given two good days and a third raw file with Latin-1 text (as a failed landing used to leave)
     write_report(tmp_path, "ORDER_FEES", SEED_DAY, ORDER_FEES.column_names, SEED_ROWS)
     write_report(tmp_path, "ORDER_FEES", NEXT_DAY, ORDER_FEES.column_names, NEXT_ROWS)
     bad_day = Partition(STORE, "ORDER_FEES", date.fromisoformat("2024-08-24"))
@@ -501,23 +523,19 @@ def test_files_duckdb_cannot_read_are_left_out_named_and_every_other_day_stays_q
     bad_raw.parent.mkdir(parents=True)
     header = ",".join(ORDER_FEES.column_names).encode()
     bad_raw.write_bytes(gzip.compress(header + b"\n322-X,caf\xe9" + b",1" * 11 + b"\n"))
-    bad_curated = tmp_path / bad_day.curated_key
-    bad_curated.parent.mkdir(parents=True)
-    seed_curated = tmp_path / Partition(STORE, "ORDER_FEES", date.fromisoformat(SEED_DAY)).curated_key
-    bad_curated.write_bytes(seed_curated.read_bytes()[:100])
     # when the lake opens
     with LakeSql(tmp_path) as lake:
         raw = lake.query("SELECT dt, count(*) FROM order_fees_raw GROUP BY dt ORDER BY dt")[1]
-        typed = lake.query("SELECT dt, count(*) FROM order_fees GROUP BY dt ORDER BY dt")[1]
+        typed = lake.query("SELECT CAST(dt AS VARCHAR), count(*) FROM order_fees GROUP BY dt ORDER BY dt")[1]
         named = lake.run_named("daily_fees_by_fee_type")[1]
         unreadable = lake.unreadable
     # then the good days answer, in the raw table, the view and a named query
     assert raw == typed == [(SEED_DAY, len(SEED_ROWS)), (NEXT_DAY, len(NEXT_ROWS))]
     assert named
-    # and each bad file is named, with DuckDB's reason, in the lake's list and a warning
-    assert [line.split(": ", 1)[0] for line in unreadable] == [str(bad_raw), str(bad_curated)]
+    # and the bad file is named, with DuckDB's reason, in the lake's list and a warning
+    assert [line.split(": ", 1)[0] for line in unreadable] == [str(bad_raw)]
     assert "unicode" in unreadable[0].lower()
-    assert all(str(path) in caplog.text for path in (bad_raw, bad_curated))
+    assert str(bad_raw) in caplog.text
 
 
 def test_a_drifted_header_is_matched_by_name_and_a_renamed_column_reads_null(tmp_path):
@@ -529,14 +547,18 @@ def test_a_drifted_header_is_matched_by_name_and_a_renamed_column_reads_null(tmp
     write_report(tmp_path, "ORDER_FEES", NEXT_DAY, drifted, drifted_rows)
     with LakeSql(tmp_path) as lake:
         _, rows = lake.query(
-            "SELECT dt, count(*), count(fee_type), sum(fee_amount) FROM order_fees GROUP BY dt ORDER BY dt"
+            "SELECT CAST(dt AS VARCHAR), count(*), count(fee_type), sum(fee_amount) "
+            "FROM order_fees GROUP BY dt ORDER BY dt"
         )
+        # and the inserted column is a column of the curated table, set on its day alone
+        notes = lake.query("SELECT CAST(dt AS VARCHAR), extra_fee_note FROM order_fees_curated ORDER BY dt")[1]
     # then both days are queryable; the renamed column is NULL on the drifted day, the others keep
     # their values despite the shifted position
     assert rows == [
         (SEED_DAY, len(SEED_ROWS), len(SEED_ROWS), sql_sum(amount(row[9]) for row in SEED_ROWS)),
         (NEXT_DAY, len(NEXT_ROWS), 0, sql_sum(amount(row[9]) for row in NEXT_ROWS)),
     ]
+    assert notes == [(SEED_DAY, None)] * len(SEED_ROWS) + [(NEXT_DAY, "a note, with a comma")] * len(NEXT_ROWS)
 
 
 def test_a_registry_column_missing_from_every_file_reads_null(tmp_path):
@@ -622,7 +644,9 @@ def test_every_table_and_view_says_which_store_each_row_came_from(two_stores):
     lake, doubled = two_stores
     # given two stores' files of the same day, when each table is counted per store
     for table in ("order_fees_raw", "order_fees_curated", "order_fees"):
-        counts = lake.query(f"SELECT store, dt, count(*) FROM {table} GROUP BY store, dt ORDER BY store")[1]
+        counts = lake.query(
+            f"SELECT store, CAST(dt AS VARCHAR), count(*) FROM {table} GROUP BY store, dt ORDER BY store"
+        )[1]
         # then the store comes from the folder each file is in
         assert counts == [(STORE, SEED_DAY, len(SEED_ROWS)), (OTHER_STORE, SEED_DAY, len(doubled))], table
     assert lake.query("SELECT DISTINCT store FROM user_events")[1] == [(OTHER_STORE,)]

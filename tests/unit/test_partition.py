@@ -12,7 +12,8 @@ def test_a_partitions_keys_follow_the_documented_layout():
     # then each of its keys is where the README's lake section says it is, the store outermost
     assert FEES_DAY.raw_key == "reports/store=acme/report_type=ORDER_FEES/dt=2024-08-22/ORDER_FEES_2024-08-22.csv.gz"
     assert (
-        FEES_DAY.curated_key == "curated/store=acme/report_type=ORDER_FEES/dt=2024-08-22/ORDER_FEES_2024-08-22.parquet"
+        FEES_DAY.curated_data_key("t.1")
+        == "iceberg/order_fees_curated/data/store=acme/dt=2024-08-22/ORDER_FEES_2024-08-22.t.1.parquet"
     )
     assert FEES_DAY.manifest_key == "manifests/store=acme/report_type=ORDER_FEES/dt=2024-08-22.json"
     assert FEES_DAY.staging_key("t.1.csv.gz") == "staging/store=acme/report_type=ORDER_FEES/dt=2024-08-22/t.1.csv.gz"
@@ -24,13 +25,16 @@ def test_a_partitions_keys_follow_the_documented_layout():
 def test_every_key_of_a_store_is_under_its_folder_of_each_layer_and_no_other_stores_is():
     # given the same day of two stores
     other = Partition("acme-eu", "ORDER_FEES", FEES_DAY.day)
-    keys = [FEES_DAY.raw_key, FEES_DAY.curated_key, FEES_DAY.manifest_key, FEES_DAY.quarantine_key("x")]
+    keys = [FEES_DAY.raw_key, FEES_DAY.manifest_key, FEES_DAY.quarantine_key("x")]
     # then each key of acme is under acme's folder of its layer, and none of acme-eu's is
     for key in keys:
         layer = key.split("/", 1)[0] + "/"
         assert key.startswith(store_prefix(layer, "acme"))
-    other_keys = [other.raw_key, other.curated_key, other.manifest_key, other.quarantine_key("x")]
+    other_keys = [other.raw_key, other.manifest_key, other.quarantine_key("x")]
     assert not any(key.startswith(store_prefix(key.split("/", 1)[0] + "/", "acme")) for key in other_keys)
+    # and in the curated table's location, each store's data files are under its own folder too
+    assert "/data/store=acme/" in FEES_DAY.curated_data_key("x")
+    assert "/data/store=acme/" not in other.curated_data_key("x")
 
 
 def test_a_manifest_key_reads_back_as_its_partition_and_no_other_key_does():
@@ -43,7 +47,7 @@ def test_a_manifest_key_reads_back_as_its_partition_and_no_other_key_does():
 
 
 def test_the_day_of_an_object_in_a_table_location_is_read_from_its_folder():
-    assert day_of_key(FEES_DAY.curated_key) == FEES_DAY.day
+    assert day_of_key(FEES_DAY.raw_key) == FEES_DAY.day
     assert day_of_key("reports/store=acme/report_type=ORDER_FEES/stray.csv.gz") is None
     assert (
         FEES_DAY.series.quarantine_key_without_day("x") == "quarantine/store=acme/report_type=ORDER_FEES/dt=unknown/x"

@@ -1,6 +1,7 @@
 """The functions' settings: what an engine writes into their environment is what they read back."""
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from bwp.errors import InvalidSettings
@@ -28,6 +29,9 @@ def test_the_environment_an_engine_writes_reads_back_as_the_same_settings():
         connect_timeout_seconds=1.5,
         read_timeout_seconds=12.0,
         projection_start_date=date(2023, 6, 1),
+        catalog_database="a_database",
+        local_catalog_path=Path("/lake/_catalog/catalog.sqlite"),
+        snapshot_retention_days=7,
     )
     # when a function reads the environment written from them
     environment = function_environment(written)

@@ -16,6 +16,7 @@ from bwp.models import (
     ReportProgress,
     SummarizeEvent,
     Window,
+    WindowLanded,
 )
 from bwp.states import check_report, plan_windows, summarize
 
@@ -78,6 +79,25 @@ def plan(
         lambda store: apis.get(store) or api or CredentialsCheck(), lake, table, settings, lambda: NOW, event
     )
     return run, list(runs.read_plan(lake, run.plan))
+
+
+def landed_output(window: Window, *, rows: int, drift: dict | None = None) -> dict:
+    """A landed window's child output, as Land report returns it: its day staged for the commit."""
+    staged = window.partition.staging_key
+    return WindowLanded(
+        store=window.store,
+        report_type=window.report_type,
+        day=window.day,
+        rows=rows,
+        bytes_out=rows * 10,
+        drift=drift,
+        attempts=1,
+        task_id=f"{window.report_type}:{window.day}",
+        raw_sha256="0" * 64,
+        staged_raw_key=staged("t.1.csv.gz"),
+        staged_manifest_key=staged("t.1.manifest.json"),
+        data_key=window.partition.curated_data_key("t.1"),
+    ).to_wire()
 
 
 def land_manifest(lake, report_type, day, body=b"{}"):
@@ -181,14 +201,12 @@ def test_summary_counts_the_refused_stores_windows_per_store(lake, state_table):
     result, (acme_window,) = plan(
         {"lookbackDays": 1, "reportTypes": ["ORDER_FEES"]}, lake, api=apis, BWP_STORES=TWO_STORES
     )
-    landed = {"status": "LANDED", "store": "acme", "reportType": "ORDER_FEES", "day": str(acme_window.day)}
-    results = map_results(
-        lake, {"SUCCEEDED": [child(acme_window, output={**landed, "rows": 1, "bytesOut": 1, "attempts": 1})]}
-    )
+    results = map_results(lake, {"SUCCEEDED": [child(acme_window, output=landed_output(acme_window, rows=1))]})
     event = SummarizeEvent.model_validate(
         {
             "plan": result.plan.to_wire(),
             "mapResults": results,
+            "commit": {"published": 1},
             "executionId": "arn:run-1",
             "executionName": "run-1",
             "stores": [s.to_wire() for s in result.stores],
@@ -364,30 +382,10 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
         lake,
         {
             "SUCCEEDED": [
-                child(
-                    window_on("2024-08-21"),
-                    output={
-                        "status": "LANDED",
-                        "store": STORE,
-                        "reportType": "ORDER_FEES",
-                        "day": "2024-08-21",
-                        "rows": 10,
-                        "bytesOut": 100,
-                        "attempts": 1,
-                    },
-                ),
+                child(window_on("2024-08-21"), output=landed_output(window_on("2024-08-21"), rows=10)),
                 child(
                     user_events,
-                    output={
-                        "status": "LANDED",
-                        "store": STORE,
-                        "reportType": "USER_EVENTS",
-                        "day": "2024-08-22",
-                        "rows": 5,
-                        "bytesOut": 50,
-                        "attempts": 1,
-                        "drift": {"missing": ["ip"], "unexpected": ["ipAddress"]},
-                    },
+                    output=landed_output(user_events, rows=5, drift={"missing": ["ip"], "unexpected": ["ipAddress"]}),
                 ),
                 child(
                     WINDOW,
@@ -407,6 +405,7 @@ def test_summary_names_each_failed_window_its_cause_and_the_days_still_missing(l
         {
             "plan": plan_object.to_wire(),
             "mapResults": results,
+            "commit": {"published": 1},
             "executionId": "arn:exec",
             "executionName": "run",
             "stores": [{"store": STORE, "reportTypes": ["ORDER_FEES", "USER_EVENTS"]}],
@@ -458,6 +457,7 @@ def test_the_summarys_output_stays_small_however_many_windows_fail(lake, state_t
         {
             "plan": plan_object.to_wire(),
             "mapResults": results,
+            "commit": {"published": 1},
             "executionId": "arn:exec",
             "executionName": "run",
             "stores": [{"store": STORE, "reportTypes": ["ORDER_FEES"]}],
@@ -487,6 +487,7 @@ def test_each_run_reports_how_long_ago_a_report_type_last_landed_and_nothing_for
         {
             "plan": plan_object.to_wire(),
             "mapResults": results,
+            "commit": {"published": 1},
             "executionId": "arn:exec",
             "executionName": "run",
             "stores": [{"store": STORE, "reportTypes": ["ORDER_FEES", "USER_EVENTS"]}],
@@ -500,3 +501,37 @@ def test_each_run_reports_how_long_ago_a_report_type_last_landed_and_nothing_for
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "HoursSinceLastLanding" in line]
     hours = {m["ReportType"]: m["HoursSinceLastLanding"] for m in emitted}
     assert hours in ({"ORDER_FEES": 30.0}, {"ORDER_FEES": [30.0]})
+
+
+def test_when_the_commit_failed_the_windows_it_left_staged_count_as_failed_with_its_error(lake, state_table):
+    # given a run of two landed windows, whose commit published one (its staged manifest is gone)
+    # and then failed for good on the other's table
+    published, staged = WINDOW, WINDOW.model_copy(update={"report_type": "USER_EVENTS"})
+    plan_object = runs.write_plan(lake, "lake", "run", [published, staged])
+    outputs = [landed_output(window, rows=3) for window in (published, staged)]
+    lake.put_object(Bucket="lake", Key=outputs[1]["stagedManifestKey"], Body=b"{}")
+    results = map_results(
+        lake, {"SUCCEEDED": [child(w, output=out) for w, out in zip((published, staged), outputs, strict=True)]}
+    )
+    event = SummarizeEvent.model_validate(
+        {
+            "plan": plan_object.to_wire(),
+            "mapResults": results,
+            "commit": {"Error": "CuratedCommitConflict", "Cause": '{"errorMessage": "another writer committed first"}'},
+            "executionId": "arn:exec",
+            "executionName": "run",
+            "stores": [{"store": STORE, "reportTypes": ["ORDER_FEES", "USER_EVENTS"]}],
+            "coverageFrom": "2024-08-22",
+            "endDay": "2024-08-23",
+        }
+    )
+    # when the run is summarized
+    summary = summarize.summarize(lake, state_table, settings_with(), lambda: NOW, event)
+    # then the published window landed, and the staged one failed with the commit's error and cause
+    assert (summary.landed, summary.failed) == (1, 1)
+    (line,) = summary.failures
+    assert line.startswith(f"{staged.partition}: FAILED after 1 attempt(s): CuratedCommitConflict: ")
+    assert "not committed to its curated table" in line and "another writer committed first" in line
+    # and the ledger remembers why, for `bwp-lake gaps`
+    entry = TaskLedger(state_table, lambda: NOW).find(staged.partition)
+    assert entry is not None and entry.last_error == "CuratedCommitConflict"

@@ -22,6 +22,8 @@ from botocore.exceptions import ClientError
 from pyiceberg.io import PY_IO_IMPL, FileIO, InputFile, InputStream, OutputFile, OutputStream
 from pyiceberg.typedef import EMPTY_DICT, Properties
 
+from bwp.aws import not_found
+
 CLIENT_PROPERTY = "bwp.s3-client"
 _SCHEMES = ("s3", "s3a", "s3n")
 _CLIENTS: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
@@ -65,10 +67,6 @@ class S3ClientFileIO(FileIO):
         self._s3.delete_object(Bucket=bucket, Key=key)
 
 
-def _not_found(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
-
-
 class _S3InputFile(InputFile):
     def __init__(self, s3, location: str) -> None:
         super().__init__(location)
@@ -81,7 +79,7 @@ class _S3InputFile(InputFile):
             try:
                 self._size = int(self._s3.head_object(Bucket=self._bucket, Key=self._key)["ContentLength"])
             except ClientError as error:
-                if _not_found(error):
+                if not_found(error):
                     raise FileNotFoundError(self.location) from error
                 raise
         return self._size

@@ -12,6 +12,7 @@ from datetime import datetime
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io.pyarrow import schema_to_pyarrow
+from pyiceberg.table import Table
 
 from bwp.iceberg.catalog import LakeCatalog
 
@@ -25,7 +26,13 @@ def read_table(
 ) -> pa.Table:
     """The table's rows in its current snapshot, or in the snapshot that was current at ``as_of``
     (no rows if the table had none then), with the columns the table had in that snapshot."""
-    table = catalog.table(report_type)
+    return snapshot_rows(catalog.table(report_type), as_of=as_of, row_filter=row_filter)
+
+
+def snapshot_rows(
+    table: Table, *, as_of: datetime | None = None, row_filter: BooleanExpression | None = None
+) -> pa.Table:
+    """``table``'s rows as ``read_table`` reads them, for a reader that loaded the table itself."""
     snapshot = table.current_snapshot() if as_of is None else table.snapshot_as_of_timestamp(_millis(as_of))
     if snapshot is None:
         return schema_to_pyarrow(table.schema()).empty_table()

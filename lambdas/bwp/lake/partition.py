@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from datetime import date
 
 from bwp.lake.contract import (
-    CURATED_PREFIX,
+    ICEBERG_PREFIX,
     MANIFESTS_PREFIX,
     QUARANTINE_PREFIX,
     REPORTS_PREFIX,
     STAGING_PREFIX,
 )
+from bwp.lake.schemas import schema_for
 
 # Every layer whose keys carry the store: where one store's objects are.
-STORE_LAYERS = (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, STAGING_PREFIX)
+STORE_LAYERS = (REPORTS_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, STAGING_PREFIX)
 # Every manifest of the lake, relative to the lake's root (a local lake globs them).
 MANIFEST_FILES = f"{MANIFESTS_PREFIX}store=*/report_type=*/dt=*.json"
 # The partition keys of the tables, outermost first, as the Glue tables and DuckDB name them.
@@ -75,10 +76,15 @@ class Partition:
         """The report as served: gzip CSV with its header."""
         return f"{self._folder(REPORTS_PREFIX)}{self._file_stem}.csv.gz"
 
-    @property
-    def curated_key(self) -> str:
-        """The same rows, typed, in one Parquet file."""
-        return f"{self._folder(CURATED_PREFIX)}{self._file_stem}.parquet"
+    def curated_data_key(self, name: str) -> str:
+        """The same rows, typed: a Parquet data file of the report type's Iceberg table, inside the
+        table's location (``iceberg/<table>/data/store=<id>/dt=<day>/``), named for the landing
+        that wrote it. Written once, never overwritten: a snapshot that lists it reads the same
+        bytes for as long as the snapshot lives."""
+        table = schema_for(self.report_type).curated_table_name
+        return (
+            f"{ICEBERG_PREFIX}{table}/data/{store_prefix('', self.store)}dt={self.day}/{self._file_stem}.{name}.parquet"
+        )
 
     @property
     def manifest_key(self) -> str:

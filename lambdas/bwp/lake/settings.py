@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
@@ -44,6 +45,13 @@ class Settings(BaseModel):
     read_timeout_seconds: float = Field(30.0, alias="HTTP_READ_TIMEOUT_SECONDS", gt=0)
     # The first day the lake's tables project: a day before it would land where no query sees it.
     projection_start_date: date = Field(date(2024, 1, 1), alias="PROJECTION_START_DATE")
+    # The curated Iceberg tables' catalog: the Glue database (the stack's), or locally the
+    # namespace of a SQLite catalog at local_catalog_path, a file of the twin's (never set in AWS).
+    catalog_database: str = Field("bwp_report_lake", alias="CATALOG_DATABASE", pattern=r"^[a-z0-9_]{1,255}$")
+    local_catalog_path: Path | None = Field(None, alias="LOCAL_CATALOG_PATH")
+    # How long a curated table keeps a snapshot (time travel reaches that far back; a restated or
+    # deleted day's old rows leave the bucket when the last snapshot holding them expires).
+    snapshot_retention_days: int = Field(30, alias="SNAPSHOT_RETENTION_DAYS", ge=1, le=3650)
 
     @field_validator("stores", mode="before")
     @classmethod
@@ -90,6 +98,10 @@ class Settings(BaseModel):
         return f"{str(self.api_base_url).rstrip('/')}/graphql"
 
     @property
+    def snapshot_retention(self) -> timedelta:
+        return timedelta(days=self.snapshot_retention_days)
+
+    @property
     def timeout(self) -> tuple[float, float]:
         """(connect, read) seconds for ``requests``."""
         return (self.connect_timeout_seconds, self.read_timeout_seconds)
@@ -100,12 +112,10 @@ class Settings(BaseModel):
         return to_jsonable_python(cls.model_fields[field].default)
 
     def to_env(self) -> dict[str, str]:
-        """Every setting under its alias, written so that ``from_env`` reads back these settings."""
+        """Every setting under its alias, written so that ``from_env`` reads back these settings
+        (an unset optional one is left out)."""
         values = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return {
-            field.alias or name: _env_value(values[field.alias or name])
-            for name, field in type(self).model_fields.items()
-        }
+        return {alias: _env_value(value) for alias, value in values.items()}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,16 +1,19 @@
-"""A window's objects become visible in the table locations only once the whole day has been made.
+"""A window's objects become visible in the table locations only once the whole day has been made
+and committed.
 
-The land step writes the raw report and its curated file under ``staging/``, which no table
-reads, and publishes them only when both are whole: server-side copies into ``reports/`` and
-``curated/``, then the manifest, then the staged copies go. A landed day that runs again keeps
-its old raw file, curated file and manifest until the new pair is complete. A day that cannot be
-curated never reaches a table location: its raw report, the bytes the API served, is moved under
-``quarantine/`` and named in the window's failure and the ledger.
+The land step writes the raw report and the day's manifest under ``staging/``, which no table
+reads, and its typed Parquet data file under its own name inside the curated Iceberg table's
+location, which no reader sees until a snapshot lists it. After the Map, *Commit curated tables*
+adds the data files to the tables and only then publishes each committed day: a server-side
+copy of the raw report into ``reports/``, then of the manifest into ``manifests/``, then the
+staged copies go. A landed day that runs again keeps its old raw file, table rows and manifest
+until the new ones are committed. A day that cannot be curated never reaches a table location:
+its raw report, the bytes the API served, is moved under ``quarantine/`` and named in the
+window's failure and the ledger.
 
-Publishing is a few calls, so a landing killed between them can leave a table object without its
+Publishing is a few calls, so a commit killed between them can leave a raw report without its
 manifest. Every run's summary takes such objects back (``withdraw_unlanded``): one that no
-landing can still be publishing has its raw report moved under ``quarantine/`` and its curated
-file deleted.
+commit can still be publishing is moved under ``quarantine/``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from datetime import date, datetime, timedelta
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bwp.lake.contract import CURATED_PREFIX, REPORTS_PREFIX
+from bwp.lake.contract import REPORTS_PREFIX
 from bwp.lake.partition import Partition, Series, day_of_key
 from bwp.lake.settings import Settings
 from bwp.observability import logger
@@ -34,18 +37,20 @@ from bwp.observability import logger
 # inside S3: nothing passes through the function.
 _COPY = TransferConfig(multipart_threshold=4 * 1024**3, multipart_chunksize=512 * 1024**2, max_concurrency=4)
 _CHECKSUM = {"ChecksumAlgorithm": "CRC32"}
-# A landing runs 15 minutes at most (land_report's timeout): an object without a manifest that is
-# older than that belongs to no landing still under way.
+# A commit runs 15 minutes at most (commit_curated's timeout): a raw report without a manifest
+# that is older than that belongs to no commit still publishing.
 PUBLISHING_GRACE = timedelta(minutes=20)
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
 class StagedWindow:
-    """Where one landing attempt of a (report type, day) keeps its objects until they are published."""
+    """Where one landing attempt of a (report type, day) keeps its objects until they are
+    committed and published."""
 
     raw: str
-    curated: str
+    manifest: str
+    data: str  # the typed data file, at its final key in the table's location (never overwritten)
     quarantine: str  # where the raw object goes if the day cannot be curated
 
     @classmethod
@@ -55,7 +60,8 @@ class StagedWindow:
         name = f"{_UNSAFE_IN_NAME.sub('_', task_id)}.{uuid.uuid4().hex[:12]}"
         return cls(
             raw=partition.staging_key(f"{name}.csv.gz"),
-            curated=partition.staging_key(f"{name}.parquet"),
+            manifest=partition.staging_key(f"{name}.manifest.json"),
+            data=partition.curated_data_key(name),
             quarantine=partition.quarantine_key(f"{name}.csv.gz"),
         )
 
@@ -87,18 +93,17 @@ def discard(s3, bucket: str, *keys: str) -> None:
 def withdraw_unlanded(
     s3, settings: Settings, landed: Mapping[Series, set[date]], series: Iterable[Series], now: datetime
 ) -> list[str]:
-    """Take out of the table locations every object of a day without a manifest that no landing
-    can still be publishing: a raw report goes under quarantine/ first, a curated file is deleted
-    (it is made again from the raw report). The keys taken out."""
+    """Take out of the raw table's location every report of a day without a manifest that no
+    commit can still be publishing: it goes under quarantine/. The keys taken out. (The curated
+    tables need no such care: a reader sees only the data files a snapshot lists.)"""
     withdrawn = []
     for one in series:
-        for layer in (REPORTS_PREFIX, CURATED_PREFIX):
-            for item in _objects(s3, settings.lake_bucket, one.prefix(layer)):
-                day = day_of_key(item["Key"])
-                if day in landed.get(one, set()) or item["LastModified"] > now - PUBLISHING_GRACE:
-                    continue
-                _withdraw(s3, settings, one, day, item["Key"], keep=layer == REPORTS_PREFIX)
-                withdrawn.append(item["Key"])
+        for item in _objects(s3, settings.lake_bucket, one.prefix(REPORTS_PREFIX)):
+            day = day_of_key(item["Key"])
+            if day in landed.get(one, set()) or item["LastModified"] > now - PUBLISHING_GRACE:
+                continue
+            _withdraw(s3, settings, one, day, item["Key"])
+            withdrawn.append(item["Key"])
     if withdrawn:
         logger.warning("objects of days that did not land taken out of the tables", extra={"keys": withdrawn})
     return withdrawn
@@ -109,13 +114,12 @@ def _objects(s3, bucket: str, prefix: str) -> Iterable[dict]:
         yield from page.get("Contents", [])
 
 
-def _withdraw(s3, settings: Settings, series: Series, day: date | None, key: str, *, keep: bool) -> None:
-    # The version read now is the one kept and deleted: a landing that publishes the day meanwhile
+def _withdraw(s3, settings: Settings, series: Series, day: date | None, key: str) -> None:
+    # The version read now is the one kept and deleted: a commit that publishes the day meanwhile
     # writes a newer version, which stays.
     version = s3.head_object(Bucket=settings.lake_bucket, Key=key).get("VersionId")
     source = {"Bucket": settings.lake_bucket, "Key": key, **({"VersionId": version} if version else {})}
-    if keep:
-        name = f"unlanded.{uuid.uuid4().hex[:12]}.{key.rsplit('/', 1)[-1]}"
-        kept = series.quarantine_key_without_day(name) if day is None else series.on(day).quarantine_key(name)
-        s3.copy(source, settings.lake_bucket, kept, ExtraArgs=_CHECKSUM, Config=_COPY)
+    name = f"unlanded.{uuid.uuid4().hex[:12]}.{key.rsplit('/', 1)[-1]}"
+    kept = series.quarantine_key_without_day(name) if day is None else series.on(day).quarantine_key(name)
+    s3.copy(source, settings.lake_bucket, kept, ExtraArgs=_CHECKSUM, Config=_COPY)
     s3.delete_object(**source)

@@ -1,12 +1,13 @@
-"""Land report: the report streamed into its raw object and, as it passes, typed into its curated
-Parquet file, both under staging/; both published into the table locations, then the manifest written.
+"""Land report: the report streamed into its raw object under staging/ and, as it passes, typed
+into its Parquet data file (at its own, final key in the curated table's location), the manifest
+staged beside the raw object. Nothing is published here: *Commit curated tables* commits the data
+files of every landed window after the Map, and only then publishes each day's raw report and manifest.
 
 The only state that imports the landing path, and with it pyarrow: only land_report's function
 runs from the bundle that carries it."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import requests
@@ -24,9 +25,9 @@ from bwp.lake.partition import Partition, Series
 from bwp.lake.schemas import schema_for
 from bwp.lake.settings import Settings
 from bwp.landing.curated import CuratedResult, CuratedStream
-from bwp.landing.publication import StagedWindow, discard, publish, quarantine
+from bwp.landing.publication import StagedWindow, discard, quarantine
 from bwp.landing.raw import LandingResult, land_download
-from bwp.models import LandReportEvent, ReportStatus, WindowLanded
+from bwp.models import LandReportEvent, WindowLanded
 from bwp.observability import add_series_dimensions, logger, metrics
 
 
@@ -45,14 +46,14 @@ def land_report(
     partition = window.partition
     day = window.day.isoformat()
     ledger = TaskLedger(table, clock)
-    # Both objects are made under staging/, which no table reads, and published together just
-    # before the manifest: a day that does not land is never visible in a table location.
+    # The raw report and the manifest are made under staging/, which no table reads, the data
+    # file under a key no snapshot lists yet: a day that does not land is never visible.
     staged = StagedWindow.for_attempt(partition, report.task_id)
     started, clock_started = clock(), time.monotonic()
     # A fresh link right before the download: links live minutes (some only seconds). The curated
     # file is typed from the text as it passes, in a thread beside the raw object's compression.
     with transient_aws_errors(f"landing {staged.raw}"):
-        curating = CuratedStream(s3=s3, bucket=settings.lake_bucket, key=staged.curated, schema=schema)
+        curating = CuratedStream(s3=s3, bucket=settings.lake_bucket, key=staged.data, schema=schema)
         try:
             landed = land_download(
                 s3=s3,
@@ -72,12 +73,9 @@ def land_report(
     landing_seconds = round(time.monotonic() - clock_started, 3)
     try:
         curated = _curate(s3, ledger, settings.lake_bucket, partition, report.task_id, curating, staged, landed)
-        with transient_aws_errors(f"publishing {partition.raw_key}"):
-            publish(s3, settings.lake_bucket, {staged.raw: partition.raw_key, staged.curated: partition.curated_key})
     except BaseException:
-        discard(s3, settings.lake_bucket, staged.raw, staged.curated)
+        discard(s3, settings.lake_bucket, staged.raw, staged.data)
         raise
-    curated = dataclasses.replace(curated, key=partition.curated_key)
     curated_seconds = round(time.monotonic() - clock_started - landing_seconds, 3)
     generation_seconds = seconds_between(report.request_time, report.last_updated_time)
     manifest = Manifest(
@@ -116,17 +114,19 @@ def land_report(
         execution_id=event.execution_id,
         task=TaskOrigin(adopted=report.adopted, started_by=report.started_by),
     )
-    with transient_aws_errors(f"writing {partition.manifest_key}"):
-        s3.put_object(
-            Bucket=settings.lake_bucket,
-            Key=partition.manifest_key,
-            Body=manifest.to_json_line(),
-            ContentType="application/json",
-        )
-    discard(s3, settings.lake_bucket, staged.raw, staged.curated)
-    ledger.record_status(partition, report.task_id, ReportStatus.LANDED)
+    try:
+        with transient_aws_errors(f"writing {staged.manifest}"):
+            s3.put_object(
+                Bucket=settings.lake_bucket,
+                Key=staged.manifest,
+                Body=manifest.to_json_line(),
+                ContentType="application/json",
+            )
+    except BaseException:
+        discard(s3, settings.lake_bucket, staged.raw, staged.data)
+        raise
     _log_what_the_tables_do_not_show(partition, landed, curated)
-    _emit_landing_metrics(window.partition.series, landed.rows, landed.bytes_out, generation_seconds)
+    _emit_generation_metrics(window.partition.series, generation_seconds)
     return WindowLanded(
         store=window.store,
         report_type=window.report_type,
@@ -135,6 +135,11 @@ def land_report(
         bytes_out=landed.bytes_out,
         drift=landed.drift,
         attempts=event.attempt,
+        task_id=report.task_id,
+        raw_sha256=landed.sha256,
+        staged_raw_key=staged.raw,
+        staged_manifest_key=staged.manifest,
+        data_key=staged.data,
     )
 
 
@@ -148,11 +153,11 @@ def _curate(
     staged: StagedWindow,
     landed: LandingResult,
 ) -> CuratedResult:
-    """The staged raw report's typed Parquet file, staged beside it, once its typing has caught up
-    with the landing. A report that cannot be curated is moved under quarantine/, and the ledger
-    and the error name where."""
+    """The staged raw report's typed Parquet data file, at its key in the table's location, once
+    its typing has caught up with the landing. A report that cannot be curated is moved under
+    quarantine/, and the ledger and the error name where."""
     try:
-        with transient_aws_errors(f"writing {staged.curated}"):
+        with transient_aws_errors(f"writing {staged.data}"):
             return curating.finish(landed.rows, source=staged.raw)
     except errors.CuratedWriteFailed as failure:
         with transient_aws_errors(f"quarantining {staged.raw}"):
@@ -183,10 +188,8 @@ def _log_what_the_tables_do_not_show(partition: Partition, landed: LandingResult
         )
 
 
-def _emit_landing_metrics(series: Series, rows: int, bytes_out: int, generation_seconds: float | None) -> None:
-    add_series_dimensions(metrics, series)
-    metrics.add_metric(name=contract.ROWS_LANDED, unit="Count", value=rows)
-    metrics.add_metric(name=contract.BYTES_LANDED, unit="Bytes", value=bytes_out)
-    metrics.add_metric(name=contract.PARTITIONS_LANDED, unit="Count", value=1)
+def _emit_generation_metrics(series: Series, generation_seconds: float | None) -> None:
+    # What landed (rows, bytes, partitions) is counted by the commit, which makes a day landed.
     if generation_seconds is not None:
+        add_series_dimensions(metrics, series)
         metrics.add_metric(name=contract.REPORT_GENERATION_SECONDS, unit="Seconds", value=generation_seconds)

@@ -1,17 +1,19 @@
-"""Summarize the run: every planned window's outcome from the Map's result files, failures into the
-ledger, objects of days that did not land taken out of the tables, and the partitions still missing."""
+"""Summarize the run: every planned window's outcome from the Map's result files and the commit,
+failures into the ledger, objects of days that did not land taken out of the tables, and the
+partitions still missing."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from boto3.resources.base import ServiceResource
 from botocore.client import BaseClient
 
 from bwp import runs
-from bwp.aws import transient_aws_errors
+from bwp.aws import object_exists, transient_aws_errors
 from bwp.clock import Clock
 from bwp.coordination import TaskLedger
 from bwp.errors import readable_cause
@@ -21,8 +23,17 @@ from bwp.lake import contract
 from bwp.lake.partition import Series
 from bwp.lake.settings import Settings
 from bwp.landing.publication import withdraw_unlanded
-from bwp.models import WINDOW_RESULT, RunReport, SummarizeEvent, Summary, Window, WindowFailed, WindowLanded
-from bwp.observability import add_series_dimensions, logger
+from bwp.models import (
+    WINDOW_RESULT,
+    CommitOutcome,
+    RunReport,
+    SummarizeEvent,
+    Summary,
+    Window,
+    WindowFailed,
+    WindowLanded,
+)
+from bwp.observability import emit_series_metric, logger
 
 MAX_FAILURES_NAMED = 50
 SUMMARY_SAMPLE = 20  # failed and drifted windows named in Summarize's output; the report has all
@@ -33,8 +44,9 @@ def summarize(
 ) -> Summary:
     """Every planned window's outcome, from the Map's result files: landed, failed in a way the
     child caught, failed in a way it could not (its execution failed, timed out or was stopped),
-    or never run. Failures go to the ledger; the full report goes to the bucket."""
-    landed, failed = window_outcomes(s3, event)
+    or never run; a window that landed counts as landed only once *Commit curated tables*
+    committed and published it. Failures go to the ledger; the full report goes to the bucket."""
+    landed, failed = window_outcomes(s3, event, uncommitted=_uncommitted(s3, settings.lake_bucket, event.commit))
     # The windows of stores Plan windows could not serve (their credentials refused, their API down).
     failed.extend(runs.read_refused(s3, settings.lake_bucket, event.execution_name))
     ledger = TaskLedger(table, clock)
@@ -99,8 +111,11 @@ def summarize(
     )
 
 
-def window_outcomes(s3: BaseClient, event: SummarizeEvent) -> tuple[list[WindowLanded], list[WindowFailed]]:
-    """Each planned window once: its child's result, or a failure saying why there is none."""
+def window_outcomes(
+    s3: BaseClient, event: SummarizeEvent, uncommitted: Callable[[WindowLanded], bool] = lambda landed: False
+) -> tuple[list[WindowLanded], list[WindowFailed]]:
+    """Each planned window once: its child's result, or a failure saying why there is none; a
+    landed window that is ``uncommitted`` failed with the commit's error."""
     unaccounted = {window.partition: window for window in runs.read_plan(s3, event.plan)}
     landed: list[WindowLanded] = []
     failed: list[WindowFailed] = []
@@ -109,6 +124,13 @@ def window_outcomes(s3: BaseClient, event: SummarizeEvent) -> tuple[list[WindowL
         if window is None or unaccounted.pop(window.partition, None) is None:
             continue  # not a window of this plan, or one already counted
         outcome = _outcome_of(child, window)
+        if isinstance(outcome, WindowLanded) and uncommitted(outcome):
+            outcome = WindowFailed(
+                window=window,
+                error=event.commit.error or COMMIT_FAILED,
+                cause=f"the day landed but was not committed to its curated table: {event.commit.cause}",
+                attempts=outcome.attempts,
+            )
         if isinstance(outcome, WindowLanded):
             landed.append(outcome)
         else:
@@ -120,7 +142,21 @@ def window_outcomes(s3: BaseClient, event: SummarizeEvent) -> tuple[list[WindowL
     return landed, failed
 
 
+def _uncommitted(s3: BaseClient, bucket: str, commit: CommitOutcome) -> Callable[[WindowLanded], bool]:
+    """Which landed windows the commit left unpublished: none when it succeeded; when it failed,
+    those whose staged manifest is still there (publishing a day deletes it last)."""
+    if commit.error is None:
+        return lambda landed: False
+
+    def still_staged(landed: WindowLanded) -> bool:
+        with transient_aws_errors(f"looking for {landed.staged_manifest_key}"):
+            return object_exists(s3, bucket, landed.staged_manifest_key)
+
+    return still_staged
+
+
 # Error names of windows whose child execution did not end with an answer of ours.
+COMMIT_FAILED = "CuratedCommitFailed"  # the commit state failed without naming an error
 NOT_STARTED = "WindowNotStarted"  # PENDING: the map run ended before starting it
 NO_RESULT = "WindowWithoutResult"  # planned, but in none of the result files
 
@@ -169,7 +205,7 @@ def _emit_gap_metrics(series: list[Series], gaps: list[Gap]) -> None:
     """One PartitionsMissing datapoint per series, zero included, so the gap alarm can clear."""
     for one in series:
         missing = sum(1 for gap in gaps if (gap.store, gap.report_type) == (one.store, one.report_type))
-        _emit_series_metric(contract.PARTITIONS_MISSING, one, missing, MetricUnit.Count)
+        emit_series_metric(contract.PARTITIONS_MISSING, one, missing, MetricUnit.Count)
 
 
 def _emit_freshness_metrics(series: list[Series], manifests: list[dict], now: datetime) -> None:
@@ -178,16 +214,4 @@ def _emit_freshness_metrics(series: list[Series], manifests: list[dict], now: da
     for one in series:
         hours = hours_since_last_landing(manifests, one, now)
         if hours is not None:
-            _emit_series_metric(contract.HOURS_SINCE_LAST_LANDING, one, hours, MetricUnit.NoUnit)
-
-
-def _emit_series_metric(name: str, series: Series, value: float, unit: MetricUnit) -> None:
-    # A metric set has one set of dimensions: each series' figure is a metric of its own.
-    with single_metric(
-        name=name,
-        unit=unit,
-        value=value,
-        namespace=contract.NAMESPACE,
-        default_dimensions={"service": contract.SERVICE},
-    ) as metric:
-        add_series_dimensions(metric, series)
+            emit_series_metric(contract.HOURS_SINCE_LAST_LANDING, one, hours, MetricUnit.NoUnit)
