@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import boto3
 import pytest
 from bwp.lake.settings import Settings
+from bwp.lake.stores import DEFAULT_STORE_ID
 from moto import mock_aws
 
 from bwp_lake.local.engine import REGION, create_state_table
@@ -40,5 +42,10 @@ def state_table(aws):
 
 def settings_with(**environment: str) -> Settings:
     return Settings.from_env(
-        {"BWP_CREDENTIALS_SECRET": "s", "LAKE_BUCKET": LAKE_BUCKET, "STATE_TABLE": "bwp-local-state", **environment}
+        {
+            "BWP_STORES": json.dumps([{"id": DEFAULT_STORE_ID, "secretId": "s"}]),
+            "LAKE_BUCKET": LAKE_BUCKET,
+            "STATE_TABLE": "bwp-local-state",
+            **environment,
+        }
     )
