@@ -20,7 +20,6 @@ from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
 from bwp.lake.manifest import CuratedFile, glue_columns
-from bwp.lake.partition import Partition
 from bwp.lake.settings import Settings
 from bwp.lake.stores import DEFAULT_STORE_ID
 from bwp.models import LandReportEvent, ReportProgress, Window, WindowLanded
