@@ -39,9 +39,17 @@ API_URL_VARIABLE = "BWP_API_URL"
 CREDENTIAL_VARIABLES = ("BWP_CLIENT_ID", "BWP_CLIENT_SECRET", "BWP_TARGET_ID")
 DEMO_INPUT = {"lookbackDays": 7}
 DEFAULTS_PROJECTION_START = date.fromisoformat(DEFAULTS["projectionStartDate"])
-DEMO_ROWS_PER_DAY = 400
+DEMO_ROWS_PER_DAY = 200
 DEMO_GENERATION_SECONDS = 90.0
 DEMO_STORES = 2
+# Each store's share of the lake: its rows are its own merchant's, under its own store= prefix.
+LANDED_PER_STORE_SQL = """
+SELECT store, report_type, count(*) AS days, sum("rows") AS "rows",
+       CAST(min("day") AS VARCHAR) AS first_day, CAST(max("day") AS VARCHAR) AS last_day
+FROM manifests
+GROUP BY store, report_type
+ORDER BY store, report_type
+"""
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a process stopped by Ctrl-C
 
 
@@ -285,6 +293,8 @@ def show_queries(lake_dir: Path, out: TextIO) -> None:
     from bwp_lake.local.lake_sql import LakeSql, format_table
 
     with LakeSql(lake_dir) as lake:
+        print("\nWhat each store landed (from the manifests):", file=out)
+        print(format_table(*lake.query(LANDED_PER_STORE_SQL)), file=out)
         print("\nPartitions in the lake (from the manifests):", file=out)
         print(format_table(*lake.partitions()), file=out)
         for query in athena.named_queries():
