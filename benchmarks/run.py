@@ -85,7 +85,7 @@ def pieces(quick: bool) -> list[Piece]:
             Piece("Cold start", "cold_start"),
             Piece("Streaming from the emulator, 1000 MB", "emulator_stream"),
         ]
-    return [*landings, Piece("Backfill, 60 windows", "backfill"), *others]
+    return [*landings, Piece("Backfill, 60 windows, then 3 stores side by side", "backfill"), *others]
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,18 @@ def headline_values(landings: list[dict[str, Any]], backfill: dict[str, Any]) ->
         "polls_per_window": full["polls_per_window"],
         "state_transitions_per_window": full["state_transitions_per_window"],
         "cost_per_window_usd": full["cost_per_window_usd"],
+        **stores_values(backfill["stores"]),
+    }
+
+
+def stores_values(stores: dict[str, Any]) -> dict[str, float]:
+    """The several stores' figures of the backfill benchmark (benchmarks/backfill.py ``stores_runs``)."""
+    return {
+        "stores_min_slot_utilization": stores["min_store_slot_utilization"],
+        "stores_failed_windows": stores["together"]["failed_windows"],
+        "stores_cost_per_window_vs_one_store": stores["cost_per_window_vs_one_store"],
+        "stores_failed_windows_beside_broken_store": stores["with_broken"]["failed_windows"],
+        "stores_time_beside_broken_store": stores["healthy_api_time_with_broken_store"],
     }
 
 
