@@ -15,8 +15,14 @@ From the emulator's task list: how busy the API's five slots were (requested -> 
 API time, over the run's API-time duration); from the manifests: the polls and the time from a
 report's completion to its landing's start.
 
-    python -m benchmarks.backfill                     # 30 days x 2 report types, concurrency 5 then 2
-    python -m benchmarks.backfill --days 10 --concurrency 5
+Then the same backfill for several stores at once (one execution per store, run together, as
+the schedule starts them; each store its own merchant with its own five slots): each store's slot
+utilization, the failed windows and the cost per window beside the one-store run's; and the same
+stores with one store's credentials wrong, whose healthy stores' windows must all land in the
+time they take without it.
+
+    python -m benchmarks.backfill                     # 30 days x 2 report types, concurrency 5 then 2, 3 stores
+    python -m benchmarks.backfill --days 10 --concurrency 5 --stores 3
 """
 
 from __future__ import annotations
@@ -50,8 +56,10 @@ from benchmarks.workflow_metrics import (
 )
 from bwp_lake.emulator import Emulator, EmulatorConfig, tasks
 from bwp_lake.emulator.clock import parse_instant
+from bwp_lake.emulator.config import derived_merchants
 from bwp_lake.local import engine as local_engine
-from bwp_lake.local.engine import BUCKET, ApiEndpoint, LocalEngine
+from bwp_lake.local.api_endpoint import ApiEndpoint, StoreCredentials, stores_serving
+from bwp_lake.local.engine import BUCKET, LocalEngine
 
 REPORT_TYPES = ("ORDER_FEES", "USER_EVENTS")
 FIRST_DAY = date(2024, 7, 1)
@@ -128,7 +136,11 @@ def timed_handlers() -> Iterator[list[tuple[str, float]]]:
 
 
 # --- one backfill --------------------------------------------------------------------------
-def run_backfill(days: int, concurrency: int, memory_mb: dict[str, int]) -> dict[str, Any]:
+def run_backfill(
+    days: int, concurrency: int, memory_mb: dict[str, int], stores: int = 1, broken: int = 0
+) -> dict[str, Any]:
+    """One backfill of ``days`` of both report types for each of ``stores`` stores (one execution
+    per store, run together), the last ``broken`` of them with a wrong client secret."""
     request = {
         "reportTypes": list(REPORT_TYPES),
         "startDate": FIRST_DAY.isoformat(),
@@ -147,20 +159,19 @@ def run_backfill(days: int, concurrency: int, memory_mb: dict[str, int]) -> dict
         histories = stack.enter_context(recorded_histories())
         calls = stack.enter_context(timed_handlers())
         stack.enter_context(generation_per_window())
-        api = stack.enter_context(Emulator(EmulatorConfig(seed=SEED, rows_per_day=ROWS_PER_DAY)))
-        credentials = api.credentials
-        endpoint = ApiEndpoint(
-            api.base_url, credentials["clientId"], credentials["clientSecret"], credentials["targetId"]
-        )
-        engine = stack.enter_context(LocalEngine(endpoint))
-        history = engine.run(recent_week, timeout_seconds=RUN_TIMEOUT_SECONDS)
-        if not history.succeeded:
-            raise RuntimeError(f"the recent week did not land: {history.cause}")
+        merchants = {"merchants": derived_merchants(stores, SEED)} if stores > 1 else {"seed": SEED}
+        api = stack.enter_context(Emulator(EmulatorConfig(rows_per_day=ROWS_PER_DAY, **merchants)))
+        served = stores_serving(api.all_credentials)
+        healthy, refused = served[: stores - broken], [_with_wrong_secret(store) for store in served[stores - broken :]]
+        engine = stack.enter_context(LocalEngine(ApiEndpoint(api.base_url, (*healthy, *refused))))
+        history = engine.run_together(_per_store(recent_week, healthy), timeout_seconds=RUN_TIMEOUT_SECONDS)
+        if not all(outcome.succeeded for outcome in history):
+            raise RuntimeError(f"the recent week did not land: {[outcome.cause for outcome in history]}")
         tasks_before = len(api.state()["tasks"])
         histories.clear()
         calls.clear()
         started = time.perf_counter()
-        outcome = engine.run(request, timeout_seconds=RUN_TIMEOUT_SECONDS)
+        outcomes = engine.run_together(_per_store(request, served), timeout_seconds=RUN_TIMEOUT_SECONDS)
         ended_at = api.now()
         api_state = api.state()
         api_state["tasks"] = api_state["tasks"][tasks_before:]
@@ -169,10 +180,14 @@ def run_backfill(days: int, concurrency: int, memory_mb: dict[str, int]) -> dict
     wall_seconds = time.perf_counter() - started
     # moto's event types are enums whose values are the names Step Functions gives them.
     event_types = Counter(event["type"].value for manager in histories for event in manager.get_event_history())
-    windows = len(REPORT_TYPES) * days
-    summary = outcome.summary or {}
+    # The windows the healthy stores asked for: the broken store's are refused before they cost a task.
+    windows = len(REPORT_TYPES) * days * len(healthy)
+    landed = {
+        outcome_store: (outcome.summary or {}).get("landed", 0)
+        for outcome_store, outcome in zip((store.store for store in served), outcomes, strict=True)
+    }
     in_progress = [_in_progress(task, ended_at) for task in api_state["tasks"]]
-    api_seconds = outcome.api_seconds_elapsed
+    api_seconds = outcomes[0].api_seconds_elapsed
     transitions = state_transitions(event_types)
     lambda_gb_seconds = gb_seconds((memory_mb[step], seconds) for step, seconds in calls)
     overheads = [
@@ -186,15 +201,33 @@ def run_backfill(days: int, concurrency: int, memory_mb: dict[str, int]) -> dict
     by_step: dict[str, list[float]] = {}
     for step, seconds in calls:
         by_step.setdefault(step, []).append(seconds)
+    per_store = {
+        store.store: {
+            "landed": landed[store.store],
+            "slot_utilization": slot_utilization(
+                [
+                    interval
+                    for interval, task in zip(in_progress, api_state["tasks"], strict=True)
+                    if task["targetId"] == store.target_id
+                ],
+                concurrency,
+                api_seconds,
+            ),
+        }
+        for store in healthy
+    }
     return {
         "max_concurrency": concurrency,
+        "stores": stores,
+        "broken_stores": broken,
+        "per_store": per_store,
         "windows": windows,
-        "status": outcome.status,
-        "failed_windows": windows - summary.get("landed", 0),
+        "status": "SUCCEEDED" if all(outcome.succeeded for outcome in outcomes) else "FAILED",
+        "failed_windows": windows - sum(landed[store.store] for store in healthy),
         "wall_seconds": round(wall_seconds, 1),
         "api_seconds": round(api_seconds, 1),
         "tasks": len(api_state["tasks"]),
-        "max_tasks_in_progress": api_state["maxConcurrentInProgress"],
+        "max_tasks_in_progress": max(merchant["maxConcurrentInProgress"] for merchant in api_state["merchants"]),
         "task_seconds": round(sum(interval.seconds for interval in in_progress), 1),
         "slot_utilization": slot_utilization(in_progress, concurrency, api_seconds),
         "api_slot_utilization": slot_utilization(in_progress, API_CONCURRENT_TASKS, api_seconds),
@@ -213,6 +246,62 @@ def run_backfill(days: int, concurrency: int, memory_mb: dict[str, int]) -> dict
         "transitions_usd_per_window": cost_usd(transitions, 0, 0) / windows,
         "lambda_usd_per_window": cost_usd(0, lambda_gb_seconds, len(calls)) / windows,
     }
+
+
+def _per_store(request: dict[str, Any], stores: tuple[StoreCredentials, ...] | list[StoreCredentials]) -> list[dict]:
+    """One execution per store, as the schedule starts them."""
+    return [{**request, "stores": [store.store]} for store in stores]
+
+
+def _with_wrong_secret(store: StoreCredentials) -> StoreCredentials:
+    return StoreCredentials(store.store, store.client_id, "not-the-secret", store.target_id)
+
+
+def stores_runs(days: int, stores: int, memory_mb: dict[str, int], one_store: dict[str, Any]) -> dict[str, Any]:
+    """``stores`` stores backfilled side by side; then the same with the last one's credentials
+    wrong, against the healthy ones alone: each compared as the targets ask."""
+    together = run_backfill(days, API_CONCURRENT_TASKS, memory_mb, stores=stores)
+    with_broken = run_backfill(days, API_CONCURRENT_TASKS, memory_mb, stores=stores, broken=1)
+    healthy_alone = run_backfill(days, API_CONCURRENT_TASKS, memory_mb, stores=stores - 1)
+    return {
+        "together": together,
+        "with_broken": with_broken,
+        "healthy_alone": healthy_alone,
+        "min_store_slot_utilization": min(store["slot_utilization"] for store in together["per_store"].values()),
+        "cost_per_window_vs_one_store": together["cost_per_window_usd"] / one_store["cost_per_window_usd"],
+        # API time is the twin's measure of how long executions take in AWS; wall time here is
+        # the local machine's CPU, shared by every store's functions in one process.
+        "healthy_api_time_with_broken_store": with_broken["api_seconds"] / healthy_alone["api_seconds"],
+        "healthy_wall_time_with_broken_store": with_broken["wall_seconds"] / healthy_alone["wall_seconds"],
+    }
+
+
+def stores_table(result: dict[str, Any], days: int) -> list[str]:
+    together, broken, alone = result["together"], result["with_broken"], result["healthy_alone"]
+    lines = [
+        f"{together['stores']} stores x {len(REPORT_TYPES)} report types x {days} days, one execution per store, "
+        "run together (maxConcurrency 5 each; each store its own merchant and five slots)",
+        "",
+        "| run | windows | failed | API time min | wall s | slot utilization per store | USD/window |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for name, run in (
+        (f"{together['stores']} stores", together),
+        (f"{broken['stores']} stores, 1 with wrong credentials", broken),
+        (f"the {alone['stores']} healthy stores alone", alone),
+    ):
+        utilization = ", ".join(f"{store} {facts['slot_utilization']:.2f}" for store, facts in run["per_store"].items())
+        lines.append(
+            f"| {name} | {run['windows']} | {run['failed_windows']} | {run['api_seconds'] / 60:.0f} "
+            f"| {run['wall_seconds']:.0f} | {utilization} | {run['cost_per_window_usd']:.6f} |"
+        )
+    lines += [
+        "",
+        f"cost per window vs one store: x{result['cost_per_window_vs_one_store']:.3f}; healthy stores' time with "
+        f"the broken store vs without: API time x{result['healthy_api_time_with_broken_store']:.3f}, "
+        f"wall time x{result['healthy_wall_time_with_broken_store']:.3f}",
+    ]
+    return lines
 
 
 def _in_progress(task: dict[str, Any], ended_at: datetime) -> Interval:
@@ -269,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency", default="5,2", help="the Map's maxConcurrency, one backfill each (default 5,2)"
     )
+    parser.add_argument(
+        "--stores", type=int, default=3, help="stores backfilled side by side, at concurrency 5 (default 3; 1: none)"
+    )
     args = parser.parse_args(argv)
     levels = [int(level) for level in args.concurrency.split(",")]
     if args.days < 1 or not all(1 <= level <= API_CONCURRENT_TASKS for level in levels):
@@ -285,10 +377,20 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         runs.append(run)
+    stores = None
+    if args.stores > 1:
+        one_store = next((run for run in runs if run["max_concurrency"] == API_CONCURRENT_TASKS), None)
+        one_store = one_store or run_backfill(args.days, API_CONCURRENT_TASKS, memory_mb)
+        stores = stores_runs(args.days, args.stores, memory_mb, one_store)
+        print(f"  {args.stores} stores: done", flush=True)
     print()
     for line in table(runs, args.days, info):
         print(line)
-    print(json.dumps({"memory_mb": memory_mb, "runs": runs}))
+    if stores:
+        print()
+        for line in stores_table(stores, args.days):
+            print(line)
+    print(json.dumps({"memory_mb": memory_mb, "runs": runs, "stores": stores}))
     return 0
 
 

@@ -74,6 +74,21 @@ TARGETS = (
     Target("polls_per_window", "polls per window", "mean"),
     Target("state_transitions_per_window", "state transitions per window", "mean"),
     Target("cost_per_window_usd", "cost per window", "usd", 0.001),
+    Target(
+        "stores_min_slot_utilization",
+        "3 stores side by side: lowest store's slot utilization",
+        "share",
+        0.85,
+        at_least=True,
+    ),
+    Target("stores_failed_windows", "3 stores side by side: failed windows", "count", 0),
+    Target("stores_cost_per_window_vs_one_store", "3 stores: cost per window / one store's", "ratio", 1.05),
+    Target(
+        "stores_failed_windows_beside_broken_store", "healthy stores' failed windows beside a broken one", "count", 0
+    ),
+    Target(
+        "stores_time_beside_broken_store", "healthy stores' API time beside a broken store / without it", "ratio", 1.10
+    ),
 )
 
 

@@ -86,7 +86,7 @@ def pieces(quick: bool) -> list[Piece]:
             Piece("Streaming from the emulator, 1000 MB", "emulator_stream"),
         ]
     typing = Piece("Typing speed", "typing_speed", ("--size-mb", "50", "--repeats", "3") if quick else ())
-    return [*landings, typing, Piece("Backfill, 60 windows", "backfill"), *others]
+    return [*landings, typing, Piece("Backfill, 60 windows, then 3 stores side by side", "backfill"), *others]
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,18 @@ def headline_values(
         "polls_per_window": full["polls_per_window"],
         "state_transitions_per_window": full["state_transitions_per_window"],
         "cost_per_window_usd": full["cost_per_window_usd"],
+        **stores_values(backfill["stores"]),
+    }
+
+
+def stores_values(stores: dict[str, Any]) -> dict[str, float]:
+    """The several stores' figures of the backfill benchmark (benchmarks/backfill.py ``stores_runs``)."""
+    return {
+        "stores_min_slot_utilization": stores["min_store_slot_utilization"],
+        "stores_failed_windows": stores["together"]["failed_windows"],
+        "stores_cost_per_window_vs_one_store": stores["cost_per_window_vs_one_store"],
+        "stores_failed_windows_beside_broken_store": stores["with_broken"]["failed_windows"],
+        "stores_time_beside_broken_store": stores["healthy_api_time_with_broken_store"],
     }
 
 

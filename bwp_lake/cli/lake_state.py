@@ -1,8 +1,10 @@
 """What a lake says of itself, read the same way from a local lake directory or the deployed stack.
 
-The manifests say which (report type, day) partitions landed and how many rows each holds; the
-task ledger remembers the last failure of a day that has not landed since. ``bwp-lake gaps`` and
-``bwp-lake status`` read a lake through one of the two sources here and share their flags.
+The manifests say which (store, report type, day) partitions landed and how many rows each
+holds; the task ledger remembers the last failure of a day that has not landed since. ``bwp-lake
+gaps`` and ``bwp-lake status`` read a lake through one of the two sources here and share their
+flags. Both answer per store: the stores ``--store`` names, else every store the lake knows (that
+has a manifest or a ledger entry), else ``default``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from typing import Any, Protocol
 from bwp.coordination import LedgerEntry, TaskLedger
 from bwp.gaps import manifest_keys_in_s3
 from bwp.lake.contract import MANIFESTS_PREFIX
+from bwp.lake.partition import Partition, Series
 from bwp.lake.schemas import REPORT_TYPES
+from bwp.lake.stores import DEFAULT_STORE_ID
 
 from bwp_lake.cli.deployed import StackNotUsable, client, stack_output_values, table
+from bwp_lake.cli.execution_input import add_store_argument
 from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE
-from bwp_lake.local.lake_state import saved_ledger_items
+from bwp_lake.local.lake_dir import has_storeless_layout, move_into_stores
+from bwp_lake.local.lake_state import LakeDirectoryInUse, held_by_this_run, saved_ledger_items
 
 
 class LakeArgumentError(ValueError):
@@ -31,9 +37,11 @@ class LakeArgumentError(ValueError):
 class LakeSource(Protocol):
     def manifest_keys(self) -> list[str]: ...
 
-    def ledger_entries(self, report_types: list[str]) -> list[LedgerEntry]: ...
+    def ledger_entries(self, series: list[Series]) -> list[LedgerEntry]: ...
 
     def manifest(self, key: str) -> dict[str, Any]: ...
+
+    def known_stores(self) -> list[str]: ...
 
 
 class LocalLake:
@@ -43,13 +51,25 @@ class LocalLake:
         if not root.is_dir():
             raise FileNotFoundError(f"--lake-dir {root} is not a directory")
         self.root = root
+        if has_storeless_layout(root):
+            # Written before keys carried the store: moved into the store `default` once, as a run does.
+            try:
+                with held_by_this_run(root):
+                    move_into_stores(root)
+            except LakeDirectoryInUse:
+                pass  # the run that holds it moved it when it started
 
     def manifest_keys(self) -> list[str]:
         return [path.relative_to(self.root).as_posix() for path in (self.root / MANIFESTS_PREFIX).rglob("*.json")]
 
-    def ledger_entries(self, report_types: list[str]) -> list[LedgerEntry]:
+    def ledger_entries(self, series: list[Series]) -> list[LedgerEntry]:
         entries = [LedgerEntry.from_item(item) for item in saved_ledger_items(self.root)]
-        return [entry for entry in entries if entry.report_type in report_types]
+        return [entry for entry in entries if entry.partition.series in series]
+
+    def known_stores(self) -> list[str]:
+        """The stores with a manifest or a ledger entry in the directory."""
+        ledger = [LedgerEntry.from_item(item).store for item in saved_ledger_items(self.root)]
+        return sorted(set(_stores_of_manifests(self.manifest_keys())) | set(ledger))
 
     def manifest(self, key: str) -> dict[str, Any]:
         return json.loads((self.root / key).read_text())
@@ -66,8 +86,13 @@ class DeployedLake:
     def manifest_keys(self) -> list[str]:
         return manifest_keys_in_s3(self._s3, self._bucket)
 
-    def ledger_entries(self, report_types: list[str]) -> list[LedgerEntry]:
-        return [entry for report_type in report_types for entry in self._ledger.entries(report_type)]
+    def ledger_entries(self, series: list[Series]) -> list[LedgerEntry]:
+        return [entry for one in series for entry in self._ledger.entries(one)]
+
+    def known_stores(self) -> list[str]:
+        """The stores with a manifest in the bucket (the stack does not name its stores yet: a
+        store that never landed a day is read when --store names it)."""
+        return sorted(set(_stores_of_manifests(self.manifest_keys())))
 
     def manifest(self, key: str) -> dict[str, Any]:
         return json.loads(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
@@ -83,6 +108,7 @@ def add_lake_arguments(parser: argparse.ArgumentParser, *, default_range: str, d
     parser.add_argument("--from", dest="first", type=day_argument, help=f"first day (default: {default_range})")
     parser.add_argument("--to", dest="end", type=day_argument, help=f"day after the last (default: {default_end})")
     parser.add_argument("--report-types", help="comma-separated (default: all)")
+    add_store_argument(parser, "only this store")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
 
 
@@ -104,6 +130,17 @@ def report_types_of(args: argparse.Namespace) -> list[str]:
     if not report_types:
         raise LakeArgumentError(f"--report-types names no report type; known: {', '.join(REPORT_TYPES)}")
     return report_types
+
+
+def series_of(args: argparse.Namespace, lake: LakeSource, report_types: list[str]) -> list[Series]:
+    """Each store's report types: the stores --store names, else every store the lake knows
+    (``default`` when it knows none)."""
+    stores = list(dict.fromkeys(args.stores)) if args.stores else (lake.known_stores() or [DEFAULT_STORE_ID])
+    return [Series(store, report_type) for store in stores for report_type in report_types]
+
+
+def _stores_of_manifests(keys: list[str]) -> list[str]:
+    return [partition.store for key in keys if (partition := Partition.of_manifest_key(key)) is not None]
 
 
 def check_range(first: date, end: date) -> None:

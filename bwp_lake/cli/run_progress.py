@@ -1,6 +1,7 @@
 """What ``local-run`` and ``demo`` show while the workflow runs, from the functions' invocations
-and the windows' ends: the plan, a counter of the windows, every retry of a step that blocks the
-whole run, and (with ``--verbose``) one line per step of each window.
+and the windows' ends: each store's plan, one counter of the windows of every store, every retry
+of a step that blocks a store's whole run, and (with ``--verbose``) one line per step of each
+window, naming its store.
 
 A failed invocation that the state's ``Retry`` will try again is a retry, said as such with its
 number and the longest wait before it (the ASL's own numbers); it is a failure only once the
@@ -42,11 +43,12 @@ class RunProgress:
         self._state_of = {function_name(task.step): name for name, task in self._retries.tasks.items()}
         self._api_now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._started: datetime | None = None
-        self._total: int | None = None
-        self._windows: dict[tuple[str, str], str] = {}  # running, waiting, retrying, landed, failed
-        # Per (function, window): when the first failure since its last success was.
-        self._first_failure: dict[tuple[str, tuple[str, str] | None], datetime] = {}
-        self.failed_step: FailedStep | None = None
+        self._planned: dict[str, int] = {}  # execution -> its windows
+        self._windows: dict[WindowKey, str] = {}  # running, waiting, retrying, landed, failed
+        # Per (function, window or execution): when the first failure since its last success was.
+        self._first_failure: dict[StepKey, datetime] = {}
+        self._stores: dict[str, str] = {}  # execution -> the stores its input names
+        self._failed_steps: dict[str, FailedStep] = {}  # execution -> its step that failed for good
 
     def begin(self, api_now: Callable[[], datetime]) -> None:
         self._api_now = api_now
@@ -72,29 +74,48 @@ class RunProgress:
             self._show_counts()
 
     def outcome_line(self, outcome: ExecutionOutcome) -> str:
-        step = self.failed_step
+        step = self.failed_step_of(outcome)
         if step is not None and outcome.error == step.error:
             return f"Execution {outcome.status}: {step.text(self._api)}"
         return f"Execution {outcome_verdict(outcome.status, outcome.error, outcome.cause)}"
 
+    def failed_step_of(self, outcome: ExecutionOutcome) -> FailedStep | None:
+        """The step of the execution's whole run that failed for good, if one did."""
+        with self._lock:
+            return self._failed_steps.get(outcome.execution_arn)
+
+    def store_of(self, outcome: ExecutionOutcome) -> str:
+        """The stores the execution's input names (one, as ``local-run`` starts them)."""
+        with self._lock:
+            return self._stores.get(outcome.execution_arn, "every store")
+
+    @property
+    def failed_step(self) -> FailedStep | None:
+        """The first step of a whole run that failed for good, of any execution."""
+        with self._lock:
+            return next(iter(self._failed_steps.values()), None)
+
     # --- under self._lock -------------------------------------------------------------------------
     def _lines_for(self, invocation: Invocation) -> list[str]:
         window = invocation.event.get("window") or None
-        key = (invocation.function, _window_key(window) if window else None)
+        execution = str(invocation.event.get("executionId", ""))
+        key: StepKey = (invocation.function, _window_key(window) if window else execution)
+        if invocation.function == function_name(Step.PLAN_WINDOWS):
+            self._stores[execution] = _stores_named(invocation.event.get("request"))
         if not invocation.error_type:
             self._retries.succeeded(key)
             self._first_failure.pop(key, None)
             if window and self._windows.get(_window_key(window)) not in ("landed", "failed"):
                 self._windows[_window_key(window)] = "running"
             if invocation.function == function_name(Step.PLAN_WINDOWS):
-                self._total = invocation.result.get("windows", 0)
-                return [plan_line(invocation.result)]
+                self._planned[execution] = invocation.result.get("windows", 0)
+                return [f"{self._stores[execution]}: {plan_line(invocation.result)}"]
             line = describe(invocation) if self._verbose else None
             return [line] if line else []
-        return self._failure_lines(invocation, key, window)
+        return self._failure_lines(invocation, key, window, execution)
 
     def _failure_lines(
-        self, invocation: Invocation, key: tuple[str, tuple[str, str] | None], window: dict[str, Any] | None
+        self, invocation: Invocation, key: StepKey, window: dict[str, Any] | None, execution: str
     ) -> list[str]:
         error, message = invocation.error_type or "", short(invocation.error_message)
         state = self._state_of.get(invocation.function, invocation.function)
@@ -107,25 +128,27 @@ class RunProgress:
                 return [f"{_where(window)}  waiting     for a report task slot: {message}"] if self._verbose else []
             retrying = retry.text("s of API time" if self._api_time else "s")
             if window is None:
-                # A step of the whole run: nothing else moves while it retries, so each retry is said.
-                return [f"{state}: {error}: {message}; {retrying}"]
+                # A step of a store's whole run: nothing of it moves while it retries, so each retry is said.
+                return [f"{self._stores.get(execution, 'every store')}: {state}: {error}: {message}; {retrying}"]
             return [f"{_where(window)}  retrying    {state}: {error}: {message}; {retrying}"] if self._verbose else []
         if window is None:
             if not is_input_refusal(error):
                 retried_for = self._time((self._api_now() - first).total_seconds())
-                self.failed_step = FailedStep(state, error, message, self._retries.retried(key), retried_for)
+                self._failed_steps[execution] = FailedStep(
+                    state, error, message, self._retries.retried(key), retried_for
+                )
             return []
         self._windows[_window_key(window)] = "running"
         return [f"{_where(window)}  {state}: {error}: {message}"] if self._verbose else []
 
     def _show_counts(self) -> None:
-        if self._total is None:
+        if not self._planned:
             return
         states = list(self._windows.values())
         landed, failed = states.count("landed"), states.count("failed")
         self._display.update(
             WindowCounts(
-                total=self._total,
+                total=sum(self._planned.values()),
                 done=landed + failed,
                 in_progress=states.count("running"),
                 landed=landed,
@@ -157,10 +180,22 @@ def describe(invocation: Invocation) -> str | None:
     return None
 
 
-def _window_key(window: dict[str, Any]) -> tuple[str, str]:
-    return str(window.get("reportType", "")), str(window.get("day", ""))
+WindowKey = tuple[str, str, str]  # store, report type, day
+StepKey = tuple[str, WindowKey | str]  # a function, and the window (or the execution) it ran for
+
+
+def _window_key(window: dict[str, Any]) -> WindowKey:
+    return str(window.get("store", "")), str(window.get("reportType", "")), str(window.get("day", ""))
 
 
 def _where(window: dict[str, Any] | None) -> str:
     window = window or {}
-    return f"{window.get('reportType', ''):<12} {window.get('day', ''):<10}"
+    return f"{window.get('store', ''):<10} {window.get('reportType', ''):<12} {window.get('day', ''):<10}"
+
+
+def _stores_named(request: object) -> str:
+    """The stores an execution's input names, as a person reads them."""
+    stores = request.get("stores") if isinstance(request, dict) else None
+    if isinstance(stores, list) and stores:
+        return ", ".join(str(store) for store in stores)
+    return "every store"

@@ -1,5 +1,9 @@
 """``bwp-lake start``: start an ingestion on the deployed stack and, with ``--wait``, follow it,
-printing each window's result as it finishes."""
+printing each window's result as it finishes.
+
+With ``--store``, one execution per store named, as the schedule starts them; without it, one
+execution for every store the stack configures (the stack does not output its store ids, so the
+CLI cannot start one per store by itself)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from bwp.models import ObjectLocation
 from rich.console import Console
 
 from bwp_lake.cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values
-from bwp_lake.cli.execution_input import add_window_arguments, execution_input
+from bwp_lake.cli.execution_input import add_window_arguments, execution_input, per_store
 from bwp_lake.cli.progress import ProgressDisplay, WindowCounts, duration
 from bwp_lake.cli.run_lines import (
     FailedStep,
@@ -83,29 +87,42 @@ def run(args: argparse.Namespace) -> int:
         return 2
     stepfunctions = client(args, "stepfunctions")
     s3 = client(args, "s3")
-    request = execution_input(args)
-    execution_arn = start(stepfunctions, state_machine_arn, request)
-    print(f"started {execution_arn} with {json.dumps(request)}", flush=True)
+    executions = []
+    for request in per_store(execution_input(args), None):
+        execution_arn = start(stepfunctions, state_machine_arn, request)
+        print(f"started {execution_arn} with {json.dumps(request)}", flush=True)
+        executions.append((", ".join(request.get("stores", [])), execution_arn))
     if not args.wait:
         return 0
     started = time.monotonic()
     display = ProgressDisplay(Console(file=sys.stdout), lambda: f"{duration(time.monotonic() - started)} elapsed")
+    statuses = {}
     try:
-        status = follow(
-            stepfunctions,
-            execution_arn,
-            display.line,
-            read_report=report_reader(s3),
-            poll_seconds=args.poll_seconds,
-            timeout_seconds=args.timeout_minutes * 60,
-            counts=(lambda counts: display.line(counts.text())) if args.verbose else display.update,
-        )
+        # They run side by side in AWS; followed one after the other here, each line naming its store.
+        for store, execution_arn in executions:
+            emit = (lambda line, store=store: display.line(f"{store}: {line}")) if len(executions) > 1 else display.line
+            statuses[store] = follow(
+                stepfunctions,
+                execution_arn,
+                emit,
+                read_report=report_reader(s3),
+                poll_seconds=args.poll_seconds,
+                timeout_seconds=args.timeout_minutes * 60,
+                counts=(lambda counts: display.line(counts.text())) if args.verbose else display.update,
+            )
     except FollowTimedOut as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:
         display.close()
-    return 0 if status == "SUCCEEDED" else 1
+    failed = [store for store, status in statuses.items() if status != "SUCCEEDED"]
+    if len(executions) > 1:
+        print(
+            f"{len(failed)} of {len(executions)} stores failed: {', '.join(failed)}"
+            if failed
+            else f"all {len(executions)} stores succeeded"
+        )
+    return 1 if failed else 0
 
 
 def start(stepfunctions: Any, state_machine_arn: str, request: dict[str, Any]) -> str:

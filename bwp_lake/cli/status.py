@@ -1,5 +1,5 @@
-"""``bwp-lake status``: per report type, which days landed (and their rows), failed or are missing,
-as a calendar: one line a month, one cell a day, coloured by state on a terminal.
+"""``bwp-lake status``: per store and report type, which days landed (and their rows), failed or are
+missing, as a calendar: one line a month, one cell a day, coloured by state on a terminal.
 
 The facts are the manifests (landed, rows) and the task ledger (the last failure of a day not
 landed since), read from a local lake directory or the deployed stack as ``bwp-lake gaps`` reads
@@ -18,7 +18,7 @@ from typing import Any
 
 from bwp.coordination import LedgerEntry
 from bwp.gaps import Gap, failures_of, gap_of
-from bwp.lake.partition import Partition
+from bwp.lake.partition import Partition, Series
 from rich.console import Console
 from rich.text import Text
 
@@ -33,6 +33,7 @@ from bwp_lake.cli.lake_state import (
     print_json,
     refused,
     report_types_of,
+    series_of,
 )
 
 DEFAULT_DAYS = 60
@@ -73,7 +74,7 @@ class Day:
 
 @dataclass(frozen=True)
 class ReportStatus:
-    report_type: str
+    series: Series
     days: list[Day]
     newest_day: date | None  # the newest landed day, in the range or not
 
@@ -86,7 +87,7 @@ class ReportStatus:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "reportType": self.report_type,
+            "reportType": self.series.report_type,
             **{state.value: self.count(state) for state in DayState},
             "rows": self.rows,
             "newestDay": str(self.newest_day) if self.newest_day else None,
@@ -99,9 +100,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "status",
         run,
-        help="show per report type which days landed, failed or are missing, as a calendar",
-        description="A calendar per report type of the days landed (with their rows), failed and missing, "
-        "from a local lake directory or the deployed stack.",
+        help="show per store and report type which days landed, failed or are missing, as a calendar",
+        description="A calendar per store and report type of the days landed (with their rows), failed and "
+        "missing, from a local lake directory or the deployed stack.",
     )
     add_lake_arguments(
         parser,
@@ -114,27 +115,45 @@ def run(args: argparse.Namespace) -> int:
     try:
         report_types = report_types_of(args)
         lake = lake_source(args)
-        keys = _manifest_keys_by_day(lake.manifest_keys(), report_types)
-        failures = failures_of(lake.ledger_entries(report_types))
+        series = series_of(args, lake, report_types)
+        keys = _manifest_keys_by_day(lake.manifest_keys(), series)
+        failures = failures_of(lake.ledger_entries(series))
         first, end = _day_range(args, set(keys) | set(failures))
         check_range(first, end)
-        statuses = [_report_status(lake, report_type, keys, failures, first, end) for report_type in report_types]
+        statuses = [_report_status(lake, one, keys, failures, first, end) for one in series]
     except LAKE_ERRORS as error:
         return refused(error)
     if args.json:
-        totals = {state.value: sum(status.count(state) for status in statuses) for state in DayState}
-        totals["rows"] = sum(status.rows for status in statuses)
-        print_json(first, end, reportTypes=[status.as_json() for status in statuses], totals=totals)
+        print_json(first, end, stores=_stores_json(statuses), totals=_totals(statuses))
     else:
         _print_calendars(Console(highlight=False), statuses, first, end)
     return 0
 
 
-def _manifest_keys_by_day(keys: list[str], report_types: list[str]) -> dict[Partition, str]:
+def _totals(statuses: list[ReportStatus]) -> dict[str, int]:
+    totals = {state.value: sum(status.count(state) for status in statuses) for state in DayState}
+    totals["rows"] = sum(status.rows for status in statuses)
+    return totals
+
+
+def _stores_json(statuses: list[ReportStatus]) -> list[dict[str, Any]]:
+    """Per store: its totals and its report types' days."""
+    stores = list(dict.fromkeys(status.series.store for status in statuses))
+    return [
+        {
+            "store": store,
+            "totals": _totals([status for status in statuses if status.series.store == store]),
+            "reportTypes": [status.as_json() for status in statuses if status.series.store == store],
+        }
+        for store in stores
+    ]
+
+
+def _manifest_keys_by_day(keys: list[str], series: list[Series]) -> dict[Partition, str]:
     found = {}
     for key in keys:
         partition = Partition.of_manifest_key(key)
-        if partition is not None and partition.report_type in report_types:
+        if partition is not None and partition.series in series:
             found[partition] = key
     return found
 
@@ -155,7 +174,7 @@ def _day_range(args: argparse.Namespace, known: set[Partition]) -> tuple[date, d
 
 def _report_status(
     lake: LakeSource,
-    report_type: str,
+    series: Series,
     keys: dict[Partition, str],
     failures: dict[Partition, LedgerEntry],
     first: date,
@@ -164,18 +183,18 @@ def _report_status(
     days = []
     for offset in range((end - first).days):
         day = first + timedelta(days=offset)
-        partition = Partition(report_type, day)
+        partition = series.on(day)
         key = keys.get(partition)
         if key is not None:
             days.append(Day(day, DayState.LANDED, rows=_rows(lake, key)))
         elif partition in failures:
-            gap = gap_of(report_type, day, failures[partition])
+            gap = gap_of(partition, failures[partition])
             kept = f" [report kept at {gap.quarantine_key}]" if gap.quarantine_key else ""
             days.append(Day(day, DayState.FAILED, failure=f"{gap.failure or 'not curated'}{kept}"))
         else:
             days.append(Day(day, DayState.MISSING))
-    landed = [partition.day for partition in keys if partition.report_type == report_type]
-    return ReportStatus(report_type, days, max(landed) if landed else None)
+    landed = [partition.day for partition in keys if partition.series == series]
+    return ReportStatus(series, days, max(landed) if landed else None)
 
 
 def _rows(lake: LakeSource, key: str) -> int | None:
@@ -192,7 +211,11 @@ def _print_calendars(console: Console, statuses: list[ReportStatus], first: date
         console.print(Text(_day_labels(), style="dim"), soft_wrap=True)
         for month in _months(first, end):
             console.print(_month_line(status, month), soft_wrap=True)
-        failed = [Gap(status.report_type, day.day, day.failure) for day in status.days if day.failure]
+        failed = [
+            Gap(status.series.store, status.series.report_type, day.day, day.failure)
+            for day in status.days
+            if day.failure
+        ]
         for gap_range in gap_ranges(failed):
             console.print(Text(f"  {gap_range.describe()}", style=DayState.FAILED.style), soft_wrap=True)
         console.print()
@@ -202,8 +225,10 @@ def _print_calendars(console: Console, statuses: list[ReportStatus], first: date
     legend.rstrip()
     console.print(legend, soft_wrap=True)
     totals = {state: sum(status.count(state) for status in statuses) for state in DayState}
+    stores = len({status.series.store for status in statuses})
+    report_types = len({status.series.report_type for status in statuses})
     console.print(
-        f"{len(statuses)} report type(s) over [{first}, {end}): "
+        f"{stores} store(s) x {report_types} report type(s) over [{first}, {end}): "
         + ", ".join(f"{totals[state]} {state.value}" for state in DayState)
         + f"; {sum(status.rows for status in statuses):,} rows",
         soft_wrap=True,
@@ -212,7 +237,7 @@ def _print_calendars(console: Console, statuses: list[ReportStatus], first: date
 
 def _summary(status: ReportStatus) -> Text:
     line = Text()
-    line.append(status.report_type, style="bold")
+    line.append(str(status.series), style="bold")
     line.append(
         f"  {status.count(DayState.LANDED)} landed, {status.count(DayState.FAILED)} failed, "
         f"{status.count(DayState.MISSING)} missing of {len(status.days)} days; "

@@ -27,7 +27,6 @@ from unittest import mock
 import boto3
 from bwp import dependencies
 from bwp.lake.settings import Settings, function_environment
-from bwp.lake.stores import DEFAULT_STORE_ID
 from bwp.models import ObjectLocation
 from bwp.observability import logger as lambda_logger
 from bwp.observability import metrics as lambda_metrics
@@ -39,7 +38,8 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from bwp_lake import definition as statemachine
 from bwp_lake.definition import function_name
-from bwp_lake.local.lake_dir import LakeDirectory
+from bwp_lake.local.api_endpoint import ApiEndpoint
+from bwp_lake.local.lake_dir import LakeDirectory, move_into_stores
 from bwp_lake.local.lake_state import held_by_this_run, load_state, written_through
 from bwp_lake.local.lambda_runtime import InProcessLambdas, Invocation, load_handler
 from bwp_lake.local.map_results import MapResults
@@ -50,43 +50,6 @@ BUCKET = "bwp-local-lake"
 STATE_MACHINE = "bwp-ingest-reports"
 STATE_TABLE = "bwp-local-state"
 DEFAULT_TIMEOUT_SECONDS = 900.0
-
-
-@dataclass(frozen=True)
-class StoreCredentials:
-    """One store the twin serves: its id in the lake, and what its secret holds."""
-
-    store: str
-    client_id: str
-    client_secret: str
-    target_id: str
-    report_types: tuple[str, ...] | None = None  # None: every report type
-
-    @property
-    def secret_id(self) -> str:
-        return f"bwp-report-lake/{self.store}/api-credentials"
-
-    @property
-    def secret_string(self) -> str:
-        return json.dumps({"clientId": self.client_id, "clientSecret": self.client_secret, "targetId": self.target_id})
-
-
-@dataclass(frozen=True)
-class ApiEndpoint:
-    """The API the twin's functions call, and the stores it serves there."""
-
-    base_url: str
-    stores: tuple[StoreCredentials, ...]
-
-    @classmethod
-    def one_store(
-        cls, base_url: str, client_id: str, client_secret: str, target_id: str, store: str = DEFAULT_STORE_ID
-    ) -> ApiEndpoint:
-        return cls(base_url, (StoreCredentials(store, client_id, client_secret, target_id),))
-
-    @property
-    def store_ids(self) -> list[str]:
-        return [store.store for store in self.stores]
 
 
 @dataclass
@@ -189,6 +152,7 @@ class LocalEngine:
         written through."""
         self.lake = LakeDirectory(root, self.s3, BUCKET)
         self.lake.remove_stale_temp_files()
+        move_into_stores(root)
         self.lake.load_into_bucket()
         self.lake.restore_catalog(self._catalog)
         load_state(root, self.state_table)
@@ -197,10 +161,7 @@ class LocalEngine:
     def _lambda_environment(self) -> dict[str, str]:
         settings = Settings.of(
             api_base_url=self.api.base_url,
-            stores=[
-                {"id": store.store, "secretId": store.secret_id, "reportTypes": store.report_types}
-                for store in self.api.stores
-            ],
+            stores=[store.config for store in self.api.stores],
             lake_bucket=BUCKET,
             state_table=STATE_TABLE,
             download_host_allowlist=self._allowed_hosts,

@@ -7,6 +7,12 @@ A file appears whole or not at all: it is downloaded under ``_incoming/``, outsi
 partition, then renamed into place. After a commit the tables' files are copied first, then the
 catalog that points at them, then the manifests, so a manifest in the directory always has its
 report and its table rows beside it.
+
+A directory written before the lake's keys carried the store (``reports/report_type=T/...``,
+ledger items ``WINDOW#<type>``) is moved, once, into the store ``default`` (what a deployment
+naming no stores serves) when a run or a reading command first opens it: file by file, each
+renamed into place, reports before manifests, so that an interrupted move is finished by the next
+opening and a manifest never stands in the store's layout without its report.
 """
 
 from __future__ import annotations
@@ -19,7 +25,12 @@ import threading
 import uuid
 from pathlib import Path
 
-from bwp.lake.contract import ICEBERG_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
+from bwp.coordination import LEDGER_PK_PREFIX
+from bwp.lake.contract import CURATED_PREFIX, ICEBERG_PREFIX, MANIFESTS_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
+from bwp.lake.partition import store_prefix
+from bwp.lake.stores import DEFAULT_STORE_ID
+
+from bwp_lake.local.lake_state import rewrite_saved_items
 
 INCOMING = "_incoming"
 # The curated tables' SQLite catalog (bwp.iceberg.catalog), relative to the lake directory.
@@ -29,6 +40,54 @@ MIRRORED_PREFIXES = (QUARANTINE_PREFIX, REPORTS_PREFIX, ICEBERG_PREFIX, MANIFEST
 # boto3's download_file writes "<name>.<8 hex digits>" beside its target until the download is
 # done; a copy killed midway left such a file inside its partition.
 _TRANSFER_LEFTOVER = re.compile(r"\.(csv\.gz|parquet|json|avro)\.[0-9a-fA-F]{8}$")
+# The layers of the layout before stores, in the order they are moved: reports before manifests.
+_STORELESS_LAYERS = (QUARANTINE_PREFIX, REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX)
+# A folder of the layout before stores: the report type right under the layer.
+_STORELESS_FOLDER = "report_type=*"
+_STORELESS_KEY = re.compile(r"^(?P<layer>(?:" + "|".join(map(re.escape, _STORELESS_LAYERS)) + r"))(?=report_type=)")
+_STORELESS_LEDGER_PK = re.compile(f"^{re.escape(LEDGER_PK_PREFIX)}[^#]+$")
+
+
+def has_storeless_layout(root: Path) -> bool:
+    """Whether the directory still holds files of the layout before stores."""
+    return any(any((root / prefix).glob(_STORELESS_FOLDER)) for prefix in _STORELESS_LAYERS)
+
+
+def move_into_stores(root: Path) -> list[Path]:
+    """Move what the layout before stores left in ``root`` into the store ``default``: its files,
+    then its ledger's items (their quarantine keys renamed with the files). Call it holding the
+    directory. Nothing to do (and nothing written) for a directory in the stores' layout."""
+    moved = []
+    for prefix in _STORELESS_LAYERS:  # reports before their manifests, as they are copied
+        for folder in sorted((root / prefix).glob(_STORELESS_FOLDER)):
+            store_folder = root / store_prefix(prefix, DEFAULT_STORE_ID) / folder.name
+            for path in sorted(folder.rglob("*")):
+                if not path.is_file():
+                    continue
+                target = store_folder / path.relative_to(folder)
+                if target.exists():
+                    path.unlink()  # moved already, by an opening interrupted before it cleared this one
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+                moved.append(target)
+            shutil.rmtree(folder)  # its folders, empty now
+    rewrite_saved_items(root, _ledger_item_in_default_store)
+    return moved
+
+
+def storeless_key_in_default_store(key: str) -> str:
+    """A key of the layout before stores, as the store ``default`` keeps it (others unchanged)."""
+    return _STORELESS_KEY.sub(lambda match: store_prefix(match["layer"], DEFAULT_STORE_ID), key, count=1)
+
+
+def _ledger_item_in_default_store(item: dict) -> dict:
+    if not _STORELESS_LEDGER_PK.match(item["pk"]):
+        return item
+    moved = {**item, "pk": LEDGER_PK_PREFIX + f"{DEFAULT_STORE_ID}#" + item["pk"].removeprefix(LEDGER_PK_PREFIX)}
+    if isinstance(item.get("quarantineKey"), str):
+        moved["quarantineKey"] = storeless_key_in_default_store(item["quarantineKey"])
+    return moved
 
 
 class LakeDirectory:

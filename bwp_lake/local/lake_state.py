@@ -106,6 +106,17 @@ def saved_ledger_items(root: Path) -> list[dict[str, Any]]:
     return [item for item in saved_items(root) if item["pk"].startswith(LEDGER_PK_PREFIX)]
 
 
+def rewrite_saved_items(root: Path, rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
+    """Apply ``rewrite`` to each saved item and save them all, in one replacement of the file,
+    if it changed any (the layout of an earlier version, read once into this one's)."""
+    items = saved_items(root)
+    rewritten = [rewrite(item) for item in items]
+    if rewritten == items:
+        return False
+    _save(root, rewritten)
+    return True
+
+
 def load_state(root: Path, table) -> None:
     """Put the saved items into ``table`` (and drop the temporary files of a save cut short).
 

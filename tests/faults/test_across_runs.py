@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import date, timedelta
 
 from bwp_lake.emulator import Emulator, EmulatorConfig
-from bwp_lake.local.engine import BUCKET
-from tests.twin import ROWS_PER_DAY, SEED, calls, keys, landed_csv, served_csv
+from tests.twin import ROWS_PER_DAY, SEED, calls, keys, landed_csv, manifest, report_key, series_folder, served_csv
 
 DAYS = [date(2024, 8, 20) + timedelta(days=n) for n in range(5)]
-
-
-def report_key(report_type: str, day: date) -> str:
-    return f"reports/report_type={report_type}/dt={day}/{report_type}_{day}.csv.gz"
-
-
-def manifest(engine, report_type: str, day: date) -> dict:
-    key = f"manifests/report_type={report_type}/dt={day}.json"
-    return json.loads(engine.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
 
 
 def test_tasks_an_earlier_run_left_alive_are_adopted_not_started_again(engine_for):
@@ -128,5 +117,5 @@ def test_the_schedule_heals_missed_days_over_a_few_runs_by_itself(engine_for, em
     # and the second lands the rest: every day since backfillFrom is in the lake, none twice
     assert second.summary["landed"] == 3 and second.summary["missing"] == 0
     days = [backfill_from + timedelta(days=n) for n in range(6)]
-    landed = sorted(key for key in keys(engine, "reports/report_type=ORDER_FEES/"))
+    landed = sorted(key for key in keys(engine, series_folder("ORDER_FEES")))
     assert landed == [report_key("ORDER_FEES", day) for day in days]

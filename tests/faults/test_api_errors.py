@@ -123,7 +123,9 @@ def test_tokens_that_expire_between_polls_are_renewed_and_both_windows_land(engi
 def test_bad_credentials_fail_the_run_once_before_any_window_starts(emulator):
     # given the right client id with a wrong secret
     credentials = emulator.credentials
-    endpoint = ApiEndpoint(emulator.base_url, credentials["clientId"], "not-the-secret", credentials["targetId"])
+    endpoint = ApiEndpoint.one_store(
+        emulator.base_url, credentials["clientId"], "not-the-secret", credentials["targetId"]
+    )
     with LocalEngine(endpoint) as engine:
         # when a week of both report types is asked for
         outcome = engine.run({"lookbackDays": 7})

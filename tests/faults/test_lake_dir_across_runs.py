@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from bwp.lake.contract import MANIFESTS_PREFIX
 
 from bwp_lake.cli.main import main
 from bwp_lake.emulator import Emulator, EmulatorConfig
 from bwp_lake.local.lake_state import STATE_FILE, saved_ledger_items
-from tests.twin import ROWS_PER_DAY, SEED, calls
+from tests.twin import ROWS_PER_DAY, SEED, calls, manifest_key, series_folder
 
 BWP_LAKE = Path(sys.executable).parent / "bwp-lake"
 FOUR_DAYS = {"reportTypes": ["ORDER_FEES"], "startDate": "2024-08-20", "endDate": "2024-08-24"}
@@ -128,7 +129,7 @@ def test_a_healing_run_lands_only_the_days_missing_from_the_lake_dir_and_gaps_th
     lake = ["--report-types", "ORDER_FEES", "--lake-dir", str(tmp_path), "--rows-per-day", "10"]
     # given a lake directory holding the first three of six days, landed by an earlier run
     assert main(["local-run", *lake, "--start", str(days[0]), "--end", str(days[3])]) == 0
-    present = {day: (tmp_path / f"manifests/report_type=ORDER_FEES/dt={day}.json").read_bytes() for day in days[:3]}
+    present = {day: (tmp_path / manifest_key("ORDER_FEES", day)).read_bytes() for day in days[:3]}
     capsys.readouterr()
     # when a run of yesterday heals the history since the first day, five backfill windows at most
     code = main(
@@ -145,14 +146,15 @@ def test_a_healing_run_lands_only_the_days_missing_from_the_lake_dir_and_gaps_th
         ]
     )
     # then it planned and landed yesterday and the three missing days only
-    summary = json.loads(capsys.readouterr().out)["summary"]
+    (execution,) = json.loads(capsys.readouterr().out)["executions"]
+    summary = execution["summary"]
     assert code == 0
     assert (summary["windows"], summary["landed"], summary["missing"]) == (4, 4, 0)
-    landed = sorted(path.name for path in (tmp_path / "manifests/report_type=ORDER_FEES").iterdir())
+    landed = sorted(path.name for path in (tmp_path / series_folder("ORDER_FEES", layer=MANIFESTS_PREFIX)).iterdir())
     assert landed == [f"dt={day}.json" for day in [*days, today - timedelta(days=1)]]
     # and the days that were there are as the earlier run left them
     for day, manifest in present.items():
-        assert (tmp_path / f"manifests/report_type=ORDER_FEES/dt={day}.json").read_bytes() == manifest
+        assert (tmp_path / manifest_key("ORDER_FEES", day)).read_bytes() == manifest
     # and the lake directory has no gap left
     assert main(["gaps", "--lake-dir", str(tmp_path), "--from", str(days[0]), "--report-types", "ORDER_FEES"]) == 0
 

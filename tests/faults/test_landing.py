@@ -8,6 +8,7 @@ from unittest import mock
 
 import pyarrow.parquet as pq
 import pytest
+from bwp.lake.stores import DEFAULT_STORE_ID
 from moto.s3.exceptions import S3ClientError
 from moto.s3.models import S3Backend
 
@@ -76,7 +77,7 @@ def test_a_drifted_header_still_lands_byte_identical_and_is_flagged(engine_for, 
     outcome = engine.run({"reportTypes": ["ORDER_FEES"], "startDate": DAY, "endDate": "2024-08-23"})
     # then the report lands as served, and the drift is in the summary and the manifest
     assert outcome.succeeded, outcome.cause
-    assert outcome.summary["drifted"] == [f"ORDER_FEES {DAY}"]
+    assert outcome.summary["drifted"] == [f"{DEFAULT_STORE_ID} ORDER_FEES {DAY}"]
     landed = assert_landed(engine, "ORDER_FEES", DAY, header_drift=drift)
     assert landed["drift"]["unexpected"]
     assert bool(landed["drift"]["missing"]) == (drift == "rename")

@@ -15,6 +15,7 @@ from bwp import runs, windows
 from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
 from bwp.lake.partition import Partition
+from bwp.lake.stores import DEFAULT_STORE_ID
 from bwp.models import ReportProgress, Window, WindowLanded
 from bwp.states import check_report, land_report, start_report
 
@@ -53,13 +54,15 @@ def test_a_window_whose_child_fails_uncaught_is_summarized_and_remembered(engine
     assert outcome.summary is not None, (outcome.error, outcome.cause)
     assert (outcome.summary["windows"], outcome.summary["landed"], outcome.summary["failed"]) == (4, 3, 1)
     (line,) = [line for line in outcome.summary["lines"] if "FAILED" in line]
-    assert line.startswith(f"ORDER_FEES {first_day}: FAILED after 1 attempt(s): States.Runtime: ")
+    assert line.startswith(f"default ORDER_FEES {first_day}: FAILED after 1 attempt(s): States.Runtime: ")
     assert "waitSeconds" in line
     # and the execution fails, naming the window
     assert (outcome.status, outcome.error) == ("FAILED", "WindowsFailed")
-    assert f"ORDER_FEES {first_day} (States.Runtime" in outcome.cause
+    assert f"default ORDER_FEES {first_day} (States.Runtime" in outcome.cause
     # and the ledger remembers why the day is missing, for `bwp-lake gaps`
-    entry = TaskLedger(engine.state_table, utc_now).find(Partition("ORDER_FEES", date.fromisoformat(first_day)))
+    entry = TaskLedger(engine.state_table, utc_now).find(
+        Partition(DEFAULT_STORE_ID, "ORDER_FEES", date.fromisoformat(first_day))
+    )
     assert entry.last_error == "States.Runtime"
     # and the other windows landed
     second_day = (utc_now().date() - timedelta(days=1)).isoformat()
@@ -76,11 +79,17 @@ class PlansManyWindows:
     def __init__(self) -> None:
         self.real = windows.plan_windows
 
-    def __call__(self, request, requested, **lake):
-        planned = self.real(request, requested, **lake)
+    def __call__(self, request, requested, stores, **lake):
+        planned = self.real(request, requested, stores, **lake)
         first = date(2010, 1, 1)
         windows = [
-            Window(report_type=report_type, day=day, start_date=f"{day}T00:00:00Z", end_date=f"{day}T00:00:00Z")
+            Window(
+                store=DEFAULT_STORE_ID,
+                report_type=report_type,
+                day=day,
+                start_date=f"{day}T00:00:00Z",
+                end_date=f"{day}T00:00:00Z",
+            )
             for day in (first + timedelta(days=n) for n in range(WINDOWS // 2))
             for report_type in ("ORDER_FEES", "USER_EVENTS")
         ]
@@ -99,7 +108,10 @@ def lands_instantly() -> Iterator[None]:
         return event.report
 
     def land(*, event, **clients):
-        return WindowLanded(report_type=event.window.report_type, day=event.window.day, rows=1, bytes_out=1, attempts=1)
+        window = event.window
+        return WindowLanded(
+            store=window.store, report_type=window.report_type, day=window.day, rows=1, bytes_out=1, attempts=1
+        )
 
     replaced = [
         (windows, "plan_windows", PlansManyWindows()),

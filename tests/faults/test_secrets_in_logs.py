@@ -9,14 +9,14 @@ import re
 import sys
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
-from bwp_lake.cli.local_run import ingest, outcome_record
+from bwp_lake.cli.local_run import ingest, run_record
 from bwp_lake.cli.main import main
 from bwp_lake.emulator import Emulator, EmulatorConfig
 from bwp_lake.emulator.downloads import LINK_LIFETIME_SECONDS
 from bwp_lake.local import engine as local_engine
 from bwp_lake.local.engine import ApiEndpoint
 from tests.faults.network import EchoingGateway
-from tests.twin import ROWS_PER_DAY, SEED, assert_landed
+from tests.twin import ROWS_PER_DAY, SEED, assert_landed, manifest_key
 
 DAY = "2024-08-22"
 
@@ -166,7 +166,7 @@ def test_an_api_gateway_that_echoes_requests_leaks_no_secret_or_token_into_any_o
         ) as gateway,
     ):
         known = api.credentials
-        endpoint = ApiEndpoint(gateway.url, known["clientId"], known["clientSecret"], known["targetId"])
+        endpoint = ApiEndpoint.one_store(gateway.url, known["clientId"], known["clientSecret"], known["targetId"])
         # when local-run ingests two days of both report types through it, one window at a time
         try:
             request = {
@@ -176,10 +176,10 @@ def test_an_api_gateway_that_echoes_requests_leaks_no_secret_or_token_into_any_o
                 "maxConcurrency": 1,
             }
             # (--verbose: every step's line, errors and retries included, is output to check)
-            outcome, progress = ingest(
-                endpoint, "an echoing gateway", request, lake, sys.stdout, virtual_time=True, verbose=True
+            (outcome,), progress = ingest(
+                endpoint, "an echoing gateway", [request], lake, sys.stdout, virtual_time=True, verbose=True
             )
-            print(json.dumps(outcome_record(outcome, lake, progress.failed_step)))
+            print(json.dumps(run_record([outcome], lake, progress)))
             # and the lake's gaps are listed, as text and as JSON
             gaps = ["gaps", "--lake-dir", str(lake), "--from", ECHOED_DAY, "--to", "2024-08-23"]
             assert main(gaps) == 1
@@ -191,11 +191,11 @@ def test_an_api_gateway_that_echoes_requests_leaks_no_secret_or_token_into_any_o
     assert gateway.tokens and token_requests[0].count(quote_plus(ECHO_SECRET).encode()) == 1
     # and the windows the gateway let through landed, the others failed, naming why
     assert outcome.error == "WindowsFailed"
-    landed = sorted(path.relative_to(lake / "manifests").as_posix() for path in (lake / "manifests").rglob("*.json"))
-    assert landed == [f"report_type=ORDER_FEES/dt={day}.json" for day in (ECHOED_DAY, REFUSED_DAY)]
+    landed = sorted(path.relative_to(lake).as_posix() for path in (lake / "manifests").rglob("*.json"))
+    assert landed == [manifest_key("ORDER_FEES", day) for day in (ECHOED_DAY, REFUSED_DAY)]
     out, err = capfd.readouterr()
-    assert "USER_EVENTS 2024-08-21 failed: ApiUnavailable: " in out
-    assert "USER_EVENTS 2024-08-22 failed: ApiUnavailable: token: HTTP 200 with a body that is not JSON" in out
+    assert "default USER_EVENTS 2024-08-21 failed: ApiUnavailable: " in out
+    assert "default USER_EVENTS 2024-08-22 failed: ApiUnavailable: token: HTTP 200 with a body that is not JSON" in out
     # and no output holds the client secret or a token, in any form an echo shows them in
     outputs = {
         "stdout": out,

@@ -14,7 +14,7 @@ from bwp_lake.cli.main import main
 from bwp_lake.local.engine import BUCKET
 from bwp_lake.local.lake_sql import LakeSql
 from bwp_lake.local.lake_state import saved_ledger_items
-from tests.twin import assert_landed, assert_nothing_landed, assert_window_failed, keys, served_csv
+from tests.twin import assert_landed, assert_nothing_landed, assert_window_failed, keys, partition, served_csv
 
 GOOD_DAY, BAD_DAY = "2024-08-21", "2024-08-22"
 
@@ -36,10 +36,11 @@ def test_a_report_that_cannot_be_curated_is_quarantined_named_and_absent_from_ev
     # then the window fails, and no table location, nor staging, holds anything of that day
     assert_window_failed(outcome, "ORDER_FEES", BAD_DAY, "CuratedWriteFailed", "the report as served is kept at")
     assert_nothing_landed(engine, "ORDER_FEES", BAD_DAY)
-    for layer in ("reports", "curated", "manifests"):
-        assert not list(tmp_path.glob(f"{layer}/report_type=ORDER_FEES/dt={BAD_DAY}*")), layer
+    bad = partition("ORDER_FEES", BAD_DAY)
+    for key in (bad.raw_key, bad.curated_key, bad.manifest_key):
+        assert not (tmp_path / key).exists(), key
     # and the bytes the API served are kept, exactly, under quarantine/, once
-    (kept,) = keys(engine, f"quarantine/report_type=ORDER_FEES/dt={BAD_DAY}/")
+    (kept,) = keys(engine, bad.quarantine_key(""))
     body = gzip.decompress(engine.s3.get_object(Bucket=BUCKET, Key=kept)["Body"].read())
     served = served_csv("ORDER_FEES", BAD_DAY, bad_last_record="long_line")
     assert hashlib.sha256(body).hexdigest() == hashlib.sha256(served).hexdigest()

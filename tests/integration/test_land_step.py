@@ -20,8 +20,8 @@ from bwp.clock import utc_now
 from bwp.coordination import TaskLedger
 from bwp.credentials import Credentials
 from bwp.lake.manifest import CuratedFile, glue_columns
-from bwp.lake.partition import Partition
 from bwp.lake.settings import Settings
+from bwp.lake.stores import DEFAULT_STORE_ID
 from bwp.models import LandReportEvent, ReportProgress, Window, WindowLanded
 from bwp.observability import metrics
 from bwp.states.land_report import land_report
@@ -32,8 +32,14 @@ from bwp_lake.emulator.reports import report_bytes
 from tests.moto_account import settings_with
 
 DAY = date(2024, 8, 22)
-WINDOW = Window(report_type="USER_EVENTS", day=DAY, start_date="2024-08-22T00:00:00Z", end_date="2024-08-23T00:00:00Z")
-WINDOW_RAW_KEY = "reports/report_type=USER_EVENTS/dt=2024-08-22/USER_EVENTS_2024-08-22.csv.gz"
+WINDOW = Window(
+    store=DEFAULT_STORE_ID,
+    report_type="USER_EVENTS",
+    day=DAY,
+    start_date="2024-08-22T00:00:00Z",
+    end_date="2024-08-23T00:00:00Z",
+)
+WINDOW_RAW_KEY = WINDOW.partition.raw_key
 
 
 class LocalCredentials:
@@ -100,7 +106,7 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     _, client, progress = completed_report
     ledger = TaskLedger(state_table, utc_now)
-    ledger.record_started(Partition(WINDOW.report_type, DAY), progress.task_id, "arn:exec", 2)
+    ledger.record_started(WINDOW.partition, progress.task_id, "arn:exec", 2)
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, attempt=2, execution_id="arn:exec")
@@ -109,18 +115,16 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     metrics.flush_metrics()
     # then the partition holds exactly the served report
     served = b"".join(report_bytes("USER_EVENTS", DAY, 5, 25))
-    key = "reports/report_type=USER_EVENTS/dt=2024-08-22/USER_EVENTS_2024-08-22.csv.gz"
+    key = WINDOW_RAW_KEY
     assert gzip.decompress(s3.get_object(Bucket="lake", Key=key)["Body"].read()) == served
     # and the manifest records the task, counts, checksum and timings
-    manifest = json.loads(
-        s3.get_object(Bucket="lake", Key="manifests/report_type=USER_EVENTS/dt=2024-08-22.json")["Body"].read()
-    )
+    manifest = json.loads(s3.get_object(Bucket="lake", Key=WINDOW.partition.manifest_key)["Body"].read())
     assert (manifest["taskId"], manifest["rows"], manifest["attempts"]) == (progress.task_id, 25, 2)
     assert manifest["bytesIn"] == len(served) and manifest["drift"] is None and manifest["provisionalSchema"]
     assert manifest["timings"]["polls"] == 3 and manifest["timings"]["generationSeconds"] >= 0
     assert (landed.rows, landed.attempts) == (25, 2)
     # and the ledger knows the window landed, so that no later run adopts its task
-    assert ledger.find(Partition(WINDOW.report_type, DAY)).status == "LANDED"
+    assert ledger.find(WINDOW.partition).status == "LANDED"
     # and the metrics the freshness alarm and dashboard read were published for the report type
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line][-1]
     assert emf["ReportType"] == "USER_EVENTS" and emf["service"] == "bwp-report-lake"
@@ -145,8 +149,8 @@ def test_a_download_host_off_the_allowlist_is_refused_and_nothing_lands(complete
     assert "Contents" not in s3.list_objects_v2(Bucket="lake")
 
 
-CURATED_KEY = "curated/report_type=USER_EVENTS/dt=2024-08-22/USER_EVENTS_2024-08-22.parquet"
-MANIFEST_KEY = "manifests/report_type=USER_EVENTS/dt=2024-08-22.json"
+CURATED_KEY = WINDOW.partition.curated_key
+MANIFEST_KEY = WINDOW.partition.manifest_key
 
 
 def test_landing_writes_the_curated_file_the_manifest_describes_and_a_rerun_replaces_it(completed_report, state_table):
@@ -261,9 +265,11 @@ def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(c
     manifest = json.loads(body)
     # then Athena reads every key of it, nested keys included
     assert keys_missing_from(manifest, dict(glue_columns())) == []
-    # and it is one compact JSON line with the keys it always had, in their order
+    # and it is one compact JSON line with its keys in their order, the store first
     assert body.endswith(b"}\n") and body.count(b"\n") == 1 and b", " not in body
     assert list(manifest) == [
+        "store",
+        "targetId",
         "reportType",
         "day",
         "taskId",

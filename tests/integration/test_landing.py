@@ -15,17 +15,20 @@ import random
 import socket
 import string
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 import requests
 from bwp import errors
+from bwp.lake.partition import Partition
+from bwp.lake.stores import DEFAULT_STORE_ID
 from bwp.landing import download, multipart, raw
 from bwp.landing.raw import land_download
 
 from tests.integration.download_server import S3_EXPIRED, ReportServer, serving
 
 BUCKET = "lake"
-KEY = "reports/report_type=ORDER_FEES/dt=2024-08-22/ORDER_FEES_2024-08-22.csv.gz"
+KEY = Partition(DEFAULT_STORE_ID, "ORDER_FEES", date(2024, 8, 22)).raw_key
 COLUMNS = ("orderId", "feeType", "feeAmount", "note")
 
 

@@ -4,11 +4,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 from bwp.errors import InvalidExecutionInput
-from bwp.windows import check_request, parse_request, plan_windows
+from bwp.lake.stores import StoreConfig
+from bwp.windows import check_request, parse_request, plan_windows, stores_of
+
+from bwp_lake.cli.execution_input import per_store, refusal
 
 NOW = datetime(2024, 8, 25, 6, 30, tzinfo=UTC)
 PROJECTION_START = date(2024, 1, 1)
 DAY = {"startDate": "2024-08-01", "endDate": "2024-08-02"}
+STORES = (StoreConfig(id="acme", secretId="acme-secret"), StoreConfig(id="globex", secretId="globex-secret"))
 
 MALFORMED = [
     # (execution input, the field the message starts with, what it says about it)
@@ -67,17 +71,21 @@ MALFORMED = [
     (
         {"lookback_days": 3},
         "lookback_days",
-        "unknown field (known: reportTypes, startDate, endDate, lookbackDays, "
+        "unknown field (known: stores, reportTypes, startDate, endDate, lookbackDays, "
         "maxConcurrency, backfillFrom, maxBackfillWindows)",
     ),
     ({"Comment": "Insert your JSON here"}, "Comment", "unknown field"),
+    ({"stores": []}, "stores", "must not be empty"),
+    ({"stores": "acme"}, "stores", 'must be a list, got "acme"'),
+    ({"stores": ["Acme"]}, "stores", "'Acme' is not a store id"),
+    ({"stores": ["acme", "initech"]}, "stores", "initech is not configured; configured: acme, globex"),
     ({"startdate": "2024-08-01", "endDate": "2024-08-02"}, "startdate", "unknown field"),
 ]
 
 
 def plan(payload, projection_start=PROJECTION_START):
     request = parse_request(payload)
-    return plan_windows(request, check_request(request, NOW, projection_start))
+    return plan_windows(request, check_request(request, NOW, projection_start), stores_of(request, STORES))
 
 
 @pytest.mark.parametrize(("payload", "field", "says"), MALFORMED)
@@ -110,7 +118,7 @@ def test_no_day_before_1970_even_when_the_tables_project_from_earlier():
 
 def test_the_projection_start_itself_may_be_planned():
     result = plan({"startDate": "2024-01-01", "endDate": "2024-01-02", "reportTypes": ["ORDER_FEES"]})
-    assert [w.day for w in result.windows] == [date(2024, 1, 1)]
+    assert [(w.store, w.day) for w in result.windows] == [("acme", date(2024, 1, 1)), ("globex", date(2024, 1, 1))]
 
 
 def test_backfill_fields_are_validated_and_read_as_a_day_and_a_count():
@@ -118,9 +126,27 @@ def test_backfill_fields_are_validated_and_read_as_a_day_and_a_count():
     request = parse_request({"lookbackDays": 3, "backfillFrom": "2024-01-01", "maxBackfillWindows": 0})
     # then they read as a date and an int, and the planned windows are the look-back's alone
     assert (request.backfill_from, request.max_backfill_windows) == (date(2024, 1, 1), 0)
-    assert len(plan({"lookbackDays": 3, "backfillFrom": "2024-08-25", "maxBackfillWindows": 400}).windows) == 6
+    assert len(plan({"lookbackDays": 3, "backfillFrom": "2024-08-25", "maxBackfillWindows": 400}).windows) == 2 * 6
 
 
 def test_without_backfill_fields_there_is_no_backfill():
     request = parse_request({"lookbackDays": 3})
     assert (request.backfill_from, request.max_backfill_windows) == (None, None)
+
+
+def test_the_cli_starts_one_execution_per_store_named_else_per_configured_store():
+    # given a request naming no store, then one naming one
+    days = {"startDate": "2024-08-01", "endDate": "2024-08-08"}
+    # then it stands for one execution per configured store, each naming its store, as the schedule starts them
+    assert per_store(days, ["acme", "globex"]) == [{**days, "stores": ["acme"]}, {**days, "stores": ["globex"]}]
+    assert per_store({**days, "stores": ["globex"]}, ["acme", "globex"]) == [{**days, "stores": ["globex"]}]
+    # and, where the stores are not known, it is one execution for every configured store
+    assert per_store(days, None) == [days]
+
+
+def test_the_cli_refuses_a_store_that_is_not_configured_naming_the_flag():
+    refused = refusal({"stores": ["initech"], **DAY}, PROJECTION_START, NOW, configured=STORES)
+    assert refused == (
+        "InvalidExecutionInput: stores: initech is not configured; configured: acme, globex (fix --store)"
+    )
+    assert refusal({"stores": ["acme"], **DAY}, PROJECTION_START, NOW, configured=STORES) is None

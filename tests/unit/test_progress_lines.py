@@ -13,7 +13,10 @@ from bwp_lake.cli.progress import ProgressDisplay, WindowCounts
 from bwp_lake.cli.run_progress import RunProgress, describe
 from bwp_lake.local.lambda_runtime import Invocation
 
-WINDOW = {"reportType": "ORDER_FEES", "day": "2024-08-22"}
+WINDOW = {"store": "store-1", "reportType": "ORDER_FEES", "day": "2024-08-22"}
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:bwp-ingest-reports:local-1"
+# What the state machine passes Plan windows: the execution's input (one store, as local-run starts it) and id.
+PLAN_EVENT = {"request": {"stores": ["store-1"]}, "executionId": EXECUTION}
 PLAN = {"plan": {"bucket": "lake", "key": "_runs/plans/x.json"}, "windows": 5, "maxConcurrency": 5, "backfilled": 0}
 API = "http://127.0.0.1:1"
 
@@ -40,11 +43,11 @@ def a_log() -> tuple[Console, io.StringIO]:
 
 
 def plan(windows: int) -> Invocation:
-    return Invocation("bwp-plan-windows", {}, {**PLAN, "windows": windows})
+    return Invocation("bwp-plan-windows", PLAN_EVENT, {**PLAN, "windows": windows})
 
 
 def landed(report_type: str, day: str) -> Invocation:
-    window = {"reportType": report_type, "day": day}
+    window = {"store": "store-1", "reportType": report_type, "day": day}
     return Invocation("bwp-land-report", {"window": window}, {"rows": 3, "bytesOut": 90, **window})
 
 
@@ -67,14 +70,16 @@ def test_waiting_for_a_slot_is_said_as_waiting_not_as_an_error():
     console, text = a_log()
     progress, _ = progress_on(console, verbose=True)
     progress.invoked(Invocation("bwp-start-report", {"window": WINDOW}, None, "TaskSlotsBusy", "all 5 slots are taken"))
-    assert text.getvalue() == "ORDER_FEES   2024-08-22  waiting     for a report task slot: all 5 slots are taken\n"
+    assert text.getvalue() == (
+        "store-1    ORDER_FEES   2024-08-22  waiting     for a report task slot: all 5 slots are taken\n"
+    )
 
 
 def test_the_plan_says_how_many_windows_heal_missing_days():
     console, text = a_log()
     progress, _ = progress_on(console)
-    progress.invoked(Invocation("bwp-plan-windows", {}, {**PLAN, "backfilled": 3}))
-    assert text.getvalue().splitlines()[0] == "planned 5 windows (3 of them missing days), 5 at a time"
+    progress.invoked(Invocation("bwp-plan-windows", PLAN_EVENT, {**PLAN, "backfilled": 3}))
+    assert text.getvalue().splitlines()[0] == "store-1: planned 5 windows (3 of them missing days), 5 at a time"
 
 
 def test_a_throttled_step_that_will_be_retried_reads_as_a_retry_not_a_failure():
@@ -87,7 +92,7 @@ def test_a_throttled_step_that_will_be_retried_reads_as_a_retry_not_a_failure():
     lines = text.getvalue().splitlines()
     # then each is a retry, numbered against the ASL's ten, with its longest wait (15 s doubling)
     assert lines[-1] == (
-        "ORDER_FEES   2024-08-22  retrying    Check report: ThrottlingException: slow down; "
+        "store-1    ORDER_FEES   2024-08-22  retrying    Check report: ThrottlingException: slow down; "
         "retry 3 of 10 in up to 60 s of API time"
     )
     assert not any("fail" in line for line in lines if not line.startswith("windows: "))
@@ -100,16 +105,18 @@ def test_an_unreachable_api_at_plan_time_is_named_with_its_retries_not_called_an
     console, text = a_log()
     progress, clock = progress_on(console)
     for _ in range(6):
-        progress.invoked(Invocation("bwp-plan-windows", {}, None, "ApiUnavailable", f"{API}/token: ConnectionError"))
+        progress.invoked(
+            Invocation("bwp-plan-windows", PLAN_EVENT, None, "ApiUnavailable", f"{API}/token: ConnectionError")
+        )
         clock.now += timedelta(seconds=20)
     # then every retry is said as it happens, with its number
     lines = text.getvalue().splitlines()
     assert lines[0] == (
-        f"Plan windows: ApiUnavailable: {API}/token: ConnectionError; retry 1 of 5 in up to 5 s of API time"
+        f"store-1: Plan windows: ApiUnavailable: {API}/token: ConnectionError; retry 1 of 5 in up to 5 s of API time"
     )
     assert len(lines) == 5 and lines[-1].endswith("retry 5 of 5 in up to 80 s of API time")
     # and the execution's failure names the step, the error and the retries, never "input refused"
-    outcome = SimpleNamespace(status="FAILED", error="ApiUnavailable", cause="{}")
+    outcome = SimpleNamespace(status="FAILED", error="ApiUnavailable", cause="{}", execution_arn=EXECUTION)
     verdict = progress.outcome_line(outcome)
     assert verdict == (
         f"Execution FAILED: Plan windows failed after 5 retries over 1m 40s of API time: ApiUnavailable: "
@@ -121,8 +128,10 @@ def test_an_unreachable_api_at_plan_time_is_named_with_its_retries_not_called_an
 def test_an_input_refused_by_plan_windows_is_said_once_by_the_outcome():
     console, text = a_log()
     progress, _ = progress_on(console)
-    progress.invoked(Invocation("bwp-plan-windows", {}, None, "UnknownReportType", "reportTypes: unknown X"))
-    outcome = SimpleNamespace(status="FAILED", error="UnknownReportType", cause="reportTypes: unknown X")
+    progress.invoked(Invocation("bwp-plan-windows", PLAN_EVENT, None, "UnknownReportType", "reportTypes: unknown X"))
+    outcome = SimpleNamespace(
+        status="FAILED", error="UnknownReportType", cause="reportTypes: unknown X", execution_arn=EXECUTION
+    )
     assert text.getvalue() == ""
     assert progress.outcome_line(outcome) == "Execution FAILED: UnknownReportType: reportTypes: unknown X"
 
@@ -133,7 +142,7 @@ def test_in_a_log_many_windows_print_a_bounded_number_of_counter_lines():
     progress, _ = progress_on(console)
     progress.invoked(plan(400))
     for day in range(400):
-        window = {"reportType": "ORDER_FEES", "day": f"d{day}"}
+        window = {"store": "store-1", "reportType": "ORDER_FEES", "day": f"d{day}"}
         progress.invoked(
             Invocation(
                 "bwp-start-report",
@@ -145,7 +154,7 @@ def test_in_a_log_many_windows_print_a_bounded_number_of_counter_lines():
         progress.window_ended(window, failed=False)
     # then the log holds the plan and a counter line per tenth, the last one all done
     lines = text.getvalue().splitlines()
-    assert lines[0] == "planned 400 windows, 5 at a time"
+    assert lines[0] == "store-1: planned 400 windows, 5 at a time"
     assert len(lines) <= 12
     assert lines[-1].startswith("windows: 400 of 400 done (400 landed, 0 failed), 0 in progress")
 
@@ -157,8 +166,8 @@ def test_verbose_prints_a_line_per_step_of_each_window():
     progress.invoked(landed("ORDER_FEES", "2024-08-22"))
     progress.invoked(landed("USER_EVENTS", "2024-08-22"))
     lines = text.getvalue().splitlines()
-    assert "ORDER_FEES   2024-08-22  landed      3 rows, 90 bytes" in lines
-    assert "USER_EVENTS  2024-08-22  landed      3 rows, 90 bytes" in lines
+    assert "store-1    ORDER_FEES   2024-08-22  landed      3 rows, 90 bytes" in lines
+    assert "store-1    USER_EVENTS  2024-08-22  landed      3 rows, 90 bytes" in lines
 
 
 def test_on_a_terminal_the_counter_is_one_line_redrawn_in_place():
@@ -169,8 +178,8 @@ def test_on_a_terminal_the_counter_is_one_line_redrawn_in_place():
     # when windows land and fail
     progress.invoked(plan(3))
     progress.invoked(landed("ORDER_FEES", "2024-08-22"))
-    progress.window_ended({"reportType": "ORDER_FEES", "day": "2024-08-22"}, failed=False)
-    progress.window_ended({"reportType": "USER_EVENTS", "day": "2024-08-22"}, failed=True)
+    progress.window_ended({"store": "store-1", "reportType": "ORDER_FEES", "day": "2024-08-22"}, failed=False)
+    progress.window_ended({"store": "store-1", "reportType": "USER_EVENTS", "day": "2024-08-22"}, failed=True)
     clock.now += timedelta(minutes=2, seconds=5)
     progress._display.close()
     # then the counter says what landed, failed and is in progress, with the API time gone by,

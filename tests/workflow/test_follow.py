@@ -33,8 +33,8 @@ def test_following_prints_the_plan_each_window_and_the_outcome(engine_for):
     # then the plan, one line per window and the outcome are printed, once each, in order
     assert status == "SUCCEEDED"
     assert lines[0] == "planned 2 windows, 5 at a time"
-    assert any(line.startswith("  ORDER_FEES 2024-08-22: landed 40 rows") for line in lines)
-    assert any(line.startswith("  USER_EVENTS 2024-08-22: landed 40 rows") for line in lines)
+    assert any(line.startswith("  default ORDER_FEES 2024-08-22: landed 40 rows") for line in lines)
+    assert any(line.startswith("  default USER_EVENTS 2024-08-22: landed 40 rows") for line in lines)
     assert lines[-1] == "SUCCEEDED: all 2 windows landed"
     assert len(lines) == len(set(lines))
 
@@ -43,8 +43,10 @@ def test_following_a_failed_execution_names_the_failed_window(engine_for, emulat
     emulator.set_faults(fail_reports="always")
     status, lines = follow_to_the_end(engine_for())
     assert status == "FAILED"
-    assert any("ORDER_FEES 2024-08-22: FAILED after 3 attempt(s): ReportFailed" in line for line in lines)
-    assert lines[-1].startswith("FAILED: WindowsFailed: 2 of 2 windows failed: ORDER_FEES 2024-08-22 (ReportFailed")
+    assert any("default ORDER_FEES 2024-08-22: FAILED after 3 attempt(s): ReportFailed" in line for line in lines)
+    assert lines[-1].startswith(
+        "FAILED: WindowsFailed: 2 of 2 windows failed (default: 2 failed): default ORDER_FEES 2024-08-22 (ReportFailed"
+    )
 
 
 def test_following_an_execution_whose_input_is_refused_ends_with_the_message(engine_for):

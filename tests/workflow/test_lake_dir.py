@@ -2,45 +2,51 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+from datetime import date
 from pathlib import Path
 
 import pytest
+from bwp.lake.contract import MANIFESTS_PREFIX, REPORTS_PREFIX
+from bwp.lake.partition import Partition
 
+from bwp_lake.cli.main import main
 from bwp_lake.local.engine import BUCKET
-from bwp_lake.local.lake_dir import INCOMING
+from bwp_lake.local.lake_dir import INCOMING, MIRRORED_PREFIXES
+from bwp_lake.local.lake_state import STATE_FILE
+from tests.twin import manifest_key, report_key
 
 TWO_DAYS = {"reportTypes": ["ORDER_FEES", "USER_EVENTS"], "startDate": "2024-08-21", "endDate": "2024-08-23"}
 
 
 def report_path(lake: Path, report_type: str, day: str) -> Path:
-    return lake / f"reports/report_type={report_type}/dt={day}/{report_type}_{day}.csv.gz"
+    return lake / report_key(report_type, day)
 
 
 def manifest_path(lake: Path, report_type: str, day: str) -> Path:
-    return lake / f"manifests/report_type={report_type}/dt={day}.json"
+    return lake / manifest_key(report_type, day)
 
 
-PARTITION_FILE = re.compile(
-    r"reports/report_type=(?P<type>\w+)/dt=(?P<day>[\d-]+)/(?P=type)_(?P=day)\.csv\.gz"
-    r"|manifests/report_type=(?P<manifest_type>\w+)/dt=(?P<manifest_day>[\d-]+)\.json"
-)
+# The partition a file's folders name (read back to compare with the keys Partition builds).
+PARTITION_FOLDERS = re.compile(r"store=(?P<store>[^/]+)/report_type=(?P<type>\w+)/dt=(?P<day>\d{4}-\d{2}-\d{2})")
 
 
 def problems_in(lake: Path) -> list[str]:
     """What a reader of the directory must never see: a stray file in a partition, a manifest
     without its report."""
     found = []
-    for prefix in ("reports", "manifests"):
+    for prefix in (REPORTS_PREFIX, MANIFESTS_PREFIX):
         for path in sorted((lake / prefix).rglob("*")):
-            relative = path.relative_to(lake).as_posix()
-            name = PARTITION_FILE.fullmatch(relative)
             if path.is_dir():
                 continue
-            if name is None:
+            relative = path.relative_to(lake).as_posix()
+            folders = PARTITION_FOLDERS.search(relative)
+            named = folders and Partition(folders["store"], folders["type"], date.fromisoformat(folders["day"]))
+            if not named or relative not in (named.raw_key, named.manifest_key):
                 found.append(f"stray {relative}")
-            elif name["manifest_type"] and not report_path(lake, name["manifest_type"], name["manifest_day"]).exists():
+            elif relative == named.manifest_key and not (lake / named.raw_key).exists():
                 found.append(f"{relative} without its report")
     return found
 
@@ -65,7 +71,7 @@ def test_each_window_is_in_the_lake_dir_as_soon_as_it_lands(engine_for, tmp_path
     windows = [(report_type, day) for report_type in TWO_DAYS["reportTypes"] for day in ("2024-08-21", "2024-08-22")]
     assert sorted(seen_at_landing) == windows
     for (report_type, day), copied in seen_at_landing.items():
-        key = f"reports/report_type={report_type}/dt={day}/{report_type}_{day}.csv.gz"
+        key = report_key(report_type, day)
         assert copied == engine.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     # and at no moment did the directory hold a stray file or a manifest without its report
     assert problems == []
@@ -114,3 +120,67 @@ def test_a_run_stopped_at_the_time_limit_keeps_the_windows_that_landed(engine_fo
     assert manifest_path(tmp_path, "ORDER_FEES", "2024-08-21").exists()
     assert not manifest_path(tmp_path, "ORDER_FEES", "2024-08-22").exists()
     assert problems_in(tmp_path) == []
+
+
+def into_the_layout_before_stores(lake: Path) -> None:
+    """Move a lake directory of the store ``default`` back into the layout before keys carried
+    the store: every file out of ``<layer>/store=default/``, ledger items ``WINDOW#<type>``."""
+    for prefix in MIRRORED_PREFIXES:
+        store_folder = lake / prefix / "store=default"
+        for path in sorted(store_folder.rglob("*")) if store_folder.exists() else []:
+            if path.is_file():
+                target = lake / prefix / path.relative_to(store_folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path.rename(target)
+    items = json.loads((lake / STATE_FILE).read_text())
+    for item in items:
+        item["pk"] = item["pk"].replace("WINDOW#default#", "WINDOW#")
+    (lake / STATE_FILE).write_text(json.dumps(items))
+
+
+def test_a_lake_dir_of_the_layout_before_stores_keeps_its_history_in_the_store_default(tmp_path, capsys):
+    days = ["--report-types", "ORDER_FEES", "--rows-per-day", "10", "--lake-dir", str(tmp_path)]
+    faults = tmp_path.parent / "faults.json"
+    faults.write_text(json.dumps({"fail_reports": "always"}))
+    # given a lake directory written before keys carried the store: two landed days and a failed third
+    assert main(["local-run", *days, "--start", "2024-08-20", "--end", "2024-08-22"]) == 0
+    assert main(["local-run", *days, "--start", "2024-08-22", "--end", "2024-08-23", "--faults", str(faults)]) == 1
+    into_the_layout_before_stores(tmp_path)
+    before = {
+        day: tmp_path / report_key("ORDER_FEES", day).replace("store=default/", "")
+        for day in ("2024-08-20", "2024-08-21")
+    }
+    served = {day: path.read_bytes() for day, path in before.items()}
+    capsys.readouterr()
+    # when gaps reads it
+    gaps = [
+        "gaps",
+        "--lake-dir",
+        str(tmp_path),
+        "--from",
+        "2024-08-20",
+        "--to",
+        "2024-08-23",
+        "--report-types",
+        "ORDER_FEES",
+    ]
+    assert main(gaps) == 1
+    # then its files and ledger are in the store default: the landed days are there as they were,
+    # and the failed day is named with the failure the earlier run saw
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("default ORDER_FEES 2024-08-22 failed: ReportFailed: ")
+    assert out[-1].startswith("1 partition(s) missing")
+    for day, body in served.items():
+        assert (tmp_path / report_key("ORDER_FEES", day)).read_bytes() == body
+        assert (tmp_path / manifest_key("ORDER_FEES", day)).exists()
+    for prefix in MIRRORED_PREFIXES:
+        assert not list((tmp_path / prefix).glob("report_type=*")), prefix
+    assert problems_in(tmp_path) == []
+    # and a healing run sees the old days as landed: it plans and lands the failed day only
+    healing = ["--start", "2024-08-22", "--end", "2024-08-23", "--backfill-from", "2024-08-20", "--json"]
+    assert main(["local-run", *days, *healing]) == 0
+    (execution,) = json.loads(capsys.readouterr().out)["executions"]
+    assert execution["summary"]["lines"] == [
+        line for line in execution["summary"]["lines"] if line.startswith("default ORDER_FEES 2024-08-22: landed")
+    ]
+    assert (execution["summary"]["windows"], execution["summary"]["landed"]) == (1, 1)

@@ -14,6 +14,7 @@ from bwp_lake.cli import local_run
 from bwp_lake.cli.main import main
 from bwp_lake.emulator import Emulator, EmulatorConfig
 from bwp_lake.local import engine
+from tests.twin import manifest_key, report_key, series_folder
 
 WINDOW = ["--report-types", "ORDER_FEES", "--start", "2024-08-22", "--end", "2024-08-23", "--rows-per-day", "30"]
 
@@ -26,12 +27,13 @@ def test_local_run_lands_the_window_in_the_lake_dir_and_prints_a_json_summary(tm
     record = json.loads(out[-1])
     assert code == 0
     assert record["status"] == "SUCCEEDED"
-    assert record["summary"]["landed"] == 1
-    landed = tmp_path / "reports/report_type=ORDER_FEES/dt=2024-08-22/ORDER_FEES_2024-08-22.csv.gz"
+    (execution,) = record["executions"]
+    assert (execution["store"], execution["summary"]["landed"]) == ("default", 1)
+    landed = tmp_path / report_key("ORDER_FEES", "2024-08-22")
     rows = gzip.decompress(landed.read_bytes()).decode().splitlines()
     assert rows[0].startswith("orderId,paymentId,")
-    manifest = json.loads((tmp_path / "manifests/report_type=ORDER_FEES/dt=2024-08-22.json").read_text())
-    assert manifest["rows"] == record["summary"]["rows"] == len(rows) - 1
+    manifest = json.loads((tmp_path / manifest_key("ORDER_FEES", "2024-08-22")).read_text())
+    assert manifest["rows"] == execution["summary"]["rows"] == len(rows) - 1
 
 
 def test_local_run_exits_non_zero_and_says_why_when_the_execution_fails(tmp_path, capsys):
@@ -41,7 +43,7 @@ def test_local_run_exits_non_zero_and_says_why_when_the_execution_fails(tmp_path
     out = capsys.readouterr().out
     assert code == 1
     assert "Execution FAILED: WindowsFailed" in out
-    assert "ORDER_FEES 2024-08-22: FAILED after 3 attempt(s): ReportFailed" in out
+    assert "default ORDER_FEES 2024-08-22: FAILED after 3 attempt(s): ReportFailed" in out
     assert not (tmp_path / "lake" / "reports").exists()
 
 
@@ -66,7 +68,7 @@ def test_a_failed_day_stays_known_across_runs_and_gaps_names_it_until_it_lands(t
     ]
     assert main(gaps) == 1
     # then the day is named with the failure the run saw
-    assert capsys.readouterr().out.startswith("ORDER_FEES 2024-08-22 failed: ReportFailed: report task")
+    assert capsys.readouterr().out.startswith("default ORDER_FEES 2024-08-22 failed: ReportFailed: report task")
     # and once a later run lands it, it is no longer a gap
     assert main(["local-run", *WINDOW, "--lake-dir", str(lake)]) == 0
     assert main(gaps) == 0
@@ -128,7 +130,7 @@ def test_json_output_of_a_multi_window_run_is_one_json_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert out.endswith("\n") and out.count("\n") == 1
-    assert json.loads(out)["summary"]["landed"] == 6
+    assert json.loads(out)["executions"][0]["summary"]["landed"] == 6
     assert [str(w.message) for w in warned if w.category.__name__.startswith("Powertools")] == []
     # and each landing's metrics went where Lambda sends them, to the functions' log, on their own
     logged = [json.loads(line) for line in (tmp_path / "_logs" / "lambdas.jsonl").read_text().splitlines()]
@@ -146,14 +148,16 @@ def test_a_bad_faults_file_is_refused_before_anything_runs(tmp_path, content, na
     assert not (tmp_path / "lake").exists()
 
 
-def test_demo_lands_both_report_types_and_answers_the_named_queries(tmp_path, capsys):
+def test_demo_lands_both_report_types_of_two_stores_and_answers_the_named_queries(tmp_path, capsys):
     code = main(["demo", "--lake-dir", str(tmp_path), "--rows-per-day", "20"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "14 of 14 windows landed" in out
+    assert "store-1: 14 of 14 windows landed" in out and "store-2: 14 of 14 windows landed" in out
     for query in ("daily_fees_by_fee_type", "order_fee_reconciliation", "daily_events_by_type"):
         assert f"\n{query}: " in out
-    assert len(list(tmp_path.glob("reports/report_type=*/dt=*/*.csv.gz"))) == 14
+    for store in ("store-1", "store-2"):
+        for report_type in ("ORDER_FEES", "USER_EVENTS"):
+            assert len(list((tmp_path / series_folder(report_type, store)).rglob("*.csv.gz"))) == 7
 
 
 def test_local_run_works_against_an_api_that_is_already_running(tmp_path, capsys, monkeypatch):
@@ -169,7 +173,7 @@ def test_local_run_works_against_an_api_that_is_already_running(tmp_path, capsys
     # then it landed, and the report tasks were the API's own
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0, record
-    assert record["summary"]["rows"] == 15
+    assert record["executions"][0]["summary"]["rows"] == 15
     assert api.state()["calls"]["startReportTask"] == 1
 
 
@@ -203,11 +207,11 @@ def test_an_unreachable_api_names_the_step_and_its_retries_instead_of_refusing_t
     lines = out.strip().splitlines()
     # then each retry was said as it happened, and the last line names the step, the error and the retries
     assert code == 1
-    assert [line for line in lines if line.startswith("Plan windows: ApiUnavailable")][-1].endswith(
+    assert [line for line in lines if line.startswith("default: Plan windows: ApiUnavailable")][-1].endswith(
         "retry 5 of 5 in up to 80 s"
     )
-    assert lines[-1].startswith("Execution FAILED: Plan windows failed after 5 retries over ")
-    assert "ApiUnavailable: http://127.0.0.1:1/token" in lines[-1]
+    assert lines[-1].startswith("default: Execution FAILED: Plan windows failed after 5 retries over ")
+    assert "ApiUnavailable: store default: http://127.0.0.1:1/token" in lines[-1]
     assert "refused" not in out and "Traceback" not in out
 
 
@@ -220,7 +224,7 @@ def test_a_multi_window_run_prints_a_counter_not_a_line_per_step_unless_verbose(
     assert not any("  started     " in line or "  landed      " in line for line in quiet)
     counters = [line for line in quiet if line.startswith("windows: ")]
     assert counters[-1].startswith("windows: 6 of 6 done (6 landed, 0 failed), 0 in progress; ")
-    assert sum(line.startswith("  ORDER_FEES 2024-08-2") for line in quiet) == 3
+    assert sum(line.startswith("  default ORDER_FEES 2024-08-2") for line in quiet) == 3
     # and with --verbose, every window's steps are back
     assert main(["local-run", *window, "--lake-dir", str(tmp_path / "verbose"), "--verbose"]) == 0
     verbose = capsys.readouterr().out.splitlines()
