@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from bwp.lake.contract import CURATED_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
+from bwp.lake.contract import ICEBERG_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
 from bwp.lake.partition import Partition, Series
 from bwp.lake.stores import DEFAULT_STORE_ID
 
@@ -125,9 +125,9 @@ def keys(engine: LocalEngine, prefix: str) -> list[str]:
 
 
 def table_keys(engine: LocalEngine) -> list[str]:
-    """Every key in a table's location or the manifests: what a query can see (an execution's
-    own objects under _runs/ are not)."""
-    return [key for prefix in (REPORTS_PREFIX, CURATED_PREFIX, MANIFESTS_PREFIX) for key in keys(engine, prefix)]
+    """Every key in a table's location or the manifests: the raw tables, the curated tables' files
+    (data and metadata) and the manifests (an execution's own objects under _runs/ are not)."""
+    return [key for prefix in (REPORTS_PREFIX, ICEBERG_PREFIX, MANIFESTS_PREFIX) for key in keys(engine, prefix)]
 
 
 def manifest(engine: LocalEngine, report_type: str, day: str, store: str = DEFAULT_STORE_ID) -> dict:
@@ -175,10 +175,10 @@ def assert_landed(
 
 
 def assert_nothing_landed(engine: LocalEngine, report_type: str, day: str, store: str = DEFAULT_STORE_ID) -> None:
-    """No object (whole or partial) in the partition of any table, none staged, no manifest, no
-    multipart upload left open."""
+    """No object (whole or partial) in the partition of any table (the raw report's folder, the
+    curated table's data folder of the day), none staged, no manifest, no multipart upload left open."""
     one = partition(report_type, day, store)
-    for key in (one.raw_key, one.curated_key, one.staging_key("")):
+    for key in (one.raw_key, one.curated_data_key("any"), one.staging_key("")):
         assert keys(engine, key.rsplit("/", 1)[0] + "/") == []
     assert keys(engine, one.manifest_key) == []
     assert open_uploads(engine) == []

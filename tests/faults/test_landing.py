@@ -8,6 +8,7 @@ from unittest import mock
 
 import pyarrow.parquet as pq
 import pytest
+from bwp.lake.contract import MANIFESTS_PREFIX, REPORTS_PREFIX
 from bwp.lake.stores import DEFAULT_STORE_ID
 from moto.s3.exceptions import S3ClientError
 from moto.s3.models import S3Backend
@@ -20,9 +21,9 @@ from tests.twin import (
     assert_landed,
     assert_nothing_landed,
     assert_window_failed,
+    keys,
     manifest,
     served_csv,
-    table_keys,
 )
 
 DAY = "2024-08-22"
@@ -94,12 +95,14 @@ def test_a_rerun_replaces_its_partitions_and_never_duplicates(engine_for):
     engine = engine_for()
     request = {"reportTypes": ["ORDER_FEES"], "startDate": "2024-08-21", "endDate": "2024-08-23"}
     first = engine.run(request)
-    before = table_keys(engine)
+    before = published_keys(engine)
     # when the same days run again
     second = engine.run(request)
-    # then the same keys hold the second run's landing: replaced, not added
+    # then the same raw and manifest keys hold the second run's landing: replaced, not added (the
+    # curated table keeps the first run's data files for time travel, in a snapshot no longer
+    # current: tests/workflow/test_iceberg_curated.py counts its rows per day)
     assert first.succeeded and second.succeeded
-    assert table_keys(engine) == before
+    assert published_keys(engine) == before
     for day in ("2024-08-21", "2024-08-22"):
         assert assert_landed(engine, "ORDER_FEES", day)["executionId"] == second.execution_arn != first.execution_arn
 
@@ -127,3 +130,8 @@ def test_a_look_back_over_landed_days_replaces_them_and_every_day_counts_each_ro
     served_rows = {day: served_csv("ORDER_FEES", day).count(b"\n") - 1 for day in days}
     assert dict(counted) == served_rows
     assert manifest(engine, "ORDER_FEES", days[4])["rows"] == served_rows[days[4]]
+
+
+def published_keys(engine) -> list[str]:
+    """The raw reports and the manifests: what a landing publishes under keys of its day's own."""
+    return keys(engine, REPORTS_PREFIX) + keys(engine, MANIFESTS_PREFIX)

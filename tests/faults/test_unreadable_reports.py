@@ -37,8 +37,9 @@ def test_a_report_that_cannot_be_curated_is_quarantined_named_and_absent_from_ev
     assert_window_failed(outcome, "ORDER_FEES", BAD_DAY, "CuratedWriteFailed", "the report as served is kept at")
     assert_nothing_landed(engine, "ORDER_FEES", BAD_DAY)
     bad = partition("ORDER_FEES", BAD_DAY)
-    for key in (bad.raw_key, bad.curated_key, bad.manifest_key):
+    for key in (bad.raw_key, bad.manifest_key):
         assert not (tmp_path / key).exists(), key
+    assert not (tmp_path / bad.curated_data_key("any")).parent.exists()
     # and the bytes the API served are kept, exactly, under quarantine/, once
     (kept,) = keys(engine, bad.quarantine_key(""))
     body = gzip.decompress(engine.s3.get_object(Bucket=BUCKET, Key=kept)["Body"].read())
@@ -101,7 +102,7 @@ def test_text_that_is_not_utf8_lands_mended_and_flagged_and_the_local_lake_still
         raw_days = lake.query("SELECT DISTINCT dt FROM order_fees_raw")[1]
         flagged = lake.query('SELECT "day", curated.invalidUtf8Values FROM manifests ORDER BY "day"')[1]
         unreadable = lake.unreadable
-    assert [day for day, _ in days] == [GOOD_DAY, BAD_DAY]
+    assert [str(day) for day, _ in days] == [GOOD_DAY, BAD_DAY]
     assert raw_days == [(GOOD_DAY,)]
     assert len(unreadable) == 1 and f"dt={BAD_DAY}" in unreadable[0]
     assert [(str(day), count) for day, count in flagged] == [(GOOD_DAY, 0), (BAD_DAY, 1)]

@@ -99,7 +99,7 @@ def land(client, s3, table, event: LandReportEvent, allowlist: str = "127.0.0.1"
     )
 
 
-def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
+def test_landing_stages_the_report_and_its_manifest_and_publishes_nothing(
     completed_report, state_table, capsys, monkeypatch
 ):
     # given a completed report that the ledger knows, and an empty lake, with metrics published (as in Lambda)
@@ -113,24 +113,26 @@ def test_landing_writes_the_partition_the_manifest_and_the_freshness_metric(
     # when the land step runs
     landed = land(client, s3, state_table, event)
     metrics.flush_metrics()
-    # then the partition holds exactly the served report
+    # then the staged raw object is exactly the served report
     served = b"".join(report_bytes("USER_EVENTS", DAY, 5, 25))
-    key = WINDOW_RAW_KEY
-    assert gzip.decompress(s3.get_object(Bucket="lake", Key=key)["Body"].read()) == served
-    # and the manifest records the task, counts, checksum and timings
-    manifest = json.loads(s3.get_object(Bucket="lake", Key=WINDOW.partition.manifest_key)["Body"].read())
+    assert landed.staged_raw_key.startswith("staging/")
+    assert gzip.decompress(s3.get_object(Bucket="lake", Key=landed.staged_raw_key)["Body"].read()) == served
+    assert landed.raw_sha256 == hashlib.sha256(served).hexdigest()
+    # and the staged manifest records the task, counts, checksum and timings, and where it will be published
+    manifest = json.loads(s3.get_object(Bucket="lake", Key=landed.staged_manifest_key)["Body"].read())
     assert (manifest["taskId"], manifest["rows"], manifest["attempts"]) == (progress.task_id, 25, 2)
+    assert manifest["key"] == WINDOW_RAW_KEY and manifest["store"] == WINDOW.store
     assert manifest["bytesIn"] == len(served) and manifest["drift"] is None and manifest["provisionalSchema"]
     assert manifest["timings"]["polls"] == 3 and manifest["timings"]["generationSeconds"] >= 0
     assert (landed.rows, landed.attempts) == (25, 2)
-    # and the ledger knows the window landed, so that no later run adopts its task
-    assert ledger.find(WINDOW.partition).status == "LANDED"
-    # and the metrics the freshness alarm and dashboard read were published for the report type
+    # and nothing is published: no raw report in the table location, no manifest (the commit publishes)
+    published = [item["Key"] for item in s3.list_objects_v2(Bucket="lake").get("Contents", [])]
+    assert not [key for key in published if key.startswith(("reports/", "manifests/"))]
+    # and the generation time is published for the report type of the store
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line][-1]
-    assert emf["ReportType"] == "USER_EVENTS" and emf["service"] == "bwp-report-lake"
-    assert values(emf["PartitionsLanded"]) == [1] and values(emf["RowsLanded"]) == [25]
+    assert (emf["ReportType"], emf["Store"], emf["service"]) == ("USER_EVENTS", WINDOW.store, "bwp-report-lake")
     names = {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
-    assert {"PartitionsLanded", "RowsLanded", "BytesLanded", "ReportGenerationSeconds"} <= names
+    assert "ReportGenerationSeconds" in names
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "BwpReportLake"
 
 
@@ -149,37 +151,40 @@ def test_a_download_host_off_the_allowlist_is_refused_and_nothing_lands(complete
     assert "Contents" not in s3.list_objects_v2(Bucket="lake")
 
 
-CURATED_KEY = WINDOW.partition.curated_key
-MANIFEST_KEY = WINDOW.partition.manifest_key
-
-
-def test_landing_writes_the_curated_file_the_manifest_describes_and_a_rerun_replaces_it(completed_report, state_table):
-    # given a completed report, and a stale object where its curated file goes
+def test_landing_writes_a_data_file_of_its_own_that_the_manifest_describes_and_a_rerun_never_overwrites(
+    completed_report, state_table
+):
+    # given a completed report
     _, client, progress = completed_report
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
-    s3.put_object(Bucket="lake", Key=CURATED_KEY, Body=b"stale")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs
-    land(client, s3, state_table, event)
-    # then the curated object replaced the stale one, and the manifest records its rows, bytes and checksum
-    body = s3.get_object(Bucket="lake", Key=CURATED_KEY)["Body"].read()
-    manifest = json.loads(s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read())
-    assert manifest["curated"]["key"] == CURATED_KEY
+    landed = land(client, s3, state_table, event)
+    # then its data file is in the curated table's folder of the day, and the manifest records its
+    # rows, bytes and checksum
+    assert landed.data_key.rsplit("/", 1)[0] == WINDOW.partition.curated_data_key("x").rsplit("/", 1)[0]
+    body = s3.get_object(Bucket="lake", Key=landed.data_key)["Body"].read()
+    manifest = json.loads(s3.get_object(Bucket="lake", Key=landed.staged_manifest_key)["Body"].read())
+    assert manifest["curated"]["key"] == landed.data_key
     described = (manifest["curated"]["bytes"], manifest["curated"]["sha256"])
     assert described == (len(body), hashlib.sha256(body).hexdigest())
     # and its rows are the raw report's rows
     table = pq.read_table(io.BytesIO(body))
     assert table.num_rows == manifest["curated"]["rows"] == manifest["rows"] == 25
-    raw = gzip.decompress(s3.get_object(Bucket="lake", Key=WINDOW_RAW_KEY)["Body"].read()).decode()
+    raw = gzip.decompress(s3.get_object(Bucket="lake", Key=landed.staged_raw_key)["Body"].read()).decode()
     assert table.column("event_id").to_pylist() == [row["eventId"] for row in csv.DictReader(io.StringIO(raw))]
+    # and a second landing of the same day writes a file of its own, leaving the first one's bytes
+    again = land(client, s3, state_table, event)
+    assert again.data_key != landed.data_key
+    assert s3.get_object(Bucket="lake", Key=landed.data_key)["Body"].read() == body
 
 
-def failing_staged_curated_uploads(s3) -> None:
-    """S3 failing every part of an upload of a staged Parquet object (a 500: transient)."""
+def failing_data_file_uploads(s3) -> None:
+    """S3 failing every part of an upload of a Parquet data file (a 500: transient)."""
 
     def fail(params, **_):
-        if params["auth_path"].startswith("/lake/staging/") and params["auth_path"].endswith(".parquet"):
+        if params["auth_path"].endswith(".parquet"):
             raise ClientError(
                 {"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "UploadPart"
             )
@@ -194,22 +199,24 @@ def lake_objects(s3) -> dict[str, bytes]:
     }
 
 
-def test_a_curated_upload_that_fails_leaves_nothing_in_any_table_location(completed_report, state_table):
-    # given S3 failing every part of the curated object's upload
+def test_a_data_file_upload_that_fails_leaves_nothing_behind(completed_report, state_table):
+    # given S3 failing every part of the data file's upload
     _, client, progress = completed_report
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
-    failing_staged_curated_uploads(s3)
+    failing_data_file_uploads(s3)
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step runs, then it fails with the error the state machine retries
-    with pytest.raises(errors.AwsUnavailable, match="staging/"):
+    with pytest.raises(errors.AwsUnavailable, match="parquet"):
         land(client, s3, state_table, event)
-    # and the raw object is in no table location, nor left staged; no upload is open
+    # and nothing is left: no staged raw report, no data file, no open upload
     assert lake_objects(s3) == {}
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="lake")
 
 
-def test_a_rerun_of_a_landed_day_that_fails_keeps_the_landed_day_whole(completed_report, state_table):
+def test_a_rerun_of_a_landed_day_that_fails_leaves_the_first_landings_objects_as_they_were(
+    completed_report, state_table
+):
     # given a landed day
     _, client, progress = completed_report
     s3 = boto3.client("s3", region_name="us-east-1")
@@ -217,14 +224,14 @@ def test_a_rerun_of_a_landed_day_that_fails_keeps_the_landed_day_whole(completed
     first = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec:first")
     land(client, s3, state_table, first)
     landed = lake_objects(s3)
-    # when the day runs again and its curated write fails
-    failing_staged_curated_uploads(s3)
+    # when the day runs again and its data file's upload fails
+    failing_data_file_uploads(s3)
     again = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec:again")
     with pytest.raises(errors.AwsUnavailable):
         land(client, s3, state_table, again)
-    # then the raw file, the curated file and the manifest are the first landing's, byte for byte
+    # then the lake holds the first landing's objects, byte for byte, and nothing of the second
     assert lake_objects(s3) == landed
-    assert {key.split("/")[0] for key in landed} == {"reports", "curated", "manifests"}
+    assert {key.split("/")[0] for key in landed} == {"staging", "iceberg"}
 
 
 def glue_members(column_type: str) -> dict[str, str]:
@@ -260,8 +267,8 @@ def test_every_key_of_a_landed_manifest_is_a_glue_column_and_the_shape_is_kept(c
     s3.create_bucket(Bucket="lake")
     event = LandReportEvent(window=WINDOW, report=progress, execution_id="arn:exec")
     # when the land step writes its manifest
-    land(client, s3, state_table, event)
-    body = s3.get_object(Bucket="lake", Key=MANIFEST_KEY)["Body"].read()
+    landed = land(client, s3, state_table, event)
+    body = s3.get_object(Bucket="lake", Key=landed.staged_manifest_key)["Body"].read()
     manifest = json.loads(body)
     # then Athena reads every key of it, nested keys included
     assert keys_missing_from(manifest, dict(glue_columns())) == []
