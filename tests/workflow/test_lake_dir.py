@@ -51,26 +51,30 @@ def problems_in(lake: Path) -> list[str]:
     return found
 
 
-def test_each_window_is_in_the_lake_dir_as_soon_as_it_lands(engine_for, tmp_path):
+def test_each_window_is_in_the_lake_dir_as_soon_as_its_commit_lands(engine_for, tmp_path):
     # given an engine that copies into a lake dir, watched at every step of the run
-    seen_at_landing: dict[tuple[str, str], bytes] = {}
+    seen_at_commit: dict[tuple[str, str], bytes] = {}
     problems: list[str] = []
+    windows = [(report_type, day) for report_type in TWO_DAYS["reportTypes"] for day in ("2024-08-21", "2024-08-22")]
 
     def watch(invocation):
         problems.extend(problems_in(tmp_path))
-        if invocation.function == "bwp-land-report" and invocation.result:
-            window = (invocation.result["reportType"], invocation.result["day"])
-            if manifest_path(tmp_path, *window).exists():
-                seen_at_landing[window] = report_path(tmp_path, *window).read_bytes()
+        if invocation.function == "bwp-land-report":
+            # a landed window is not landed in the directory until its commit
+            window = (invocation.event["window"]["reportType"], invocation.event["window"]["day"])
+            assert not manifest_path(tmp_path, *window).exists()
+        if invocation.function == "bwp-commit-curated" and invocation.result:
+            for window in windows:
+                if manifest_path(tmp_path, *window).exists():
+                    seen_at_commit[window] = report_path(tmp_path, *window).read_bytes()
 
     engine = engine_for(on_invocation=watch, lake_dir=tmp_path)
     # when two days of both report types are ingested
     outcome = engine.run(TWO_DAYS)
-    # then every window was in the directory, whole, by the time its landing returned
+    # then every window was in the directory, whole, by the time the commit returned
     assert outcome.succeeded, outcome.cause
-    windows = [(report_type, day) for report_type in TWO_DAYS["reportTypes"] for day in ("2024-08-21", "2024-08-22")]
-    assert sorted(seen_at_landing) == windows
-    for (report_type, day), copied in seen_at_landing.items():
+    assert sorted(seen_at_commit) == windows
+    for (report_type, day), copied in seen_at_commit.items():
         key = report_key(report_type, day)
         assert copied == engine.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     # and at no moment did the directory hold a stray file or a manifest without its report
@@ -97,7 +101,7 @@ def test_stale_temporary_files_are_removed_when_a_run_starts(engine_for, tmp_pat
     assert whole.read_bytes() == b"a landed report"
 
 
-def test_a_run_stopped_at_the_time_limit_keeps_the_windows_that_landed(engine_for, tmp_path):
+def test_a_run_stopped_at_the_time_limit_leaves_no_day_half_landed(engine_for, tmp_path):
     # given a run whose second day hangs before its download until the test lets it go
     release = threading.Event()
 
@@ -115,10 +119,11 @@ def test_a_run_stopped_at_the_time_limit_keeps_the_windows_that_landed(engine_fo
             engine.run(request, timeout_seconds=5)
     finally:
         release.set()
-    # then the day that had landed is in the lake dir, whole, and the other is not
-    assert report_path(tmp_path, "ORDER_FEES", "2024-08-21").exists()
-    assert manifest_path(tmp_path, "ORDER_FEES", "2024-08-21").exists()
-    assert not manifest_path(tmp_path, "ORDER_FEES", "2024-08-22").exists()
+    # then no day is in the lake dir: the run never reached its commit, which is what lands a day
+    # (the first day's report is staged, and its data file written, but no table lists it)
+    for day in ("2024-08-21", "2024-08-22"):
+        assert not report_path(tmp_path, "ORDER_FEES", day).exists()
+        assert not manifest_path(tmp_path, "ORDER_FEES", day).exists()
     assert problems_in(tmp_path) == []
 
 
