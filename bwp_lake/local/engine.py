@@ -26,6 +26,7 @@ from unittest import mock
 
 import boto3
 from bwp import dependencies
+from bwp.iceberg.catalog import sql_catalog
 from bwp.lake.settings import Settings, function_environment
 from bwp.models import ObjectLocation
 from bwp.observability import logger as lambda_logger
@@ -39,6 +40,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from bwp_lake import definition as statemachine
 from bwp_lake.definition import function_name
 from bwp_lake.local.api_endpoint import ApiEndpoint
+from bwp_lake.local.curated_before_iceberg import commit_curated_files
 from bwp_lake.local.lake_dir import LakeDirectory, move_into_stores
 from bwp_lake.local.lake_state import held_by_this_run, load_state, written_through
 from bwp_lake.local.lambda_runtime import InProcessLambdas, Invocation, load_handler
@@ -155,6 +157,10 @@ class LocalEngine:
         move_into_stores(root)
         self.lake.load_into_bucket()
         self.lake.restore_catalog(self._catalog)
+        # A directory whose curated layer predates its Iceberg tables: the files become the tables'.
+        catalog = sql_catalog(self._catalog, self.s3, namespace=Settings.default_of("catalog_database"), bucket=BUCKET)
+        if commit_curated_files(root, self.s3, BUCKET, catalog):
+            self.lake.export_commit(self._catalog)
         load_state(root, self.state_table)
         self._stack.enter_context(written_through(root, STATE_TABLE))
 

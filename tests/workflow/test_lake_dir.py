@@ -1,20 +1,22 @@
-"""The local lake directory: each window copied as it lands, whole, its manifest after its report."""
+"""The local lake directory: each window copied once its commit lands, whole, its manifest after its report."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import threading
 from datetime import date
 from pathlib import Path
 
 import pytest
-from bwp.lake.contract import MANIFESTS_PREFIX, REPORTS_PREFIX
+from bwp.lake.contract import CURATED_PREFIX, ICEBERG_PREFIX, MANIFESTS_PREFIX, REPORTS_PREFIX
 from bwp.lake.partition import Partition
 
 from bwp_lake.cli.main import main
 from bwp_lake.local.engine import BUCKET
-from bwp_lake.local.lake_dir import INCOMING, MIRRORED_PREFIXES
+from bwp_lake.local.lake_dir import CATALOG_FILE, INCOMING, MIRRORED_PREFIXES
+from bwp_lake.local.lake_sql import LakeSql
 from bwp_lake.local.lake_state import STATE_FILE
 from tests.twin import manifest_key, report_key
 
@@ -129,7 +131,17 @@ def test_a_run_stopped_at_the_time_limit_leaves_no_day_half_landed(engine_for, t
 
 def into_the_layout_before_stores(lake: Path) -> None:
     """Move a lake directory of the store ``default`` back into the layout before keys carried
-    the store: every file out of ``<layer>/store=default/``, ledger items ``WINDOW#<type>``."""
+    the store and the curated layer was Iceberg: every file out of ``<layer>/store=default/``,
+    ledger items ``WINDOW#<type>``, and each day's typed file in ``curated/report_type=T/dt=D/``
+    instead of the Iceberg tables."""
+    for data_file in sorted((lake / ICEBERG_PREFIX).glob("*/data/store=default/dt=*/*.parquet")):
+        report_type = data_file.name.split("_20", 1)[0]
+        day = data_file.parent.name.removeprefix("dt=")
+        curated = lake / CURATED_PREFIX / f"report_type={report_type}" / f"dt={day}" / f"{report_type}_{day}.parquet"
+        curated.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data_file, curated)
+    shutil.rmtree(lake / ICEBERG_PREFIX)
+    shutil.rmtree(lake / CATALOG_FILE.split("/")[0])
     for prefix in MIRRORED_PREFIXES:
         store_folder = lake / prefix / "store=default"
         for path in sorted(store_folder.rglob("*")) if store_folder.exists() else []:
@@ -189,3 +201,8 @@ def test_a_lake_dir_of_the_layout_before_stores_keeps_its_history_in_the_store_d
         line for line in execution["summary"]["lines"] if line.startswith("default ORDER_FEES 2024-08-22: landed")
     ]
     assert (execution["summary"]["windows"], execution["summary"]["landed"]) == (1, 1)
+    # and the typed rows of the days landed before are in the curated table, beside the healed day's
+    with LakeSql(tmp_path) as sql:
+        _, rows = sql.query("SELECT CAST(dt AS VARCHAR), count(*) FROM order_fees GROUP BY dt ORDER BY 1")
+    assert rows == [("2024-08-20", 10), ("2024-08-21", 10), ("2024-08-22", 10)]
+    assert not (tmp_path / CURATED_PREFIX).exists()
