@@ -39,6 +39,7 @@ FORMATS = {
     "count": "{:.0f}",
     "mean": "{:.1f}",
     "usd": "${:.6f}",
+    "seconds": "{:.2f} s",
 }
 
 
@@ -74,6 +75,10 @@ TARGETS = (
     Target("polls_per_window", "polls per window", "mean"),
     Target("state_transitions_per_window", "state transitions per window", "mean"),
     Target("cost_per_window_usd", "cost per window", "usd", 0.001),
+    Target("commit_seconds_first", "commit of 30 days x 2 types x 3 stores, first", "seconds"),
+    Target("commit_seconds_restated", "commit of the same days, restated", "seconds"),
+    Target("iceberg_vs_hive_bytes", "named queries' bytes read, Iceberg / Hive Parquet", "ratio"),
+    Target("iceberg_vs_hive_seconds", "named queries' time, Iceberg (pyiceberg + DuckDB) / Hive (DuckDB)", "ratio"),
 )
 
 

@@ -102,7 +102,7 @@ class LakeSql:
         self._db.close()
 
     def query(self, sql: str, parameters: list[Any] | None = None) -> Result:
-        cursor = self._db.execute(self._traveled_in_time(sql), parameters)
+        cursor = self._db.execute(traveled_in_time(self._db, self.tables, sql), parameters)
         if cursor.description is None:
             return [], []
         return [column[0] for column in cursor.description], cursor.fetchall()
@@ -113,29 +113,6 @@ class LakeSql:
     def partitions(self) -> Result:
         """One row per landed (store, report type, day), from the manifests."""
         return self.query(_PARTITIONS_SQL)
-
-    def _traveled_in_time(self, sql: str) -> str:
-        """``sql`` with each curated table read ``FOR TIMESTAMP AS OF`` an instant replaced by the
-        name of a relation holding the rows of the table's snapshot current at that instant (none
-        if the table had no snapshot yet, where Athena refuses the query)."""
-        curated = {schema.curated_table_name: schema.report_type for schema in REGISTRY.values()}
-        while match := _TIME_TRAVEL.search(sql):
-            table, instant_start = match.group(1).lower(), match.start(2)
-            end = _closing_parenthesis(sql, instant_start) if match.group(2) == "(" else match.end()
-            if table not in curated:
-                raise duckdb.InvalidInputException(
-                    f"FOR TIMESTAMP AS OF reads a curated table ({', '.join(curated)}), not {table}"
-                )
-            (millis,) = self._db.execute(
-                f"SELECT epoch_ms(CAST(({sql[instant_start:end]}) AS TIMESTAMPTZ))"
-            ).fetchone() or (None,)
-            if millis is None:
-                raise duckdb.InvalidInputException(f"FOR TIMESTAMP AS OF on {table}: the instant is NULL")
-            name = f"{table}_as_of_{millis}".replace("-", "m")
-            instant = dt.datetime.fromtimestamp(millis / 1000, dt.UTC)
-            self._db.register(name, self.tables.rows(curated[table], as_of=instant))
-            sql = sql[: match.start()] + name + sql[end:]
-        return sql
 
     def _install(self) -> None:
         # Athena sessions run in UTC; from_iso8601_timestamp reads a value without offset as UTC too.
@@ -212,6 +189,29 @@ class LakeSql:
 
     def _column_names(self, source: str) -> set[str]:
         return {name.lower() for name, *_ in self._db.execute(f"DESCRIBE SELECT * {source}").fetchall()}
+
+
+def traveled_in_time(db: duckdb.DuckDBPyConnection, tables: LakeDirTables, sql: str) -> str:
+    """``sql`` with each curated table read ``FOR TIMESTAMP AS OF`` an instant replaced by the
+    name of a relation of ``db`` holding the rows of the table's snapshot current at that instant
+    (none if the table had no snapshot yet, where Athena refuses the query)."""
+    curated = {schema.curated_table_name: schema.report_type for schema in REGISTRY.values()}
+    while match := _TIME_TRAVEL.search(sql):
+        table, instant_start = match.group(1).lower(), match.start(2)
+        end = _closing_parenthesis(sql, instant_start) if match.group(2) == "(" else match.end()
+        if table not in curated:
+            raise duckdb.InvalidInputException(
+                f"FOR TIMESTAMP AS OF reads a curated table ({', '.join(curated)}), not {table}"
+            )
+        (millis,) = db.execute(f"SELECT epoch_ms(CAST(({sql[instant_start:end]}) AS TIMESTAMPTZ))").fetchone() or (
+            None,
+        )
+        if millis is None:
+            raise duckdb.InvalidInputException(f"FOR TIMESTAMP AS OF on {table}: the instant is NULL")
+        name = f"{table}_as_of_{millis}".replace("-", "m")
+        db.register(name, tables.rows(curated[table], as_of=dt.datetime.fromtimestamp(millis / 1000, dt.UTC)))
+        sql = sql[: match.start()] + name + sql[end:]
+    return sql
 
 
 def _closing_parenthesis(sql: str, opening: int) -> int:
