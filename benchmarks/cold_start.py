@@ -1,8 +1,8 @@
-"""Cold start of the land_report function: its imports in fresh processes, with and without pyarrow.
+"""Cold start of the land_report and commit_curated functions: their imports in fresh processes.
 
 Measured with the development interpreter on this machine (not arm64, not in Lambda): each
 variant is imported in a new process, ``--repeat`` times, and the median is shown. The
-bundles' sizes (``build/lambda/core`` and ``build/lambda/landing``) are read when ``make build`` has
+bundles' sizes (each of ``build/lambda/``: core, landing, iceberg) are read when ``make build`` has
 made them.
 
     python -m benchmarks.cold_start
@@ -24,6 +24,8 @@ VARIANTS = (
     ("land_report handler (as every function imports it)", "import land_report.handler"),
     ("land_report handler + bwp.landing.curated (pyarrow)", "import land_report.handler, bwp.landing.curated"),
     ("pyarrow modules alone", "import pyarrow, pyarrow.compute, pyarrow.csv, pyarrow.parquet"),
+    # The committer, the one function that loads pyiceberg: its handler imports the commit state.
+    ("commit_curated handler (pyarrow and pyiceberg)", "import commit_curated.handler"),
 )
 # The handler reads its settings only when invoked; Powertools wants these at import.
 _ENVIRONMENT = {"POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "bench"}

@@ -39,6 +39,7 @@ FORMATS = {
     "count": "{:.0f}",
     "mean": "{:.1f}",
     "usd": "${:.6f}",
+    "seconds": "{:.2f} s",
 }
 
 
@@ -89,6 +90,10 @@ TARGETS = (
     Target(
         "stores_time_beside_broken_store", "healthy stores' API time beside a broken store / without it", "ratio", 1.10
     ),
+    Target("commit_seconds_first", "commit of 30 days x 2 types x 3 stores, first", "seconds"),
+    Target("commit_seconds_restated", "commit of the same days, restated", "seconds"),
+    Target("iceberg_vs_hive_bytes", "named queries' bytes read, Iceberg / Hive Parquet", "ratio"),
+    Target("iceberg_vs_hive_seconds", "named queries' time, Iceberg (pyiceberg + DuckDB) / Hive (DuckDB)", "ratio"),
 )
 
 

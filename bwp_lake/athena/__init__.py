@@ -1,7 +1,9 @@
 """SQL for the report lake that runs unchanged on Athena (engine v3, Trino dialect) and on DuckDB.
 
 Typed views are rendered from the registry (``bwp.lake.schemas``), so a new report type or column needs
-no SQL edit; named queries are hand-written files in ``queries/`` that read only the views.
+no SQL edit; named queries are hand-written files in ``queries/`` that read only the views, but for
+time travel: a view has no history, so a query that shows days as they were reads the curated table
+``FOR TIMESTAMP AS OF (<instant>)`` (Athena's clause; ``local.lake_sql`` gives DuckDB the same).
 
 Dialect decisions (both engines):
 - Raw tables ``<type>_raw`` keep every column as text, named in lower case as Glue stores them, plus

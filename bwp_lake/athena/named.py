@@ -1,4 +1,5 @@
-"""Named queries: ``queries/<name>.sql``, first line ``-- <description>``, reading only the views."""
+"""Named queries: ``queries/<name>.sql``, first line ``-- <description>``, reading the views (or a curated
+table as it was, ``FOR TIMESTAMP AS OF``)."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "create-views": "bwp_lake.cli.athena_setup",
     "gaps": "bwp_lake.cli.gaps",
     "status": "bwp_lake.cli.status",
+    "snapshots": "bwp_lake.cli.snapshots",
     "sql": "bwp_lake.cli.sql",
     "dbt-sources": "bwp_lake.cli.dbt_sources",
 }

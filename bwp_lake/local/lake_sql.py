@@ -5,6 +5,11 @@ supplies what Glue supplies in AWS: the raw tables over the gzip CSV files, the 
 (each Iceberg table's current snapshot, scanned by pyiceberg into Arrow: ``lake_tables``) and the
 manifests table.
 
+Athena's time travel on a curated table, ``<table> FOR TIMESTAMP AS OF (<instant>)``, reads here
+too: DuckDB has no such clause, so the instant is evaluated by DuckDB, the table's snapshot current
+at that instant is read (``lake_tables``, pyiceberg) and registered under a name of its own, and
+that name replaces the clause. One query text serves both engines.
+
 A file DuckDB cannot read whole (text that is not UTF-8, a record longer than its reader takes, a
 truncated file) is left out of its table with a warning naming it, so one bad file never keeps
 the lake from opening: every other file stays queryable.
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -58,6 +64,13 @@ ORDER BY store, report_type, "day"
 """
 
 
+# `<table> FOR TIMESTAMP AS OF (<instant>)` or `... AS OF TIMESTAMP '<literal>'`, the table name
+# optionally qualified by its database and quoted, as Athena takes them.
+_TIME_TRAVEL = re.compile(
+    r"""(?:"?\w+"?\.)?"?(\w+)"?\s+FOR\s+TIMESTAMP\s+AS\s+OF\s*(\(|TIMESTAMP\s*'[^']*')""", re.IGNORECASE
+)
+
+
 class LakeSql:
     """An in-memory DuckDB with ``<type>_raw``, ``<type>_curated``, the typed views and ``manifests``
     over ``lake_dir``.
@@ -89,7 +102,7 @@ class LakeSql:
         self._db.close()
 
     def query(self, sql: str, parameters: list[Any] | None = None) -> Result:
-        cursor = self._db.execute(sql, parameters)
+        cursor = self._db.execute(traveled_in_time(self._db, self.tables, sql), parameters)
         if cursor.description is None:
             return [], []
         return [column[0] for column in cursor.description], cursor.fetchall()
@@ -176,6 +189,48 @@ class LakeSql:
 
     def _column_names(self, source: str) -> set[str]:
         return {name.lower() for name, *_ in self._db.execute(f"DESCRIBE SELECT * {source}").fetchall()}
+
+
+def traveled_in_time(db: duckdb.DuckDBPyConnection, tables: LakeDirTables, sql: str) -> str:
+    """``sql`` with each curated table read ``FOR TIMESTAMP AS OF`` an instant replaced by the
+    name of a relation of ``db`` holding the rows of the table's snapshot current at that instant
+    (none if the table had no snapshot yet, where Athena refuses the query)."""
+    curated = {schema.curated_table_name: schema.report_type for schema in REGISTRY.values()}
+    while match := _TIME_TRAVEL.search(sql):
+        table, instant_start = match.group(1).lower(), match.start(2)
+        end = _closing_parenthesis(sql, instant_start) if match.group(2) == "(" else match.end()
+        if table not in curated:
+            raise duckdb.InvalidInputException(
+                f"FOR TIMESTAMP AS OF reads a curated table ({', '.join(curated)}), not {table}"
+            )
+        (millis,) = db.execute(f"SELECT epoch_ms(CAST(({sql[instant_start:end]}) AS TIMESTAMPTZ))").fetchone() or (
+            None,
+        )
+        if millis is None:
+            raise duckdb.InvalidInputException(f"FOR TIMESTAMP AS OF on {table}: the instant is NULL")
+        name = f"{table}_as_of_{millis}".replace("-", "m")
+        db.register(name, tables.rows(curated[table], as_of=dt.datetime.fromtimestamp(millis / 1000, dt.UTC)))
+        sql = sql[: match.start()] + name + sql[end:]
+    return sql
+
+
+def _closing_parenthesis(sql: str, opening: int) -> int:
+    """The index after the parenthesis that closes the one at ``opening`` (text in quotes skipped)."""
+    depth, position, quote = 0, opening, None
+    while position < len(sql):
+        character = sql[position]
+        if quote:
+            quote = None if character == quote else quote
+        elif character in "'\"":
+            quote = character
+        elif character == "(":
+            depth += 1
+        elif character == ")":
+            depth -= 1
+            if depth == 0:
+                return position + 1
+        position += 1
+    raise duckdb.ParserException(f"FOR TIMESTAMP AS OF: no ')' closes the instant at {sql[opening : opening + 40]!r}")
 
 
 def _list_literal(paths: list[Path]) -> str:

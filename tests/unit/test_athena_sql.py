@@ -11,12 +11,13 @@ from bwp_lake.athena.named import MalformedNamedQuery, _load
 from bwp_lake.athena.views import UnsupportedColumnName
 
 VIEW_NAMES = {schema.view_name for schema in REGISTRY.values()}
+CURATED_TABLES = {schema.curated_table_name for schema in REGISTRY.values()}
 
 # Functions that exist with the same meaning in Trino (Athena engine v3) and in DuckDB. A new
 # function must be checked in both engines first.
 PORTABLE_FUNCTIONS = {"nullif", "trim", "try", "try_cast", "cast", "count", "sum", "min", "max"}
 # Words followed by "(" that are not calls: keywords and parameterised types.
-NOT_CALLS = {"as", "in", "filter", "where", "and", "or", "not", "decimal"}
+NOT_CALLS = {"as", "in", "filter", "where", "and", "or", "not", "decimal", "using", "of"}
 
 # DuckDB syntax that Trino rejects or reads differently (unknown functions are caught below).
 DUCKDB_ONLY = [r"::", r"\bilike\b", r"//", r"\bexclude\b", r"\bqualify\b", r"\bread_csv\b", r"\bstrptime\b"]
@@ -148,13 +149,24 @@ def test_named_queries_that_aggregate_keep_the_stores_apart():
         assert re.search(r"^SELECT\s+store,", sql, flags=re.MULTILINE), query.name
 
 
-def test_named_queries_read_only_the_typed_views():
+def test_named_queries_read_only_the_typed_views_or_a_curated_table_as_it_was():
     for query in athena.named_queries():
         sql = strip_literals(query.sql)
         ctes = set(re.findall(r"\b(\w+)\s+AS\s*\(", sql, flags=re.IGNORECASE))
-        sources = set(re.findall(r"\b(?:FROM|JOIN)\s+([\w.\"]+)", sql, flags=re.IGNORECASE))
+        # (a view has no history: time travel reads the curated table itself)
+        read = re.findall(
+            r"(?<!DISTINCT )\b(?:FROM|JOIN)\s+([\w.\"]+)(\s+FOR\s+TIMESTAMP\s+AS\s+OF)?", sql, re.IGNORECASE
+        )
+        sources = {name for name, as_of in read if not as_of}
+        traveled = {name for name, as_of in read if as_of}
         assert sources, query.name
         assert sources <= VIEW_NAMES | ctes, f"{query.name} reads {sources - VIEW_NAMES - ctes}"
+        assert traveled <= CURATED_TABLES, query.name
+
+
+def test_a_named_query_shows_a_day_as_the_curated_table_held_it_before():
+    traveled = [query.name for query in athena.named_queries() if "FOR TIMESTAMP AS OF" in query.sql]
+    assert traveled == ["daily_fees_restated"]
 
 
 def test_athena_sql_uses_no_duckdb_only_syntax():

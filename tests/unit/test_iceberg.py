@@ -23,7 +23,8 @@ from bwp.iceberg.catalog import LakeCatalog, glue_catalog, sql_catalog
 from bwp.iceberg.commit import COMMIT_ATTEMPTS, LandedDay, replace_days, replaced_days
 from bwp.iceberg.maintenance import expire_snapshots
 from bwp.iceberg.reading import read_table
-from bwp.lake.schemas import ORDER_FEES
+from bwp.lake.manifest import glue_column_comments
+from bwp.lake.schemas import ORDER_FEES, snake_case
 from bwp.landing.curated import write_curated
 
 from bwp_lake.local.engine import REGION
@@ -229,6 +230,22 @@ def test_a_header_column_the_registry_does_not_know_becomes_a_table_column(s3, c
     # and a later day without the column keeps it in the table
     commit(catalog, land(s3, "after", 1, day=date(2024, 8, 24)))
     assert "extra_promo_code" in catalog.table(REPORT).schema().column_names
+
+
+def test_a_new_table_describes_each_column_as_the_registry_does(s3, catalog, catalog_kind):
+    # when the first commit creates the report type's table
+    commit(catalog, land(s3, "first", 1))
+    # then each registry column carries the registry's description as its doc, the partition columns theirs
+    fields = {field.name: field.doc for field in catalog.table(REPORT).schema().fields}
+    for column in ORDER_FEES.columns:
+        assert fields[snake_case(column.name)] == ORDER_FEES.column_description(column)
+    assert fields["store"] == glue_column_comments()["store"]
+    assert fields["dt"] and all(fields.values())
+    if catalog_kind == "glue":
+        # and the Glue table shows them as the columns' comments, which Athena lists
+        glue = boto3.client("glue", region_name=REGION)
+        columns = glue.get_table(DatabaseName="bwp", Name="order_fees_curated")["Table"]["StorageDescriptor"]["Columns"]
+        assert {column["Name"]: column.get("Comment") for column in columns} == fields
 
 
 def test_time_travel_shows_a_day_as_it_was_before_its_restatement(s3, catalog):

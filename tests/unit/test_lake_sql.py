@@ -5,10 +5,13 @@ import gzip
 import io
 import json
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 
 import boto3
+import duckdb
+import pyiceberg.table.snapshots
 import pytest
 from bwp.iceberg.catalog import sql_catalog
 from bwp.iceberg.commit import LandedDay, replace_days
@@ -253,7 +256,7 @@ EVENT_ROWS = [
 AMOUNTS = ["primeOrderAmount", "feeAmount", "feeTaxAmount", "feeDiscountsAmount", "feeCreditsAmount"]
 
 
-def write_report(lake, report_type, day, header, rows, store=STORE):
+def write_report(lake, report_type, day, header, rows, store=STORE, task="t"):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -263,15 +266,15 @@ def write_report(lake, report_type, day, header, rows, store=STORE):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(buffer.getvalue().encode()))
     # and its typed data file, as the landing writes it, committed to the day's curated table
-    data_key = partition.curated_data_key(f"{report_type}:t")
+    data_key = partition.curated_data_key(f"{report_type}:{task}")
     curated = lake / data_key
     curated.parent.mkdir(parents=True, exist_ok=True)
     with curated.open("wb") as sink:
         convert(io.BytesIO(buffer.getvalue().encode()), sink, schema_for(report_type), header)
-    commit_in_lake_dir(lake, partition, data_key)
+    commit_in_lake_dir(lake, partition, data_key, task)
 
 
-def commit_in_lake_dir(lake, partition, data_key):
+def commit_in_lake_dir(lake, partition, data_key, task="t"):
     """A day committed to its table as the twin commits it: the lake directory put into a bucket,
     the commit made there, and the bucket's tables and catalog copied back."""
     with mock_aws():
@@ -280,7 +283,7 @@ def commit_in_lake_dir(lake, partition, data_key):
         directory = LakeDirectory(lake, s3, BUCKET)
         directory.load_into_bucket()
         catalog = sql_catalog(lake / CATALOG_FILE, s3, namespace=Settings.default_of("catalog_database"), bucket=BUCKET)
-        day = LandedDay(partition.store, partition.day, task_id="t", raw_sha256="0" * 64, data_keys=(data_key,))
+        day = LandedDay(partition.store, partition.day, task_id=task, raw_sha256="0" * 64, data_keys=(data_key,))
         replace_days(catalog, partition.report_type, [day])
         directory.export_commit(lake / CATALOG_FILE)
 
@@ -669,6 +672,56 @@ def test_the_named_queries_aggregate_each_store_apart(two_stores):
     ]
     events = records(lake.run_named("daily_events_by_type"))
     assert {(r["store"], r["event_type"]) for r in events} == {(OTHER_STORE, "page-load")}
+
+
+@pytest.fixture
+def restated(tmp_path, monkeypatch):
+    """Two days of fees committed two days ago, then the first restated now with one line fewer."""
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    with monkeypatch.context() as dated:
+        # snapshots take their time from pyiceberg's clock: these two commits are dated two days back
+        dated.setattr(pyiceberg.table.snapshots, "time", SimpleNamespace(time=two_days_ago.timestamp))
+        write_report(tmp_path, "ORDER_FEES", SEED_DAY, ORDER_FEES.column_names, SEED_ROWS)
+        write_report(tmp_path, "ORDER_FEES", NEXT_DAY, ORDER_FEES.column_names, NEXT_ROWS)
+    write_report(tmp_path, "ORDER_FEES", SEED_DAY, ORDER_FEES.column_names, SEED_ROWS[1:], task="again")
+    return tmp_path, two_days_ago
+
+
+def test_the_restated_days_query_shows_a_day_as_it_was_before_its_restatement(restated):
+    lake, _ = restated
+    # when the named query runs, as it runs on Athena, on the lake where a day was restated today
+    with LakeSql(lake) as opened:
+        result = records(opened.run_named("daily_fees_restated"))
+    # then the restated day is shown as it was a day ago and as it is, the day left alone is not
+    seed_fees = sql_sum(amount(row[9]) for row in SEED_ROWS)
+    assert result == [
+        {
+            "store": STORE,
+            "dt": date.fromisoformat(SEED_DAY),
+            "fee_lines_before": 4,
+            "fee_lines_now": 3,
+            "fee_amount_before": seed_fees,
+            "fee_amount_now": seed_fees - amount(SEED_ROWS[0][9]),
+        }
+    ]
+
+
+def test_a_curated_table_reads_as_of_an_instant_with_athenas_time_travel_clause(restated):
+    lake, two_days_ago = restated
+    before = (two_days_ago + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
+    count_at = "SELECT count(*) FROM bwp_report_lake.order_fees_curated FOR TIMESTAMP AS OF {} WHERE dt = DATE '{}'"
+    with LakeSql(lake) as opened:
+        # when the table is read at an instant between the first commits and the restatement, and now
+        then = opened.query(count_at.format(f"TIMESTAMP '{before} UTC'", SEED_DAY))[1]
+        in_parentheses = opened.query(count_at.format(f"(TIMESTAMP '{before}' + INTERVAL '0' DAY)", SEED_DAY))[1]
+        now = opened.query("SELECT count(*) FROM order_fees_curated WHERE dt = ?", [date.fromisoformat(SEED_DAY)])[1]
+        # and before the table had a snapshot
+        empty = opened.query(count_at.format("(current_timestamp - INTERVAL '3' DAY)", SEED_DAY))[1]
+        # then each reads the snapshot that was current then
+        assert (then, in_parentheses, now, empty) == ([(4,)], [(4,)], [(3,)], [(0,)])
+        # and a table that is not a curated one is refused, naming the curated ones
+        with pytest.raises(duckdb.InvalidInputException, match="order_fees_curated"):
+            opened.query("SELECT * FROM manifests FOR TIMESTAMP AS OF (current_timestamp)")
 
 
 def test_unknown_named_query_is_refused(lake):

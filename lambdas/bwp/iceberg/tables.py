@@ -16,11 +16,15 @@ from pyiceberg.table import TableProperties
 from pyiceberg.transforms import IdentityTransform
 
 from bwp.lake.contract import ICEBERG_PREFIX
+from bwp.lake.manifest import glue_column_comments
 from bwp.lake.schemas import schema_for
 from bwp.landing.typed import arrow_schema
 
 STORE_COLUMN = "store"
 DAY_COLUMN = "dt"
+DAY_DOC = "UTC day of the report (the partition's day)"
+# pyiceberg reads an Arrow field's doc from this metadata key (pyiceberg.io.pyarrow.PYARROW_FIELD_DOC_KEY).
+FIELD_DOC_KEY = b"doc"
 
 # Set on every table the committer writes to (and restored if they drift). The committer re-plans
 # a commit that lost a race from the fresh table (bwp.iceberg.commit), which pyiceberg's own retry
@@ -45,9 +49,21 @@ def table_location(bucket: str, report_type: str) -> str:
 
 
 def table_arrow_schema(report_type: str) -> pa.Schema:
-    """The table's columns as Arrow types: the curated files' columns, then the partition's."""
-    columns = arrow_schema(schema_for(report_type))
-    return columns.append(pa.field(STORE_COLUMN, pa.string())).append(pa.field(DAY_COLUMN, pa.date32()))
+    """The table's columns as Arrow types: the curated files' columns, then the partition's. Each
+    carries its description (the registry's) as the field's doc, which pyiceberg keeps in the
+    table's schema and the Glue catalog shows as the column's comment, as Athena does."""
+    schema = schema_for(report_type)
+    described = [
+        field.with_metadata({FIELD_DOC_KEY: schema.column_description(column)})
+        for field, column in zip(arrow_schema(schema), schema.columns, strict=True)
+    ]
+    return pa.schema(
+        [
+            *described,
+            pa.field(STORE_COLUMN, pa.string(), metadata={FIELD_DOC_KEY: glue_column_comments()[STORE_COLUMN]}),
+            pa.field(DAY_COLUMN, pa.date32(), metadata={FIELD_DOC_KEY: DAY_DOC}),
+        ]
+    )
 
 
 def partition_spec(schema: Schema) -> PartitionSpec:
