@@ -45,7 +45,8 @@ def test_following_a_failed_execution_names_the_failed_window(engine_for, emulat
     assert status == "FAILED"
     assert any("default ORDER_FEES 2024-08-22: FAILED after 3 attempt(s): ReportFailed" in line for line in lines)
     assert lines[-1].startswith(
-        "FAILED: WindowsFailed: 2 of 2 windows failed (default: 0 landed, 2 failed): default ORDER_FEES 2024-08-22 (ReportFailed"
+        "FAILED: WindowsFailed: 2 of 2 windows failed (default: 0 landed, 2 failed): "
+        "default ORDER_FEES 2024-08-22 (ReportFailed"
     )
 
 
