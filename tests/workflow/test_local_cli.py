@@ -132,10 +132,13 @@ def test_json_output_of_a_multi_window_run_is_one_json_line(tmp_path, capsys):
     assert out.endswith("\n") and out.count("\n") == 1
     assert json.loads(out)["executions"][0]["summary"]["landed"] == 6
     assert [str(w.message) for w in warned if w.category.__name__.startswith("Powertools")] == []
-    # and each landing's metrics went where Lambda sends them, to the functions' log, on their own
+    # and the commit's metrics went where Lambda sends them, to the functions' log, on their own:
+    # each store's report type, its three days' rows and partitions
     logged = [json.loads(line) for line in (tmp_path / "_logs" / "lambdas.jsonl").read_text().splitlines()]
-    landed = sorted((r["ReportType"], r["RowsLanded"]) for r in logged if "RowsLanded" in r)
-    assert landed == [("ORDER_FEES", [10.0])] * 3 + [("USER_EVENTS", [10.0])] * 3
+    rows = sorted((r["Store"], r["ReportType"], r["RowsLanded"]) for r in logged if "RowsLanded" in r)
+    partitions = sorted((r["ReportType"], r["PartitionsLanded"]) for r in logged if "PartitionsLanded" in r)
+    assert rows == [("default", "ORDER_FEES", [30.0]), ("default", "USER_EVENTS", [30.0])]
+    assert partitions == [("ORDER_FEES", [3.0]), ("USER_EVENTS", [3.0])]
 
 
 @pytest.mark.parametrize(("content", "named"), [("{not json", "--faults"), ('{"no_such_switch": 1}', "no_such_switch")])

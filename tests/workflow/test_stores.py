@@ -60,7 +60,7 @@ def test_a_store_with_bad_credentials_fails_only_its_own_windows(two_store_emula
             assert_nothing_landed(engine, report_type, day, store="store-2")
     # and the execution fails naming store-2, its cause and the healthy store's windows
     assert (outcome.status, outcome.error) == ("FAILED", "WindowsFailed")
-    assert "4 of 8 windows failed (store-1: all 4 landed; store-2: 4 failed)" in outcome.cause
+    assert "4 of 8 windows failed (store-1: all 4 landed; store-2: 0 landed, 4 failed)" in outcome.cause
     assert "store-2 ORDER_FEES 2024-08-21 (AccessDeniedException: store store-2: " in outcome.cause
     failed = [line for line in outcome.summary["lines"] if "FAILED" in line]
     assert len(failed) == 4 and all(line.startswith("store-2 ") and "AccessDeniedException" in line for line in failed)
