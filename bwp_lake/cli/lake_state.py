@@ -25,7 +25,7 @@ from bwp.lake.stores import DEFAULT_STORE_ID
 
 from bwp_lake.cli.deployed import StackNotUsable, client, stack_output_values, table
 from bwp_lake.cli.execution_input import add_store_argument
-from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE
+from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE, STORE_IDS
 from bwp_lake.local.lake_dir import has_storeless_layout, move_into_stores
 from bwp_lake.local.lake_state import LakeDirectoryInUse, held_by_this_run, saved_ledger_items
 
@@ -79,7 +79,8 @@ class DeployedLake:
     """The deployed stack's bucket and state table, found through its outputs."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self._bucket, table_name = stack_output_values(args, DATA_BUCKET, STATE_TABLE)
+        self._bucket, table_name, store_ids = stack_output_values(args, DATA_BUCKET, STATE_TABLE, STORE_IDS)
+        self._configured = [store for store in store_ids.split(",") if store]
         self._s3 = client(args, "s3")
         self._ledger = TaskLedger(table(args, table_name), lambda: datetime.now(UTC))
 
@@ -90,9 +91,10 @@ class DeployedLake:
         return [entry for one in series for entry in self._ledger.entries(one)]
 
     def known_stores(self) -> list[str]:
-        """The stores with a manifest in the bucket (the stack does not name its stores yet: a
-        store that never landed a day is read when --store names it)."""
-        return sorted(set(_stores_of_manifests(self.manifest_keys())))
+        """The stores the stack serves, and any other with a manifest in the bucket (a store
+        removed from the configuration keeps its data): a configured store that never landed a
+        day is read too, its every day missing."""
+        return sorted(set(self._configured) | set(_stores_of_manifests(self.manifest_keys())))
 
     def manifest(self, key: str) -> dict[str, Any]:
         return json.loads(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())

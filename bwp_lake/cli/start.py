@@ -1,9 +1,9 @@
 """``bwp-lake start``: start an ingestion on the deployed stack and, with ``--wait``, follow it,
 printing each window's result as it finishes.
 
-With ``--store``, one execution per store named, as the schedule starts them; without it, one
-execution for every store the stack configures (the stack does not output its store ids, so the
-CLI cannot start one per store by itself)."""
+With ``--store``, one execution per store named; without it, one per store the stack serves (its
+``StoreIds`` output): as the schedule starts them, so that each store's run succeeds or fails on
+its own."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from bwp_lake.cli.run_lines import (
     short,
     window_lines,
 )
-from bwp_lake.infra.outputs import STATE_MACHINE_ARN
+from bwp_lake.infra.outputs import STATE_MACHINE_ARN, STORE_IDS
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # States of statemachine/ingest_reports.asl.json whose exits are reported. Each window runs in
@@ -81,14 +81,23 @@ def positive_seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        [state_machine_arn] = stack_output_values(args, STATE_MACHINE_ARN)
+        state_machine_arn, store_ids = stack_output_values(args, STATE_MACHINE_ARN, STORE_IDS)
     except StackNotUsable as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    configured = [store for store in store_ids.split(",") if store]
+    asked = execution_input(args)
+    if unknown := [store for store in asked.get("stores", []) if store not in configured]:
+        print(
+            f"error: --store {', '.join(unknown)}: not a store of stack {args.stack_name} "
+            f"(it serves {', '.join(configured)}); add it to cdk.json's stores and `make deploy`",
+            file=sys.stderr,
+        )
         return 2
     stepfunctions = client(args, "stepfunctions")
     s3 = client(args, "s3")
     executions = []
-    for request in per_store(execution_input(args), None):
+    for request in per_store(asked, configured):
         execution_arn = start(stepfunctions, state_machine_arn, request)
         print(f"started {execution_arn} with {json.dumps(request)}", flush=True)
         executions.append((", ".join(request.get("stores", [])), execution_arn))

@@ -9,6 +9,8 @@ WORKGROUP = "AthenaWorkGroupName"
 DATABASE = "GlueDatabaseName"
 # A JSON object: store id -> the name of its credentials secret.
 CREDENTIALS_SECRETS = "CredentialsSecretNames"
+# The configured stores' ids, comma-separated, in configuration order.
+STORE_IDS = "StoreIds"
 STATE_MACHINE_CONSOLE = "StateMachineConsoleUrl"
 ATHENA_CONSOLE = "AthenaConsoleUrl"
 DASHBOARD_CONSOLE = "DashboardConsoleUrl"

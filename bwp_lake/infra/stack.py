@@ -20,6 +20,7 @@ class ReportLakeStack(Stack):
             construct_id,
             description="Buy with Prime analytics reports landed daily in an S3 lake, queryable in Athena",
         )
+        self.config = config
         # Dashboards take tags only in CloudFormation schemas newer than the pinned cfn-lint's.
         Tags.of(self).add("project", "bwp-report-lake", exclude_resource_types=["AWS::CloudWatch::Dashboard"])
         self.storage = LakeStorage(self, "Storage", config=config)
@@ -53,6 +54,10 @@ class ReportLakeStack(Stack):
                 "Each store's API credentials secret (store id: secret name). Put a store's value once: "
                 "aws secretsmanager put-secret-value --secret-id <secret name> --secret-string "
                 '\'{"clientId":"...","clientSecret":"...","targetId":"..."}\'',
+            ),
+            outputs.STORE_IDS: (
+                ",".join(store.id for store in self.config.stores),
+                "The stores this deployment serves; the schedule starts one execution for each",
             ),
             outputs.STATE_MACHINE_CONSOLE: (
                 f"{console}/states/home?region={region}#/statemachines/view/{state_machine_arn}",

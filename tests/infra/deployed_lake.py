@@ -15,7 +15,7 @@ from bwp.lake.partition import Partition
 from bwp.lake.stores import DEFAULT_STORE_ID
 from moto import mock_aws
 
-from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE
+from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE, STORE_IDS
 from bwp_lake.local.engine import create_state_table
 from bwp_lake.local.lake_state import written_through
 
@@ -56,7 +56,7 @@ def remember_failures(root: Path, *failures: tuple[Partition, str, str]) -> None
                 _ledger(table).record_failure(failed, error, cause, "arn:execution")
 
 
-def deploy_lake(manifest_body: bytes) -> None:
+def deploy_lake(manifest_body: bytes, stores: tuple[str, ...] = ("default",)) -> None:
     """Inside moto: a stack whose lake holds the store default's ORDER_FEES 2024-08-01 (this
     manifest) and whose ledger remembers 2024-08-02 failed."""
     s3 = boto3.client("s3", region_name=REGION)
@@ -66,6 +66,10 @@ def deploy_lake(manifest_body: bytes) -> None:
     _ledger(table).record_failure(partition("ORDER_FEES", "2024-08-02"), "ReportFailed", "task FAILED", "arn:execution")
     template = {
         "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {DATA_BUCKET: {"Value": "lake"}, STATE_TABLE: {"Value": table.name}},
+        "Outputs": {
+            DATA_BUCKET: {"Value": "lake"},
+            STATE_TABLE: {"Value": table.name},
+            STORE_IDS: {"Value": ",".join(stores)},
+        },
     }
     boto3.client("cloudformation", region_name=REGION).create_stack(StackName=STACK, TemplateBody=json.dumps(template))

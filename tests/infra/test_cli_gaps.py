@@ -230,3 +230,15 @@ def test_a_lake_directory_written_before_stores_is_read_as_the_store_default(tmp
     # and the directory now holds them in the store's layout, as a run would have moved them
     assert not old_manifest.exists()
     assert (tmp_path / partition("ORDER_FEES", "2024-08-01").manifest_key).exists()
+
+
+@mock_aws
+def test_a_store_the_stack_serves_that_never_landed_a_day_is_listed_as_missing(capsys):
+    # given a deployed lake serving two stores, of which only default has landed anything
+    deploy_lake(b"{}", stores=("default", "globex"))
+    # when its gaps are asked for without --store
+    arguments = ["--stack-name", STACK, "--region", REGION, "--from", "2024-08-01", "--to", "2024-08-03"]
+    assert main(["gaps", *arguments, "--report-types", "ORDER_FEES"]) == 1
+    # then globex's every day is missing: a store whose runs all fail is not hidden
+    out = capsys.readouterr().out.splitlines()
+    assert "globex ORDER_FEES 2024-08-01..2024-08-02 missing (2 days)" in out

@@ -14,7 +14,7 @@ from moto import mock_aws
 from bwp_lake.cli import start
 from bwp_lake.cli.main import main
 from bwp_lake.definition import ASL_PATH
-from bwp_lake.infra.outputs import STATE_MACHINE_ARN
+from bwp_lake.infra.outputs import STATE_MACHINE_ARN, STORE_IDS
 
 REGION = "us-east-1"
 STACK = "BwpReportLakeTest"
@@ -61,7 +61,7 @@ def run_cli(*args: str) -> int:
 def test_start_runs_the_stacks_state_machine_with_the_flags_as_input(capsys):
     # Given a deployed stack whose output names its state machine
     arn = state_machine(any_definition())
-    deployed_stack({STATE_MACHINE_ARN: arn})
+    deployed_stack({STATE_MACHINE_ARN: arn, STORE_IDS: "default"})
     # When an ingestion is started for two report types and two days
     code = run_cli("--report-types", "ORDER_FEES,USER_EVENTS", "--start", "2024-08-21", "--end", "2024-08-23")
     # Then one execution of that state machine has exactly that input, and its ARN is printed
@@ -70,6 +70,7 @@ def test_start_runs_the_stacks_state_machine_with_the_flags_as_input(capsys):
     (execution,) = client.list_executions(stateMachineArn=arn)["executions"]
     described = client.describe_execution(executionArn=execution["executionArn"])
     assert json.loads(described["input"]) == {
+        "stores": ["default"],
         "reportTypes": ["ORDER_FEES", "USER_EVENTS"],
         "startDate": "2024-08-21",
         "endDate": "2024-08-23",
@@ -93,10 +94,37 @@ def test_a_stack_without_the_output_is_named_as_such(capsys):
 @mock_aws
 def test_following_stops_at_the_timeout_and_says_the_execution_goes_on(capsys):
     # Given an execution that stays RUNNING (moto without its engine never finishes one)
-    deployed_stack({STATE_MACHINE_ARN: state_machine(any_definition())})
+    deployed_stack({STATE_MACHINE_ARN: state_machine(any_definition()), STORE_IDS: "default"})
     # When it is followed for no time at all, then following stops with a clear message
     assert run_cli("--wait", "--timeout-minutes", "0") == 2
     assert "still RUNNING" in capsys.readouterr().err
+
+
+@mock_aws
+def test_without_store_it_starts_one_execution_per_store_the_stack_serves_as_the_schedule_does(capsys):
+    # Given a stack serving two stores
+    arn = state_machine(any_definition())
+    deployed_stack({STATE_MACHINE_ARN: arn, STORE_IDS: "acme,globex"})
+    # When an ingestion is started without --store
+    assert run_cli("--lookback-days", "2") == 0
+    # Then each store has an execution of its own, naming it
+    client = boto3.client("stepfunctions", region_name=REGION)
+    inputs = [
+        json.loads(client.describe_execution(executionArn=e["executionArn"])["input"])
+        for e in client.list_executions(stateMachineArn=arn)["executions"]
+    ]
+    assert sorted(i["stores"] for i in inputs) == [["acme"], ["globex"]]
+    assert all(i["lookbackDays"] == 2 for i in inputs)
+
+
+@mock_aws
+def test_a_store_the_stack_does_not_serve_is_refused_before_anything_starts(capsys):
+    arn = state_machine(any_definition())
+    deployed_stack({STATE_MACHINE_ARN: arn, STORE_IDS: "acme,globex"})
+    assert run_cli("--store", "initech") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--store initech: not a store of stack" in err and "acme, globex" in err
+    assert boto3.client("stepfunctions", region_name=REGION).list_executions(stateMachineArn=arn)["executions"] == []
 
 
 def test_the_states_it_reports_on_are_in_the_workflow_definition():

@@ -51,7 +51,8 @@ def test_the_named_store_s_secret_is_imported_and_the_other_created_under_its_st
             {"id": "brand-eu", "secretId": SECRET_NAME, "reportTypes": ["ORDER_FEES", "USER_EVENTS"]},
             {"id": "brand-us", "secretId": f"<{created_secret}>", "reportTypes": ["ORDER_FEES"]},
         ]
-    # and the outputs say which secret is each store's
+    # and the outputs name the stores served, and say which secret is each store's
+    assert template["Outputs"]["StoreIds"]["Value"] == "brand-eu,brand-us"
     output = template["Outputs"]["CredentialsSecretNames"]
     assert json.loads(rendered(output["Value"])) == {"brand-eu": SECRET_NAME, "brand-us": CREATED_NAME}
     assert "aws secretsmanager put-secret-value --secret-id" in output["Description"]
