@@ -2,7 +2,7 @@
 build/BENCHMARKS-quick.md) and prints the headline figures, the last line of stdout being one JSON
 object of them.
 
-    python -m benchmarks.run            # make bench: reports up to 1 GB, about 8 minutes on two cores
+    python -m benchmarks.run            # make bench: reports up to 1 GB, about 12 minutes on two cores
     python -m benchmarks.run --quick    # make bench-quick: the largest landing 100 MiB, about 2 minutes
 
 Each piece prints its tables and, last, one JSON line of what it measured; this collects them.
