@@ -1,10 +1,11 @@
-"""What the benchmarks share: the machine, processes to measure, their memory, free ports."""
+"""What the benchmarks share: the machine, timing, processes to measure, their memory, free ports."""
 
 from __future__ import annotations
 
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -32,6 +33,16 @@ def machine() -> dict[str, str]:
         "zlib": zlib.ZLIB_RUNTIME_VERSION,
         "memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
     }
+
+
+def timed(run, repeat: int) -> tuple[float, list]:
+    """The median seconds of ``repeat`` calls of ``run``, and what the last one returned."""
+    seconds, rows = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        rows = run()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), rows
 
 
 def rss_kib(field: str, pid: int | str = "self") -> int:

@@ -30,6 +30,7 @@ import random
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -45,9 +46,8 @@ from bwp.lake.settings import Settings
 from bwp.landing.curated import convert
 from moto import mock_aws
 
-from benchmarks.common import MIB, machine
+from benchmarks.common import MIB, machine, timed
 from benchmarks.landing import HEADERS, order_fees_rows, user_events_rows
-from benchmarks.queries import timed
 from bwp_lake import athena
 from bwp_lake.local.engine import BUCKET, REGION
 from bwp_lake.local.lake_dir import CATALOG_FILE, LakeDirectory
@@ -59,27 +59,37 @@ STORES = ("store-1", "store-2", "store-3")
 _GENERATORS = {"ORDER_FEES": order_fees_rows, "USER_EVENTS": user_events_rows}
 
 
+def report_days(days: int, day_mib: float, stores: tuple[str, ...], seed: int) -> Iterator[tuple[Partition, bytes]]:
+    """Report-like CSV, every row distinct, of about ``day_mib`` MiB per report type, store and day."""
+    for report_type, generate in _GENERATORS.items():
+        header = HEADERS[report_type.lower()]
+        # The generators make rows per order (ORDER_FEES) or per event: bytes per unit from a probe.
+        probe = "\r\n".join(generate(random.Random(0), 100))
+        units = max(1, round(day_mib * MIB / (len(probe) / 100)))
+        for store_number, store in enumerate(stores):
+            for offset in range(days):
+                partition = Partition(store, report_type, FIRST_DAY + timedelta(days=offset))
+                rows = generate(random.Random(seed * 10_000 + store_number * 1000 + offset), units)
+                yield partition, (header + "\r\n" + "\r\n".join(rows) + "\r\n").encode()
+
+
+def write_data_file(lake: Path, partition: Partition, text: bytes, task: str) -> LandedDay:
+    """The day's typed data file as the land step writes it, at its key in ``lake``; the day to commit."""
+    key = partition.curated_data_key(task)
+    (lake / key).parent.mkdir(parents=True, exist_ok=True)
+    with (lake / key).open("wb") as sink:
+        header = HEADERS[partition.report_type.lower()].split(",")
+        convert(io.BytesIO(text), sink, REGISTRY[partition.report_type], header)
+    return LandedDay(partition.store, partition.day, task_id=task, raw_sha256="0" * 64, data_keys=(key,))
+
+
 def write_data_files(lake: Path, days: int, day_mib: float, task: str, seed: int) -> tuple[dict, int]:
     """A typed data file per report type, store and day; the landed days per report type, and the CSV bytes."""
     landed: dict[str, list[LandedDay]] = {}
     csv_bytes = 0
-    for report_type, generate in _GENERATORS.items():
-        header = HEADERS[report_type.lower()]
-        probe = "\r\n".join(generate(random.Random(0), 100))
-        units = max(1, round(day_mib * MIB / (len(probe) / 100)))
-        for store_number, store in enumerate(STORES):
-            for offset in range(days):
-                partition = Partition(store, report_type, FIRST_DAY + timedelta(days=offset))
-                rows = generate(random.Random(seed * 10_000 + store_number * 1000 + offset), units)
-                text = (header + "\r\n" + "\r\n".join(rows) + "\r\n").encode()
-                csv_bytes += len(text)
-                key = partition.curated_data_key(task)
-                (lake / key).parent.mkdir(parents=True, exist_ok=True)
-                with (lake / key).open("wb") as sink:
-                    convert(io.BytesIO(text), sink, REGISTRY[report_type], header.split(","))
-                landed.setdefault(report_type, []).append(
-                    LandedDay(store, partition.day, task_id=task, raw_sha256="0" * 64, data_keys=(key,))
-                )
+    for partition, text in report_days(days, day_mib, STORES, seed):
+        csv_bytes += len(text)
+        landed.setdefault(partition.report_type, []).append(write_data_file(lake, partition, text, task))
     return landed, csv_bytes
 
 

@@ -1,16 +1,22 @@
-"""Query benchmark: each named query over 30 days, on the raw gzip CSV and on the curated Parquet.
+"""Query benchmark: each named query over 30 days, on the raw gzip CSV and on the curated tables.
 
-One lake laid out like the bucket is generated once (report-like rows, every row distinct, so
-neither gzip nor Parquet's dictionaries gain from repeats): per day a raw gzip CSV at the
-landing's level and its curated file, written by ``bwp.landing.curated.convert``. For each named query:
+One lake directory laid out like the bucket is generated once (report-like rows, every row distinct,
+so neither gzip nor Parquet's dictionaries gain from repeats), one store (``default``): per report
+type and day the raw gzip CSV at its key, at the landing's level, and the day's typed data file
+written by ``bwp.landing.curated.convert``, every day then committed to the report type's Iceberg
+table by ``bwp.iceberg.commit.replace_days`` as the twin commits it (``benchmarks.iceberg``). For
+each named query:
 
 - bytes read. Over gzip CSV a query reads every byte of every file of the report types it reads
   (gzip is not splittable and CSV has no columns to skip): the objects' sizes, as Athena bills.
-  Over Parquet it reads the footer and the column chunks of the columns it names: the sum of
-  those chunks' compressed sizes from each file's metadata, plus the footer;
-- DuckDB's time for the query, median of ``--repeat`` runs, over the curated views as
-  ``local.lake_sql`` opens them, and over the raw files typed by the same rules in SQL (DuckDB
-  ``TRY_CAST``: a benchmark-only stand-in for the views as they read the raw tables before);
+  Over the Iceberg tables it reads the table's metadata (metadata file, manifest list, manifests)
+  and, of each data file the current snapshot lists, the footer and the column chunks of the
+  columns it names, from the files' own metadata;
+- the time, median of ``--repeat`` runs: over the curated tables as ``local.lake_sql`` reads them
+  (pyiceberg's scan of each table the query reads into Arrow, then DuckDB), and over the raw files
+  typed by the same rules in SQL (DuckDB ``TRY_CAST``: a benchmark-only stand-in for the views as
+  they read the raw tables before). A query that reads a table as it was (time travel) has no
+  raw counterpart;
 - whether both give the same rows.
 
     python -m benchmarks.queries                  # 30 days of 10 MiB per report type
@@ -22,81 +28,68 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import random
-import re
-import statistics
+import shutil
 import tempfile
 import time
-from datetime import date, timedelta
+from collections import Counter
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
-from bwp.lake.partition import Partition
+from bwp.lake.contract import REPORTS_PREFIX
+from bwp.lake.partition import table_files
 from bwp.lake.schemas import REGISTRY, ColumnType, snake_case
-from bwp.landing.curated import convert
+from bwp.lake.stores import DEFAULT_STORE_ID
 from bwp.landing.raw import GZIP_LEVEL
 
-from benchmarks.common import MIB, machine
-from benchmarks.landing import HEADERS, order_fees_rows, user_events_rows
+from benchmarks.common import MIB, machine, timed
+from benchmarks.iceberg import (
+    chunk_bytes,
+    columns_named,
+    commit_seconds,
+    iceberg_files,
+    iceberg_run,
+    metadata_bytes,
+    report_days,
+    types_read,
+    write_data_file,
+)
 from bwp_lake import athena
-from bwp_lake.athena.views import PARTITION_COLUMN, REPORT_DATE_COLUMN
-from bwp_lake.local.lake_sql import LakeSql
+from bwp_lake.athena.views import PARTITION_COLUMN, REPORT_DATE_COLUMN, STORE_COLUMN
 
-FIRST_DAY = date(2024, 8, 1)
-_GENERATORS = {"ORDER_FEES": order_fees_rows, "USER_EVENTS": user_events_rows}
+TASK = "bench"
 
 
 def build_lake(lake: Path, days: int, day_mib: float) -> dict[str, int]:
-    """Raw and curated files for ``days`` days of each report type; returns the CSV bytes per type."""
-    csv_bytes = {}
-    for report_type, generate in _GENERATORS.items():
-        schema = REGISTRY[report_type]
-        header = HEADERS[report_type.lower()]
-        # The generators make rows per order (ORDER_FEES) or per event: bytes per unit from a probe.
-        probe = "\r\n".join(generate(random.Random(0), 100))
-        units = max(1, round(day_mib * MIB / (len(probe) / 100)))
-        total = 0
-        for offset in range(days):
-            partition = Partition(report_type, FIRST_DAY + timedelta(days=offset))
-            text = (header + "\r\n" + "\r\n".join(generate(random.Random(offset), units)) + "\r\n").encode()
-            total += len(text)
-            raw = lake / partition.raw_key
-            raw.parent.mkdir(parents=True, exist_ok=True)
-            raw.write_bytes(gzip.compress(text, GZIP_LEVEL))
-            curated = lake / partition.curated_key
-            curated.parent.mkdir(parents=True, exist_ok=True)
-            with curated.open("wb") as sink, gzip.open(raw) as source:
-                convert(source, sink, schema, header.split(","))
-        csv_bytes[report_type] = total
-    return csv_bytes
+    """Every day of each report type of the default store landed in ``lake``: its raw file and its
+    data file, committed to the table. Returns the CSV bytes per report type."""
+    csv_bytes: Counter[str] = Counter()
+    landed = {}
+    # The raw files wait beside the lake until the commit is made, so that the bucket it is made in
+    # need not hold them.
+    served = lake.parent / "served"
+    for partition, text in report_days(days, day_mib, (DEFAULT_STORE_ID,), seed=1):
+        csv_bytes[partition.report_type] += len(text)
+        raw = served / partition.raw_key
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        raw.write_bytes(gzip.compress(text, GZIP_LEVEL))
+        landed.setdefault(partition.report_type, []).append(write_data_file(lake, partition, text, TASK))
+    commit_seconds(lake, landed)
+    shutil.move(served / REPORTS_PREFIX, lake / REPORTS_PREFIX)
+    return dict(csv_bytes)
 
 
-def views_read(sql: str) -> list[str]:
-    return [schema.report_type for schema in REGISTRY.values() if re.search(rf"\b{schema.view_name}\b", sql)]
-
-
-def columns_named(sql: str, report_type: str) -> set[str]:
-    names = {snake_case(column.name) for column in REGISTRY[report_type].columns}
-    return {name for name in names if re.search(rf"\b{name}\b", sql)}
+def raw_files(lake: Path, report_type: str) -> list[Path]:
+    return sorted(lake.glob(table_files(REPORTS_PREFIX, report_type, "*.csv.gz")))
 
 
 def raw_bytes(lake: Path, report_type: str) -> int:
-    return sum(path.stat().st_size for path in (lake / "reports" / f"report_type={report_type}").rglob("*.csv.gz"))
+    return sum(path.stat().st_size for path in raw_files(lake, report_type))
 
 
-def parquet_bytes(lake: Path, report_type: str, columns: set[str]) -> int:
-    total = 0
-    for path in (lake / "curated" / f"report_type={report_type}").rglob("*.parquet"):
-        metadata = pq.ParquetFile(path).metadata
-        total += metadata.serialized_size + 8  # the footer, its length and the magic
-        for group in range(metadata.num_row_groups):
-            row_group = metadata.row_group(group)
-            for index in range(row_group.num_columns):
-                chunk = row_group.column(index)
-                if chunk.path_in_schema in columns:
-                    total += chunk.total_compressed_size
-    return total
+def curated_bytes(lake: Path, report_type: str, columns: set[str]) -> tuple[int, int]:
+    """What a reader of the table's current snapshot reads for ``columns``, and of it the metadata."""
+    metadata = metadata_bytes(lake, report_type)
+    return metadata + chunk_bytes(iceberg_files(lake, report_type), columns), metadata
 
 
 def raw_typed_connection(lake: Path) -> duckdb.DuckDBPyConnection:
@@ -110,10 +103,13 @@ def raw_typed_connection(lake: Path) -> duckdb.DuckDBPyConnection:
         ColumnType.INTEGER: "TRY_CAST(trim({0}) AS INTEGER)",
     }
     for schema in REGISTRY.values():
-        files = sorted((lake / "reports" / f"report_type={schema.report_type}").glob("dt=*/*.csv.gz"))
-        listed = "[" + ", ".join(f"'{path}'" for path in files) + "]"
+        listed = "[" + ", ".join(f"'{path}'" for path in raw_files(lake, schema.report_type)) + "]"
         select = [f'{casts[c.type].format(_quoted(c.name))} AS "{snake_case(c.name)}"' for c in schema.columns]
-        select += [f'"{PARTITION_COLUMN}"', f'try_cast("{PARTITION_COLUMN}" AS date) AS "{REPORT_DATE_COLUMN}"']
+        select += [
+            f'"{STORE_COLUMN}"',
+            f'"{PARTITION_COLUMN}"',
+            f'try_cast("{PARTITION_COLUMN}" AS date) AS "{REPORT_DATE_COLUMN}"',
+        ]
         db.execute(
             f"CREATE VIEW {schema.view_name} AS SELECT {', '.join(select)} FROM read_csv({listed}, header = true, "
             "all_varchar = true, quote = '\"', escape = '\"', hive_partitioning = true, hive_types_autocast = false)"
@@ -123,15 +119,6 @@ def raw_typed_connection(lake: Path) -> duckdb.DuckDBPyConnection:
 
 def _quoted(name: str) -> str:
     return f'"{name}"'
-
-
-def timed(run, repeat: int) -> tuple[float, list]:
-    seconds, rows = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        rows = run()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print("machine: " + ", ".join(f"{name} {value}" for name, value in info.items()), flush=True)
     with tempfile.TemporaryDirectory(prefix="bwp-query-bench-") as directory:
-        lake = Path(directory)
+        lake = Path(directory) / "lake"
         started = time.perf_counter()
         csv_bytes = build_lake(lake, args.days, args.day_mib)
         print(f"  lake built in {time.perf_counter() - started:.0f} s", flush=True)
@@ -155,49 +142,63 @@ def main(argv: list[str] | None = None) -> int:
             for name, size in csv_bytes.items()
         )
         lines = [
-            f"{args.days} days; CSV per report type: {sizes}"
+            f"{args.days} days, store `{DEFAULT_STORE_ID}`; CSV per report type: {sizes}"
             + f"; {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, DuckDB {duckdb.__version__}; "
             f"median of {args.repeat} runs",
             "",
-            "| named query | columns read | bytes read, gzip CSV MiB | bytes read, Parquet MiB | fewer bytes "
-            "| DuckDB s, CSV | DuckDB s, Parquet | faster | same rows |",
+            "| named query | columns read | bytes read, gzip CSV MiB | bytes read, Iceberg MiB (of it metadata) "
+            "| fewer bytes | DuckDB s, CSV | pyiceberg + DuckDB s, Iceberg | faster | same rows |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         results = []
-        raw_db = raw_typed_connection(lake)
-        with LakeSql(lake) as curated_db:
+        with raw_typed_connection(lake) as raw_db:
             for query in athena.named_queries():
-                types = views_read(query.sql)
-                columns = {t: columns_named(query.sql, t) for t in types}
-                from_csv = sum(raw_bytes(lake, t) for t in types)
-                from_parquet = sum(parquet_bytes(lake, t, columns[t]) for t in types)
-                csv_seconds, csv_rows = timed(lambda sql=query.sql: raw_db.execute(sql).fetchall(), args.repeat)
-                parquet_seconds, parquet_rows = timed(
-                    lambda name=query.name: curated_db.run_named(name)[1], args.repeat
+                report_types = types_read(query.sql)
+                columns = {t: columns_named(query.sql, t) for t in report_types}
+                read = [curated_bytes(lake, t, columns[t]) for t in report_types]
+                from_iceberg, metadata = sum(total for total, _ in read), sum(of_it for _, of_it in read)
+                iceberg_seconds, iceberg_rows = timed(
+                    lambda sql=query.sql, tables=report_types: iceberg_run(lake, sql, tables), args.repeat
                 )
-                named = ", ".join(sorted(name for t in types for name in columns[t]))
+                # Time travel reads a table as it was: the raw files have no earlier state to read.
+                traveled = "FOR TIMESTAMP AS OF" in query.sql.upper()
+                from_csv = None if traveled else sum(raw_bytes(lake, t) for t in report_types)
+                csv_seconds, csv_rows = (
+                    (None, None)
+                    if traveled
+                    else timed(lambda sql=query.sql: raw_db.execute(sql).fetchall(), args.repeat)
+                )
+                same = None if traveled else csv_rows == iceberg_rows
+                named = ", ".join(sorted(name for t in report_types for name in columns[t]))
                 lines.append(
-                    f"| `{query.name}` | {named} | {from_csv / MIB:.1f} | {from_parquet / MIB:.2f} "
-                    f"| {from_csv / from_parquet:.1f}x | {csv_seconds:.2f} | {parquet_seconds:.2f} "
-                    f"| {csv_seconds / parquet_seconds:.1f}x | {'yes' if csv_rows == parquet_rows else 'NO'} |"
+                    f"| `{query.name}` | {named} | {_ratio_cell(from_csv, MIB, '.1f')} "
+                    f"| {from_iceberg / MIB:.2f} ({metadata / 1024:.0f} KiB) "
+                    f"| {_ratio_cell(from_csv, from_iceberg, '.1f', 'x')} | {_ratio_cell(csv_seconds, 1, '.2f')} "
+                    f"| {iceberg_seconds:.2f} | {_ratio_cell(csv_seconds, iceberg_seconds, '.1f', 'x')} "
+                    f"| {'n/a (time travel)' if same is None else ('yes' if same else 'NO')} |"
                 )
-                print(f"  {query.name}: {from_csv / from_parquet:.1f}x fewer bytes", flush=True)
+                print(f"  {query.name}: Iceberg {iceberg_seconds:.2f} s", flush=True)
                 results.append(
                     {
                         "query": query.name,
                         "csv_bytes": from_csv,
-                        "parquet_bytes": from_parquet,
+                        "iceberg_bytes": from_iceberg,
+                        "iceberg_metadata_bytes": metadata,
                         "csv_seconds": csv_seconds,
-                        "parquet_seconds": parquet_seconds,
-                        "same_rows": csv_rows == parquet_rows,
+                        "iceberg_seconds": iceberg_seconds,
+                        "same_rows": same,
                     }
                 )
-        raw_db.close()
     print()
     for line in lines:
         print(line)
     print(json.dumps({"days": args.days, "day_mib": args.day_mib, "queries": results}))
-    return 0
+    return 0 if all(result["same_rows"] is not False for result in results) else 1
+
+
+def _ratio_cell(value: float | None, by: float, spec: str, suffix: str = "") -> str:
+    """``value / by`` formatted, or n/a where the raw files have no answer."""
+    return "n/a" if value is None else f"{value / by:{spec}}{suffix}"
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 build/BENCHMARKS-quick.md) and prints the headline figures, the last line of stdout being one JSON
 object of them.
 
-    python -m benchmarks.run            # make bench: reports up to 1 GB, about 8 minutes on two cores
+    python -m benchmarks.run            # make bench: reports up to 1 GB, about 12 minutes on two cores
     python -m benchmarks.run --quick    # make bench-quick: the largest landing 100 MiB, about 2 minutes
 
 Each piece prints its tables and, last, one JSON line of what it measured; this collects them.
@@ -72,6 +72,7 @@ def pieces(quick: bool) -> list[Piece]:
             Piece("Landing, 100 MiB", "landing", ("--size-mb", "100", "--levels", "1", "--repeat", "1")),
         ]
         others = [
+            Piece("Named queries, raw gzip CSV against the Iceberg tables, 30 days of 1 MiB", "queries", ("--quick",)),
             Piece("Iceberg tables against Hive Parquet, 30 days of 0.2 MiB", "iceberg", ("--quick",)),
             Piece("Cold start", "cold_start", ("--repeat", "2")),
             Piece("Streaming from the emulator, 100 MB", "emulator_stream", ("--size-mb", "100", "--repeat", "1")),
@@ -83,6 +84,7 @@ def pieces(quick: bool) -> list[Piece]:
             Piece("Landing, 1000 MiB", "landing", ("--size-mb", "1000", "--levels", "1", "--repeat", "1")),
         ]
         others = [
+            Piece("Named queries, raw gzip CSV against the Iceberg tables, 30 days of 10 MiB", "queries"),
             Piece("Iceberg tables against Hive Parquet, 30 days of 1 MiB", "iceberg"),
             Piece("Cold start", "cold_start"),
             Piece("Streaming from the emulator, 1000 MB", "emulator_stream"),
