@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from bwp import errors
 from bwp.iceberg.catalog import LakeCatalog, glue_catalog, sql_catalog
 from bwp.iceberg.commit import COMMIT_ATTEMPTS, LandedDay, replace_days, replaced_days
-from bwp.iceberg.maintenance import expire_snapshots
+from bwp.iceberg.maintenance import expire_snapshots, forget_store
 from bwp.iceberg.reading import read_table
 from bwp.lake.manifest import glue_column_comments
 from bwp.lake.schemas import ORDER_FEES, snake_case
@@ -285,3 +285,43 @@ def test_snapshot_expiry_forgets_snapshots_older_than_the_retention_and_deletes_
     assert [s.snapshot_id for s in catalog.table(REPORT).snapshots()] == [third.snapshot_id]
     assert days[1].data_keys[0] not in keys(s3) and days[2].data_keys[0] in keys(s3)
     assert tasks_by_day(read_table(catalog, REPORT)) == {(STORE, DAY): Counter({"third": 2})}
+
+
+def test_forgetting_a_store_deletes_its_rows_its_files_and_every_snapshot_that_read_them(s3, catalog):
+    # given a table holding a store's day restated once and another store's day
+    commit(catalog, land(s3, "first", 3))
+    commit(catalog, land(s3, "other", 2, store="store-2"))
+    commit(catalog, land(s3, "again", 2))
+    before = datetime.now(UTC)
+    assert catalog.table(REPORT).snapshots()[-1].timestamp_ms <= before.timestamp() * 1000
+    # when the store is forgotten
+    forgotten = forget_store(catalog, REPORT, STORE, pause=no_pause)
+    # then the table holds no row of the store, and the other store's rows as they were
+    assert forgotten.rows_deleted == 2
+    assert tasks_by_day(read_table(catalog, REPORT)) == {("store-2", DAY): Counter({"other": 2})}
+    # and no file of the store is left in the bucket, the other store's is
+    store_files = "iceberg/order_fees_curated/data/store=store-1/"
+    assert [key for key in keys(s3) if key.startswith(store_files)] == []
+    assert any(key.startswith("iceberg/order_fees_curated/data/store=store-2/") for key in keys(s3))
+    # and time travel to before cannot bring its rows back: only the deleting snapshot is left
+    assert len(catalog.table(REPORT).snapshots()) == 1
+    assert forgotten.expiry.snapshots_expired == 3
+    assert tasks_by_day(read_table(catalog, REPORT, as_of=before)).get((STORE, DAY)) is None
+    # when it is forgotten again, nothing more is deleted and the table stays as it is
+    again = forget_store(catalog, REPORT, STORE, pause=no_pause)
+    assert (again.rows_deleted, again.expiry.snapshots_expired) == (0, 0)
+    assert tasks_by_day(read_table(catalog, REPORT)) == {("store-2", DAY): Counter({"other": 2})}
+
+
+def test_forgetting_a_store_after_a_delete_that_stopped_half_way_still_deletes_its_files(s3, catalog):
+    # given a store whose rows were deleted but whose older snapshots (and files) were kept
+    landed = land(s3, "first", 3)
+    commit(catalog, landed, land(s3, "other", 2, store="store-2"))
+    catalog.table(REPORT).delete(f"store == '{STORE}'")
+    assert landed.data_keys[0] in keys(s3)
+    # when the store is forgotten
+    forgotten = forget_store(catalog, REPORT, STORE, pause=no_pause)
+    # then the older snapshot is expired and the store's file deleted
+    assert forgotten.rows_deleted == 0 and forgotten.expiry.snapshots_expired == 1
+    assert landed.data_keys[0] not in keys(s3)
+    assert tasks_by_day(read_table(catalog, REPORT)) == {("store-2", DAY): Counter({"other": 2})}

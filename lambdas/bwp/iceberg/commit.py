@@ -205,12 +205,12 @@ def _current_files(table: Table, partitions: list[tuple[str, date]]) -> dict[tup
 
 def _days_filter(partitions: Iterable[tuple[str, date]]) -> BooleanExpression:
     days: Iterable[BooleanExpression] = (
-        And(_equal(STORE_COLUMN, store), _equal(DAY_COLUMN, day.isoformat())) for store, day in partitions
+        And(column_equals(STORE_COLUMN, store), column_equals(DAY_COLUMN, day.isoformat())) for store, day in partitions
     )
     return reduce(Or, days)
 
 
-def _equal(column: str, value: str) -> BooleanExpression:
+def column_equals(column: str, value: str) -> BooleanExpression:
     # EqualTo's own __init__ takes (term, literal); mypy sees only the pydantic fields behind it.
     return EqualTo(column, value)  # type: ignore[call-arg, arg-type]
 
