@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     "gaps": "bwp_lake.cli.gaps",
     "status": "bwp_lake.cli.status",
     "snapshots": "bwp_lake.cli.snapshots",
+    "forget-store": "bwp_lake.cli.forget_store",
     "sql": "bwp_lake.cli.sql",
     "dbt-sources": "bwp_lake.cli.dbt_sources",
 }

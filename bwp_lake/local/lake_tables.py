@@ -21,7 +21,7 @@ from bwp.lake.settings import Settings
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.io import PY_IO_IMPL, InputFile, OutputFile
-from pyiceberg.io.pyarrow import PyArrowFileIO
+from pyiceberg.io.pyarrow import PyArrowFile, PyArrowFileIO
 from pyiceberg.table import Table
 
 from bwp_lake.local.lake_dir import CATALOG_FILE
@@ -46,18 +46,35 @@ class LakeDirFileIO(PyArrowFileIO):
         return str(Path(self.properties[LAKE_DIR_PROPERTY]) / key)
 
 
-class LakeDirTables:
-    """The curated tables of ``root``, as their catalog there has them."""
+class WritableLakeDirFileIO(LakeDirFileIO):
+    """Writes and deletes the bucket's objects as the lake directory's files, as a run mirrors them."""
 
-    def __init__(self, root: Path) -> None:
+    def new_output(self, location: str) -> OutputFile:
+        """The file at its copy's path, still named by its location in the bucket, as the
+        metadata that lists it must name it."""
+        path = Path(self._local(location))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        local = super(LakeDirFileIO, self).new_output(str(path))
+        return PyArrowFile(location=location, path=local._path, fs=local._filesystem)
+
+    def delete(self, location: str | InputFile | OutputFile) -> None:
+        Path(self._local(location if isinstance(location, str) else location.location)).unlink(missing_ok=True)
+
+
+class LakeDirTables:
+    """The curated tables of ``root``, as their catalog there has them; ``writable`` to change them
+    (their files written and deleted in the directory)."""
+
+    def __init__(self, root: Path, *, writable: bool = False) -> None:
         path = root / CATALOG_FILE
         # The namespace the engine's functions write the tables in: the settings' default.
-        self._namespace = Settings.default_of("catalog_database")
-        self._catalog = (
+        self.namespace = Settings.default_of("catalog_database")
+        file_io = WritableLakeDirFileIO if writable else LakeDirFileIO
+        self.catalog = (
             SqlCatalog(
                 CATALOG_NAME,
                 uri=f"sqlite:///{path}",
-                **{PY_IO_IMPL: f"{__name__}.{LakeDirFileIO.__qualname__}", LAKE_DIR_PROPERTY: str(root)},
+                **{PY_IO_IMPL: f"{__name__}.{file_io.__qualname__}", LAKE_DIR_PROPERTY: str(root)},
             )
             if path.exists()
             else None
@@ -65,10 +82,10 @@ class LakeDirTables:
 
     def table(self, report_type: str) -> Table | None:
         """The report type's table; None before its first commit."""
-        if self._catalog is None:
+        if self.catalog is None:
             return None
         try:
-            return self._catalog.load_table((self._namespace, table_name(report_type)))
+            return self.catalog.load_table((self.namespace, table_name(report_type)))
         except NoSuchTableError:
             return None
 

@@ -81,10 +81,7 @@ class Partition:
         table's location (``iceberg/<table>/data/store=<id>/dt=<day>/``), named for the landing
         that wrote it. Written once, never overwritten: a snapshot that lists it reads the same
         bytes for as long as the snapshot lives."""
-        table = schema_for(self.report_type).curated_table_name
-        return (
-            f"{ICEBERG_PREFIX}{table}/data/{store_prefix('', self.store)}dt={self.day}/{self._file_stem}.{name}.parquet"
-        )
+        return f"{curated_data_prefix(self.report_type, self.store)}dt={self.day}/{self._file_stem}.{name}.parquet"
 
     @property
     def manifest_key(self) -> str:
@@ -116,6 +113,11 @@ class Partition:
 def store_prefix(layer_prefix: str, store: str) -> str:
     """One store's folder under a layer's prefix."""
     return f"{layer_prefix}store={store}/"
+
+
+def curated_data_prefix(report_type: str, store: str) -> str:
+    """One store's data files of the report type's Iceberg table, every day (``iceberg/<table>/data/store=<id>/``)."""
+    return f"{ICEBERG_PREFIX}{schema_for(report_type).curated_table_name}/data/{store_prefix('', store)}"
 
 
 def table_files(layer_prefix: str, report_type: str, file_glob: str) -> str:
