@@ -59,6 +59,11 @@ def stack_output_values(args: argparse.Namespace, *keys: str) -> list[str]:
     return [_stack_output(outputs, key, args.stack_name) for key in keys]
 
 
+def store_ids(output: str) -> list[str]:
+    """The stores a stack serves, from its StoreIds output (comma-separated ids)."""
+    return [store for store in output.split(",") if store]
+
+
 def _stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]

@@ -34,7 +34,7 @@ from bwp.lake.schemas import REPORT_TYPES
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 
-from bwp_lake.cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values
+from bwp_lake.cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values, store_ids
 from bwp_lake.cli.execution_input import store_id
 from bwp_lake.cli.lake_state import LAKE_ERRORS, refused
 from bwp_lake.infra.outputs import DATA_BUCKET, DATABASE, STORE_IDS
@@ -54,8 +54,8 @@ class DeployedLake:
     def __init__(self, args: argparse.Namespace) -> None:
         from bwp.iceberg.catalog import glue_catalog
 
-        bucket, database, store_ids = stack_output_values(args, DATA_BUCKET, DATABASE, STORE_IDS)
-        self.served = [store for store in store_ids.split(",") if store]
+        bucket, database, served = stack_output_values(args, DATA_BUCKET, DATABASE, STORE_IDS)
+        self.served = store_ids(served)
         self.where = f"stack {args.stack_name}"
         self._s3, self._bucket = client(args, "s3"), bucket
         self._catalog = glue_catalog(client(args, "glue"), self._s3, database=database, bucket=bucket)

@@ -23,7 +23,7 @@ from bwp.lake.partition import Partition, Series
 from bwp.lake.schemas import REPORT_TYPES
 from bwp.lake.stores import DEFAULT_STORE_ID
 
-from bwp_lake.cli.deployed import StackNotUsable, client, stack_output_values, table
+from bwp_lake.cli.deployed import StackNotUsable, client, stack_output_values, store_ids, table
 from bwp_lake.cli.execution_input import add_store_argument
 from bwp_lake.infra.outputs import DATA_BUCKET, STATE_TABLE, STORE_IDS
 from bwp_lake.local.lake_dir import has_storeless_layout, move_into_stores
@@ -79,8 +79,8 @@ class DeployedLake:
     """The deployed stack's bucket and state table, found through its outputs."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self._bucket, table_name, store_ids = stack_output_values(args, DATA_BUCKET, STATE_TABLE, STORE_IDS)
-        self._configured = [store for store in store_ids.split(",") if store]
+        self._bucket, table_name, served = stack_output_values(args, DATA_BUCKET, STATE_TABLE, STORE_IDS)
+        self._configured = store_ids(served)
         self._s3 = client(args, "s3")
         self._ledger = TaskLedger(table(args, table_name), lambda: datetime.now(UTC))
 

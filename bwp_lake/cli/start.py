@@ -22,7 +22,7 @@ from bwp.errors import readable_cause
 from bwp.models import ObjectLocation
 from rich.console import Console
 
-from bwp_lake.cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values
+from bwp_lake.cli.deployed import StackNotUsable, add_stack_command, client, stack_output_values, store_ids
 from bwp_lake.cli.execution_input import add_window_arguments, execution_input, per_store
 from bwp_lake.cli.progress import ProgressDisplay, WindowCounts, duration
 from bwp_lake.cli.run_lines import (
@@ -81,11 +81,11 @@ def positive_seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        state_machine_arn, store_ids = stack_output_values(args, STATE_MACHINE_ARN, STORE_IDS)
+        state_machine_arn, served = stack_output_values(args, STATE_MACHINE_ARN, STORE_IDS)
     except StackNotUsable as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    configured = [store for store in store_ids.split(",") if store]
+    configured = store_ids(served)
     asked = execution_input(args)
     if unknown := [store for store in asked.get("stores", []) if store not in configured]:
         print(

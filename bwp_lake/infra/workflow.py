@@ -128,6 +128,15 @@ def created_secret_name(stack_name: str, store_id: str) -> str:
     return f"{stack_name}/{store_id}/api-credentials"
 
 
+@dataclass(frozen=True)
+class StoreSecret:
+    """A store's credentials secret, how the functions name it (name or ARN) and its name."""
+
+    secret: secretsmanager.ISecret
+    function_id: str
+    name: str
+
+
 class Workflow(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: LakeConfig, storage: LakeStorage) -> None:
         super().__init__(scope, construct_id)
@@ -135,27 +144,14 @@ class Workflow(Construct):
         self._storage = storage
         self._check_definition()
         self._code = {bundle: self._lambda_code(bundle) for bundle in BUNDLES}
-        # store id -> its secret's name: the configured one, or the one the stack creates
-        # store id -> its credentials secret, and how the functions name it (its name or ARN)
-        self.secrets: dict[str, tuple[secretsmanager.ISecret, str]] = {
-            store.id: self._add_secret(store) for store in config.stores
-        }
-        # store id -> its secret's name: the configured one, the one the stack chose, or the one
-        # CloudFormation gave the secret of a deployment without stores
-        self.secret_names = {
-            store.id: store.credentials_secret_name
-            or (
-                self.secrets[store.id][0].secret_name
-                if store.id == DEFAULT_STORE_ID
-                else created_secret_name(config.stack_name, store.id)
-            )
-            for store in config.stores
-        }
+        # store id -> its credentials secret, how the functions name it and how a person finds it
+        self.secrets = {store.id: self._add_secret(store) for store in config.stores}
+        self.secret_names = {store_id: secret.name for store_id, secret in self.secrets.items()}
         self.state_table = self._add_state_table()
         self._environment = lambda_environment(
             config,
             storage.bucket.bucket_name,
-            {store_id: secret_id for store_id, (_, secret_id) in self.secrets.items()},
+            {store_id: secret.function_id for store_id, secret in self.secrets.items()},
             self.state_table.table_name,
         )
         self.functions = {step: self._add_function(step, STEPS[step]) for step in FUNCTION_PLACEHOLDERS.values()}
@@ -177,7 +173,7 @@ class Workflow(Construct):
             )
         return lambda_.Code.from_asset(str(bundle))
 
-    def _add_secret(self, store: StoreSettings) -> tuple[secretsmanager.ISecret, str]:
+    def _add_secret(self, store: StoreSettings) -> StoreSecret:
         """The store's secret: imported by its name when configured, else created (empty)."""
         # A deployment without stores keeps the secret it had before stores existed: the same
         # logical id, and the name CloudFormation gave it. Each configured store's secret is named
@@ -193,13 +189,14 @@ class Workflow(Construct):
                 f"<AWS::AccountId>:secret:{name}-??????]",
                 "An imported secret is known by name; the six wildcards match only its random ARN suffix.",
             )
-            return secret, name
+            return StoreSecret(secret, function_id=name, name=name)
         # Created with empty fields: the values are issued in the Buy with Prime merchant console
         # and are filled in once after deploy, never through the template.
+        chosen_name = None if keeps_its_secret else created_secret_name(self._config.stack_name, store.id)
         secret = secretsmanager.Secret(
             self,
             construct_id,
-            secret_name=None if keeps_its_secret else created_secret_name(self._config.stack_name, store.id),
+            secret_name=chosen_name,
             description=f"Buy with Prime API credentials of store {store.id}: clientId, clientSecret, targetId",
             secret_object_value={field: SecretValue.unsafe_plain_text("") for field in CREDENTIAL_FIELDS},
         )
@@ -208,7 +205,7 @@ class Workflow(Construct):
             "AwsSolutions-SMG4",
             "The client secret is issued in the Buy with Prime merchant console; AWS cannot rotate it.",
         )
-        return secret, secret.secret_arn
+        return StoreSecret(secret, function_id=secret.secret_arn, name=chosen_name or secret.secret_name)
 
     def _add_state_table(self) -> dynamodb.Table:
         """What outlives an execution: the task ledger and the API's task slots.
@@ -346,7 +343,8 @@ class Workflow(Construct):
                 # Every configured store's secret, each by its own ARN. An imported secret is
                 # known by name: its ARN ends in six random characters, which the pattern matches.
                 resources = [
-                    secret.secret_full_arn or f"{secret.secret_arn}-??????" for secret, _ in self.secrets.values()
+                    store.secret.secret_full_arn or f"{store.secret.secret_arn}-??????"
+                    for store in self.secrets.values()
                 ]
             elif access.on == STATE_TABLE:
                 resources = [self.state_table.table_arn]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -28,12 +29,15 @@ _CURATED_FILE = re.compile(
 )
 
 
-def commit_curated_files(root: Path, s3, bucket: str, catalog: LakeCatalog) -> list[Partition]:
+def commit_curated_files(root: Path, s3, bucket: str, open_catalog: Callable[[], LakeCatalog]) -> list[Partition]:
     """Commit the directory's curated files of the layout before Iceberg into the tables, then take
-    the layer away; the days committed (none for a directory without such files)."""
+    the layer away; the days committed. A directory without such files costs one look (the catalog
+    is opened only when there is something to commit)."""
     folder = root / CURATED_PREFIX
+    if not folder.is_dir():
+        return []
     landed: dict[str, list[LandedDay]] = {}
-    for path in sorted(folder.rglob("*.parquet")) if folder.is_dir() else []:
+    for path in sorted(folder.rglob("*.parquet")):
         match = _CURATED_FILE.match(path.relative_to(folder).as_posix())
         if match is None:
             continue
@@ -47,8 +51,9 @@ def commit_curated_files(root: Path, s3, bucket: str, catalog: LakeCatalog) -> l
         landed.setdefault(partition.report_type, []).append(
             LandedDay(partition.store, partition.day, manifest["taskId"], manifest["sha256"], (key,))
         )
-    for report_type, days in landed.items():
-        replace_days(catalog, report_type, days)
-    if folder.is_dir():
-        shutil.rmtree(folder)
+    if landed:
+        catalog = open_catalog()
+        for report_type, days in landed.items():
+            replace_days(catalog, report_type, days)
+    shutil.rmtree(folder)
     return sorted(Partition(day.store, report_type, day.day) for report_type, days in landed.items() for day in days)

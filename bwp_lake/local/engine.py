@@ -26,7 +26,6 @@ from unittest import mock
 
 import boto3
 from bwp import dependencies
-from bwp.iceberg.catalog import sql_catalog
 from bwp.lake.settings import Settings, function_environment
 from bwp.models import ObjectLocation
 from bwp.observability import logger as lambda_logger
@@ -158,11 +157,16 @@ class LocalEngine:
         self.lake.load_into_bucket()
         self.lake.restore_catalog(self._catalog)
         # A directory whose curated layer predates its Iceberg tables: the files become the tables'.
-        catalog = sql_catalog(self._catalog, self.s3, namespace=Settings.default_of("catalog_database"), bucket=BUCKET)
-        if commit_curated_files(root, self.s3, BUCKET, catalog):
+        if commit_curated_files(root, self.s3, BUCKET, self._local_catalog):
             self.lake.export_commit(self._catalog)
         load_state(root, self.state_table)
         self._stack.enter_context(written_through(root, STATE_TABLE))
+
+    def _local_catalog(self):
+        """The tables' catalog as the functions open it (bwp.dependencies.lake_catalog)."""
+        from bwp.iceberg.catalog import sql_catalog  # pyiceberg: only when a table is written here
+
+        return sql_catalog(self._catalog, self.s3, namespace=Settings.default_of("catalog_database"), bucket=BUCKET)
 
     def _lambda_environment(self) -> dict[str, str]:
         settings = Settings.of(

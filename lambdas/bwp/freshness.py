@@ -16,10 +16,20 @@ from bwp.lake.partition import Partition, Series
 def hours_since_last_landing(manifests: Iterable[dict], series: Series, now: datetime) -> float | None:
     """Hours from the newest of ``manifests`` (S3 listing entries) of ``series`` to ``now``;
     None when it has none."""
-    newest = max((item["LastModified"] for item in manifests if _series(item["Key"]) == series), default=None)
-    return None if newest is None else max(0.0, (now - newest).total_seconds() / 3600)
+    return hours_since(last_landings(manifests).get(series), now)
 
 
-def _series(key: str) -> Series | None:
-    partition = Partition.of_manifest_key(key)
-    return partition.series if partition else None
+def last_landings(manifests: Iterable[dict]) -> dict[Series, datetime]:
+    """Each series' newest manifest write time, from one pass over the listing."""
+    newest: dict[Series, datetime] = {}
+    for item in manifests:
+        partition = Partition.of_manifest_key(item["Key"])
+        if partition is not None and (
+            partition.series not in newest or item["LastModified"] > newest[partition.series]
+        ):
+            newest[partition.series] = item["LastModified"]
+    return newest
+
+
+def hours_since(landed: datetime | None, now: datetime) -> float | None:
+    return None if landed is None else max(0.0, (now - landed).total_seconds() / 3600)

@@ -61,9 +61,8 @@ def plan(
     for failure in refused:
         ledger.record_failure(failure.window.partition, failure.error, failure.cause or "", event.execution_id)
     if refusals and not served:
-        store, error = next(iter(refusals.items()))
-        # As itself, so that the state machine retries what may pass on a later attempt.
-        raise type(error)(str(error)) from None
+        # As itself (named for its store), so that the state machine retries what may pass later.
+        raise next(iter(refusals.values()))
     location = runs.write_plan(s3, settings.lake_bucket, event.execution_name, served)
     runs.write_refused(s3, settings.lake_bucket, event.execution_name, refused)
     logger.info(

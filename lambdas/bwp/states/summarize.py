@@ -5,6 +5,7 @@ partitions still missing."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from bwp.aws import object_exists, transient_aws_errors
 from bwp.clock import Clock
 from bwp.coordination import TaskLedger
 from bwp.errors import readable_cause
-from bwp.freshness import hours_since_last_landing
+from bwp.freshness import hours_since, last_landings
 from bwp.gaps import Gap, find_gaps, landed_days, manifests_in_s3
 from bwp.lake import contract
 from bwp.lake.partition import Series
@@ -203,15 +204,16 @@ def _per_store(event: SummarizeEvent, landed: list[WindowLanded], failed: list[W
 
 def _emit_gap_metrics(series: list[Series], gaps: list[Gap]) -> None:
     """One PartitionsMissing datapoint per series, zero included, so the gap alarm can clear."""
+    missing = Counter(Series(gap.store, gap.report_type) for gap in gaps)
     for one in series:
-        missing = sum(1 for gap in gaps if (gap.store, gap.report_type) == (one.store, one.report_type))
-        emit_series_metric(contract.PARTITIONS_MISSING, one, missing, MetricUnit.Count)
+        emit_series_metric(contract.PARTITIONS_MISSING, one, missing[one], MetricUnit.Count)
 
 
 def _emit_freshness_metrics(series: list[Series], manifests: list[dict], now: datetime) -> None:
     """Hours since each series last landed; nothing for one that never did, so that a new store's
     freshness alarm stays quiet until its first landing."""
+    newest = last_landings(manifests)
     for one in series:
-        hours = hours_since_last_landing(manifests, one, now)
+        hours = hours_since(newest.get(one), now)
         if hours is not None:
             emit_series_metric(contract.HOURS_SINCE_LAST_LANDING, one, hours, MetricUnit.NoUnit)
